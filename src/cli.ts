@@ -1,0 +1,63 @@
+/**
+ * kelp's command-line front end. Each subcommand lives in its own file under
+ * src/commands/ and is listed in SUBCOMMANDS; errors become one line on stderr.
+ */
+import { Command, CommanderError } from 'commander';
+import { KelpError } from '../elf/errors.js';
+import type { Subcommand } from './commands/registry.js';
+
+async function loadSubcommands(): Promise<Subcommand[]> {
+  // Loaded lazily so that `kelp dump` does not pay for the diff engine's imports.
+  const modules = await Promise.all(SUBCOMMANDS.map((load) => load()));
+  return modules.map((m) => m.default);
+}
+
+/** The subcommands, in the order `kelp --help` lists them. */
+const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
+];
+
+/** Runs kelp with process.argv-style arguments and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('kelp')
+    .description('Kernel ELF Live Patch: build, check and prove Linux livepatch modules')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError(false);
+  for (const sub of await loadSubcommands()) sub.register(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** Turns any error into the one-line `kelp: ...` form and an exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Commander already printed its message (usage errors, --help, --version).
+    return err.exitCode === 0 ? 0 : 1;
+  }
+  if (err instanceof KelpError) {
+    process.stderr.write(`kelp: ${err.describe()}\n`);
+    return err.exitCode;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && typeof e.path === 'string') {
+    process.stderr.write(`kelp: ${e.path}: ${systemMessage(e)}\n`);
+    return 1;
+  }
+  process.stderr.write(`kelp: internal error: ${e && e.message ? e.message : String(err)}\n`);
+  if (process.env.KELP_DEBUG) process.stderr.write(`${(e && e.stack) || ''}\n`);
+  return 70;
+}
+
+function systemMessage(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOENT': return 'no such file or directory';
+    case 'EACCES': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    case 'ENOTDIR': return 'not a directory';
+    default: return e.code ?? e.message;
+  }
+}
