@@ -1,0 +1,113 @@
+/**
+ * `kelp target fetch` and `kelp target run`: the emulated x86-64 target (a real
+ * Debian kernel under QEMU). The work is done in src/target/.
+ */
+import { Command, Option } from 'commander';
+import type { Subcommand } from './registry.js';
+import { TargetError } from '../target/errors.js';
+import { fetchTarget } from '../target/fetch.js';
+import { runTarget, type CheckResult, type RunResult } from '../target/run.js';
+import { SUPPORTED_DISTROS } from '../target/debian.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new TargetError(`not a positive number of seconds: ${value}`, '--timeout');
+  return n;
+}
+
+function indent(text: string, by = '    '): string {
+  return text.replace(/\n$/, '').split('\n').map((l) => `${by}${l}`).join('\n');
+}
+
+function describeChecks(title: string, checks: CheckResult[]): string[] {
+  const out: string[] = [];
+  if (checks.length === 0) return out;
+  out.push(title);
+  for (const c of checks) {
+    const status = c.exitCode === null ? 'not run' : c.exitCode === 0 ? 'ok' : `exit ${c.exitCode}`;
+    out.push(`  $ ${c.command}  [${status}]`);
+    if (c.output !== '') out.push(indent(c.output));
+  }
+  return out;
+}
+
+/** The human-readable report of a run. */
+export function formatRun(r: RunResult): string {
+  const out: string[] = [];
+  out.push(`kernel ${r.kernel}`);
+  if (r.error !== null) out.push(`error: ${r.error}`);
+  for (const m of r.modules) {
+    const state = m.loaded ? (m.enabled === null ? 'loaded' : m.enabled ? 'loaded, enabled' : 'loaded, not enabled') : 'not loaded';
+    out.push(`module ${m.name} (${m.file}): ${state}${m.error ? `: ${m.error}` : ''}`);
+  }
+  out.push(...describeChecks('checks:', r.checks));
+  for (const d of r.disabled) out.push(`disable ${d.name}: ${d.ok ? 'ok' : `failed: ${d.error}`}`);
+  out.push(...describeChecks('checks after disable:', r.checksAfterDisable));
+  for (const e of r.expect) out.push(`expect /${e.pattern}/: ${e.matched ? 'matched' : 'NOT matched'}`);
+  if (r.kernelMessages.length > 0) {
+    out.push('kernel messages:');
+    for (const l of r.kernelMessages) out.push(`  ${l}`);
+  }
+  if (r.taint !== null) out.push(`taint: ${r.taint}`);
+  out.push(`boot ${r.bootTime ?? '-'} s, total ${r.totalTime} s${r.log ? `, console log ${r.log}` : ''}`);
+  out.push(r.ok ? 'result: ok' : 'result: FAILED');
+  return `${out.join('\n')}\n`;
+}
+
+const target: Subcommand = {
+  name: 'target',
+  register(program: Command): void {
+    const cmd = program.command('target').description('the emulated x86-64 target: fetch a real Debian kernel, boot it under QEMU');
+
+    cmd.command('fetch')
+      .description('download and unpack the current Debian bookworm kernel (image, headers with kbuild, optionally source) into the cache')
+      .addOption(new Option('--distro <name>', 'distribution').choices(SUPPORTED_DISTROS).default('debian'))
+      .option('--source', 'also fetch the matching kernel source, prepared for building single objects')
+      .option('--cache <dir>', 'cache directory (default $KELP_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/kelp)')
+      .option('--json', 'print the paths as JSON')
+      .action(async (opts: { distro: string; source?: boolean; cache?: string; json?: boolean }) => {
+        const info = await fetchTarget({
+          distro: opts.distro, source: opts.source === true, cache: opts.cache,
+          progress: (line) => process.stderr.write(`kelp: ${line}\n`),
+        });
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+        } else {
+          const rows = Object.entries(info).map(([k, v]) => `${k.padEnd(9)} ${String(v)}`);
+          process.stdout.write(`${rows.join('\n')}\n`);
+        }
+      });
+
+    cmd.command('run')
+      .description('boot a kernel under QEMU, load modules, run checks, and report')
+      .requiredOption('--kernel <vmlinuz>', 'kernel image (bzImage), e.g. the "kernel" path of kelp target fetch')
+      .option('--load <file.ko>', 'module to load, in order (repeatable)', collect, [])
+      .option('--check <command>', 'shell command to run after loading (repeatable)', collect, [])
+      .option('--expect <regex>', 'regular expression the checks\' output must match (repeatable)', collect, [])
+      .option('--disable <name>', 'livepatch to disable, then run the checks again (repeatable)', collect, [])
+      .option('--timeout <seconds>', 'kill the run after this long', seconds, 120)
+      .option('--kvm', 'use KVM when /dev/kvm is usable (default: software emulation)')
+      .option('--append <args>', 'extra kernel command-line arguments')
+      .option('--log <file>', 'keep the serial console log in this file')
+      .option('--json', 'print the result as JSON')
+      .action(async (opts: {
+        kernel: string; load: string[]; check: string[]; expect: string[]; disable: string[];
+        timeout: number; kvm?: boolean; append?: string; log?: string; json?: boolean;
+      }) => {
+        const result = await runTarget({
+          kernel: opts.kernel, load: opts.load, check: opts.check, expect: opts.expect, disable: opts.disable,
+          timeout: opts.timeout, kvm: opts.kvm === true, append: opts.append, log: opts.log,
+        });
+        if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        else process.stdout.write(formatRun(result));
+        if (!result.ok) {
+          if (result.error !== null) process.stderr.write(`kelp: ${opts.kernel}: ${result.error}${result.log ? ` (console log: ${result.log})` : ''}\n`);
+          process.exitCode = result.error !== null ? 2 : 1;
+        }
+      });
+  },
+};
+
+export default target;

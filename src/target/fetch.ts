@@ -1,0 +1,172 @@
+/**
+ * `kelp target fetch`: the current Debian kernel (image, headers with kbuild,
+ * optionally prepared source) unpacked into the cache, one completed step at a
+ * time, and described by paths.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { exists, removeTree, withLock, writeFileAtomic } from './atomic.js';
+import { CacheEntry, cacheRoot } from './cache.js';
+import { downloadPackage, resolveKernelPackagesCached, type KernelPackages } from './debian.js';
+import { TargetError } from './errors.js';
+import { prepareSource, unpackSourceTarball } from './source.js';
+import { requireTools } from './tools.js';
+import { assertSelfContained, extractDeb, relativizeSymlinks, relocateHeadersMakefile } from './unpack.js';
+
+/** What `kelp target fetch --json` prints: absolute paths into the cache. */
+export interface TargetInfo {
+  /** The kernel image (bzImage), for `kelp target run --kernel`. */
+  kernel: string;
+  systemMap: string;
+  config: string;
+  /** The headers tree with kbuild: `make -C <kdir> M=<dir> modules`. */
+  kdir: string;
+  /** Module.symvers of the image. */
+  symvers: string;
+  /** The image's module tree (lib/modules/<release>). */
+  modules: string;
+  /** The prepared kernel source tree (with --source): `make -C <source> path/to/file.o`. */
+  source?: string;
+  /** uname -r of the target kernel, e.g. 6.1.0-56-amd64. */
+  release: string;
+  /** The Debian package version, e.g. 6.1.192-2. */
+  version: string;
+}
+
+export interface FetchOptions {
+  distro?: string;
+  source?: boolean;
+  cache?: string;
+  /** Progress lines (for stderr); nothing is reported when absent. */
+  progress?: (line: string) => void;
+}
+
+const INFO_FILE = 'target.json';
+
+function pathsOf(dir: string, pk: Pick<KernelPackages, 'release' | 'version' | 'headers'>, withSource: string | undefined): TargetInfo {
+  const root = join(dir, 'root');
+  const kdir = join(root, 'usr', 'src', pk.headers);
+  const info: TargetInfo = {
+    kernel: join(root, 'boot', `vmlinuz-${pk.release}`),
+    systemMap: join(root, 'boot', `System.map-${pk.release}`),
+    config: join(root, 'boot', `config-${pk.release}`),
+    kdir,
+    symvers: join(kdir, 'Module.symvers'),
+    modules: join(root, 'lib', 'modules', pk.release),
+    release: pk.release,
+    version: pk.version,
+  };
+  if (withSource !== undefined) info.source = withSource;
+  return info;
+}
+
+/** Fetches (or finds in the cache) the current kernel of `distro` and returns its paths. */
+export async function fetchTarget(opts: FetchOptions = {}): Promise<TargetInfo> {
+  const distro = opts.distro ?? 'debian';
+  const root = cacheRoot(opts.cache);
+  const say = opts.progress ?? (() => {});
+  requireTools(['apt-get', 'apt-cache', 'dpkg-deb']);
+
+  let pk: KernelPackages;
+  try {
+    pk = await resolveKernelPackagesCached(distro, join(root, distro, 'resolved.json'));
+  } catch (err) {
+    // Without usable package lists, a kernel fetched earlier still serves.
+    const cached = await newestCompleted(join(root, distro), opts.source === true);
+    if (cached === undefined) throw err;
+    say(`package lists unavailable; using the cached ${cached.release} (${cached.version})`);
+    return cached;
+  }
+  const dir = join(root, distro, `${pk.release}_${pk.version}`);
+  await fs.mkdir(dir, { recursive: true });
+  return withLock(`${dir}.lock`, () => fetchInto(dir, pk, opts.source === true, say));
+}
+
+async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, say: (l: string) => void): Promise<TargetInfo> {
+  const entry = new CacheEntry(dir);
+  const debs = join(dir, 'debs');
+  const rootDir = join(dir, 'root');
+
+  const base = [pk.image, pk.headers, pk.headersCommon, pk.kbuild];
+  const debPath = async (pkg: string): Promise<string> => {
+    const file = join(debs, `${pkg}.deb`);
+    await entry.step(`download-${pkg}`, async () => {
+      say(`downloading ${pkg} ${pk.version}`);
+      const partial = join(debs, `partial-${pkg}`);
+      await removeTree(partial);
+      const got = await downloadPackage(pkg, pk.version, partial);
+      await fs.rename(got, file);
+      await removeTree(partial);
+    });
+    return file;
+  };
+
+  if (!(await entry.isDone('unpack'))) {
+    const files: string[] = [];
+    for (const pkg of base) files.push(await debPath(pkg));
+    await entry.step('unpack', async () => {
+      say(`unpacking ${pk.release}`);
+      await removeTree(rootDir);
+      for (const f of files) await extractDeb(f, rootDir);
+      await relativizeSymlinks(rootDir);
+      const info = pathsOf(dir, pk, undefined);
+      await relocateHeadersMakefile(info.kdir);
+      await assertSelfContained(rootDir);
+      for (const p of [info.kernel, info.systemMap, info.config, info.symvers, join(info.kdir, 'Makefile'), join(info.kdir, 'scripts', 'mod', 'modpost'), info.modules]) {
+        if (!(await exists(p))) throw new TargetError('missing after unpacking the kernel packages', p);
+      }
+    });
+    for (const pkg of base) await fs.rm(join(debs, `${pkg}.deb`), { force: true });
+  }
+
+  let source: string | undefined;
+  const srcBase = join(dir, 'source');
+  if (wantSource) {
+    if (!(await entry.isDone('source'))) {
+      const file = await debPath(pk.source);
+      await entry.step('source', async () => {
+        await removeTree(srcBase);
+        say(`unpacking ${pk.source} ${pk.version}`);
+        const debRoot = join(srcBase, 'deb');
+        await extractDeb(file, debRoot);
+        const tree = await unpackSourceTarball(debRoot, join(srcBase));
+        await removeTree(debRoot);
+        say('preparing the source (olddefconfig, prepare, modules_prepare)');
+        await prepareSource(tree, await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8'));
+        await writeFileAtomic(join(srcBase, 'tree'), `${tree}\n`);
+      });
+      await fs.rm(file, { force: true });
+    }
+    source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();
+  } else if (await entry.isDone('source')) {
+    source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();
+  }
+
+  const info = pathsOf(dir, pk, source);
+  await writeFileAtomic(join(dir, INFO_FILE), `${JSON.stringify(info, null, 2)}\n`);
+  return info;
+}
+
+/** The most recently completed fetch under `distroDir` (with source when required). */
+async function newestCompleted(distroDir: string, needSource: boolean): Promise<TargetInfo | undefined> {
+  let names: string[];
+  try {
+    names = await fs.readdir(distroDir);
+  } catch {
+    return undefined;
+  }
+  let best: { info: TargetInfo; mtime: number } | undefined;
+  for (const name of names) {
+    const file = join(distroDir, name, INFO_FILE);
+    try {
+      const st = await fs.stat(file);
+      const info = JSON.parse(await fs.readFile(file, 'utf8')) as TargetInfo;
+      if (!(await new CacheEntry(join(distroDir, name)).isDone('unpack'))) continue;
+      if (needSource && info.source === undefined) continue;
+      if (best === undefined || st.mtimeMs > best.mtime) best = { info, mtime: st.mtimeMs };
+    } catch {
+      // not a completed entry
+    }
+  }
+  return best?.info;
+}

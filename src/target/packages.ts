@@ -1,0 +1,36 @@
+/**
+ * Which Debian package provides each host tool the target uses, and the package
+ * sets each part of the target needs (the test prerequisites install these).
+ */
+
+/** Host tool name -> the Debian package that installs it. */
+export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
+  'qemu-system-x86_64': 'qemu-system-x86',
+  busybox: 'busybox-static',
+  cpio: 'cpio',
+  'dpkg-deb': 'dpkg',
+  'apt-get': 'apt',
+  'apt-cache': 'apt',
+  tar: 'tar',
+  xz: 'xz-utils',
+  make: 'make',
+  'gcc-12': 'gcc-12',
+  bc: 'bc',
+  flex: 'flex',
+  bison: 'bison',
+  openssl: 'openssl',
+};
+
+/** Packages `kelp target run` needs on the host. */
+export const RUN_PACKAGES: readonly string[] = ['qemu-system-x86', 'busybox-static'];
+
+/** Packages `kelp target fetch` needs (download and unpack). */
+export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg'];
+
+/** Packages needed to build out-of-tree modules against the fetched headers. */
+export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev'];
+
+/** Packages needed by `kelp target fetch --source` (make prepare of the kernel tree). */
+export const SOURCE_PACKAGES: readonly string[] = [
+  ...KBUILD_PACKAGES, 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'xz-utils', 'tar', 'openssl',
+];

@@ -1,0 +1,82 @@
+/**
+ * Preparing the matching kernel source so single objects can be built: the
+ * image's config with module signing keys emptied, olddefconfig, then
+ * `make prepare modules_prepare`.
+ */
+import { promises as fs } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { TargetError } from './errors.js';
+import { requireTools } from './tools.js';
+
+/** Tools `make prepare` of a 6.1 tree needs beyond a compiler. */
+export const SOURCE_TOOLS = ['tar', 'xz', 'make', 'gcc-12', 'bc', 'flex', 'bison', 'openssl'];
+
+/** Unpacks the linux-source tarball shipped by the .deb (already extracted to `debRoot`) into `dest`. */
+export async function unpackSourceTarball(debRoot: string, dest: string): Promise<string> {
+  const srcDir = join(debRoot, 'usr', 'src');
+  const tarball = (await fs.readdir(srcDir)).find((f) => /^linux-source-.*\.tar\.(xz|gz|bz2|zst)$/.test(f));
+  if (tarball === undefined) throw new TargetError('holds no linux-source tarball', srcDir);
+  await fs.mkdir(dest, { recursive: true });
+  const r = await execa(requireTools(['tar'])['tar']!, ['-xf', join(srcDir, tarball), '-C', dest], { reject: false, stdin: 'ignore', maxBuffer: 4 << 20 });
+  if (r.exitCode !== 0) throw new TargetError(`tar failed: ${r.stderr.trim().split('\n').pop() ?? r.exitCode}`, tarball);
+  const top = (await fs.readdir(dest)).find((f) => f.startsWith('linux-source-'));
+  if (top === undefined) throw new TargetError('unpacked to no linux-source-* directory', tarball);
+  return join(dest, top);
+}
+
+/** Config options set before olddefconfig: no signing keys, no module signing at install. */
+export const CONFIG_OVERRIDES: ReadonlyArray<[string, string]> = [
+  ['MODULE_SIG_KEY', '""'],
+  ['SYSTEM_TRUSTED_KEYS', '""'],
+  ['SYSTEM_REVOCATION_KEYS', '""'],
+  ['MODULE_SIG_ALL', 'n'],
+  ['BUILD_SALT', '""'],
+];
+
+/** Rewrites a kernel .config so each override holds (replacing or appending the line). */
+export function applyConfigOverrides(config: string, overrides: ReadonlyArray<[string, string]> = CONFIG_OVERRIDES): string {
+  let out = config.endsWith('\n') ? config : `${config}\n`;
+  for (const [name, value] of overrides) {
+    const line = value === 'n' ? `# CONFIG_${name} is not set` : `CONFIG_${name}=${value}`;
+    const re = new RegExp(`^(?:CONFIG_${name}=.*|# CONFIG_${name} is not set)$`, 'm');
+    out = re.test(out) ? out.replace(re, line) : `${out}${line}\n`;
+  }
+  return out;
+}
+
+/** The compiler the image was built with, from CONFIG_CC_VERSION_TEXT (e.g. gcc-12). */
+export function compilerOf(config: string): string | undefined {
+  const m = /^CONFIG_CC_VERSION_TEXT="([^"\s]+)/m.exec(config);
+  return m ? m[1] : undefined;
+}
+
+async function make(tree: string, args: string[]): Promise<void> {
+  const r = await execa('make', args, {
+    cwd: tree, reject: false, stdin: 'ignore', all: true, maxBuffer: 64 << 20,
+    env: { LC_ALL: 'C', KBUILD_BUILD_TIMESTAMP: '', KBUILD_VERBOSE: '0' },
+  });
+  if (r.exitCode !== 0) {
+    const tail = (r.all ?? '').trim().split('\n').slice(-1)[0] ?? '';
+    throw new TargetError(`make ${args.filter((a) => !a.startsWith('-j')).join(' ')} failed: ${tail}`, tree);
+  }
+}
+
+/**
+ * Configures `tree` like the image (`config` is the image's config text) and
+ * runs olddefconfig and prepare/modules_prepare.
+ */
+export async function prepareSource(tree: string, config: string): Promise<void> {
+  requireTools(SOURCE_TOOLS);
+  const cc = compilerOf(config);
+  // Debian's kernel Makefile includes .kernelvariables; setting CC there makes a
+  // later `make path/file.o` use the image's compiler without CC= on the command line.
+  if (cc !== undefined && /^gcc(-\d+)?$/.test(cc)) {
+    await fs.writeFile(join(tree, '.kernelvariables'), `CC = ${cc}\n`);
+  }
+  await fs.writeFile(join(tree, '.config'), applyConfigOverrides(config));
+  await make(tree, ['olddefconfig']);
+  const jobs = Math.max(1, availableParallelism());
+  await make(tree, [`-j${jobs}`, 'prepare', 'modules_prepare']);
+}
