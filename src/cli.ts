@@ -15,6 +15,7 @@ async function loadSubcommands(): Promise<Subcommand[]> {
 /** The subcommands, in the order `kelp --help` lists them. */
 const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
   () => import('./commands/target.js'),
+  () => import('./commands/link.js'),
 ];
 
 /** Runs kelp with process.argv-style arguments and returns the exit code. */
