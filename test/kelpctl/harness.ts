@@ -136,7 +136,8 @@ export class FakeSystem {
   readonly bin: string;
 
   constructor(opts: { livepatch?: boolean } = {}) {
-    this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'kelpctl-'));
+    // A space in every path checks kelpctl's quoting.
+    this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'kelpctl root-'));
     this.sysfs = path.join(this.root, 'sys');
     this.proc = path.join(this.root, 'proc');
     this.state = path.join(this.root, 'var/lib/kelp');
@@ -201,9 +202,9 @@ export class FakeSystem {
     fs.writeFileSync(path.join(dir, 'taint'), `${taint}\n`);
   }
 
-  /** Creates /proc/<pid>/task/<pid>/{patch_state,comm,stack}. */
-  addTask(pid: number, comm: string, patchState: number, stack?: string): void {
-    const t = path.join(this.proc, String(pid), 'task', String(pid));
+  /** Creates /proc/<pid>/task/<tid>/{patch_state,comm,stack} (tid defaults to pid). */
+  addTask(pid: number, comm: string, patchState: number, stack?: string, tid: number = pid): void {
+    const t = path.join(this.proc, String(pid), 'task', String(tid));
     fs.mkdirSync(t, { recursive: true });
     fs.writeFileSync(path.join(t, 'patch_state'), `${patchState}\n`);
     fs.writeFileSync(path.join(t, 'comm'), `${comm}\n`);

@@ -181,6 +181,9 @@ describe.each(SHELLS)('kelpctl under $name', ({ argv: shell }) => {
       sys.addTask(101, 'switched', 1, '[<0>] ep_poll+0x2a/0x40\n');
       sys.addTask(102, 'idle-task', -1, '');
       sys.addTask(103, 'no-stack', 0);
+      // A process whose main thread switched but another thread did not.
+      sys.addTask(300, 'worker', 1, '[<0>] futex_wait+0x1/0x2\n', 300);
+      sys.addTask(300, 'worker-io', 0, '[<0>] io_schedule+0x3/0x4\n', 301);
       const r = sys.run(shell, ['load', good, '--timeout=2'], { FAKE_FLIP_AFTER: 'never' });
       expect(r.status).toBe(EX.timeout);
       expect(r.ms).toBeGreaterThanOrEqual(1900);
@@ -188,6 +191,8 @@ describe.each(SHELLS)('kelpctl under $name', ({ argv: shell }) => {
       expect(err[0]).toBe('kelpctl: lp_good: transition not finished after 2s; left in transition, tasks still blocking it:');
       expect(r.stderr).toContain('  task 100 (stuck-daemon): patch_state 0, target 1\n      [<0>] do_nanosleep+0x6c/0x140\n      [<0>] hrtimer_nanosleep+0x8e/0x120\n');
       expect(r.stderr).toContain('  task 103 (no-stack): patch_state 0, target 1\n      (stack not readable)\n');
+      expect(r.stderr).toContain('  task 301 (worker-io): patch_state 0, target 1\n      [<0>] io_schedule+0x3/0x4\n');
+      expect(r.stderr).not.toContain('task 300 ');
       expect(r.stderr).not.toContain('switched');
       expect(r.stderr).not.toContain('idle-task');
       expect(sys.read('sys/kernel/livepatch/lp_good/signal')).toBe('1\n');
@@ -385,12 +390,12 @@ describe.each(SHELLS)('kelpctl under $name', ({ argv: shell }) => {
       expect(fs.readFileSync(self, 'utf8')).toBe(fs.readFileSync(KELPCTL, 'utf8'));
       expect(fs.statSync(self).mode & 0o111).toBe(0o111);
       const unit = fs.readFileSync(path.join(sys.etc, 'systemd/system/kelpctl.service'), 'utf8');
-      expect(unit).toContain(`ExecStart=${self} load-installed\n`);
+      expect(unit).toContain(`ExecStart="${self}" load-installed\n`);
       expect(unit).toContain('Type=oneshot\n');
       expect(unit).toContain('WantedBy=multi-user.target\n');
       const init = path.join(sys.etc, 'init.d/kelpctl');
       expect(fs.statSync(init).mode & 0o111).toBe(0o111);
-      expect(fs.readFileSync(init, 'utf8')).toContain(`start) exec ${self} load-installed ;;`);
+      expect(fs.readFileSync(init, 'utf8')).toContain(`start) exec "${self}" load-installed ;;`);
       expect(spawnSync('sh', ['-n', init]).status).toBe(0);
       expect(sys.calls()).toEqual([]);
 
