@@ -64,7 +64,12 @@ export async function runKbuild(job: KbuildJob): Promise<string> {
   await fs.mkdir(builddir, { recursive: true });
   await fs.writeFile(join(builddir, 'Kbuild'), kbuildFile(name, job.objects.length));
   await fs.writeFile(join(builddir, `${TABLES_BASENAME}.c`), job.source);
-  for (let i = 0; i < job.objects.length; i++) await fs.writeFile(join(builddir, `${diffBasename(i)}.o`), job.objects[i]);
+  for (let i = 0; i < job.objects.length; i++) {
+    await fs.writeFile(join(builddir, `${diffBasename(i)}.o`), job.objects[i]);
+    // modpost reads each object's .cmd file for exported symbols' versions
+    // (`#SYMVER` lines); a diff object exports nothing.
+    await fs.writeFile(join(builddir, `.${diffBasename(i)}.o.cmd`), `# ${diffBasename(i)}.o: a kelp diff output, prebuilt\n`);
+  }
   const symvers = join(builddir, STAND_IN_SYMVERS);
   await fs.writeFile(symvers, standInSymvers(job.standIns));
   const extra = [symvers, ...job.extraSymvers].join(' ');
