@@ -28,7 +28,7 @@ export const RUN_PACKAGES: readonly string[] = ['qemu-system-x86', 'busybox-stat
 export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg'];
 
 /** Packages needed to build out-of-tree modules against the fetched headers. */
-export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev'];
+export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev', 'libelf1', 'libssl3'];
 
 /** Packages needed by `kelp target fetch --source` (make prepare of the kernel tree). */
 export const SOURCE_PACKAGES: readonly string[] = [

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { ConsoleParser, type CommandReport } from './console-parser.js';
 import { TargetError } from './errors.js';
@@ -143,7 +143,7 @@ class LogBuffer {
   }
 }
 
-const INTERESTING = /livepatch|\bklp|taint|module verification|out-of-tree|BUG:|Oops|WARNING:|Call Trace|general protection|panic/i;
+const INTERESTING = /livepatch|\bklp|taint|module verification|out-of-tree|BUG:|Oops|WARNING:|Call Trace|general protection|Kernel panic/i;
 
 function lastLine(text: string): string | undefined {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
@@ -263,6 +263,7 @@ export async function runTarget(o: RunOptions): Promise<RunResult> {
   let logPath: string | null = null;
   if (o.log !== undefined) {
     logPath = resolve(o.log);
+    await fs.mkdir(dirname(logPath), { recursive: true });
     await writeFileAtomic(logPath, log.toString());
   } else if (!ok) {
     const dir = await fs.mkdtemp(join(tmpdir(), 'kelp-target-log-'));
