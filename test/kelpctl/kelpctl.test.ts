@@ -393,6 +393,11 @@ describe.each(SHELLS)('kelpctl under $name', ({ argv: shell }) => {
       expect(unit).toContain(`ExecStart="${self}" load-installed\n`);
       expect(unit).toContain('Type=oneshot\n');
       expect(unit).toContain('WantedBy=multi-user.target\n');
+      // systemd's own checker: syntax, and that ExecStart names an executable.
+      ensureCommands({ 'systemd-analyze': 'systemd' });
+      const verify = spawnSync('systemd-analyze', ['verify', path.join(sys.etc, 'systemd/system/kelpctl.service')], { encoding: 'utf8' });
+      expect(verify.stderr).toBe('');
+      expect(verify.status).toBe(0);
       const init = path.join(sys.etc, 'init.d/kelpctl');
       expect(fs.statSync(init).mode & 0o111).toBe(0o111);
       expect(fs.readFileSync(init, 'utf8')).toContain(`start) exec "${self}" load-installed ;;`);
