@@ -14,6 +14,7 @@ async function loadSubcommands(): Promise<Subcommand[]> {
 
 /** The subcommands, in the order `kelp --help` lists them. */
 const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
+  () => import('./commands/dump.js'),
   () => import('./commands/target.js'),
   () => import('./commands/link.js'),
 ];

@@ -1,0 +1,91 @@
+/**
+ * The per-run output buffer and the per-file state every printer shares:
+ * the parsed file, the options, section names as readelf shows them, and the
+ * machine/OS values the name tables depend on.
+ */
+import type { ElfFile, SectionHeader } from '../../elf/reader.js';
+import { SHT_NOBITS } from '../../elf/constants.js';
+import type { DumpOptions } from './options.js';
+import { DumpUnsupportedError, isX86_64 } from './names.js';
+import { printableName } from './format.js';
+
+/**
+ * Collects output as strings and hands it to `sink` as large latin1 Buffers
+ * (one byte per char), never line by line.
+ */
+export class Out {
+  private parts: string[] = [];
+  private size = 0;
+
+  constructor(private readonly sink: (chunk: Buffer) => void, private readonly limit = 1 << 20) {}
+
+  w(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size >= this.limit) this.flush();
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    const s = this.parts.length === 1 ? this.parts[0] : this.parts.join('');
+    this.parts = [];
+    this.size = 0;
+    this.sink(Buffer.from(s, 'latin1'));
+  }
+}
+
+export class DumpContext {
+  readonly machine: number;
+  readonly osabi: number;
+  /** The section count (extended numbering resolved), as readelf's e_shnum after loading. */
+  readonly shnum: number;
+  readonly wide: boolean;
+  private readonly printable: (string | undefined)[];
+  /** Whether the section name string table is usable (readelf's string_table != NULL). */
+  readonly hasNames: boolean;
+
+  constructor(
+    readonly elf: ElfFile,
+    readonly file: string,
+    readonly opts: DumpOptions,
+    readonly out: Out,
+    readonly utf8: boolean,
+  ) {
+    this.machine = elf.header.e_machine;
+    this.osabi = elf.header.ei_osabi;
+    this.shnum = elf.sections.length;
+    this.wide = opts.wide;
+    this.printable = new Array(this.shnum);
+    const ndx = elf.shstrndx;
+    if (ndx !== 0 && ndx < this.shnum) {
+      const s = elf.sections[ndx];
+      if (s.sh_type === SHT_NOBITS && s.sh_size !== 0) {
+        throw new DumpUnsupportedError(file, 'a SHT_NOBITS section name string table');
+      }
+      this.hasNames = s.sh_size !== 0;
+    } else {
+      this.hasNames = false;
+    }
+  }
+
+  get isX86(): boolean {
+    return isX86_64(this.machine);
+  }
+
+  /** readelf's section_name_print: the raw name, `<no-strings>` or `<corrupt>`. */
+  rawSectionName(s: SectionHeader): string {
+    if (!this.hasNames) return '<no-strings>';
+    const n = this.elf.sectionNameOrUndefined(s);
+    return n === undefined ? '<corrupt>' : n;
+  }
+
+  /** readelf's printable_section_name. */
+  sectionName(s: SectionHeader): string {
+    let n = this.printable[s.index];
+    if (n === undefined) {
+      n = printableName(this.rawSectionName(s));
+      this.printable[s.index] = n;
+    }
+    return n;
+  }
+}

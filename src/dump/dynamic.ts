@@ -1,0 +1,99 @@
+/**
+ * The dynamic section as readelf locates it (the PT_DYNAMIC segment, or the
+ * `.dynamic` section inside it when there are section headers), and the
+ * virtual-address-to-file-offset mapping through PT_LOAD segments. Used for
+ * the PIE file type, symbol versions and the "no static relocations" note.
+ */
+import type { DumpContext } from './context.js';
+import { DumpUnsupportedError } from './names.js';
+
+const PT_LOAD = 1;
+const PT_DYNAMIC = 2;
+const SHT_NOBITS = 8;
+export const DT_NULL = 0n;
+export const DT_FLAGS_1 = 0x6ffffffbn;
+export const DT_VERSYM = 0x6ffffff0n;
+export const DT_VERDEF = 0x6ffffffcn;
+export const DT_VERNEED = 0x6ffffffen;
+export const DT_RELSZ = 18n;
+export const DT_RELASZ = 8n;
+export const DT_RELRSZ = 35n;
+export const DT_PLTRELSZ = 2n;
+const DF_1_PIE = 0x08000000n;
+const M64 = (1n << 64n) - 1n;
+
+export interface DynamicInfo {
+  /** File offset and entry count (up to and including DT_NULL). */
+  readonly offset: number;
+  readonly count: number;
+  /** First value of each tag seen. */
+  readonly first: Map<bigint, bigint>;
+  /** Last value of each tag seen (readelf's dynamic_info[] keeps the last). */
+  readonly last: Map<bigint, bigint>;
+}
+
+const cache = new WeakMap<DumpContext, DynamicInfo | null>();
+
+/** The dynamic entries, or undefined when the file has none. */
+export function dynamicInfo(ctx: DumpContext): DynamicInfo | undefined {
+  const hit = cache.get(ctx);
+  if (hit !== undefined) return hit ?? undefined;
+  const d = locate(ctx);
+  cache.set(ctx, d ?? null);
+  return d;
+}
+
+function locate(ctx: DumpContext): DynamicInfo | undefined {
+  const { elf } = ctx;
+  const seg = elf.segments.find((p) => p.p_type === PT_DYNAMIC);
+  if (!seg) return undefined;
+  let addr = seg.p_offset;
+  let size = seg.p_filesz;
+  if (elf.sections.length > 0) {
+    const sec = elf.sections.find((s) => ctx.hasNames && elf.sectionNameOrUndefined(s) === '.dynamic');
+    if (sec) {
+      if (sec.sh_size === 0 || sec.sh_type === SHT_NOBITS) return undefined;
+      addr = BigInt(sec.sh_offset);
+      size = BigInt(sec.sh_size);
+    } else {
+      throw new DumpUnsupportedError(ctx.file, 'a dynamic segment without a .dynamic section');
+    }
+  }
+  const len = BigInt(elf.buf.length);
+  if (addr > len || size > len - addr) throw new DumpUnsupportedError(ctx.file, 'a dynamic segment past the end of the file');
+  const offset = Number(addr);
+  const max = Math.floor(Number(size) / 16);
+  const first = new Map<bigint, bigint>();
+  const last = new Map<bigint, bigint>();
+  let count = 0;
+  for (let i = 0; i < max; i++) {
+    const tag = elf.buf.readBigUInt64LE(offset + i * 16);
+    const val = elf.buf.readBigUInt64LE(offset + i * 16 + 8);
+    count++;
+    if (!first.has(tag)) first.set(tag, val);
+    last.set(tag, val);
+    if (tag === DT_NULL) break;
+  }
+  return { offset, count, first, last };
+}
+
+/** readelf's is_pie: the first DT_FLAGS_1 has DF_1_PIE. */
+export function isPie(ctx: DumpContext): boolean {
+  if (ctx.elf.header.e_type !== 3) return false;
+  const d = dynamicInfo(ctx);
+  if (!d) return false;
+  const f = d.first.get(DT_FLAGS_1);
+  return f !== undefined && (f & DF_1_PIE) !== 0n;
+}
+
+/** readelf's offset_from_vma; undefined where readelf would warn. */
+export function offsetFromVma(ctx: DumpContext, vma: bigint, size: bigint): bigint | undefined {
+  for (const seg of ctx.elf.segments) {
+    if (seg.p_type !== PT_LOAD) continue;
+    const base = seg.p_vaddr & ((-seg.p_align) & M64);
+    if (vma >= base && ((vma + size) & M64) <= ((seg.p_vaddr + seg.p_filesz) & M64)) {
+      return (vma - seg.p_vaddr + seg.p_offset) & M64;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,46 @@
+/** readelf -h: the ELF file header. */
+import type { DumpContext } from './context.js';
+import { DumpUnsupportedError, fileTypeName, machineName, osabiName, isX86_64 } from './names.js';
+import { hex } from './format.js';
+import { isPie } from './dynamic.js';
+
+export function printFileHeader(ctx: DumpContext): void {
+  const { elf, file } = ctx;
+  const h = elf.header;
+  let magic = '';
+  for (let i = 0; i < 16; i++) magic += hex(h.e_ident[i], 2) + ' ';
+  const ver = h.ei_version === 1 ? '(current)' : h.ei_version !== 0 ? '<unknown>' : '';
+  if (h.e_flags !== 0 && !isX86_64(h.e_machine)) {
+    throw new DumpUnsupportedError(file, `e_flags 0x${h.e_flags.toString(16)} of machine ${h.e_machine}`);
+  }
+  const s0 = elf.sections.length > 0 ? elf.sections[0] : undefined;
+  let phnum = String(h.e_phnum);
+  if (s0 && h.e_phnum === 0xffff && s0.sh_info !== 0) phnum += ` (${s0.sh_info})`;
+  let shnum = String(h.e_shnum);
+  if (s0 && h.e_shnum === 0) shnum += ` (${s0.sh_size})`;
+  let shstrndx = String(h.e_shstrndx);
+  if (s0 && h.e_shstrndx === 0xffff) shstrndx += ` (${s0.sh_link})`;
+  else if (h.e_shstrndx !== 0 && h.e_shstrndx >= elf.sections.length) shstrndx += ' <corrupt: out of range>';
+  ctx.out.w(
+    'ELF Header:\n'
+    + `  Magic:   ${magic}\n`
+    + '  Class:                             ELF64\n'
+    + '  Data:                              2\'s complement, little endian\n'
+    + `  Version:                           ${h.ei_version} ${ver}\n`
+    + `  OS/ABI:                            ${osabiName(h.ei_osabi, h.e_machine, file)}\n`
+    + `  ABI Version:                       ${h.ei_abiversion}\n`
+    + `  Type:                              ${fileTypeName(h.e_type, isPie(ctx))}\n`
+    + `  Machine:                           ${machineName(h.e_machine)}\n`
+    + `  Version:                           0x${h.e_version.toString(16)}\n`
+    + `  Entry point address:               0x${h.e_entry.toString(16)}\n`
+    + `  Start of program headers:          ${h.e_phoff} (bytes into file)\n`
+    + `  Start of section headers:          ${h.e_shoff} (bytes into file)\n`
+    + `  Flags:                             0x${h.e_flags.toString(16)}\n`
+    + `  Size of this header:               ${h.e_ehsize} (bytes)\n`
+    + `  Size of program headers:           ${h.e_phentsize} (bytes)\n`
+    + `  Number of program headers:         ${phnum}\n`
+    + `  Size of section headers:           ${h.e_shentsize} (bytes)\n`
+    + `  Number of section headers:         ${shnum}\n`
+    + `  Section header string table index: ${shstrndx}\n`,
+  );
+}

@@ -1,0 +1,43 @@
+/** The readelf-compatible options `kelp dump` accepts, after parsing. */
+
+export interface DumpOptions {
+  fileHeader: boolean;
+  programHeaders: boolean;
+  sectionHeaders: boolean;
+  sectionGroups: boolean;
+  syms: boolean;
+  relocs: boolean;
+  notes: boolean;
+  wide: boolean;
+  /** -x/--hex-dump requests, in command-line order (numbers or names). */
+  hexDumps: string[];
+  /** -p/--string-dump requests. */
+  stringDumps: string[];
+}
+
+export function emptyOptions(): DumpOptions {
+  return {
+    fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false,
+    syms: false, relocs: false, notes: false, wide: false, hexDumps: [], stringDumps: [],
+  };
+}
+
+/** True when at least one display option is set (readelf refuses to run without one). */
+export function hasDisplayOption(o: DumpOptions): boolean {
+  return o.fileHeader || o.programHeaders || o.sectionHeaders || o.sectionGroups || o.syms || o.relocs
+    || o.notes || o.hexDumps.length > 0 || o.stringDumps.length > 0;
+}
+
+/**
+ * A -x/-p argument is a section number when the whole of it reads as a C
+ * integer (decimal, 0x hex or leading-0 octal, as strtoul with base 0), else
+ * a section name.
+ */
+export function parseSectionRequest(arg: string): { index: number } | { name: string } {
+  let v: number | undefined;
+  if (/^0[xX][0-9a-fA-F]+$/.test(arg)) v = parseInt(arg.slice(2), 16);
+  else if (/^0[0-7]*$/.test(arg)) v = parseInt(arg, 8);
+  else if (/^[1-9][0-9]*$/.test(arg)) v = Number(arg);
+  if (v !== undefined && Number.isSafeInteger(v)) return { index: v };
+  return { name: arg };
+}

@@ -1,0 +1,149 @@
+/** readelf -x and -p: hex and string dumps of sections picked by number or name. */
+import type { DumpContext } from './context.js';
+import type { SectionHeader } from '../../elf/reader.js';
+import { parseSectionRequest } from './options.js';
+import { hex, utf8Length } from './format.js';
+
+const SHT_NOBITS = 8;
+const SHT_RELA = 4;
+const SHT_REL = 9;
+
+/** Prints the requested dumps in section order; returns a warning per request that matched nothing. */
+export function printSectionDumps(ctx: DumpContext): string[] {
+  const { elf } = ctx;
+  const shnum = elf.sections.length;
+  const HEX = 1;
+  const STR = 2;
+  const want = new Map<number, number>();
+  const warnings: string[] = [];
+  const add = (req: string, bit: number): void => {
+    const r = parseSectionRequest(req);
+    if ('index' in r) {
+      want.set(r.index, (want.get(r.index) ?? 0) | bit);
+      return;
+    }
+    let hit = false;
+    for (const s of elf.sections) {
+      if (ctx.rawSectionName(s) === r.name) {
+        want.set(s.index, (want.get(s.index) ?? 0) | bit);
+        hit = true;
+      }
+    }
+    if (!hit) warnings.push(`section '${r.name}' was not dumped because it does not exist`);
+  };
+  for (const x of ctx.opts.hexDumps) add(x, HEX);
+  for (const p of ctx.opts.stringDumps) add(p, STR);
+  const indices = [...want.keys()].sort((a, b) => a - b);
+  for (const i of indices) {
+    const bitsWanted = want.get(i)!;
+    if (i >= shnum) {
+      warnings.push(`section ${i} was not dumped because it does not exist`);
+      continue;
+    }
+    const s = elf.sections[i];
+    if (bitsWanted & HEX) hexDump(ctx, s);
+    if (bitsWanted & STR) stringDump(ctx, s);
+  }
+  return warnings;
+}
+
+function contents(ctx: DumpContext, s: SectionHeader): Buffer | undefined {
+  if (s.sh_size === 0 || s.sh_type === SHT_NOBITS) {
+    ctx.out.w(`Section '${ctx.sectionName(s)}' has no data to dump.\n`);
+    return undefined;
+  }
+  return ctx.elf.sectionData(s);
+}
+
+function hasRelocations(ctx: DumpContext, s: SectionHeader): boolean {
+  const shnum = ctx.elf.sections.length;
+  for (const r of ctx.elf.sections) {
+    if ((r.sh_type === SHT_RELA || r.sh_type === SHT_REL) && r.sh_info < shnum && r.sh_info === s.index && r.sh_size !== 0 && r.sh_link < shnum) return true;
+  }
+  return false;
+}
+
+function hexDump(ctx: DumpContext, s: SectionHeader): void {
+  const data = contents(ctx, s);
+  if (!data) return;
+  const out = ctx.out;
+  out.w(`\nHex dump of section '${ctx.sectionName(s)}':\n`);
+  if (hasRelocations(ctx, s)) out.w(' NOTE: This section has relocations against it, but these have NOT been applied to this dump.\n');
+  let addr = s.sh_addr;
+  const lines: string[] = [];
+  for (let p = 0; p < data.length; p += 16) {
+    const n = Math.min(16, data.length - p);
+    let line = `  0x${hex(addr, 8)} `;
+    for (let j = 0; j < 16; j++) {
+      line += j < n ? hex(data[p + j], 2) : '  ';
+      if ((j & 3) === 3) line += ' ';
+    }
+    for (let j = 0; j < n; j++) {
+      const c = data[p + j];
+      line += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.';
+    }
+    lines.push(line + '\n');
+    if (lines.length >= 4096) {
+      out.w(lines.join(''));
+      lines.length = 0;
+    }
+    addr = (addr + 16n) & 0xffffffffffffffffn;
+  }
+  lines.push('\n');
+  out.w(lines.join(''));
+}
+
+function isPrint(c: number): boolean {
+  return c >= 0x20 && c < 0x7f;
+}
+
+function stringDump(ctx: DumpContext, s: SectionHeader): void {
+  const data = contents(ctx, s);
+  if (!data) return;
+  const out = ctx.out;
+  out.w(`\nString dump of section '${ctx.sectionName(s)}':\n`);
+  if (hasRelocations(ctx, s)) out.w('  Note: This section has relocations against it, but these have NOT been applied to this dump.\n');
+  const text = data.toString('latin1');
+  const end = text.length;
+  const parts: string[] = [];
+  let shown = false;
+  let continuing = false;
+  let d = 0;
+  while (d < end) {
+    while (!isPrint(text.charCodeAt(d))) if (++d >= end) break;
+    if (d >= end) break;
+    let line = continuing ? '            ' : `  [${hex(d, 0).padStart(6, ' ')}]  `;
+    continuing = false;
+    let maxlen = end - d;
+    let c = 0;
+    while (maxlen > 0) {
+      c = text.charCodeAt(d++);
+      if (c === 0) break;
+      if (c === 0x0a) {
+        line += '\\n\n';
+        if (d < end && text.charCodeAt(d) !== 0) continuing = true;
+        break;
+      }
+      if (c < 0x20 || c === 0x7f) line += '^' + String.fromCharCode(c + 0x40);
+      else if (c < 0x7f) line += text[d - 1];
+      else {
+        line += text[d - 1];
+        if (ctx.utf8) {
+          const len = utf8Length(text, d - 1, end);
+          if (len > 0) d += len - 1;
+        }
+      }
+      maxlen--;
+    }
+    if (c !== 0x0a) line += '\n';
+    parts.push(line);
+    shown = true;
+    if (parts.length >= 4096) {
+      out.w(parts.join(''));
+      parts.length = 0;
+    }
+  }
+  if (!shown) parts.push('  No strings found in this section.');
+  parts.push('\n');
+  out.w(parts.join(''));
+}
