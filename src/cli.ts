@@ -17,6 +17,7 @@ const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
   () => import('./commands/dump.js'),
   () => import('./commands/target.js'),
   () => import('./commands/link.js'),
+  () => import('./commands/diff.js'),
 ];
 
 /** Runs kelp with process.argv-style arguments and returns the exit code. */

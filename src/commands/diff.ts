@@ -1,0 +1,35 @@
+/**
+ * `kelp diff ORIG.o PATCHED.o -o OUT.o`: the object differencing engine
+ * (src/diff/). Exit 0 changes written, 3 no change, 2 refused, 1 bad input.
+ */
+import { Command } from 'commander';
+import type { Subcommand } from './registry.js';
+import { runDiff } from '../diff/run.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+const diff: Subcommand = {
+  name: 'diff',
+  register(program: Command): void {
+    program.command('diff')
+      .description('compare the original and patched builds of an object and write an object with what changed (exit 0 written, 3 no change, 2 refused, 1 bad input)')
+      .argument('<orig>', 'the object before the patch')
+      .argument('<patched>', 'the object after the patch')
+      .requiredOption('-o, --output <file>', 'the output object')
+      .option('--target <name>', 'the object being patched: vmlinux or a module name', 'vmlinux')
+      .option('--symbols <file>', "the target's symbol table: ELF, readelf -s --wide text, System.map or /proc/kallsyms")
+      .option('--symvers <file>', 'Module.symvers: the exported symbols')
+      .option('--entry-size <section=bytes>', 'a special section\'s entry size (repeatable)', collect, [])
+      .option('--json <file>', 'also write the report as JSON')
+      .option('-v, --verbose', 'report line-number-only and ignored functions and notes')
+      .action((orig: string, patched: string, opts: { output: string; target: string; symbols?: string; symvers?: string; entrySize: string[]; json?: string; verbose?: boolean }) => {
+        const r = runDiff({
+          orig, patched, output: opts.output, target: opts.target, symbols: opts.symbols, symvers: opts.symvers,
+          entrySizes: opts.entrySize, json: opts.json, verbose: opts.verbose,
+        });
+        process.exitCode = r.exitCode;
+      });
+  },
+};
+
+export default diff;

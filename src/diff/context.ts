@@ -1,0 +1,28 @@
+/** The state shared by the passes: the object pair, options, and collected refusals and notes. */
+import type { SymbolIndex } from '../symbols/table.js';
+import type { Symvers } from '../symbols/symvers.js';
+import type { Pair } from './model.js';
+import type { SpecialSpec } from './sections.js';
+
+export interface Refusal {
+  /** `file: sym+0xoff` or `file: section`. */
+  where: string;
+  reason: string;
+}
+
+export interface DiffContext extends Pair {
+  /** `vmlinux` or a module name (with `_`). */
+  target: string;
+  symbols: SymbolIndex | null;
+  symvers: Symvers;
+  specs: Map<string, SpecialSpec>;
+  /** Sections whose entry size was given (--entry-size or the environment). */
+  explicitSizes: Set<string>;
+  refusals: Refusal[];
+  notes: string[];
+  verbose: boolean;
+}
+
+export function refuse(ctx: DiffContext, where: string, reason: string): void {
+  if (!ctx.refusals.some((r) => r.where === where && r.reason === reason)) ctx.refusals.push({ where, reason });
+}

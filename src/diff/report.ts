@@ -1,0 +1,55 @@
+/** The diff report: human text for stderr, and the JSON form for --json. */
+import type { DiffContext, Refusal } from './context.js';
+import type { Inclusion } from './include.js';
+import type { DSym } from './model.js';
+
+export interface DiffReport {
+  orig: string;
+  patched: string;
+  target: string;
+  /** 0 written, 3 no change, 2 refused. */
+  result: 'changed' | 'no-change' | 'refused';
+  changedFunctions: Array<{ name: string; oldName: string; reasons: string[] }>;
+  newFunctions: string[];
+  newData: string[];
+  lineOnlyFunctions: string[];
+  ignoredFunctions: string[];
+  refusals: Refusal[];
+  notes: string[];
+}
+
+export function makeReport(ctx: DiffContext, inc: Inclusion | null, result: DiffReport['result']): DiffReport {
+  const names = (l: DSym[]) => l.map((s) => s.name);
+  return {
+    orig: ctx.orig.file,
+    patched: ctx.patched.file,
+    target: ctx.target,
+    result,
+    changedFunctions: inc ? inc.functions.map((f) => ({ name: f.name, oldName: f.twin?.name ?? f.name, reasons: f.reasons })) : [],
+    newFunctions: inc ? names(inc.newFunctions) : [],
+    newData: inc ? names(inc.newData) : [],
+    lineOnlyFunctions: ctx.patched.symbols.filter((s) => s.lineOnly).map((s) => s.name),
+    ignoredFunctions: ctx.patched.symbols.filter((s) => s.isFunc && s.ignored).map((s) => s.name),
+    refusals: ctx.refusals,
+    notes: ctx.notes,
+  };
+}
+
+export function formatReport(r: DiffReport, verbose: boolean): string {
+  const out: string[] = [];
+  for (const f of r.changedFunctions) {
+    const renamed = f.oldName !== f.name ? ` (was ${f.oldName})` : '';
+    out.push(`changed function: ${f.name}${renamed}: ${f.reasons.join('; ')}`);
+  }
+  for (const n of r.newFunctions) out.push(`new function: ${n}`);
+  for (const n of r.newData) out.push(`new data: ${n}`);
+  if (verbose) {
+    for (const n of r.lineOnlyFunctions) out.push(`line numbers only: ${n}`);
+    for (const n of r.ignoredFunctions) out.push(`ignored function: ${n}`);
+    for (const n of r.notes) out.push(`note: ${n}`);
+  }
+  for (const x of r.refusals) out.push(`kelp: ${x.where}: ${x.reason}`);
+  if (r.result === 'no-change') out.push(`kelp: ${r.patched}: no functional change${r.lineOnlyFunctions.length ? ` (only line numbers differ in ${r.lineOnlyFunctions.join(', ')})` : ''}`);
+  if (r.result === 'refused') out.push(`kelp: ${r.patched}: cannot be live-patched (${r.refusals.length} problem${r.refusals.length === 1 ? '' : 's'})`);
+  return out.length ? `${out.join('\n')}\n` : '';
+}

@@ -1,0 +1,162 @@
+/**
+ * `kelp diff`: the passes, in order. Reads ORIG and PATCHED, correlates,
+ * compares, includes what the changes need, keeps the special-section
+ * entries, builds the output and reports. Returns the exit status; writes
+ * OUT atomically and only on success.
+ */
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { KelpError } from '../../elf/errors.js';
+import { ElfObject } from '../../elf/model.js';
+import { writeObject } from '../../elf/writer.js';
+import { EM_X86_64, ET_REL } from '../../elf/constants.js';
+import { META_VERSION, kernelModuleName, type DiffMeta } from '../patch/meta.js';
+import { readSymbolTable } from '../symbols/read.js';
+import { SymbolIndex } from '../symbols/table.js';
+import { Symvers, readSymvers } from '../symbols/symvers.js';
+import { canonicalise } from './canonical.js';
+import { compareData, compareFunctions } from './compare.js';
+import type { DiffContext } from './context.js';
+import { correlate } from './correlate.js';
+import { includeChanges, type Inclusion } from './include.js';
+import { applyIgnoredSections, readMarkers } from './markers.js';
+import { Kelf } from './model.js';
+import { buildOutput } from './output.js';
+import { formatReport, makeReport, type DiffReport } from './report.js';
+import { specialSpecs } from './sections.js';
+import { selectSpecialEntries } from './special.js';
+import { analyseStructure } from './structure.js';
+
+export interface DiffOptions {
+  orig: string;
+  patched: string;
+  output: string;
+  target?: string;
+  symbols?: string;
+  symvers?: string;
+  /** SECTION=BYTES overrides. */
+  entrySizes?: string[];
+  json?: string;
+  verbose?: boolean;
+  /** Environment for the kpatch-style size variables (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Where the human report goes (default stderr). */
+  log?: (text: string) => void;
+}
+
+export interface DiffResult {
+  exitCode: number;
+  report: DiffReport;
+}
+
+const ENV_SIZES: Record<string, string> = {
+  PARA_STRUCT_SIZE: '.parainstructions', EX_STRUCT_SIZE: '__ex_table', BUG_STRUCT_SIZE: '__bug_table',
+  ALT_STRUCT_SIZE: '.altinstructions', JUMP_STRUCT_SIZE: '__jump_table', ORC_STRUCT_SIZE: '.orc_unwind',
+  STATIC_CALL_STRUCT_SIZE: '.static_call_sites', PRINTK_INDEX_STRUCT_SIZE: '.printk_index',
+};
+
+function entrySizes(opts: DiffOptions): Map<string, number> {
+  const m = new Map<string, number>();
+  const env = opts.env ?? process.env;
+  for (const [k, sec] of Object.entries(ENV_SIZES)) {
+    const v = env[k];
+    if (v === undefined || v === '') continue;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new KelpError(`${k}=${v}: not a positive entry size`, k);
+    m.set(sec, n);
+  }
+  for (const e of opts.entrySizes ?? []) {
+    const m2 = /^([^=]+)=(\d+)$/.exec(e);
+    if (!m2 || Number(m2[2]) <= 0) throw new KelpError(`--entry-size ${e}: expected SECTION=BYTES`);
+    m.set(m2[1], Number(m2[2]));
+  }
+  return m;
+}
+
+function load(file: string): Kelf {
+  const buf = readFileSync(file);
+  const obj = ElfObject.read(buf, file);
+  if (obj.header.type !== ET_REL) throw new KelpError('not a relocatable object (ET_REL)', file);
+  if (obj.header.machine !== EM_X86_64) throw new KelpError(`machine ${obj.header.machine} is not supported (x86-64 only)`, file);
+  if (!obj.symtab) throw new KelpError('has no symbol table', file);
+  return new Kelf(file, obj);
+}
+
+export function runDiff(opts: DiffOptions): DiffResult {
+  const log = opts.log ?? ((t: string) => process.stderr.write(t));
+  const target = kernelModuleName(opts.target ?? 'vmlinux');
+  const sizes = entrySizes(opts);
+  const specs = specialSpecs(sizes);
+  const orig = load(opts.orig);
+  const patched = load(opts.patched);
+  const ctx: DiffContext = {
+    orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], verbose: opts.verbose === true,
+    symbols: opts.symbols ? new SymbolIndex(readSymbolTable(opts.symbols)) : null,
+    symvers: opts.symvers ? readSymvers(opts.symvers) : new Symvers(),
+  };
+  if (!ctx.symbols) ctx.notes.push('no --symbols: every target symbol is assumed unique (sympos 0)');
+
+  // The passes.
+  for (const k of [orig, patched]) analyseStructure(k);
+  for (const k of [orig, patched]) canonicalise(k);
+  const markers = readMarkers(ctx);
+  applyIgnoredSections(patched.sections);
+  correlate(ctx);
+  compareData(ctx);
+  compareFunctions(ctx);
+  const inc: Inclusion = includeChanges(ctx, markers);
+  selectSpecialEntries(ctx, inc);
+
+  const meta: DiffMeta = {
+    version: META_VERSION,
+    target,
+    source: basename(opts.patched),
+    functions: inc.functions.map((f) => ({ name: f.name, oldName: f.twin!.name, sympos: 0 })),
+    newFunctions: inc.newFunctions.map((f) => f.name),
+    newData: inc.newData.map((d) => d.name),
+    klpSymbols: [],
+    callbacks: markers.callbacks,
+  };
+  // klp_func.old_sympos: the replaced function's position in the target.
+  meta.functions.forEach((fn, i) => {
+    const f = inc.functions[i];
+    fn.sympos = inc.sympos(fn.oldName, !f.twin!.isLocal, f);
+  });
+
+  let result: DiffReport['result'];
+  let exitCode: number;
+  let out: Buffer | null = null;
+  if (ctx.refusals.length > 0) {
+    result = 'refused';
+    exitCode = 2;
+  } else if (meta.functions.length === 0 && Object.keys(meta.callbacks).length === 0) {
+    result = 'no-change';
+    exitCode = 3;
+  } else {
+    const obj = buildOutput(ctx, inc, meta, opts.output);
+    if (ctx.refusals.length > 0) {
+      result = 'refused';
+      exitCode = 2;
+    } else {
+      out = writeObject(obj);
+      result = 'changed';
+      exitCode = 0;
+    }
+  }
+  const report = makeReport(ctx, inc, result);
+  if (out) writeAtomically(opts.output, out);
+  if (opts.json) writeAtomically(opts.json, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
+  log(formatReport(report, ctx.verbose));
+  return { exitCode, report };
+}
+
+export function writeAtomically(file: string, data: Buffer): void {
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw e;
+  }
+}
