@@ -9,6 +9,7 @@ import { exists, removeTree, withLock, writeFileAtomic } from './atomic.js';
 import { CacheEntry, cacheRoot } from './cache.js';
 import { downloadPackage, resolveKernelPackagesCached, type KernelPackages } from './debian.js';
 import { TargetError } from './errors.js';
+import { isPlaceholderMap, systemMapFromKernel } from './kallsyms.js';
 import { prepareSource, unpackSourceTarball } from './source.js';
 import { requireTools } from './tools.js';
 import { assertSelfContained, extractDeb, relativizeSymlinks, relocateHeadersMakefile } from './unpack.js';
@@ -48,7 +49,8 @@ function pathsOf(dir: string, pk: Pick<KernelPackages, 'release' | 'version' | '
   const kdir = join(root, 'usr', 'src', pk.headers);
   const info: TargetInfo = {
     kernel: join(root, 'boot', `vmlinuz-${pk.release}`),
-    systemMap: join(root, 'boot', `System.map-${pk.release}`),
+    // Debian's boot/System.map is a placeholder; the real map is made from /proc/kallsyms.
+    systemMap: join(dir, `System.map-${pk.release}`),
     config: join(root, 'boot', `config-${pk.release}`),
     kdir,
     symvers: join(kdir, 'Module.symvers'),
@@ -118,6 +120,17 @@ async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, s
     });
     for (const pkg of base) await fs.rm(join(debs, `${pkg}.deb`), { force: true });
   }
+
+  await entry.step('system-map', async () => {
+    const info = pathsOf(dir, pk, undefined);
+    const shipped = join(rootDir, 'boot', `System.map-${pk.release}`);
+    let text = await fs.readFile(shipped, 'utf8').catch(() => '');
+    if (isPlaceholderMap(text)) {
+      say('booting the kernel once to read its symbol table (System.map)');
+      text = await systemMapFromKernel(info.kernel);
+    }
+    await writeFileAtomic(info.systemMap, text);
+  });
 
   let source: string | undefined;
   const srcBase = join(dir, 'source');

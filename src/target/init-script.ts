@@ -119,7 +119,9 @@ export function generateInit(plan: InitPlan): string {
     'dmesg >/tmp/o',
     `sed "s/^/@@KELP:$N:K:/" /tmp/o`,
     'm done',
-    'sync',
+    '# The host stops the VM once it reads "done"; powering off here could cut',
+    '# console output still draining from the tty, so only do it as a fallback.',
+    'sleep 10',
     'poweroff -f',
     '',
   );

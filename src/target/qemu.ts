@@ -19,11 +19,13 @@ export interface QemuOptions {
   memory?: string;
   /** Receives console output as it arrives. */
   onConsole: (text: string) => void;
-  /** Called after each chunk; returning true stops the VM early (e.g. the init reported done). */
+  /** Called after each chunk; returning true stops the VM (the init reported everything). */
   finished?: () => boolean;
 }
 
 export interface QemuResult {
+  /** True when `finished` returned true and qemu was stopped for that reason. */
+  stoppedWhenFinished: boolean;
   exitCode: number | undefined;
   signal: string | undefined;
   timedOut: boolean;
@@ -79,9 +81,11 @@ export async function runQemu(o: QemuOptions): Promise<QemuResult> {
   child.stdout?.on('data', (d: Buffer) => {
     o.onConsole(decoder.write(d));
     if (!stopping && o.finished?.()) {
-      // The init is powering off; give it a moment, then make sure qemu goes.
+      // The guest said all it had to say. Stopping qemu here (rather than waiting
+      // for the guest's poweroff) also avoids the kernel's power-down message
+      // landing in the middle of console output still draining from the tty.
       stopping = true;
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      child.kill('SIGTERM');
     }
   });
   const r = await child;
@@ -89,6 +93,7 @@ export async function runQemu(o: QemuOptions): Promise<QemuResult> {
   const rest = decoder.end();
   if (rest !== '') o.onConsole(rest);
   return {
+    stoppedWhenFinished: stopping,
     exitCode: typeof r.exitCode === 'number' ? r.exitCode : undefined,
     signal: r.signal ?? undefined,
     timedOut,

@@ -60,6 +60,12 @@ describe('kelp target fetch', () => {
     }
     expect((await fs.stat(join(info.modules, 'kernel'))).isDirectory()).toBe(true);
     expect(await fs.readFile(info.config, 'utf8')).toMatch(/^CONFIG_LIVEPATCH=y$/m);
+    // A real symbol table (Debian ships a placeholder), at link-time addresses.
+    const map = await fs.readFile(info.systemMap, 'utf8');
+    expect(map).toMatch(/^ffffffff81000000 T _text$/m);
+    expect(map).toMatch(/^ffffffff[0-9a-f]{8} t cmdline_proc_show$/m);
+    expect(map.split('\n').length).toBeGreaterThan(50_000);
+    expect(map).not.toMatch(/\[\w+\]$/m);
     // The headers' links now stay inside the cache.
     expect(await fs.realpath(join(info.kdir, 'scripts'))).toContain(info.kdir.split('/root/usr/src/')[0]!);
     expect(await fs.readlink(join(info.modules, 'build'))).not.toMatch(/^\//);

@@ -1,0 +1,48 @@
+/**
+ * `kelp target fetch --source`: the matching kernel source, configured like the
+ * image with signing keys emptied and prepared, so a single object builds.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
+import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
+
+let pre: PrereqStatus | undefined;
+let target: TargetInfo;
+
+beforeAll(async () => {
+  pre = await ensureDebianPackages([...targetPackages({ source: true }), 'binutils']);
+  if (pre.ok) target = await getTarget({ source: true });
+}, 1_200_000);
+
+test('the prepared source is configured like the image, without signing keys, and builds one object', async () => {
+  if (skipUnlessReady(pre)) return;
+  expect(target.source).toBeDefined();
+  const tree = target.source!;
+  const config = await fs.readFile(join(tree, '.config'), 'utf8');
+  const image = await fs.readFile(target.config, 'utf8');
+  expect(config).toMatch(/^CONFIG_MODULE_SIG_KEY=""$/m);
+  expect(config).toMatch(/^CONFIG_SYSTEM_TRUSTED_KEYS=""$/m);
+  expect(config).toMatch(/^# CONFIG_MODULE_SIG_ALL is not set$/m);
+  for (const opt of ['CONFIG_LIVEPATCH', 'CONFIG_GCC_VERSION', 'CONFIG_FUNCTION_TRACER', 'CONFIG_RETPOLINE']) {
+    const line = new RegExp(`^${opt}=.*$`, 'm');
+    expect(config.match(line)?.[0]).toBe(image.match(line)?.[0]);
+  }
+  // The release the tree would build matches the image's.
+  const release = await execa('make', ['-s', 'kernelrelease'], { cwd: tree, reject: false });
+  expect(release.stdout.trim()).toMatch(/^6\.1\.\d+/);
+
+  const obj = join(tree, 'fs', 'proc', 'cmdline.o');
+  await fs.rm(obj, { force: true });
+  const started = Date.now();
+  const r = await execa('make', ['fs/proc/cmdline.o'], { cwd: tree, reject: false, all: true, env: { LC_ALL: 'C' } });
+  expect(r.all).not.toMatch(/Restart config|\* Restart|syncconfig/);
+  expect(r.exitCode).toBe(0);
+  expect(Date.now() - started).toBeLessThan(60_000);
+  const syms = await execa('nm', [obj]);
+  expect(syms.stdout).toMatch(/ t cmdline_proc_show$/m);
+  // Built with the image's compiler (Debian's .kernelvariables sets CC).
+  const comment = await execa('readelf', ['-p', '.comment', obj]);
+  expect(comment.stdout).toMatch(/GCC: \(Debian 12\./);
+}, 300_000);
