@@ -57,9 +57,31 @@ export function relocsEqual(ps: DSec, p: DRel, pBase: number, os: DSec, o: DRel,
     const a = stringAt(ps, p);
     return a !== null && a === stringAt(os, o);
   }
+  if (pt.isSection && ot.isSection && pt.sec && pt.sec.twin === ot.sec && isAuxCode(pt.sec.name) && p.addend !== o.addend) {
+    // Snippets in .altinstr_aux/.fixup move when others are added: compare what is there.
+    return auxSnippetEqual(pt.sec, Number(p.addend) + pcAdjust(ps, p), ot.sec!, Number(o.addend) + pcAdjust(os, o));
+  }
   if (p.addend !== o.addend) return false;
   if (pt.isSection) return ot.isSection && pt.sec !== null && pt.sec.twin === ot.sec;
   return pt.twin === ot;
+}
+
+const SNIPPET = 24;
+
+function auxSnippetEqual(a: DSec, at: number, b: DSec, bt: number): boolean {
+  const len = Math.min(SNIPPET, a.size - at, b.size - bt);
+  if (len <= 0 || !a.data.subarray(at, at + len).equals(b.data.subarray(bt, bt + len))) return false;
+  const ra = a.relocsIn(at, at + len);
+  const rb = b.relocsIn(bt, bt + len);
+  if (ra.length !== rb.length) return false;
+  for (let i = 0; i < ra.length; i++) {
+    const x = ra[i];
+    const y = rb[i];
+    if (x.type !== y.type || x.offset - at !== y.offset - bt || x.addend !== y.addend) return false;
+    if (!x.sym || !y.sym) { if (x.sym !== y.sym) return false; continue; }
+    if (x.sym.isSection ? !(y.sym.isSection && x.sym.sec?.twin === y.sym.sec) : x.sym.twin !== y.sym) return false;
+  }
+  return true;
 }
 
 type CodeResult = { kind: 'same' } | { kind: 'line' } | { kind: 'changed'; reason: string };
@@ -79,7 +101,13 @@ function compareCode(ps: DSec, os: DSec): CodeResult {
   if (reason === null && pr.length !== or.length) reason = `${pr.length} references (was ${or.length})`;
   if (reason === null && bytesEqual) return { kind: 'same' };
   if (reason === null) {
-    const nameOf = (r: DRel): string | null => (r.sym && r.sym.sec && r.sym.sec.isStrings ? null : r.sym ? r.sym.name : '');
+    // Only calls count: references to strings and data (the WARN_ONCE flag, say) are skipped.
+    const nameOf = (r: DRel): string | null => {
+      const t = r.sym;
+      if (!t) return '';
+      if (t.isData || (t.sec && !t.sec.isText)) return null;
+      return t.name;
+    };
     if (ps.size === os.size && differsOnlyInLineNumbers(os, ps, nameOf)) return { kind: 'line' };
     let at = 0;
     const len = Math.min(ps.size, os.size);

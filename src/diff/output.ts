@@ -107,7 +107,9 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
   // .modinfo: the namespaces the patched code imports.
   const modinfo = P.sections.find((s) => s.name === '.modinfo' && !s.isRelocation);
   if (modinfo && !modinfo.isNobits) {
-    const entries = modinfo.data.toString('latin1').split('\0').filter((e) => e.startsWith('import_ns='));
+    // Built-in objects prefix their keys with the module name (`proc.import_ns=X`).
+    const entries = modinfo.data.toString('latin1').split('\0')
+      .map((e) => /^(?:[\w-]+\.)?(import_ns=.*)$/.exec(e)?.[1]).filter((e): e is string => e !== undefined);
     if (entries.length > 0) {
       const s = new Section('.modinfo', SHT_PROGBITS, modinfo.s.flags & ~SHF_GROUP);
       s.align = 1;
@@ -140,7 +142,9 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     if (!sym.include || !sym.sec) continue;
     const where = locate(placed, sym.sec, sym.value);
     if (!where) continue;
-    const e = new ElfSymbol(sym.name, sym.elf.bind, sym.elf.type);
+    // A replacement keeps its name but must not clash with the global it replaces.
+    const replaces = sym.twin !== null && sym.isFunc;
+    const e = new ElfSymbol(sym.name, replaces ? STB_LOCAL : sym.elf.bind, sym.elf.type);
     e.other = sym.elf.other;
     e.section = where.out;
     e.value = BigInt(sym.value + where.delta);

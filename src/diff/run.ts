@@ -129,7 +129,7 @@ export function runDiff(opts: DiffOptions): DiffResult {
   if (ctx.refusals.length > 0) {
     result = 'refused';
     exitCode = 2;
-  } else if (meta.functions.length === 0 && Object.keys(meta.callbacks).length === 0) {
+  } else if (meta.functions.length === 0 && meta.newFunctions.length === 0 && Object.keys(meta.callbacks).length === 0) {
     result = 'no-change';
     exitCode = 3;
   } else {

@@ -103,16 +103,19 @@ function fits(sec: DSec, size: number, partialLast: boolean): boolean {
   if (size <= 0 || (!partialLast && sec.size % size !== 0)) return false;
   const n = Math.ceil(sec.size / size);
   const rels = sec.relocs;
-  if (n === 0) return true;
-  if (rels.length % n !== 0) return false;
-  const per = rels.length / n;
-  if (per === 0) return true;
-  for (let i = 0; i < rels.length; i++) {
-    const entry = Math.floor(i / per);
-    const first = rels[entry * per];
-    if (Math.floor(rels[i].offset / size) !== entry) return false;
-    if (rels[i].offset % size !== rels[i % per].offset % size) return false;
-    if (Math.floor(first.offset / size) !== entry) return false;
+  if (n === 0 || rels.length === 0) return true;
+  // Every entry starts with a relocation (its site), and the relocations sit
+  // at a few fixed offsets within an entry.
+  const slots = new Set<number>();
+  let anchors = 0;
+  let last = -1;
+  for (const r of rels) {
+    const at = r.offset % size;
+    slots.add(at);
+    if (at === 0 && Math.floor(r.offset / size) !== last) {
+      anchors++;
+      last = Math.floor(r.offset / size);
+    }
   }
-  return true;
+  return anchors === n && slots.size <= 4;
 }

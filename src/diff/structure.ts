@@ -27,10 +27,13 @@ function bundle(k: Kelf): void {
         }
         continue;
       }
-      if (!sec.name.endsWith(`.${sym.name}`) && sec.name !== sym.name) continue;
-      // The section must hold this symbol (and its prefix) only.
+      // The section must hold this symbol (and its prefix) only, and be named
+      // after it or be covered by it (a `.cold` part in `.text.unlikely.<parent>`).
       const others = sec.syms.filter((x) => x !== sym && (x.isFunc || x.isData) && !(x.name === `__pfx_${sym.name}`) && !(x.value === sym.value && x.size === sym.size));
-      if (others.length === 0) sec.bundled = sym;
+      if (others.length !== 0) continue;
+      const named = sec.name.endsWith(`.${sym.name}`) || sec.name === sym.name;
+      const covers = sym.isFunc && sec.isText && sym.value + sym.size === sec.size && (sym.value === 0 || (sym.prefix !== null && sym.prefix.value === 0));
+      if (named || covers) sec.bundled = sym;
     }
     const b = sec.bundled;
     if (b) for (const x of sec.syms) if (x !== b && x.elf.type === b.elf.type && x.value === b.value && x.size === b.size) x.aliasOf = b;
