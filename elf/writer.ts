@@ -82,6 +82,13 @@ function reserve(obj: ElfObject): Plan {
   }
   const sections = obj.sections;
   const shnum = sections.length + 1;
+  // Relocations and groups name the model's symbols, so they link to its symbol table.
+  for (const s of sections) {
+    if (s.isRelocation || s.type === SHT_GROUP) {
+      if (!symtab) fail(obj, `section ${s.name} needs a symbol table but the object has none`);
+      s.link = symtab;
+    }
+  }
   const byIdentity = new Set(sections);
   for (const s of sections) {
     if (s.link && !byIdentity.has(s.link)) fail(obj, `section ${s.name}: sh_link names a section that is not in the object`);
