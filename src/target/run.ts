@@ -13,6 +13,7 @@ import { TargetError } from './errors.js';
 import { buildInitramfs } from './initramfs.js';
 import { identifyModule } from './modinfo.js';
 import { runQemu, type QemuResult } from './qemu.js';
+import { requireTools } from './tools.js';
 
 export interface RunOptions {
   kernel: string;
@@ -170,6 +171,7 @@ export async function runTarget(o: RunOptions): Promise<RunResult> {
   if (expects.length > 0 && checks.length === 0) throw new TargetError('needs at least one --check whose output it matches', '--expect');
   for (const n of disable) if (!/^[\w.]+$/.test(n)) throw new TargetError('not a module name', n);
   await checkKernelImage(kernel);
+  requireTools(['qemu-system-x86_64', 'busybox']);
 
   const idents = [];
   for (const file of loads) {

@@ -9,7 +9,8 @@ import { TOOL_PACKAGES } from './packages.js';
 /** The absolute path of an executable on PATH (plus the sbin directories), or undefined. */
 export function which(tool: string): string | undefined {
   const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
-  for (const extra of ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+  // apt-get and dpkg-deb live in /usr/bin, but a non-root PATH may lack the sbin directories.
+  for (const extra of ['/usr/local/sbin', '/usr/sbin', '/sbin']) {
     if (!dirs.includes(extra)) dirs.push(extra);
   }
   for (const dir of dirs) {
