@@ -74,6 +74,8 @@ export function parseMeta(file: string, bytes: Buffer): DiffMeta {
       sympos: pos(file, k.sympos, `klpSymbols[${i}].sympos`),
     };
     if (!OBJECT_NAME.test(sym.object)) bad(file, `${META_SECTION}: klpSymbols[${i}].object ${JSON.stringify(sym.object)} is not vmlinux or a module name`);
+    // The kernel parses `.klp.sym.%55[^.].%511[^,],%lu`.
+    if (sym.name.includes(',') || sym.name.length > 511) bad(file, `${META_SECTION}: klpSymbols[${i}].name ${JSON.stringify(sym.name)} cannot be a livepatch symbol name (a ',' or over 511 bytes)`);
     if (sym.placeholder !== klpSymbolName(sym.object, sym.name, sym.sympos)) {
       bad(file, `${META_SECTION}: klpSymbols[${i}].placeholder ${sym.placeholder} does not match its object, name and sympos`);
     }

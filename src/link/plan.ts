@@ -68,6 +68,16 @@ export function planLink(inputs: DiffInput[]): LinkPlan {
       obj.callbacks[kind] = `__kelp_cb_${i}_${kind}`;
     }
   });
+  // The kernel applies a module's .klp.rela sections only for a klp_object of
+  // that module; a symbol of an object the patch does not patch would never be
+  // resolved.
+  for (const input of inputs) {
+    for (const k of input.meta.klpSymbols) {
+      if (k.object !== 'vmlinux' && !objects.has(k.object)) {
+        throw new KelpError(`${k.placeholder}: the patch patches nothing in ${k.object}, so the kernel would never apply relocations against it`, input.file);
+      }
+    }
+  }
   return { objects: [...objects.values()], standIns, standInOf };
 }
 

@@ -71,7 +71,8 @@ describe('diff inputs', () => {
 
   test('the copy for kbuild: no .kelp.meta, stand-ins for placeholders, hidden aliases for functions and callbacks', () => {
     const input = readDiffInput('d.o', diffObject(goodMeta()));
-    const plan = planLink([input]);
+    const other = readDiffInput('m.o', diffObject({ ...goodMeta(), target: 'some_mod', callbacks: {} }));
+    const plan = planLink([input, other]);
     expect([...plan.standInOf.entries()]).toEqual([['.klp.sym.some_mod.helper,2', '__kelp_klp_sym_0'], ['.klp.sym.vmlinux.secret,0', '__kelp_klp_sym_1']]);
     const copy = ElfObject.read(kbuildCopy(input, 0, plan), 'copy.o');
     expect(copy.sections.map((s) => s.name)).not.toContain(META_SECTION);
@@ -82,7 +83,10 @@ describe('diff inputs', () => {
     const alias = copy.symbols.find((s) => s.name === '__kelp_func_0_0')!;
     expect([alias.section, alias.value, alias.size, alias.other]).toEqual([show.section, show.value, show.size, 2]);
     expect(show.isLocal).toBe(true);
-    expect(plan.objects).toEqual([{ name: 'vmlinux', functions: [{ oldName: 'show', newSymbol: '__kelp_func_0_0', sympos: 0 }], callbacks: { postPatch: '__kelp_cb_0_postPatch' } }]);
+    expect(plan.objects).toEqual([
+      { name: 'vmlinux', functions: [{ oldName: 'show', newSymbol: '__kelp_func_0_0', sympos: 0 }], callbacks: { postPatch: '__kelp_cb_0_postPatch' } },
+      { name: 'some_mod', functions: [{ oldName: 'show', newSymbol: '__kelp_func_1_0', sympos: 0 }], callbacks: {} },
+    ]);
   });
 
   test('refusals name the file and the problem', () => {
@@ -97,15 +101,24 @@ describe('diff inputs', () => {
     const wrong = goodMeta();
     wrong.klpSymbols[0].sympos = 1;
     expectError(diffObject(wrong), '.kelp.meta: klpSymbols[0].placeholder .klp.sym.vmlinux.secret,0 does not match its object, name and sympos');
+    const comma = goodMeta();
+    comma.klpSymbols[0] = { placeholder: '.klp.sym.vmlinux.a,b,0', object: 'vmlinux', name: 'a,b', sympos: 0 };
+    expectError(diffObject(comma, { secret: '.klp.sym.vmlinux.a,b,0', helper: '.klp.sym.some_mod.helper,2' }), '.kelp.meta: klpSymbols[0].name "a,b" cannot be a livepatch symbol name (a \',\' or over 511 bytes)');
+  });
+
+  test('a module symbol of a module the patch does not patch', () => {
+    const input = readDiffInput('d.o', diffObject(goodMeta()));
+    expect(() => planLink([input])).toThrow(new KelpError('.klp.sym.some_mod.helper,2: the patch patches nothing in some_mod, so the kernel would never apply relocations against it', 'd.o'));
   });
 
   test('conflicting inputs', () => {
+    const m = readDiffInput('m.o', diffObject({ ...goodMeta(), target: 'some_mod', functions: [], callbacks: {} }));
     const a = readDiffInput('a.o', diffObject(goodMeta()));
     const b = readDiffInput('b.o', diffObject(goodMeta()));
-    expect(() => planLink([a, b])).toThrow(new KelpError('function show (sympos 0) of vmlinux is also patched by a.o', 'b.o'));
+    expect(() => planLink([m, a, b])).toThrow(new KelpError('function show (sympos 0) of vmlinux is also patched by a.o', 'b.o'));
     const meta = goodMeta();
     meta.functions = [];
     const c = readDiffInput('c.o', diffObject(meta));
-    expect(() => planLink([a, c])).toThrow(new KelpError('a second postPatch callback for vmlinux (one per object)', 'c.o'));
+    expect(() => planLink([m, a, c])).toThrow(new KelpError('a second postPatch callback for vmlinux (one per object)', 'c.o'));
   });
 });
