@@ -73,9 +73,9 @@ export interface ProgramHeader {
 
 /** Reads an unsigned 64-bit field as a number, refusing values that do not fit exactly. */
 function u64(buf: Buffer, off: number, file: string, what: string): number {
-  const v = buf.readBigUInt64LE(off);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ElfFormatError(file, what, `value 0x${v.toString(16)} is too large`, off);
-  return Number(v);
+  const hi = buf.readUInt32LE(off + 4);
+  if (hi > 0x1fffff) throw new ElfFormatError(file, what, `value 0x${buf.readBigUInt64LE(off).toString(16)} is too large`, off);
+  return hi * 0x100000000 + buf.readUInt32LE(off);
 }
 
 export class ElfFile {
@@ -281,13 +281,12 @@ function readSectionHeaders(buf: Buffer, file: string, shoff: number, shnum: num
   for (let i = 0; i < shnum; i++) {
     const o = shoff + i * SHDR_SIZE;
     const what = `section header ${i}`;
-    const flags = buf.readBigUInt64LE(o + 0x08);
-    if (flags > 0xffffffffn) throw new ElfFormatError(file, what, `sh_flags 0x${flags.toString(16)} has bits above 32`, o + 0x08);
+    if (buf.readUInt32LE(o + 0x0c) !== 0) throw new ElfFormatError(file, what, `sh_flags 0x${buf.readBigUInt64LE(o + 0x08).toString(16)} has bits above 32`, o + 0x08);
     out[i] = {
       index: i,
       sh_name: buf.readUInt32LE(o),
       sh_type: buf.readUInt32LE(o + 0x04),
-      sh_flags: Number(flags),
+      sh_flags: buf.readUInt32LE(o + 0x08),
       sh_addr: buf.readBigUInt64LE(o + 0x10),
       sh_offset: u64(buf, o + 0x18, file, `${what} (sh_offset)`),
       sh_size: u64(buf, o + 0x20, file, `${what} (sh_size)`),

@@ -6,8 +6,6 @@
 
 /** A view of one string table inside the file buffer. Strings decode as latin1, one char per byte. */
 export class StringTable {
-  private readonly cache = new Map<number, string>();
-
   constructor(
     private readonly buf: Buffer,
     /** File offset of the table. */
@@ -19,15 +17,11 @@ export class StringTable {
   /** The string at `off`, or undefined when `off` is outside the table. A string without a NUL ends at the table's end. */
   tryGet(off: number): string | undefined {
     if (off >= this.size || off < 0) return undefined;
-    const hit = this.cache.get(off);
-    if (hit !== undefined) return hit;
     const start = this.offset + off;
     const end = this.offset + this.size;
     let nul = this.buf.indexOf(0, start);
     if (nul < 0 || nul > end) nul = end;
-    const s = this.buf.toString('latin1', start, nul);
-    this.cache.set(off, s);
-    return s;
+    return this.buf.toString('latin1', start, nul);
   }
 
   /** True when the string at `off` is NUL-terminated inside the table. */
@@ -64,31 +58,32 @@ export class StringTableBuilder {
 
   /** Computes the layout. Returns the table size in bytes. */
   finish(): number {
-    const n = this.strings.length;
-    const reversed = this.strings.map((s) => reverse(s));
+    const strings = this.strings;
+    const n = strings.length;
     const order = Array.from({ length: n }, (_, i) => i);
-    order.sort((a, b) => (reversed[a] < reversed[b] ? -1 : reversed[a] > reversed[b] ? 1 : 0));
-    // In reverse-sorted order, a string is a tail of another iff it is a tail of its successor.
+    // Sort by the reversed strings (compared from their last character), so that
+    // a string that is the tail of another sorts right before a string it is the tail of.
+    order.sort((a, b) => compareReversed(strings[a], strings[b]));
     const host = new Int32Array(n).fill(-1);
     for (let k = n - 2; k >= 0; k--) {
       const a = order[k];
       const b = order[k + 1];
-      if (reversed[b].startsWith(reversed[a])) host[a] = host[b] >= 0 ? host[b] : b;
+      if (strings[b].endsWith(strings[a])) host[a] = host[b] >= 0 ? host[b] : b;
     }
     const offsets = new Int32Array(n);
     let size = 1;
     for (let i = 0; i < n; i++) {
       if (host[i] < 0) {
         offsets[i] = size;
-        size += this.strings[i].length + 1;
+        size += strings[i].length + 1;
       }
     }
     for (let i = 0; i < n; i++) {
       const h = host[i];
-      if (h >= 0) offsets[i] = offsets[h] + this.strings[h].length - this.strings[i].length;
+      if (h >= 0) offsets[i] = offsets[h] + strings[h].length - strings[i].length;
     }
     const bytes = Buffer.alloc(size);
-    for (let i = 0; i < n; i++) if (host[i] < 0) bytes.write(this.strings[i], offsets[i], 'latin1');
+    for (let i = 0; i < n; i++) if (host[i] < 0) bytes.write(strings[i], offsets[i], 'latin1');
     this.offsets = offsets;
     this.bytes = bytes;
     return size;
@@ -108,8 +103,15 @@ export class StringTableBuilder {
   }
 }
 
-function reverse(s: string): string {
-  let r = '';
-  for (let i = s.length - 1; i >= 0; i--) r += s[i];
-  return r;
+/** Orders strings as their reversals would sort: by last character, then the one before, ... */
+function compareReversed(a: string, b: string): number {
+  let i = a.length - 1;
+  let j = b.length - 1;
+  while (i >= 0 && j >= 0) {
+    const d = a.charCodeAt(i) - b.charCodeAt(j);
+    if (d !== 0) return d;
+    i--;
+    j--;
+  }
+  return i < 0 ? (j < 0 ? 0 : -1) : 1;
 }

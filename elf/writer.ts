@@ -89,14 +89,16 @@ function reserve(obj: ElfObject): Plan {
       s.link = symtab;
     }
   }
-  const byIdentity = new Set(sections);
+  // After renumbering, a section or symbol belongs to the object iff the array holds it at its index.
+  const inObject = (x: Section) => sections[x.index - 1] === x;
+  const symbols = obj.symbols;
+  const symbolInObject = (x: ElfSymbol) => symbols[x.index - 1] === x;
   for (const s of sections) {
-    if (s.link && !byIdentity.has(s.link)) fail(obj, `section ${s.name}: sh_link names a section that is not in the object`);
-    if (s.infoSection && !byIdentity.has(s.infoSection)) fail(obj, `section ${s.name}: sh_info names a section that is not in the object`);
+    if (s.link && !inObject(s.link)) fail(obj, `section ${s.name}: sh_link names a section that is not in the object`);
+    if (s.infoSection && !inObject(s.infoSection)) fail(obj, `section ${s.name}: sh_info names a section that is not in the object`);
   }
-  const symbolSet = new Set(obj.symbols);
-  for (const sym of obj.symbols) {
-    if (sym.section && !byIdentity.has(sym.section)) fail(obj, `symbol ${sym.name}: its section ${sym.section.name} is not in the object`);
+  for (const sym of symbols) {
+    if (sym.section && !inObject(sym.section)) fail(obj, `symbol ${sym.name}: its section ${sym.section.name} is not in the object`);
   }
 
   // String tables.
@@ -121,7 +123,7 @@ function reserve(obj: ElfObject): Plan {
     else if (s.type === SHT_RELA || s.type === SHT_REL) {
       if (!s.relocations) fail(obj, `relocation section ${s.name} has no entries list`);
       for (const r of s.relocations) {
-        if (r.symbol && !symbolSet.has(r.symbol)) fail(obj, `relocation section ${s.name}: a relocation names symbol ${r.symbol.name}, which is not in the symbol table`);
+        if (r.symbol && !symbolInObject(r.symbol)) fail(obj, `relocation section ${s.name}: a relocation names symbol ${r.symbol.name}, which is not in the symbol table`);
       }
       size = s.relocations.length * (s.type === SHT_RELA ? RELA_SIZE : REL_SIZE);
     } else if (s.type === SHT_GROUP) {
@@ -175,7 +177,7 @@ function emit(obj: ElfObject, p: Plan): Buffer {
   out.writeUInt32LE(h.version, 0x14);
   out.writeBigUInt64LE(h.entry, 0x18);
   out.writeBigUInt64LE(0n, 0x20);
-  out.writeBigUInt64LE(BigInt(p.shoff), 0x28);
+  writeU64(out, p.shoff, 0x28);
   out.writeUInt32LE(h.flags, 0x30);
   out.writeUInt16LE(EHDR_SIZE, 0x34);
   out.writeUInt16LE(0, 0x36);
@@ -187,7 +189,7 @@ function emit(obj: ElfObject, p: Plan): Buffer {
 
   // Section 0 carries the extended counts.
   const sh0 = p.shoff;
-  if (p.shnum >= SHN_LORESERVE) out.writeBigUInt64LE(BigInt(p.shnum), sh0 + 0x20);
+  if (p.shnum >= SHN_LORESERVE) writeU64(out, p.shnum, sh0 + 0x20);
   if (shstrndx >= SHN_LORESERVE) out.writeUInt32LE(shstrndx, sh0 + 0x28);
 
   for (const s of obj.sections) {
@@ -219,14 +221,14 @@ function emit(obj: ElfObject, p: Plan): Buffer {
     const ho = p.shoff + i * SHDR_SIZE;
     out.writeUInt32LE(p.secStrings.offsetOf(p.secNameIds[i]), ho);
     out.writeUInt32LE(s.type, ho + 0x04);
-    out.writeBigUInt64LE(BigInt(s.flags), ho + 0x08);
-    out.writeBigUInt64LE(s.addr, ho + 0x10);
-    out.writeBigUInt64LE(BigInt(off), ho + 0x18);
-    out.writeBigUInt64LE(BigInt(p.sizes[i]), ho + 0x20);
+    out.writeUInt32LE(s.flags >>> 0, ho + 0x08);
+    if (s.addr !== 0n) out.writeBigUInt64LE(s.addr, ho + 0x10);
+    writeU64(out, off, ho + 0x18);
+    writeU64(out, p.sizes[i], ho + 0x20);
     out.writeUInt32LE(s.link ? s.link.index : s.linkRaw, ho + 0x28);
     out.writeUInt32LE(info >>> 0, ho + 0x2c);
-    out.writeBigUInt64LE(BigInt(s.align), ho + 0x30);
-    out.writeBigUInt64LE(BigInt(s.entsize), ho + 0x38);
+    writeU64(out, s.align, ho + 0x30);
+    writeU64(out, s.entsize, ho + 0x38);
   }
   return out;
 }
@@ -247,8 +249,8 @@ function writeSymbols(obj: ElfObject, p: Plan, out: Buffer, off: number): void {
       shndx = SHN_XINDEX;
     }
     out.writeUInt16LE(s.section || s.shndx !== SHN_UNDEF ? shndx : SHN_UNDEF, o + 6);
-    out.writeBigUInt64LE(BigInt.asUintN(64, s.value), o + 8);
-    out.writeBigUInt64LE(BigInt.asUintN(64, s.size), o + 16);
+    if (s.value !== 0n) out.writeBigUInt64LE(BigInt.asUintN(64, s.value), o + 8);
+    if (s.size !== 0n) out.writeBigUInt64LE(BigInt.asUintN(64, s.size), o + 16);
   }
 }
 
@@ -263,4 +265,10 @@ function writeRelocations(s: Section, out: Buffer, off: number): void {
     if (rela) out.writeBigInt64LE(BigInt.asIntN(64, r.addend), o + 16);
     o += step;
   }
+}
+
+/** Writes a non-negative safe integer as a little-endian u64. */
+function writeU64(out: Buffer, v: number, off: number): void {
+  out.writeUInt32LE(v % 0x100000000, off);
+  out.writeUInt32LE(Math.floor(v / 0x100000000), off + 4);
 }
