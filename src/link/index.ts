@@ -12,6 +12,7 @@
 import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { SHF_RELA_LIVEPATCH, SHN_LIVEPATCH } from '../../elf/constants.js';
 import { KelpError } from '../../elf/errors.js';
 import { ElfObject } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
@@ -112,7 +113,16 @@ export function verifyModule(bytes: Buffer, file: string, moduleName: string, re
   const leftover = versionNames(obj).filter((n) => n.startsWith(STAND_IN_PREFIX) || n.startsWith('.klp.sym.'));
   if (leftover.length > 0) throw new KelpError(`__versions still lists ${leftover.join(', ')}`, file);
   if (!obj.sections.some((s) => s.name === '.gnu.linkonce.this_module')) throw new KelpError('no .gnu.linkonce.this_module section', file);
-  void plan;
+  const placeholders = new Set([...plan.standIns.values()].map((k) => k.placeholder));
+  for (const s of obj.sections) {
+    if (!s.name.startsWith('.klp.rela.') || !s.relocations) continue;
+    if ((s.flags & SHF_RELA_LIVEPATCH) === 0 || !s.infoSection) throw new KelpError(`${s.name} is not a livepatch relocation section`, file);
+    for (const r of s.relocations) {
+      if (!r.symbol || r.symbol.shndx !== SHN_LIVEPATCH || !placeholders.has(r.symbol.name)) {
+        throw new KelpError(`${s.name}: a relocation against ${r.symbol ? r.symbol.name : 'symbol 0'}, which is not a livepatch symbol`, file);
+      }
+    }
+  }
   return checkLivepatchModinfo(obj, moduleName, release);
 }
 
