@@ -138,15 +138,20 @@ export class Inclusion {
     const name = sym.twin ? sym.twin.name : sym.name;
     if (!sym.isLocal) {
       const exp = this.ctx.symvers.get(name);
-      if (exp && exp.module !== this.ctx.target) return { kind: 'undef', name };
+      if (exp && this.loaderResolves(exp.module)) return { kind: 'undef', name };
     }
     return { kind: 'klp', object: this.ctx.target, name, sympos: this.sympos(name, sym.isLocal ? false : true, sym) };
+  }
+
+  /** The module loader resolves exports of vmlinux and of other modules; the target module's own go through klp. */
+  private loaderResolves(exporter: string): boolean {
+    return exporter === 'vmlinux' || exporter !== this.ctx.target;
   }
 
   /** A symbol the patched object does not define. */
   private external(sym: DSym): Resolution {
     const exp = this.ctx.symvers.get(sym.name);
-    if (exp && exp.module !== this.ctx.target) return { kind: 'undef', name: sym.name };
+    if (exp && this.loaderResolves(exp.module)) return { kind: 'undef', name: sym.name };
     return { kind: 'klp', object: this.ctx.target, name: sym.name, sympos: this.sympos(sym.name, true, sym) };
   }
 

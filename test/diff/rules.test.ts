@@ -1,0 +1,274 @@
+/**
+ * One test per rule of `kelp diff`, on small C files compiled here with
+ * kernel-like flags (see support.ts).
+ */
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { compile, definedFunctions, diffC, kelpDiff, undefinedNames, workdir, KELP } from './support.js';
+
+const BASE = `
+int shared_counter;
+static noinline int helper(int x) { return x * 3 + shared_counter; }
+noinline int compute(int x) { return helper(x) + 1; }
+noinline int other(int x) { return x - 7; }
+`;
+
+test('a changed function is written, replacing its old self', () => {
+  const r = diffC(BASE, BASE.replace('helper(x) + 1', 'helper(x) + 2'));
+  expect(r.status).toBe(0);
+  expect(definedFunctions(r)).toEqual(['compute']);
+  expect(r.meta!.functions).toEqual([{ name: 'compute', oldName: 'compute', sympos: 0 }]);
+  expect(r.stderr).toMatch(/changed function: compute/);
+});
+
+test('no change at all: exit 3, no output', () => {
+  const r = diffC(BASE, BASE);
+  expect(r.status).toBe(3);
+  expect(r.obj).toBeNull();
+  expect(r.stderr).toMatch(/no functional change/);
+});
+
+test('a new function called from a changed one is included', () => {
+  const patched = `${BASE}\nnoinline int brand_new(int x) { return x ^ 0x5a5a; }\n`.replace('helper(x) + 1', 'brand_new(helper(x))');
+  const r = diffC(BASE, patched);
+  expect(r.status).toBe(0);
+  expect(definedFunctions(r)).toEqual(['brand_new', 'compute']);
+  expect(r.meta!.newFunctions).toContain('brand_new');
+});
+
+test('new global data is included and defined', () => {
+  const patched = `int added_total = 42;\n${BASE.replace('helper(x) + 1', 'helper(x) + added_total')}`;
+  const r = diffC(BASE, patched);
+  expect(r.status).toBe(0);
+  expect(r.meta!.newData).toEqual(['added_total']);
+  const sym = r.obj!.symbols.find((s) => s.name === 'added_total')!;
+  expect(sym.section).not.toBeNull();
+});
+
+test('static locals renumbered by the compiler (foo.1 vs foo.2) still correlate', () => {
+  const orig = `noinline int a(void) { static int calls; return ++calls; }\nnoinline int b(void) { static int calls; return calls += 2; }\n`;
+  // An extra static local in front renumbers every `calls.N`.
+  const patched = `noinline int z(void) { static int calls; return calls--; }\n${orig.replace('calls += 2', 'calls += 3')}`;
+  const r = diffC(orig, patched);
+  expect(r.status).toBe(0);
+  // z is a new global function: included as such; b is the changed one.
+  expect(definedFunctions(r)).toEqual(['b', 'z']);
+  expect(r.meta!.functions.map((f) => f.name)).toEqual(['b']);
+  // b's counter is the running kernel's: a placeholder named with the original's name.
+  const placeholders = undefinedNames(r).filter((n) => n.startsWith('.klp.sym.vmlinux.calls.'));
+  expect(placeholders).toHaveLength(1);
+  // Only z's own counter is new data.
+  expect(r.meta!.newData).toHaveLength(1);
+});
+
+test('.cold parts are grouped with their parent', () => {
+  const src = (k: number) => `
+noinline int work(int x) {
+  if (__builtin_expect(x > 1000, 0)) { do_report("big"); do_report("really"); return -${k}; }
+  return x * 2;
+}`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(0);
+  const fns = definedFunctions(r);
+  expect(fns).toContain('work');
+  expect(fns.some((f) => f.startsWith('work.cold'))).toBe(true);
+  expect(r.meta!.functions.map((f) => f.name)).toEqual(['work']);
+});
+
+test('.isra/.constprop clones renumbered between builds correlate', () => {
+  const src = (k: number) => `
+struct big { int a, b, c, d; };
+static noinline int use(struct big *p, int mode) { return p->a * mode + ${k}; }
+int caller(struct big *p) { return use(p, 4); }`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(0);
+  const changed = r.meta!.functions.map((f) => f.oldName);
+  expect(changed.some((n) => n.startsWith('use'))).toBe(true);
+  expect(changed).not.toContain('caller');
+});
+
+test('a reference through a section symbol equals one through the named symbol', () => {
+  // The same object compiled with and without -fdata-sections names the
+  // variable either way; nothing changed.
+  const dir = workdir();
+  const src = `static int table[4] = {1,2,3,4};\nnoinline int get(int i) { return table[i]; }\nint *addr(void) { return &table[1]; }\n`;
+  const o = compile(dir, 'o', src);
+  const p = compile(dir, 'p', src, ['-fno-data-sections']);
+  const r = kelpDiff(o, p, join(dir, 'out.o'));
+  expect(r.status).toBe(3);
+});
+
+test('a change of __LINE__ only is no change (exit 3)', () => {
+  const src = (pad: string) => `noinline int check(int x) {${pad}\n  WARN_LINE(x < 0);\n  return x;\n}\n`;
+  const r = diffC(src(''), src('\n\n\n'));
+  expect(r.status).toBe(3);
+  expect(r.stderr).toMatch(/only line numbers differ in check/);
+});
+
+test('a changed constant passed like a line number to a non-line function is still a change', () => {
+  const src = (k: number) => `extern void log_value(const char *, int);\nnoinline int check(int x) { if (x < 0) log_value("v %d\\n", ${k}); return x; }\n`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(0);
+});
+
+test('a changed function without an __fentry__ call is refused', () => {
+  const src = (k: number) => `notrace noinline int raw(int x) { return x + ${k}; }\n`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/patched\.o: raw: changed, but it has no __fentry__ call/);
+  expect(r.obj).toBeNull();
+});
+
+test('a change to __init code is refused', () => {
+  const src = (k: number) => `int setup_value;\n__init int setup(void) { setup_value = ${k}; return 0; }\n`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/setup: __init\/__exit function changed/);
+});
+
+test('a change to existing data is refused, naming the variable', () => {
+  const src = (k: number) => `int limits[2] = {10, ${k}};\nnoinline int lim(int i) { return limits[i]; }\n`;
+  const r = diffC(src(20), src(30));
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/patched\.o: limits: existing data changed/);
+});
+
+test('__bug_table and __ex_table keep only the entries of included functions', () => {
+  const src = (k: number) => `
+noinline int f1(int x) { if (x == 5) BUG_SITE(); EX_SITE(); return x + ${k}; }
+noinline int f2(int x) { if (x == 6) BUG_SITE(); EX_SITE(); return x - 1; }
+noinline int f3(int x) { if (x == 7) BUG_SITE(); EX_SITE(); return x * 9; }`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(0);
+  const bug = r.obj!.sections.find((s) => s.name === '__bug_table')!;
+  const ex = r.obj!.sections.find((s) => s.name === '__ex_table')!;
+  expect(bug.size).toBe(12);
+  expect(ex.size).toBe(12);
+  const rela = r.obj!.sections.find((s) => s.name === '.rela__bug_table')!;
+  expect(rela.relocations!.map((x) => x.symbol?.name)).toContain('f1');
+});
+
+test('.discard.* sections and .kpatch markers are dropped', () => {
+  const src = (k: number) => `noinline int f(int x) { asm volatile(".pushsection .discard.reachable\\n.long 0\\n.popsection"); return x + ${k}; }\n`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(0);
+  expect(r.obj!.sections.some((s) => s.name.startsWith('.discard'))).toBe(false);
+});
+
+test('KPATCH_IGNORE_FUNCTION: the function\'s changes are ignored', () => {
+  const src = (k: number, j: number) => `noinline int keep(int x) { return x + ${k}; }\nnoinline int skip(int x) { return x * ${j}; }\n`;
+  const r = diffC(src(1, 2), `${src(5, 3)}KPATCH_IGNORE_FUNCTION(skip);\n`);
+  expect(r.status).toBe(0);
+  expect(definedFunctions(r)).toEqual(['keep']);
+});
+
+test('KPATCH_IGNORE_SECTION: the section\'s changes are ignored', () => {
+  const src = (k: number, j: number) => `noinline int keep(int x) { return x + ${k}; }\nnoinline int skip(int x) { return x * ${j}; }\n`;
+  const r = diffC(src(1, 2), `${src(5, 3)}KPATCH_IGNORE_SECTION(".text.skip");\n`);
+  expect(r.status).toBe(0);
+  expect(definedFunctions(r)).toEqual(['keep']);
+});
+
+test('callbacks are recorded in the metadata and their functions defined', () => {
+  const src = (k: number) => `noinline int f(int x) { return x + ${k}; }\n`;
+  const r = diffC(src(1), `${src(2)}static int before(void *obj) { return 0; }\nKPATCH_PRE_PATCH_CALLBACK(before);\n`);
+  expect(r.status).toBe(0);
+  expect(r.meta!.callbacks).toEqual({ prePatch: 'before' });
+  expect(definedFunctions(r)).toContain('before');
+  expect(r.obj!.sections.some((s) => s.name.startsWith('.kpatch'))).toBe(false);
+});
+
+test('placeholders for static and non-exported symbols, ordinary references for exported ones', () => {
+  const dir = workdir();
+  const symvers = join(dir, 'Module.symvers');
+  writeFileSync(symvers, '0x12345678\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n0x12345679\tshared_counter\tvmlinux\tEXPORT_SYMBOL_GPL\t\n');
+  const src = (k: number) => `${BASE}\nextern int internal_thing(void);\nnoinline int user(int x) { printk("%d", x); return helper(x) + internal_thing() + ${k}; }\n`;
+  const o = compile(dir, 'orig', src(1));
+  const p = compile(dir, 'patched', src(2));
+  const r = kelpDiff(o, p, join(dir, 'out.o'), ['--symvers', symvers]);
+  expect(r.status).toBe(0);
+  const u = undefinedNames(r);
+  expect(u).toContain('printk');
+  expect(u).toContain('.klp.sym.vmlinux.helper,0');
+  expect(u).toContain('.klp.sym.vmlinux.internal_thing,0');
+  expect(r.meta!.klpSymbols.map((k) => k.name).sort()).toEqual(expect.arrayContaining(['helper', 'internal_thing', '__fentry__']));
+});
+
+describe('sympos', () => {
+  const src = (k: number) => `static noinline int dup(int x) { return x + 11; }\nnoinline int user(int x) { return dup(x) + ${k}; }\n`;
+  const map = (lines: string[]) => lines.map((l, i) => `${(0xffffffff81000000 + i * 16).toString(16)} ${l}`).join('\n') + '\n';
+  function run(mapLines: string[] | null, symbolsText?: string) {
+    const dir = workdir();
+    const o = compile(dir, 'orig', src(1));
+    const p = compile(dir, 'patched', src(2));
+    const file = join(dir, 'System.map');
+    writeFileSync(file, symbolsText ?? map(mapLines!));
+    return kelpDiff(o, p, join(dir, 'out.o'), ['--symbols', file]);
+  }
+  test('unique name: 0', () => {
+    const r = run(['T _text', 't dup', 'T user', 'T __fentry__']);
+    expect(r.status).toBe(0);
+    expect(undefinedNames(r)).toContain('.klp.sym.vmlinux.dup,0');
+  });
+  test('duplicated name: the one among the object\'s own neighbours', () => {
+    const far = Array.from({ length: 20 }, (_, i) => `t unrelated_${i}`);
+    const r = run(['t dup', ...far, 'T _text', 't dup', 'T user', 'T __fentry__']);
+    expect(r.status).toBe(0);
+    expect(undefinedNames(r)).toContain('.klp.sym.vmlinux.dup,2');
+  });
+  test('undecidable: refused, listing the candidates', () => {
+    const r = run(['t dup', 't a', 't b', 't c', 't d', 't e', 't f', 't g', 't h', 't i', 't dup', 'T __fentry__']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/which of the target's symbols named dup.*dup,1.*dup,2/);
+  });
+  test('FILE symbols of an ELF/readelf table decide', () => {
+    const text = [
+      "Symbol table '.symtab' contains 6 entries:",
+      '   Num:    Value          Size Type    Bind   Vis      Ndx Name',
+      '     0: 0000000000000000     0 NOTYPE  LOCAL  DEFAULT  UND ',
+      '     1: 0000000000000000     0 FILE    LOCAL  DEFAULT  ABS other.c',
+      '     2: 0000000000000000    10 FUNC    LOCAL  DEFAULT    1 dup',
+      '     3: 0000000000000000     0 FILE    LOCAL  DEFAULT  ABS orig.c',
+      '     4: 0000000000000010    10 FUNC    LOCAL  DEFAULT    1 dup',
+      '     5: 0000000000000020    10 FUNC    GLOBAL DEFAULT    1 user',
+    ].join('\n');
+    const r = run(null, `${text}\n`);
+    expect(r.status).toBe(0);
+    expect(undefinedNames(r)).toContain('.klp.sym.vmlinux.dup,2');
+  });
+});
+
+test('deterministic: two runs give byte-identical output', () => {
+  const dir = workdir();
+  const o = compile(dir, 'orig', BASE);
+  const p = compile(dir, 'patched', `${BASE.replace('helper(x) + 1', 'helper(x) + 9')}\nint fresh = 3;\nint usefresh(void) { return fresh; }\n`);
+  const a = kelpDiff(o, p, join(dir, 'a.o'));
+  const b = kelpDiff(o, p, join(dir, 'b.o'));
+  expect(a.status).toBe(0);
+  expect(readFileSync(join(dir, 'a.o')).equals(readFileSync(join(dir, 'b.o')))).toBe(true);
+});
+
+describe('bad input: exit 1, one line naming the file', () => {
+  test('not an ELF file', () => {
+    const dir = workdir();
+    const bad = join(dir, 'bad.o');
+    writeFileSync(bad, 'hello, not elf\n');
+    const o = compile(dir, 'orig', BASE);
+    const r = spawnSync('node', [KELP, 'diff', o, bad, '-o', join(dir, 'out.o')], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^kelp: ${bad}: `));
+    expect(existsSync(join(dir, 'out.o'))).toBe(false);
+  });
+  test('a truncated object', () => {
+    const dir = workdir();
+    const o = compile(dir, 'orig', BASE);
+    const cut = join(dir, 'cut.o');
+    writeFileSync(cut, readFileSync(o).subarray(0, 200));
+    const r = spawnSync('node', [KELP, 'diff', cut, o, '-o', join(dir, 'out.o')], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^kelp: ${cut}: `));
+  });
+});
