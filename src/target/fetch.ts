@@ -114,7 +114,7 @@ async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, s
       const info = pathsOf(dir, pk, undefined);
       await relocateHeadersMakefile(info.kdir);
       await assertSelfContained(rootDir);
-      for (const p of [info.kernel, info.systemMap, info.config, info.symvers, join(info.kdir, 'Makefile'), join(info.kdir, 'scripts', 'mod', 'modpost'), info.modules]) {
+      for (const p of [info.kernel, join(rootDir, 'boot', `System.map-${pk.release}`), info.config, info.symvers, join(info.kdir, 'Makefile'), join(info.kdir, 'scripts', 'mod', 'modpost'), info.modules]) {
         if (!(await exists(p))) throw new TargetError('missing after unpacking the kernel packages', p);
       }
     });

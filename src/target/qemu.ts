@@ -37,12 +37,18 @@ export interface QemuResult {
 /** The fixed kernel command line of a target boot. */
 export const BASE_APPEND = 'console=ttyS0 panic=-1 quiet';
 
-/** Fails unless /dev/kvm can be opened for reading and writing. */
+/** Fails unless /dev/kvm can be opened for reading and writing and the CPU can virtualize. */
 export async function requireKvm(): Promise<void> {
   try {
     await fs.access('/dev/kvm', constants.R_OK | constants.W_OK);
   } catch {
     throw new TargetError('not usable (missing or no permission); run without --kvm for software emulation', '/dev/kvm');
+  }
+  // A /dev/kvm without hardware virtualization (e.g. inside a VM without nested
+  // virtualization) opens fine but cannot run a guest.
+  const cpuinfo = await fs.readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo)) {
+    throw new TargetError('the CPU shows no hardware virtualization (vmx/svm); run without --kvm for software emulation', '/dev/kvm');
   }
 }
 
@@ -53,7 +59,7 @@ export function qemuArgs(o: Pick<QemuOptions, 'kernel' | 'initrd' | 'append' | '
     '-nographic', '-no-reboot', '-m', o.memory ?? '512M', '-smp', '1',
     // No network card: saves the PXE option ROM's boot delay.
     '-nic', 'none',
-    ...(o.kvm ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg']),
+    ...(o.kvm ? ['-accel', 'kvm'] : ['-accel', 'tcg']),
     '-kernel', o.kernel, '-initrd', o.initrd, '-append', append,
   ];
 }
