@@ -144,7 +144,9 @@ class LogBuffer {
   }
 }
 
-const INTERESTING = /livepatch|\bklp|taint|module verification|out-of-tree|BUG:|Oops|WARNING:|Call Trace|general protection|Kernel panic/i;
+/** Kernel log lines worth returning: livepatch, taint and module loading, oopses and warnings. */
+const INTERESTING = /livepatch|\bklp|taint|module verification|out-of-tree/i;
+const TROUBLE = /\bBUG:|\bOops\b|\bWARNING:|Call Trace|general protection|Kernel panic/;
 
 function lastLine(text: string): string | undefined {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
@@ -252,8 +254,9 @@ export async function runTarget(o: RunOptions): Promise<RunResult> {
   });
   const allOutput = checkOut.map((c) => c.output).join('');
   const expect = expects.map((pattern, i) => ({ pattern, matched: regexps[i]!.test(allOutput) }));
-  const names = idents.map((m) => m.name);
-  const kernelMessages = parser.dmesg.filter((l) => INTERESTING.test(l) || names.some((n) => n !== '' && l.includes(n)));
+  // Lines about the loaded modules too: their names as the kernel spells them, or with dashes.
+  const names = idents.flatMap((m) => [m.name, m.name.replace(/_/g, '-')]).filter((n) => n.length > 2);
+  const kernelMessages = parser.dmesg.filter((l) => INTERESTING.test(l) || TROUBLE.test(l) || names.some((n) => l.includes(n)));
 
   const ok = error === null
     && modules.every((m) => m.error === null)

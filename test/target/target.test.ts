@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import type { RunResult } from '../../src/target/run.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { KELP_BIN } from '../support/paths.js';
-import { artifactsDir, buildKbuildModule, getTarget, targetPackages, type TargetInfo } from '../support/target.js';
+import { artifactsDir, buildKbuildModule, getTarget, runOnTarget, targetPackages, type TargetInfo } from '../support/target.js';
 import { makeTmpDir } from '../support/tmp.js';
 
 const PATCHED = 'kelp livepatch-cmdline: this line comes from the patch';
@@ -108,6 +108,46 @@ describe('kelp target run', () => {
     expect(result.ok).toBe(true);
     expect(r.exitCode).toBe(0);
     expect(await fs.readFile(logFile('livepatch-cmdline'), 'utf8')).toContain('@@KELP:');
+  });
+
+  test('in process: an ordinary module is inserted before the livepatch, kelpctl is in the initramfs', async () => {
+    if (skipUnlessReady(pre)) return;
+    const src = makeTmpDir('plainmod');
+    try {
+      await fs.writeFile(join(src.dir, 'kelp-plain.c'), [
+        '#include <linux/module.h>',
+        'static int __init plain_init(void) { pr_info("kelp-plain: hello from an ordinary module\\n"); return 0; }',
+        'static void __exit plain_exit(void) { }',
+        'module_init(plain_init);',
+        'module_exit(plain_exit);',
+        'MODULE_LICENSE("GPL");',
+        '',
+      ].join('\n'));
+      await fs.writeFile(join(src.dir, 'Kbuild'), 'obj-m := kelp-plain.o\n');
+      const plain = await buildKbuildModule(src.dir, target.kdir);
+      try {
+        const r = await runOnTarget('plain-then-livepatch', {
+          kernel: target.kernel, load: [plain.modules[0]!, livepatch!.modules[0]!],
+          check: ['command -v kelpctl', 'cat /proc/cmdline', 'cat /sys/module/kelp_plain/initstate'],
+          timeout: 120,
+        });
+        expect(r.error).toBeNull();
+        expect(r.modules.map((m) => [m.name, m.loaded, m.enabled, m.error])).toEqual([
+          ['kelp_plain', true, null, null],
+          ['livepatch_cmdline', true, true, null],
+        ]);
+        expect(r.modules[1]!.output).toMatch(/livepatch_cmdline: loaded, transition complete/);
+        expect(r.checks.map((c) => c.output)).toEqual(['/bin/kelpctl\n', `${PATCHED}\n`, 'live\n']);
+        expect(r.kernelMessages.join('\n')).toContain('kelp-plain: hello from an ordinary module');
+        expect(r.checksAfterDisable).toEqual([]);
+        expect(r.ok).toBe(true);
+        expect(r.log).toBe(join(artifactsDir(), 'plain-then-livepatch.log'));
+      } finally {
+        plain.cleanup();
+      }
+    } finally {
+      src.cleanup();
+    }
   });
 
   test('an --expect that does not match fails the run with exit 1', async () => {
