@@ -53,8 +53,9 @@ function notesAt(ctx: DumpContext, offset: number, length: number, align: number
     const descsz = data.readUInt32LE(o + 4);
     const type = data.readUInt32LE(o + 8);
     const nameAt = o + 12;
-    const descOff = 12 + pad(namesz);
-    const next = descOff + pad(descsz);
+    // The descriptor and the next note start at the alignment after the name and after the descriptor.
+    const descOff = pad(12 + namesz);
+    const next = pad(descOff + descsz);
     if (namesz > 0x7fffffff || descsz > 0x7fffffff || descOff - 12 < namesz || descOff - 12 > remaining - 12 || next - descOff < descsz
       || next - descOff > remaining - 12 - (descOff - 12)) {
       throw new DumpUnsupportedError(file, `a note with a bad name or descriptor size at offset 0x${(offset + o).toString(16)}`);
@@ -168,8 +169,8 @@ const X86_FEATURE_1 = ['IBT', 'SHSTK', 'LAM_U48', 'LAM_U57'];
 const X86_FEATURE_2 = ['x86', 'x87', 'MMX', 'XMM', 'YMM', 'ZMM', 'FXSR', 'XSAVE', 'XSAVEOPT', 'XSAVEC', 'TMM', 'MASK'];
 const NEEDED_1 = ['indirect external access'];
 
-function bits(mask: number, names: readonly string[]): string {
-  if (mask === 0) return '<None>';
+function bits(mask: number, names: readonly string[], none = '<None>'): string {
+  if (mask === 0) return none;
   const parts: string[] = [];
   let m = mask >>> 0;
   while (m !== 0) {
@@ -209,8 +210,8 @@ function propertyNote(ctx: DumpContext, desc: Buffer): string {
     if (type >= 0xc0000000 && type <= 0xdfffffff) {
       if (!ctx.isX86 && ctx.machine !== 3 && ctx.machine !== 6) throw new DumpUnsupportedError(ctx.file, `GNU properties of machine ${ctx.machine}`);
       switch (type) {
-        case 0xc0010002: s += datasz !== 4 ? `x86 ISA used: ${corruptLength(datasz)}` : `x86 ISA used: ${bits(word, X86_ISA)}`; break;
-        case 0xc0008002: s += datasz !== 4 ? `x86 ISA needed: ${corruptLength(datasz)}` : `x86 ISA needed: ${bits(word, X86_ISA)}`; break;
+        case 0xc0010002: s += datasz !== 4 ? `x86 ISA used: ${corruptLength(datasz)}` : `x86 ISA used: ${bits(word, X86_ISA, '')}`; break;
+        case 0xc0008002: s += datasz !== 4 ? `x86 ISA needed: ${corruptLength(datasz)}` : `x86 ISA needed: ${bits(word, X86_ISA, '')}`; break;
         case 0xc0000002: s += datasz !== 4 ? `x86 feature: ${corruptLength(datasz)}` : `x86 feature: ${bits(word, X86_FEATURE_1)}`; break;
         case 0xc0010001: s += datasz !== 4 ? `x86 feature used: ${corruptLength(datasz)}` : `x86 feature used: ${bits(word, X86_FEATURE_2)}`; break;
         case 0xc0008001: s += datasz !== 4 ? `x86 feature needed: ${corruptLength(datasz)}` : `x86 feature needed: ${bits(word, X86_FEATURE_2)}`; break;
@@ -223,7 +224,7 @@ function propertyNote(ctx: DumpContext, desc: Buffer): string {
     } else if (type === 2) {
       s += 'no copy on protected ' + (datasz ? corruptLength(datasz) : '');
     } else if (type >= 0xb0000000 && type <= 0xb000ffff) {
-      if (type === 0xb0008000) s += datasz !== 4 ? `1_needed: ${corruptLength(datasz)}` : `1_needed: ${bits(word, NEEDED_1)}`;
+      if (type === 0xb0008000) s += datasz !== 4 ? `1_needed: ${corruptLength(datasz)}` : `1_needed: ${bits(word, NEEDED_1, '')}`;
       else {
         s += type <= 0xb0007fff ? `UINT32_AND (0x${type.toString(16)}): ` : `UINT32_OR (0x${type.toString(16)}): `;
         s += datasz !== 4 ? corruptLength(datasz) : (word === 0 ? '0' : '0x' + word.toString(16));

@@ -21,8 +21,12 @@ export function printRelocations(ctx: DumpContext): void {
   for (const s of elf.sections) {
     if (s.sh_type !== SHT_RELA && s.sh_type !== SHT_REL && s.sh_type !== SHT_RELR) continue;
     if (s.sh_size === 0) continue;
-    if (s.sh_type === SHT_RELR) throw new DumpUnsupportedError(ctx.file, 'SHT_RELR relocations');
     if (!ctx.isX86) throw new DumpUnsupportedError(ctx.file, `relocations of machine ${ctx.machine}`);
+    if (s.sh_type === SHT_RELR) {
+      dumpRelr(ctx, s);
+      found = true;
+      continue;
+    }
     const rels = elf.relocations(s);
     const title = ctx.hasNames ? `'${ctx.sectionName(s)}'` : String(s.sh_name);
     out.w(`\nRelocation section ${title} at offset 0x${s.sh_offset.toString(16)} contains ${rels.count} ${rels.count === 1 ? 'entry' : 'entries'}:\n`);
@@ -114,4 +118,30 @@ function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTable | un
 /** The number of columns print_symbol reported (a `^X` escape counts two, as it prints). */
 function printedLength(s: string): number {
   return s.length;
+}
+
+/** SHT_RELR: a list of addresses and bitmaps of the words that follow each, printed as one offset a line. */
+function dumpRelr(ctx: DumpContext, s: SectionHeader): void {
+  if (s.sh_entsize !== 8) throw new DumpUnsupportedError(ctx.file, `SHT_RELR section ${s.index} with sh_entsize ${s.sh_entsize}`);
+  const data = ctx.elf.sectionData(s);
+  const n = Math.floor(data.length / 8);
+  const title = ctx.hasNames ? `'${ctx.sectionName(s)}'` : String(s.sh_name);
+  const lines: string[] = [];
+  let where = 0n;
+  const M64 = (1n << 64n) - 1n;
+  for (let i = 0; i < n; i++) {
+    let entry = data.readBigUInt64LE(i * 8);
+    if ((entry & 1n) === 0n) {
+      lines.push(hex(entry, 16) + '\n');
+      where = (entry + 8n) & M64;
+    } else {
+      for (let j = 0n; (entry >>= 1n) !== 0n; j++) {
+        if ((entry & 1n) === 1n) lines.push(hex((where + j * 8n) & M64, 16) + '\n');
+      }
+      where = (where + 63n * 8n) & M64;
+    }
+  }
+  ctx.out.w(`\nRelocation section ${title} at offset 0x${s.sh_offset.toString(16)} contains ${n} ${n === 1 ? 'entry' : 'entries'}:\n`
+    + `  ${lines.length} ${lines.length === 1 ? 'offset' : 'offsets'}\n`);
+  for (let k = 0; k < lines.length; k += 4096) ctx.out.w(lines.slice(k, k + 4096).join(''));
 }

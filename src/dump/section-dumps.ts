@@ -117,7 +117,9 @@ function stringDump(ctx: DumpContext, s: SectionHeader): void {
     let maxlen = end - d;
     let c = 0;
     while (maxlen > 0) {
-      c = text.charCodeAt(d++);
+      // Past the end is the NUL readelf's copy of the section ends with.
+      c = d < end ? text.charCodeAt(d) : 0;
+      d++;
       if (c === 0) break;
       if (c === 0x0a) {
         line += '\\n\n';
