@@ -18,6 +18,7 @@ const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
   () => import('./commands/target.js'),
   () => import('./commands/link.js'),
   () => import('./commands/diff.js'),
+  () => import('./commands/check.js'),
 ];
 
 /** Runs kelp with process.argv-style arguments and returns the exit code. */

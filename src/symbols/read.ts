@@ -53,7 +53,7 @@ function parseElfSymbols(buf: Buffer, file: string): SymbolTable {
     }
     symbols.push({
       name, kind: kindOf(type), local, defined: t.shndx(i) !== SHN_UNDEF,
-      file: local && type !== STT_FILE ? current : null, module: null,
+      file: local && type !== STT_FILE ? current : null, module: null, address: t.value(i),
     });
   }
   return { source: file, format: 'elf', symbols, hasFiles };
@@ -79,7 +79,7 @@ function parseReadelf(text: string, file: string): SymbolTable {
     if (skip) continue;
     const m = READELF_LINE.exec(line);
     if (!m) continue;
-    const [, , , typeText, bindText, , ndx, rawName] = m;
+    const [, value, , typeText, bindText, , ndx, rawName] = m;
     let name = (rawName ?? '').trim();
     if (name.endsWith('[...]')) throw new KelpError(`line ${ln + 1}: symbol name truncated by readelf; use readelf -s --wide`, file);
     // readelf --wide prints versioned names as name@VERSION; the kernel has none.
@@ -93,7 +93,7 @@ function parseReadelf(text: string, file: string): SymbolTable {
       current = name;
       hasFiles = true;
     }
-    symbols.push({ name, kind, local, defined: ndx !== 'UND', file: local && kind !== 'file' ? current : null, module: null });
+    symbols.push({ name, kind, local, defined: ndx !== 'UND', file: local && kind !== 'file' ? current : null, module: null, address: BigInt(`0x${value}`) });
   }
   if (symbols.length === 0) throw new KelpError('no symbols found in this readelf -s output', file);
   return { source: file, format: 'readelf', symbols, hasFiles };
@@ -110,11 +110,11 @@ function parseMap(text: string, file: string): SymbolTable {
     if (line.trim() === '') continue;
     const m = MAP_LINE.exec(line);
     if (!m) throw new KelpError(`line ${ln + 1}: not a symbol table line (expected ELF, readelf -s --wide, System.map or kallsyms)`, file);
-    const [, , letter, name, module] = m;
+    const [, address, letter, name, module] = m;
     if (module) modules = true;
     const lower = letter.toLowerCase();
     const kind: SymbolKind = lower === 't' || lower === 'w' ? 'func' : lower === 'u' ? 'notype' : 'object';
-    symbols.push({ name, kind, local: letter >= 'a' && letter <= 'z' && letter !== 'u' && letter !== 'w' && letter !== 'v', defined: letter !== 'U', file: null, module: module ?? null });
+    symbols.push({ name, kind, local: letter >= 'a' && letter <= 'z' && letter !== 'u' && letter !== 'w' && letter !== 'v', defined: letter !== 'U', file: null, module: module ?? null, address: BigInt(`0x${address}`) });
   }
   if (symbols.length === 0) throw new KelpError('empty symbol table', file);
   return { source: file, format: modules ? 'kallsyms' : 'system.map', symbols, hasFiles: false };

@@ -11,6 +11,8 @@ export interface ExportedSymbol {
   module: string;
   type: string;
   namespace: string;
+  /** The CRC column (what modversions compares with a module's __versions entry). */
+  crc?: bigint;
 }
 
 export class Symvers {
@@ -26,6 +28,11 @@ export class Symvers {
 
   get size(): number {
     return this.byName.size;
+  }
+
+  /** Every symbol, in first-seen order. */
+  entries(): ExportedSymbol[] {
+    return [...this.byName.values()];
   }
 }
 
@@ -45,7 +52,7 @@ export function parseSymvers(text: string, file: string): Symvers {
     }
     const path = f[2];
     const base = path.slice(path.lastIndexOf('/') + 1).replace(/\.ko$/, '');
-    entries.push({ name: f[1], module: path === 'vmlinux' ? 'vmlinux' : base.replace(/-/g, '_'), type: f[3], namespace: f[4] ?? '' });
+    entries.push({ name: f[1], module: path === 'vmlinux' ? 'vmlinux' : base.replace(/-/g, '_'), type: f[3], namespace: f[4] ?? '', crc: BigInt(f[0]) });
   }
   return new Symvers(entries);
 }

@@ -20,6 +20,8 @@ export interface TargetSymbol {
   file: string | null;
   /** kallsyms: the module in brackets; otherwise null. */
   module: string | null;
+  /** The address (System.map/kallsyms), st_value (ELF) or Value (readelf); absent when not recorded. */
+  address?: bigint;
 }
 
 export interface SymbolTable {

@@ -1,0 +1,240 @@
+/**
+ * The patch's own tables: struct klp_patch → klp_object[] → klp_func[],
+ * decoded from the module's data through its relocations (the pointers are
+ * all R_X86_64_64 relocations; the scalars are in the section bytes). Layout
+ * of Linux 6.1 (include/linux/livepatch.h), x86-64:
+ *
+ *   struct klp_patch  { struct module *mod; struct klp_object *objs; ... }
+ *   struct klp_object { const char *name; struct klp_func *funcs; ... }   (name NULL: vmlinux)
+ *   struct klp_func   { const char *old_name; void *new_func; unsigned long old_sympos; ... }
+ *
+ * Arrays end with an all-zero entry. The entry size of each array comes from
+ * the array's own symbol (a static array's st_size is entries × size): the
+ * smallest multiple of 8 for which every entry but the last carries its
+ * mandatory pointer (klp_object.funcs, klp_func.old_name) and the last is
+ * zero. Without a covering symbol, the sizes of Debian's 6.1 build are used.
+ * A klp_patch is found as a pointer to __this_module followed by a pointer to
+ * an array that decodes as klp_objects.
+ *
+ * Each old_name must name a function of its object at old_sympos, with the
+ * livepatch core's rules for positions (as for .klp.sym symbols).
+ */
+import { R_X86_64_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_UNDEF, STT_OBJECT } from '../../elf/constants.js';
+import type { CheckContext } from './context.js';
+import type { ModRela, ModuleImage } from './module.js';
+import { at } from './problem.js';
+
+/** sizeof(struct klp_object) and sizeof(struct klp_func) of Linux 6.1 x86-64 (Debian's configuration). */
+export const KLP_OBJECT_SIZE_6_1 = 168;
+export const KLP_FUNC_SIZE_6_1 = 152;
+/** KSYM_NAME_LEN (512 since 6.1) and MODULE_NAME_LEN (56). */
+const KSYM_NAME_LEN = 512;
+const MODULE_NAME_LEN = 56;
+
+export interface KlpFuncEntry {
+  oldName: string;
+  oldSympos: bigint;
+  /** Where the entry lies: `section+0xoff`. */
+  place: string;
+}
+
+export interface KlpObjectEntry {
+  /** `vmlinux` when klp_object.name is NULL. */
+  name: string;
+  funcs: KlpFuncEntry[];
+  place: string;
+}
+
+export interface KlpTables {
+  place: string;
+  objects: KlpObjectEntry[];
+}
+
+interface Pointer {
+  section: number;
+  offset: bigint;
+}
+
+/** The data relocations of each loaded section, by offset. */
+class DataRelocs {
+  private readonly bySection = new Map<number, Map<bigint, ModRela>>();
+
+  constructor(private readonly m: ModuleImage) {
+    for (const { rel, target } of m.relocationSections()) {
+      if (!target || !isAlloc(target.sh_flags)) continue;
+      if ((rel.sh_flags & SHF_RELA_LIVEPATCH) !== 0) continue; // .klp.rela: not part of the tables
+      const rels = m.relocations(rel);
+      if (!rels) continue;
+      let map = this.bySection.get(target.index);
+      if (!map) this.bySection.set(target.index, (map = new Map()));
+      for (const r of rels) if (r.type === R_X86_64_64) map.set(r.offset, r);
+    }
+  }
+
+  at(section: number, offset: bigint): ModRela | undefined {
+    return this.bySection.get(section)?.get(offset);
+  }
+
+  anyIn(section: number, lo: bigint, hi: bigint): boolean {
+    const map = this.bySection.get(section);
+    if (!map) return false;
+    for (const o of map.keys()) if (o >= lo && o < hi) return true;
+    return false;
+  }
+
+  *all(): Generator<{ section: number; r: ModRela }> {
+    for (const [section, map] of this.bySection) for (const r of map.values()) yield { section, r };
+  }
+
+  /** Where a pointer relocation points (section, offset), or undefined for an undefined or special symbol. */
+  target(r: ModRela): Pointer | undefined {
+    const sym = this.m.symbols[r.sym];
+    if (!sym || !this.m.isDefinedInSection(sym)) return undefined;
+    return { section: sym.shndx, offset: sym.value + r.addend };
+  }
+}
+
+function isAlloc(flags: number): boolean {
+  return (flags & SHF_ALLOC) !== 0;
+}
+
+/** The [start, end) of the static array starting at the pointer, from the OBJECT symbol that covers it. */
+function arrayExtent(m: ModuleImage, ptr: Pointer): { start: bigint; end: bigint } | undefined {
+  for (const s of m.symbols) {
+    if (s.type !== STT_OBJECT || s.shndx !== ptr.section || s.size === 0n) continue;
+    if (s.value <= ptr.offset && ptr.offset < s.value + s.size) return { start: ptr.offset, end: s.value + s.size };
+  }
+  return undefined;
+}
+
+function isZero(m: ModuleImage, section: number, lo: bigint, hi: bigint): boolean {
+  const s = m.section(section);
+  const d = s ? m.data(s) : undefined;
+  if (!d) return true;
+  for (let i = Number(lo); i < Number(hi) && i < d.length; i++) if (d[i] !== 0) return false;
+  return true;
+}
+
+/** The entries of a NULL-terminated array of structs whose field at `mandatory` is always a pointer. */
+function arrayEntries(m: ModuleImage, rel: DataRelocs, ptr: Pointer, mandatory: bigint, fallback: bigint): bigint[] | undefined {
+  const ext = arrayExtent(m, ptr);
+  const strides: bigint[] = [];
+  if (ext) {
+    const len = ext.end - ext.start;
+    for (let s = 24n; s <= len / 2n; s += 8n) if (len % s === 0n) strides.push(s);
+  } else {
+    strides.push(fallback);
+  }
+  for (const stride of strides) {
+    const entries: bigint[] = [];
+    let off = ptr.offset;
+    const limit = ext ? ext.end : ptr.offset + stride * 4096n;
+    let ok = false;
+    while (off + stride <= limit) {
+      if (rel.at(ptr.section, off + mandatory)) {
+        entries.push(off);
+        off += stride;
+        continue;
+      }
+      // The terminator: nothing in it.
+      ok = !rel.anyIn(ptr.section, off, off + stride) && isZero(m, ptr.section, off, off + stride) && (!ext || off + stride === ext.end);
+      break;
+    }
+    if (ok && entries.length > 0) return entries;
+  }
+  return undefined;
+}
+
+function stringAt(m: ModuleImage, rel: DataRelocs, section: number, offset: bigint, max: number): string | undefined {
+  const r = rel.at(section, offset);
+  if (!r) return undefined;
+  const t = rel.target(r);
+  return t ? m.stringAt(t.section, t.offset, max) : undefined;
+}
+
+function u64At(m: ModuleImage, section: number, offset: bigint): bigint {
+  const s = m.section(section);
+  const d = s ? m.data(s) : undefined;
+  if (!d || offset + 8n > BigInt(d.length)) return 0n;
+  return d.readBigUInt64LE(Number(offset));
+}
+
+/** Finds and decodes the module's klp_patch tables (normally one). */
+export function readKlpTables(m: ModuleImage): KlpTables[] {
+  const thisModule = m.symbols.find((s) => s.name === '__this_module' && s.shndx !== SHN_UNDEF);
+  if (!thisModule) return [];
+  const rel = new DataRelocs(m);
+  const out: KlpTables[] = [];
+  for (const { section, r } of rel.all()) {
+    if (r.sym !== thisModule.index || r.addend !== 0n) continue;
+    const objsRel = rel.at(section, r.offset + 8n);
+    const objsPtr = objsRel ? rel.target(objsRel) : undefined;
+    if (!objsPtr) continue;
+    const objEntries = arrayEntries(m, rel, objsPtr, 8n, BigInt(KLP_OBJECT_SIZE_6_1));
+    if (!objEntries) continue;
+    const objects: KlpObjectEntry[] = [];
+    let valid = true;
+    for (const o of objEntries) {
+      const name = rel.at(objsPtr.section, o) ? stringAt(m, rel, objsPtr.section, o, MODULE_NAME_LEN * 4) : 'vmlinux';
+      const funcsPtr = rel.target(rel.at(objsPtr.section, o + 8n)!);
+      const funcEntries = funcsPtr ? arrayEntries(m, rel, funcsPtr, 0n, BigInt(KLP_FUNC_SIZE_6_1)) : undefined;
+      if (name === undefined || !funcsPtr || !funcEntries) {
+        valid = false;
+        break;
+      }
+      const funcs: KlpFuncEntry[] = [];
+      for (const f of funcEntries) {
+        const oldName = stringAt(m, rel, funcsPtr.section, f, KSYM_NAME_LEN * 4);
+        if (oldName === undefined) {
+          valid = false;
+          break;
+        }
+        funcs.push({ oldName, oldSympos: u64At(m, funcsPtr.section, f + 16n), place: at(m.name(funcsPtr.section), f) });
+      }
+      if (!valid) break;
+      objects.push({ name, funcs, place: at(m.name(objsPtr.section), o) });
+    }
+    if (valid) out.push({ place: at(m.name(section), r.offset), objects });
+  }
+  return out;
+}
+
+export function checkKlpFuncs(ctx: CheckContext): void {
+  const { m, target, p } = ctx;
+  const tables = readKlpTables(m);
+  const callsEnable = m.symbols.some((s) => s.name === 'klp_enable_patch' && s.shndx === SHN_UNDEF);
+  if (tables.length === 0) {
+    if (callsEnable) p.note('no klp_patch table could be decoded: the klp_func checks and the .klp.rela object check were skipped');
+    return;
+  }
+  ctx.patchedObjects = new Set(tables.flatMap((t) => t.objects.map((o) => o.name)));
+  for (const t of tables) {
+    for (const o of t.objects) {
+      if (o.name !== 'vmlinux' && (o.name.length >= MODULE_NAME_LEN || !/^[A-Za-z0-9_]+$/.test(o.name))) {
+        p.add('klp-func.object', o.place, `klp_object name "${o.name}" is not a module name`);
+        continue;
+      }
+      const table = target.objectSymbols(o.name);
+      if (!table) {
+        if (target.knowsModules) p.add('klp-func.object', o.place, `klp_object ${o.name}: the target has no module ${o.name}`);
+        else p.note(`functions of module ${o.name} not checked (give its .ko or module tree with --modules)`);
+        continue;
+      }
+      for (const f of o.funcs) {
+        const what = `klp_func ${f.oldName}${f.oldSympos !== 0n ? `,${f.oldSympos}` : ''} of ${o.name}`;
+        if (f.oldName.length >= KSYM_NAME_LEN) {
+          p.add('klp-func.name', f.place, `${what}: old_name is longer than KSYM_NAME_LEN`);
+          continue;
+        }
+        const found = table.named(f.oldName);
+        if (found.length === 0) p.add('klp-func.missing', f.place, `${what}: ${o.name} has no symbol ${f.oldName}`);
+        else if (f.oldSympos === 0n && found.length > 1) p.add('klp-func.ambiguous', f.place, `${what}: ${o.name} has ${found.length} symbols named ${f.oldName}; old_sympos 0 requires a unique name`);
+        else if (f.oldSympos > BigInt(found.length)) p.add('klp-func.position', f.place, `${what}: ${o.name} has ${found.length} symbol(s) named ${f.oldName}, no position ${f.oldSympos}`);
+        else {
+          const s = found[f.oldSympos === 0n ? 0 : Number(f.oldSympos) - 1];
+          if (s.kind !== 'func') p.add('klp-func.not-function', f.place, `${what}: ${f.oldName} in ${o.name} is not a function`);
+        }
+      }
+    }
+  }
+}

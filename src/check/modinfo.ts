@@ -1,0 +1,83 @@
+/**
+ * modinfo and versions rules: what the module loader reads before anything
+ * else. The loader marks a module as a livepatch when .modinfo has a
+ * `livepatch` entry (kelp requires `livepatch=Y`, what MODULE_INFO(livepatch,
+ * "Y") writes and what modinfo tools test), names it from `name=` and
+ * .gnu.linkonce.this_module, refuses a vermagic or a __versions CRC that does
+ * not match the running kernel, and resolves GPL-only exports only for
+ * GPL-compatible licenses.
+ */
+import { modinfoValue } from '../link/modinfo.js';
+import { VERSIONS_SECTION, MODVERSION_INFO_SIZE } from '../link/klp.js';
+import type { ModuleImage } from './module.js';
+import { hex, type ProblemList } from './problem.js';
+import type { CheckTarget } from './target.js';
+
+/** struct module: enum module_state state (4, padded to 8), struct list_head list (16), then char name[MODULE_NAME_LEN]. */
+const MODULE_NAME_OFFSET = 24;
+export const MODULE_NAME_LEN = 56;
+const MODULE_NAME = /^[A-Za-z0-9_]{1,55}$/;
+
+/** Licenses the kernel treats as GPL-compatible (include/linux/license.h). */
+const GPL_COMPATIBLE = new Set(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL']);
+
+export function isGplCompatible(license: string | undefined): boolean {
+  return license !== undefined && GPL_COMPATIBLE.has(license);
+}
+
+/** The module's name as the kernel will know it (this_module's name field), if readable. */
+export function thisModuleName(m: ModuleImage): string | undefined {
+  const s = m.sectionByName('.gnu.linkonce.this_module');
+  const d = s ? m.data(s) : undefined;
+  if (!d || d.length < MODULE_NAME_OFFSET + MODULE_NAME_LEN) return undefined;
+  const field = d.subarray(MODULE_NAME_OFFSET, MODULE_NAME_OFFSET + MODULE_NAME_LEN);
+  const end = field.indexOf(0);
+  return end <= 0 ? undefined : field.toString('latin1', 0, end);
+}
+
+export function checkModinfo(m: ModuleImage, target: CheckTarget, p: ProblemList): void {
+  if (!m.sectionByName('.modinfo')) p.add('modinfo.livepatch', 'section .modinfo', 'the module has no .modinfo section');
+  const info = m.modinfo();
+  const livepatch = modinfoValue(info, 'livepatch');
+  if (livepatch === undefined) p.add('modinfo.livepatch', '.modinfo', 'no livepatch= entry: the kernel does not treat the module as a livepatch and klp_enable_patch() refuses it');
+  else if (livepatch !== 'Y') p.add('modinfo.livepatch', '.modinfo', `livepatch=${livepatch}, expected livepatch=Y`);
+
+  const name = modinfoValue(info, 'name');
+  const own = thisModuleName(m);
+  if (!m.sectionByName('.gnu.linkonce.this_module')) {
+    p.add('modinfo.name', 'section .gnu.linkonce.this_module', 'missing: the loader finds no module in the object');
+  }
+  if (name === undefined) p.add('modinfo.name', '.modinfo', 'no name= entry');
+  else if (!MODULE_NAME.test(name)) p.add('modinfo.name', '.modinfo', `name=${name} is not a module name (1 to 55 letters, digits or '_')`);
+  else if (own !== undefined && own !== name) p.add('modinfo.name', '.modinfo', `name=${name} but .gnu.linkonce.this_module names the module ${own}`);
+
+  const vermagic = modinfoValue(info, 'vermagic');
+  if (vermagic === undefined) {
+    p.add('modinfo.vermagic', '.modinfo', 'no vermagic= entry: the loader refuses the module ("no version magic")');
+  } else if (target.release !== undefined) {
+    const release = vermagic.split(' ')[0];
+    if (release !== target.release) {
+      p.add('modinfo.vermagic', '.modinfo', `vermagic "${vermagic.trim()}" is for ${release}, the target is ${target.release} (from ${target.releaseSource})`);
+    }
+  } else {
+    p.note('vermagic not compared: the target release is unknown (give --release, --kdir or a System.map-<release>)');
+  }
+
+  // modversions: each __versions entry's CRC must match the export's.
+  const versions = m.sectionByName(VERSIONS_SECTION);
+  const vd = versions ? m.data(versions) : undefined;
+  if (vd && target.symvers) {
+    if (vd.length % MODVERSION_INFO_SIZE !== 0) {
+      p.add('versions.crc', `section ${VERSIONS_SECTION}`, `size ${vd.length} is not a multiple of ${MODVERSION_INFO_SIZE}`);
+    }
+    for (let o = 0; o + MODVERSION_INFO_SIZE <= vd.length; o += MODVERSION_INFO_SIZE) {
+      const crc = vd.readBigUInt64LE(o) & 0xffffffffn;
+      const end = vd.indexOf(0, o + 8);
+      const sym = vd.toString('latin1', o + 8, end < 0 || end > o + MODVERSION_INFO_SIZE ? o + MODVERSION_INFO_SIZE : end);
+      const e = target.symvers.get(sym);
+      if (e?.crc !== undefined && e.crc !== crc) {
+        p.add('versions.crc', `${VERSIONS_SECTION}+0x${o.toString(16)}`, `the module disagrees about the version of symbol ${sym}: CRC ${hex(crc)}, the target exports it with ${hex(e.crc)}`);
+      }
+    }
+  }
+}

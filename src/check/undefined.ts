@@ -1,0 +1,40 @@
+/**
+ * Ordinary undefined symbols (SHN_UNDEF): the module loader resolves each
+ * against the exports of vmlinux and the loaded modules and refuses the module
+ * with "Unknown symbol" when one is missing (a weak reference may stay
+ * unresolved). A GPL-only export resolves only for a GPL-compatible license,
+ * and a namespaced export only when .modinfo imports the namespace.
+ */
+import { SHN_UNDEF, STB_WEAK, STT_SECTION, STT_FILE } from '../../elf/constants.js';
+import { modinfoValue } from '../link/modinfo.js';
+import type { CheckContext } from './context.js';
+import { isGplCompatible } from './modinfo.js';
+import { KLP_SYM_PREFIX } from './klp-sym.js';
+
+export function checkUndefinedSymbols(ctx: CheckContext): void {
+  const { m, target, p } = ctx;
+  const info = m.modinfo();
+  const license = modinfoValue(info, 'license');
+  const imports = new Set(info.filter((e) => e.key === 'import_ns').map((e) => e.value));
+  const undefinedSymbols = m.symbols.filter((s) => s.index !== 0 && s.shndx === SHN_UNDEF && s.name !== ''
+    && s.type !== STT_SECTION && s.type !== STT_FILE && !s.name.startsWith(KLP_SYM_PREFIX));
+  if (undefinedSymbols.length === 0) return;
+  if (!target.symvers) {
+    p.note(`${undefinedSymbols.length} undefined symbol(s) not checked against the exports (give --symvers or --kdir)`);
+    return;
+  }
+  for (const s of undefinedSymbols) {
+    const e = target.symvers.get(s.name);
+    const place = `symbol ${s.name}`;
+    if (!e) {
+      if (s.bind !== STB_WEAK) p.add('undefined.unexported', place, `undefined and exported by neither vmlinux nor a module: the loader refuses the module ("Unknown symbol ${s.name}")`);
+      continue;
+    }
+    if (e.type.endsWith('_GPL') && !isGplCompatible(license)) {
+      p.add('undefined.gpl-only', place, `${e.type} in ${e.module}, and the module's license (${license ?? 'none'}) is not GPL-compatible`);
+    }
+    if (e.namespace !== '' && !imports.has(e.namespace)) {
+      p.add('undefined.namespace', place, `exported in namespace ${e.namespace}, which .modinfo does not import (MODULE_IMPORT_NS)`);
+    }
+  }
+}
