@@ -19,6 +19,7 @@ const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
   () => import('./commands/link.js'),
   () => import('./commands/diff.js'),
   () => import('./commands/check.js'),
+  () => import('./commands/build.js'),
 ];
 
 /** Runs kelp with process.argv-style arguments and returns the exit code. */

@@ -1,0 +1,15 @@
+/** A worker thread running `kelp diff` on one object at a time for `kelp build` (see diff-pool.ts). */
+import { parentPort } from 'node:worker_threads';
+import { KelpError } from '../../elf/errors.js';
+import { runDiff, type DiffOptions } from '../diff/run.js';
+
+parentPort!.on('message', (msg: { id: number; opts: DiffOptions }) => {
+  let log = '';
+  try {
+    const r = runDiff({ ...msg.opts, log: (t) => { log += t; } });
+    parentPort!.postMessage({ id: msg.id, ok: true, exitCode: r.exitCode, report: r.report, log });
+  } catch (e) {
+    const err = e instanceof KelpError ? { message: e.message, file: e.file, exitCode: e.exitCode, kelp: true } : { message: (e as Error).message ?? String(e), kelp: false };
+    parentPort!.postMessage({ id: msg.id, ok: false, error: err, log });
+  }
+});

@@ -1,0 +1,486 @@
+/**
+ * `kelp build`: patches → a verified livepatch module, in phases.
+ *
+ *  1. validate: parse the patches, refuse unsupported files and paths that
+ *     leave the tree, check the config has CONFIG_LIVEPATCH, apply the hunks
+ *     in memory (a hunk that does not apply stops here, before any build);
+ *  2. originals: build the objects the patch affects with the tree's kbuild
+ *     and -ffunction-sections -fdata-sections (cached by content);
+ *  3. patched: write the patched files (journalled, see guard.ts), rebuild
+ *     the same objects, restore the tree;
+ *  4. diff: every object in parallel (worker threads), grouped by the object
+ *     it patches (vmlinux or a module);
+ *  5. link: kelp link with the target's kbuild;
+ *  6. verify (optional): boot the target under QEMU with the module;
+ *  then NAME.ko and NAME.json are renamed into OUTDIR.
+ */
+import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { KelpError } from '../../elf/errors.js';
+import { linkModule, writeFileAtomic, type LinkResult } from '../link/index.js';
+import { SymbolCounts } from '../link/symbol-table.js';
+import { kernelModuleName } from '../patch/meta.js';
+import { cacheRoot } from '../target/cache.js';
+import { compilerOf } from '../target/source.js';
+import type { RunResult } from '../target/run.js';
+import { compilerVersion, objectCacheKey, ObjectCache } from './cache.js';
+import { runDiffs, type DiffJob, type DiffOutcome } from './diff-pool.js';
+import { TreeGuard } from './guard.js';
+import {
+  Children, cmdFileOf, KELP_KCFLAGS, makeFailure, objectsIncluding, readCmdFile, requireLivepatchConfig, runMake, type CmdInfo,
+} from './kbuild.js';
+import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
+import { Progress, type ProgressSink } from './progress.js';
+
+export const PHASES = ['validate', 'build originals', 'build patched', 'diff', 'link', 'verify'] as const;
+
+export interface BuildOptions {
+  patches: string[];
+  /** A configured kernel tree (in-tree patches). */
+  sourcedir?: string;
+  /** The build directory whose kbuild builds the module (default: sourcedir). */
+  kdir?: string;
+  /** An out-of-tree module's directory (its own Makefile/Kbuild); patches are relative to it. */
+  ootModule?: string;
+  /** The module the out-of-tree patch changes (default: the module kbuild names for its objects). */
+  target?: string;
+  name?: string;
+  outdir?: string;
+  /** System.map of the target kernel (sympos, klp symbol checks). */
+  symbols?: string;
+  /** Module.symvers of the target (default: KDIR/Module.symvers). */
+  symvers?: string;
+  replace?: boolean;
+  jobs?: number;
+  keepTmp?: boolean;
+  verify?: boolean;
+  check?: string[];
+  expect?: string[];
+  /** The kernel image to boot for --verify (default: the fetched Debian target's). */
+  kernel?: string;
+  /** Seconds before the verification boot is killed. */
+  timeout?: number;
+  /** Cache root (default $KELP_CACHE or ${XDG_CACHE_HOME:-~/.cache}/kelp). */
+  cache?: string;
+  /** Use the original-object cache (default true). */
+  useCache?: boolean;
+  progress?: ProgressSink;
+  quiet?: boolean;
+  /** Where the diff's per-object reports go (default stderr). */
+  log?: (text: string) => void;
+}
+
+export interface ObjectReport {
+  object: string;
+  /** vmlinux or the module name (with `_`). */
+  target: string;
+  result: 'changed' | 'no-change';
+  cached: boolean;
+  changedFunctions: Array<{ name: string; oldName: string }>;
+  newFunctions: string[];
+  newData: string[];
+  diffBytes: number;
+}
+
+export interface BuildReport {
+  name: string;
+  moduleName: string;
+  ko: string;
+  patches: string[];
+  tree: string;
+  kind: 'in-tree' | 'out-of-tree';
+  kdir: string;
+  targets: Record<string, string[]>;
+  objects: ObjectReport[];
+  sizes: { ko: number; diffObjects: number };
+  cache: { hits: number; misses: number };
+  timings: Record<string, number>;
+  total: number;
+  verify: null | { ok: boolean; checks: Array<{ command: string; output: string; exitCode: number | null }>; expect: Array<{ pattern: string; matched: boolean }>; error: string | null; log: string | null };
+  repairedFromEarlierRun: string[];
+}
+
+export interface BuildResult { ko: string; json: string; report: BuildReport }
+
+/** The default module name: livepatch-<first patch's basename without .patch/.diff>, cleaned for the kernel. */
+export function defaultModuleName(patch: string): string {
+  const base = basename(patch).replace(/\.(patch|diff)$/, '');
+  const clean = base.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'patch';
+  return `livepatch-${clean}`.slice(0, 55).replace(/-+$/, '');
+}
+
+interface Objects {
+  /** Object paths relative to the build directory (tree or module copy). */
+  list: string[];
+  origDir: string;
+  patchedDir: string;
+  info: Map<string, CmdInfo>;
+  cached: Set<string>;
+  /** Out-of-tree: the original module .ko (load it before the patch; its symbols for sympos). */
+  origModule?: string;
+}
+
+function flattenName(obj: string): string {
+  return obj.replace(/\//g, '__');
+}
+
+async function copyInto(from: string, to: string): Promise<void> {
+  await fs.mkdir(dirname(to), { recursive: true });
+  await fs.copyFile(from, to);
+}
+
+function relToOutdir(p: string): string {
+  return p;
+}
+
+export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const sink: ProgressSink = o.progress ?? { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY };
+  const phases = o.verify ? [...PHASES] : PHASES.filter((p) => p !== 'verify');
+  const progress = new Progress(phases, sink, o.quiet === true);
+  const log = o.log ?? ((t: string) => process.stderr.write(t));
+  const jobs = Math.max(1, o.jobs ?? availableParallelism());
+  const children = new Children();
+  let interrupted: NodeJS.Signals | null = null;
+  let guard: TreeGuard | null = null;
+  let stopDiffs: (() => Promise<void>) | null = null;
+  const checkInterrupt = (where: string) => {
+    if (interrupted !== null) throw new KelpError(`interrupted (${interrupted}); nothing was written and the tree is as it was`, where, interrupted === 'SIGINT' ? 130 : 143);
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted !== null) return;
+    interrupted = sig;
+    progress.say(`${sig}: stopping the build and restoring the tree`);
+    void children.stopAll();
+    if (stopDiffs) void stopDiffs();
+    // Should the pipeline not unwind (a hung tool), restore and leave anyway.
+    setTimeout(() => {
+      try { guard?.restore(); } catch { /* the journal stays for the next run */ }
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }, 20_000).unref();
+  };
+  const onExit = () => {
+    try { guard?.restore(); } catch { /* journal kept */ }
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+  process.on('exit', onExit);
+  const work = mkdtempSync(join(tmpdir(), 'kelp-build-'));
+  let keepWork = o.keepTmp === true;
+  try {
+    // 1. validate
+    progress.phase('validate');
+    if (o.patches.length === 0) throw new KelpError('no patch given');
+    const changes: FileChange[] = o.patches.flatMap((p) => readPatchFile(p));
+    const refused = changes.map((c) => ({ c, why: unsupportedReason(c.path) })).filter((x) => x.why !== null);
+    if (refused.length > 0) {
+      throw new KelpError(refused.map((x) => `${x.c.path}: ${x.why}`).join('; '), refused[0].c.patch);
+    }
+    const oot = o.ootModule !== undefined;
+    if (oot && o.sourcedir !== undefined) throw new KelpError('--oot-module and --sourcedir exclude each other');
+    if (!oot && o.sourcedir === undefined) throw new KelpError('needs --sourcedir (a configured kernel tree) or --oot-module (a module directory)');
+    const tree = resolve(oot ? o.ootModule! : o.sourcedir!);
+    if (!existsSync(tree) || !statSync(tree).isDirectory()) throw new KelpError('no such directory', oot ? o.ootModule : o.sourcedir);
+    if (oot && o.kdir === undefined) throw new KelpError('--oot-module needs --kdir (the target kernel\'s build directory)');
+    const kdir = resolve(o.kdir ?? tree);
+    if (!existsSync(join(kdir, 'Makefile'))) throw new KelpError('not a kernel build directory (no Makefile)', kdir);
+    const config = requireLivepatchConfig(join(oot ? kdir : tree, '.config'));
+    if (!existsSync(join(kdir, 'Module.symvers'))) {
+      throw new KelpError('has no Module.symvers (the kernel was not fully built here); pass --kdir with the target\'s headers (the "kdir" of kelp target fetch)', kdir);
+    }
+    for (const c of changes) {
+      if (c.path.endsWith('.c') && c.kind !== 'modify') {
+        throw new KelpError(`${c.path}: ${c.kind === 'create' ? 'a new .c file would need a Makefile change' : 'deleting a source file'}, which a livepatch cannot carry`, c.patch);
+      }
+    }
+    const applied: AppliedPatches = applyChanges(tree, changes);
+    if (applied.after.size === 0) throw new KelpError('the patches change no file', o.patches[0]);
+    const name = o.name ?? defaultModuleName(o.patches[0]);
+    if (!/^[A-Za-z0-9_-]{1,55}$/.test(name)) throw new KelpError(`--name ${JSON.stringify(name)}: a module name is 1 to 55 letters, digits, '_' or '-'`);
+    const outdir = resolve(o.outdir ?? '.');
+    await fs.mkdir(outdir, { recursive: true });
+    const symbols = o.symbols ?? (existsSync(join(tree, 'System.map')) && !oot ? join(tree, 'System.map') : undefined);
+    if (symbols !== undefined && !existsSync(symbols)) throw new KelpError('no such file', symbols);
+    const symvers = o.symvers ?? join(kdir, 'Module.symvers');
+    if (!existsSync(symvers)) throw new KelpError('no such file', symvers);
+    const patchedC = [...applied.after.keys()].filter((p) => p.endsWith('.c'));
+    const headers = [...applied.after.keys()].filter((p) => p.endsWith('.h') && applied.before.get(p) !== null);
+    progress.note(`${changes.length} file change(s) in ${o.patches.length} patch(es)`);
+    checkInterrupt(tree);
+
+    const cache = new ObjectCache(join(cacheRoot(o.cache), 'objects'));
+    const cc = compilerOf(config) ?? 'gcc';
+    let objects: Objects;
+    let repaired: string[] = [];
+    if (oot) {
+      objects = await buildOutOfTree({ tree, kdir, applied, patchedC, headers, work, jobs, children, progress, checkInterrupt });
+    } else {
+      guard = TreeGuard.acquire(cacheRoot(o.cache), tree);
+      repaired = guard.repaired;
+      if (repaired.length > 0) progress.say(`repaired the tree left patched by an earlier, interrupted kelp build (${repaired.length} file(s) restored)`);
+      try {
+        objects = await buildInTree({
+          tree, config, cc, cache: o.useCache === false ? null : cache, guard, applied, patchedC, headers, work, jobs, children, progress, checkInterrupt,
+        });
+      } finally {
+        guard.restore();
+        guard = null;
+      }
+    }
+    checkInterrupt(tree);
+
+    // 4. diff
+    progress.phase('diff', `${objects.list.length} object(s)`);
+    const diffDir = join(work, 'diff');
+    await fs.mkdir(diffDir, { recursive: true });
+    const targetOf = (obj: string) => {
+      const info = objects.info.get(obj)!;
+      if (oot) return kernelModuleName(o.target ?? info.modname ?? basename(obj, '.o'));
+      return info.module ? (info.modname ?? basename(obj, '.o')) : 'vmlinux';
+    };
+    if (oot && o.target !== undefined) {
+      for (const obj of objects.list) {
+        const mod = objects.info.get(obj)!.modname;
+        if (mod !== null && mod !== kernelModuleName(o.target)) throw new KelpError(`${obj} belongs to module ${mod}, not --target ${o.target}`, o.ootModule);
+      }
+    }
+    const diffJobs: DiffJob[] = objects.list.map((obj) => {
+      const target = targetOf(obj);
+      const modSymbols = target === 'vmlinux' ? symbols : objects.origModule;
+      return {
+        opts: {
+          orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
+          output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers,
+        },
+      };
+    });
+    let done = 0;
+    const outcomes: DiffOutcome[] = await runDiffs(diffJobs, jobs, () => progress.note(`${++done}/${diffJobs.length} object(s)`), (stop) => { stopDiffs = stop; });
+    stopDiffs = null;
+    checkInterrupt(tree);
+    for (const r of outcomes) if (r.log !== '') log(r.log.split('\n').filter((l) => l !== '').map((l) => (l.startsWith('kelp: ') ? l : `kelp: ${l}`)).join('\n') + '\n');
+    const refusals: string[] = [];
+    outcomes.forEach((r, i) => {
+      if (r.exitCode === 2) for (const x of r.report.refusals) refusals.push(`${objects.list[i]}: ${x.where}: ${x.reason}`);
+      else if (r.exitCode !== 0 && r.exitCode !== 3) refusals.push(`${objects.list[i]}: kelp diff failed (exit ${r.exitCode})`);
+    });
+    if (refusals.length > 0) throw new KelpError(`cannot be live-patched (${refusals.length} problem(s)): ${refusals.join('; ')}`, o.patches[0], 2);
+    const changedIdx = outcomes.map((r, i) => (r.exitCode === 0 ? i : -1)).filter((i) => i >= 0);
+    if (changedIdx.length === 0) throw new KelpError(`changes no function of ${objects.list.join(', ')} (only comments, line numbers or unused code?)`, o.patches[0], 3);
+    const counts = symbols !== undefined ? SymbolCounts.read(symbols) : null;
+    const objectReports: ObjectReport[] = objects.list.map((obj, i) => {
+      const r = outcomes[i];
+      return {
+        object: obj, target: diffJobs[i].opts.target!, result: r.exitCode === 0 ? 'changed' : 'no-change', cached: objects.cached.has(obj),
+        changedFunctions: r.report.changedFunctions.map((f) => ({ name: f.name, oldName: f.oldName })),
+        newFunctions: r.report.newFunctions, newData: r.report.newData,
+        diffBytes: r.exitCode === 0 ? statSync(diffJobs[i].opts.output).size : 0,
+      };
+    });
+    if (counts !== null) {
+      for (const rep of objectReports) {
+        if (rep.target !== 'vmlinux' || !counts.has('vmlinux')) continue;
+        for (const f of rep.changedFunctions) {
+          if (counts.count('vmlinux', f.oldName) === 0) {
+            throw new KelpError(`${rep.object}: ${f.oldName} is not in the target kernel's symbol table (is ${rep.object} built into this kernel?)`, symbols);
+          }
+        }
+      }
+    }
+    const targets: Record<string, string[]> = {};
+    for (const r of objectReports) if (r.result === 'changed') (targets[r.target] ??= []).push(r.object);
+    progress.note(Object.entries(targets).map(([t, objs]) => `${t}: ${objs.length} object(s)`).join(', '));
+
+    // 5. link
+    progress.phase('link');
+    const koTmp = join(work, `${name}.ko`);
+    const linked: LinkResult = await linkModule({
+      inputs: changedIdx.map((i) => diffJobs[i].opts.output), kdir, name, output: koTmp, replace: o.replace !== false,
+      symbols, symvers: [], keepBuild: false,
+    });
+    checkInterrupt(tree);
+
+    // 6. verify
+    let verify: BuildReport['verify'] = null;
+    if (o.verify) {
+      progress.phase('verify', 'booting the target');
+      verify = await verifyModule(o, koTmp, linked.moduleName, objects.origModule);
+      checkInterrupt(tree);
+    }
+    progress.end();
+
+    const koBytes = statSync(koTmp).size;
+    const report: BuildReport = {
+      name, moduleName: linked.moduleName, ko: join(outdir, `${name}.ko`), patches: o.patches.map((p) => resolve(p)),
+      tree, kind: oot ? 'out-of-tree' : 'in-tree', kdir, targets, objects: objectReports,
+      sizes: { ko: koBytes, diffObjects: objectReports.reduce((n, r) => n + r.diffBytes, 0) },
+      cache: { hits: objects.cached.size, misses: objects.list.length - objects.cached.size },
+      timings: { ...progress.timings }, total: Math.round((Date.now() - started) / 10) / 100,
+      verify, repairedFromEarlierRun: repaired,
+    };
+    if (verify !== null && !verify.ok) {
+      keepWork = true;
+      throw new KelpError(`verification failed: ${verify.error ?? describeVerifyFailure(verify)}${verify.log ? ` (console log: ${verify.log})` : ''}; module kept in ${work}`, koTmp, 4);
+    }
+    const json = join(outdir, `${name}.json`);
+    await writeFileAtomic(join(outdir, `${name}.ko`), readFileSync(koTmp));
+    await writeFileAtomic(json, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
+    return { ko: relToOutdir(report.ko), json, report };
+  } catch (e) {
+    if (interrupted !== null && !(e instanceof KelpError && (e.exitCode === 130 || e.exitCode === 143))) {
+      throw new KelpError(`interrupted (${interrupted}); nothing was written and the tree is as it was`, o.sourcedir ?? o.ootModule, interrupted === 'SIGINT' ? 130 : 143);
+    }
+    throw e;
+  } finally {
+    progress.end();
+    try { guard?.restore(); } finally {
+      for (const s of signals) process.off(s, onSignal);
+      process.off('exit', onExit);
+      if (!keepWork) rmSync(work, { recursive: true, force: true });
+      else if (o.keepTmp) progress.say(`work directory kept: ${work}`);
+    }
+  }
+}
+
+function describeVerifyFailure(v: NonNullable<BuildReport['verify']>): string {
+  const failed = v.checks.filter((c) => c.exitCode !== 0).map((c) => `check ${JSON.stringify(c.command)} exited ${c.exitCode}`);
+  const unmatched = v.expect.filter((e) => !e.matched).map((e) => `--expect /${e.pattern}/ not matched (output: ${JSON.stringify(v.checks.map((c) => c.output).join('').slice(0, 200))})`);
+  return [...failed, ...unmatched].join('; ') || 'the module did not load or enable';
+}
+
+interface BuildCommon {
+  tree: string;
+  applied: AppliedPatches;
+  patchedC: string[];
+  headers: string[];
+  work: string;
+  jobs: number;
+  children: Children;
+  progress: Progress;
+  checkInterrupt: (where: string) => void;
+}
+
+async function make(args: string[], cwd: string, c: BuildCommon, what: string): Promise<void> {
+  const r = await runMake(args, { cwd, children: c.children });
+  c.checkInterrupt(c.tree);
+  if (r.exitCode !== 0) throw new KelpError(`building the ${what} failed: ${makeFailure(r.output)}`, c.tree);
+}
+
+/** In-tree: single-object kbuild targets in the tree itself, every write journalled by the guard. */
+async function buildInTree(c: BuildCommon & { config: string; cc: string; cache: ObjectCache | null; guard: TreeGuard }): Promise<Objects> {
+  const { tree, guard } = c;
+  const list = new Set(c.patchedC.map((p) => p.replace(/\.c$/, '.o')));
+  if (c.headers.length > 0) {
+    const users = await objectsIncluding(tree, c.headers);
+    if (users.length === 0 && list.size === 0) {
+      throw new KelpError(`no built object of the tree depends on ${c.headers.join(', ')} (kbuild's .cmd files name none); build the objects that include it once, or patch the .c files too`, tree);
+    }
+    for (const u of users) list.add(u);
+  }
+  const objs = [...list].sort();
+  const origDir = join(c.work, 'orig');
+  const patchedDir = join(c.work, 'patched');
+  const kcflags = `KCFLAGS=${KELP_KCFLAGS}`;
+  c.progress.phase('build originals', `${objs.length} object(s)`);
+  guard.protect(objs.flatMap((o) => [o, cmdFileOf(o)]));
+  const compiler = compilerVersion(c.cc);
+  const keys = new Map<string, string>();
+  const cached = new Set<string>();
+  for (const o of objs) {
+    const src = join(tree, o.replace(/\.o$/, '.c'));
+    const key = objectCacheKey({ object: o, source: readFileSync(src), config: c.config, compilerVersion: compiler, flags: KELP_KCFLAGS });
+    keys.set(o, key);
+    const hit = c.cache ? await c.cache.lookup(key, tree) : undefined;
+    if (hit !== undefined) {
+      await copyInto(hit, join(origDir, o));
+      cached.add(o);
+    }
+  }
+  const misses = objs.filter((o) => !cached.has(o));
+  if (misses.length > 0) {
+    await make([`-j${c.jobs}`, kcflags, ...misses], tree, c, `original objects (${misses.join(', ')})`);
+    for (const o of misses) {
+      await copyInto(join(tree, o), join(origDir, o));
+      if (c.cache) await c.cache.store(keys.get(o)!, join(tree, o), tree, o, readCmdFile(tree, o).deps);
+    }
+  }
+  c.progress.note(`${objs.length} object(s), ${cached.size} from the cache`);
+  c.checkInterrupt(tree);
+
+  c.progress.phase('build patched', `${objs.length} object(s)`);
+  guard.protect(c.applied.after.keys());
+  for (const [p, content] of c.applied.after) guard.write(p, content);
+  await make([`-j${c.jobs}`, kcflags, ...objs], tree, c, 'patched objects');
+  const info = new Map<string, CmdInfo>();
+  for (const o of objs) {
+    await copyInto(join(tree, o), join(patchedDir, o));
+    info.set(o, readCmdFile(tree, o));
+  }
+  return { list: objs, origDir, patchedDir, info, cached };
+}
+
+/** Out-of-tree: the module directory is copied; both builds run in the copy (the user's directory is never written). */
+async function buildOutOfTree(c: BuildCommon & { kdir: string }): Promise<Objects> {
+  const mod = join(c.work, 'module');
+  await fs.cp(c.tree, mod, { recursive: true, filter: (src) => !/\/\.git$/.test(src) });
+  const args = ['-C', c.kdir, `M=${mod}`, `KCFLAGS=${KELP_KCFLAGS}`, `-j${c.jobs}`, 'modules'];
+  c.progress.phase('build originals', 'the whole module');
+  await make(args, mod, c, 'original module');
+  const list = new Set(c.patchedC.map((p) => p.replace(/\.c$/, '.o')));
+  if (c.headers.length > 0) for (const u of await objectsIncluding(mod, c.headers)) list.add(u);
+  const objs = [...list].sort();
+  const origDir = join(c.work, 'orig');
+  const patchedDir = join(c.work, 'patched');
+  for (const o of objs) {
+    if (!existsSync(join(mod, o))) throw new KelpError(`${o} was not built by the module's Makefile`, c.tree);
+    await copyInto(join(mod, o), join(origDir, o));
+  }
+  const info0 = readCmdFile(mod, objs[0]);
+  const modName = info0.modname ?? basename(objs[0], '.o');
+  const kos = (await fs.readdir(mod)).filter((f) => f.endsWith('.ko'));
+  const koName = kos.find((f) => kernelModuleName(f.slice(0, -3)) === modName);
+  if (koName === undefined) throw new KelpError(`the module build produced no ${modName}.ko (it made ${kos.join(', ') || 'none'})`, c.tree);
+  const origModule = join(origDir, koName);
+  await copyInto(join(mod, koName), origModule);
+
+  c.progress.phase('build patched', `${objs.length} object(s)`);
+  for (const [p, content] of c.applied.after) {
+    const abs = join(mod, p);
+    if (content === null) await fs.rm(abs, { force: true });
+    else {
+      await fs.mkdir(dirname(abs), { recursive: true });
+      await fs.writeFile(abs, content, 'latin1');
+    }
+  }
+  await make(args, mod, c, 'patched module');
+  const info = new Map<string, CmdInfo>();
+  for (const o of objs) {
+    await copyInto(join(mod, o), join(patchedDir, o));
+    info.set(o, readCmdFile(mod, o));
+  }
+  return { list: objs, origDir, patchedDir, info, cached: new Set(), origModule };
+}
+
+async function verifyModule(o: BuildOptions, ko: string, moduleName: string, origModule: string | undefined): Promise<NonNullable<BuildReport['verify']>> {
+  const { runTarget } = await import('../target/run.js');
+  let kernel = o.kernel;
+  if (kernel === undefined) {
+    const { fetchTarget } = await import('../target/fetch.js');
+    kernel = (await fetchTarget({ cache: o.cache })).kernel;
+  }
+  const r: RunResult = await runTarget({
+    kernel,
+    load: [...(origModule ? [origModule] : []), ko],
+    check: [...(o.check ?? []), `cat /sys/kernel/livepatch/${moduleName}/enabled`],
+    expect: o.expect ?? [],
+    timeout: o.timeout ?? 300,
+  });
+  return {
+    ok: r.ok,
+    checks: r.checks.map((c) => ({ command: c.command, output: c.output, exitCode: c.exitCode })),
+    expect: r.expect,
+    error: r.error ?? r.modules.find((m) => m.error !== null)?.error ?? null,
+    log: r.log,
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * `kelp build PATCH...`: from source patches to a livepatch module in one
+ * command (build the affected objects, diff, link, optionally verify under
+ * QEMU). The work is in src/build/.
+ */
+import type { Command } from 'commander';
+import type { Subcommand } from './registry.js';
+import { buildLivepatch } from '../build/index.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} ${value}: not a positive integer`);
+    return n;
+  };
+}
+
+interface Opts {
+  sourcedir?: string; kdir?: string; ootModule?: string; target?: string; name?: string; output?: string;
+  symbols?: string; symvers?: string; replace: boolean; jobs?: number; keepTmp?: boolean; json?: boolean;
+  verify?: boolean; check: string[]; expect: string[]; kernel?: string; timeout?: number; cache?: boolean; quiet?: boolean;
+}
+
+const build: Subcommand = {
+  name: 'build',
+  register(program: Command): void {
+    program.command('build')
+      .description('build a livepatch module from source patches: the affected objects with the tree\'s kbuild, kelp diff, kelp link (and --verify under QEMU)')
+      .argument('<patch...>', 'unified diffs (git diff, diff -Nupr), applied in order like patch -p1')
+      .option('--sourcedir <dir>', 'a configured kernel tree (e.g. the "source" of kelp target fetch --source)')
+      .option('--kdir <dir>', 'the target kernel\'s build directory, whose kbuild builds the module (default: --sourcedir)')
+      .option('--oot-module <dir>', 'an out-of-tree module\'s directory (its own Makefile/Kbuild); patch paths are relative to it')
+      .option('--target <module>', 'with --oot-module: the module the patch changes')
+      .option('--name <name>', 'module name (default livepatch-<first patch name>)')
+      .option('-o, --output <dir>', 'directory for NAME.ko and NAME.json (default: the current directory)')
+      .option('--symbols <file>', 'System.map of the target kernel (symbol positions, klp symbol checks)')
+      .option('--symvers <file>', 'Module.symvers of the target (default: KDIR/Module.symvers)')
+      .option('--no-replace', 'do not set the atomic-replace flag')
+      .option('-j, --jobs <n>', 'parallel make jobs and diff workers (default: the number of CPUs)', positiveInt('--jobs'))
+      .option('--keep-tmp', 'keep the work directory and print its path')
+      .option('--json', 'print the report (NAME.json) on stdout')
+      .option('--verify', 'boot the target kernel under QEMU with the module and run --check/--expect')
+      .option('--check <command>', 'with --verify: shell command to run in the target after loading (repeatable)', collect, [])
+      .option('--expect <regex>', 'with --verify: regular expression the checks\' output must match (repeatable)', collect, [])
+      .option('--kernel <vmlinuz>', 'with --verify: the kernel image to boot (default: the fetched Debian target\'s)')
+      .option('--timeout <seconds>', 'with --verify: kill the target after this long (default 300)', positiveInt('--timeout'))
+      .option('--no-cache', 'rebuild the original objects instead of using the object cache')
+      .option('-q, --quiet', 'no progress lines')
+      .action(async (patches: string[], opts: Opts) => {
+        const r = await buildLivepatch({
+          patches, sourcedir: opts.sourcedir, kdir: opts.kdir, ootModule: opts.ootModule, target: opts.target, name: opts.name,
+          outdir: opts.output, symbols: opts.symbols, symvers: opts.symvers, replace: opts.replace, jobs: opts.jobs,
+          keepTmp: opts.keepTmp, verify: opts.verify, check: opts.check, expect: opts.expect, kernel: opts.kernel,
+          timeout: opts.timeout, useCache: opts.cache !== false, quiet: opts.quiet,
+        });
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(r.report, null, 2)}\n`);
+          return;
+        }
+        const fns = r.report.objects.reduce((n, ob) => n + ob.changedFunctions.length, 0);
+        process.stdout.write(`${r.ko}: livepatch ${r.report.moduleName}, ${fns} function(s) in ${Object.keys(r.report.targets).join(', ')}; report ${r.json}\n`);
+        if (r.report.verify) process.stdout.write(`verified: loaded and enabled in the target${r.report.verify.checks.length > 1 ? '; checks passed' : ''}\n`);
+      });
+  },
+};
+
+export default build;
