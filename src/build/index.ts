@@ -97,7 +97,7 @@ export interface BuildReport {
   cache: { hits: number; misses: number };
   timings: Record<string, number>;
   total: number;
-  verify: null | { ok: boolean; checks: Array<{ command: string; output: string; exitCode: number | null }>; expect: Array<{ pattern: string; matched: boolean }>; error: string | null; log: string | null };
+  verify: null | { ok: boolean; check: null | { ok: boolean; problems: string[]; notes: string[] }; checks: Array<{ command: string; output: string; exitCode: number | null }>; expect: Array<{ pattern: string; matched: boolean }>; error: string | null; log: string | null };
   repairedFromEarlierRun: string[];
 }
 
@@ -128,10 +128,6 @@ function flattenName(obj: string): string {
 async function copyInto(from: string, to: string): Promise<void> {
   await fs.mkdir(dirname(to), { recursive: true });
   await fs.copyFile(from, to);
-}
-
-function relToOutdir(p: string): string {
-  return p;
 }
 
 export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
@@ -304,8 +300,8 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     // 6. verify
     let verify: BuildReport['verify'] = null;
     if (o.verify) {
-      progress.phase('verify', 'booting the target');
-      verify = await verifyModule(o, koTmp, linked.moduleName, objects.origModule);
+      progress.phase('verify');
+      verify = await verifyModule(o, koTmp, linked.moduleName, objects.origModule, kdir, progress);
       checkInterrupt(tree);
     }
     progress.end();
@@ -326,7 +322,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     const json = join(outdir, `${name}.json`);
     await writeFileAtomic(join(outdir, `${name}.ko`), readFileSync(koTmp));
     await writeFileAtomic(json, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
-    return { ko: relToOutdir(report.ko), json, report };
+    return { ko: report.ko, json, report };
   } catch (e) {
     if (interrupted !== null && !(e instanceof KelpError && (e.exitCode === 130 || e.exitCode === 143))) {
       throw new KelpError(`interrupted (${interrupted}); nothing was written and the tree is as it was`, o.sourcedir ?? o.ootModule, interrupted === 'SIGINT' ? 130 : 143);
@@ -462,13 +458,30 @@ async function buildOutOfTree(c: BuildCommon & { kdir: string }): Promise<Object
   return { list: objs, origDir, patchedDir, info, cached: new Set(), origModule };
 }
 
-async function verifyModule(o: BuildOptions, ko: string, moduleName: string, origModule: string | undefined): Promise<NonNullable<BuildReport['verify']>> {
+async function verifyModule(o: BuildOptions, ko: string, moduleName: string, origModule: string | undefined, kdir: string, progress: Progress): Promise<NonNullable<BuildReport['verify']>> {
   const { runTarget } = await import('../target/run.js');
   let kernel = o.kernel;
+  let symbols = o.symbols;
   if (kernel === undefined) {
     const { fetchTarget } = await import('../target/fetch.js');
-    kernel = (await fetchTarget({ cache: o.cache })).kernel;
+    const t = await fetchTarget({ cache: o.cache });
+    kernel = t.kernel;
+    symbols ??= t.systemMap;
   }
+  // kelp check first: the loader's and livepatch core's rules, in process.
+  let checked: NonNullable<BuildReport['verify']>['check'] = null;
+  if (symbols !== undefined) {
+    progress.note('kelp check');
+    const { checkModule } = await import('../check/index.js');
+    const r = checkModule(ko, { symbols, kdir, modules: origModule ? [origModule] : [] });
+    checked = { ok: r.ok, problems: r.problems.map((p) => `${p.place}: ${p.message} [${p.rule}]`), notes: r.notes };
+    if (!r.ok) {
+      return { ok: false, check: checked, checks: [], expect: [], error: `kelp check: ${checked.problems.join('; ')}`, log: null };
+    }
+  } else {
+    progress.say('no --symbols: kelp check skipped, only the boot verifies the module');
+  }
+  progress.note('booting the target');
   const r: RunResult = await runTarget({
     kernel,
     load: [...(origModule ? [origModule] : []), ko],
@@ -478,6 +491,7 @@ async function verifyModule(o: BuildOptions, ko: string, moduleName: string, ori
   });
   return {
     ok: r.ok,
+    check: checked,
     checks: r.checks.map((c) => ({ command: c.command, output: c.output, exitCode: c.exitCode })),
     expect: r.expect,
     error: r.error ?? r.modules.find((m) => m.error !== null)?.error ?? null,
