@@ -8,6 +8,7 @@ import { SHT_NOBITS } from '../../elf/constants.js';
 import type { DumpOptions } from './options.js';
 import { DumpUnsupportedError, isX86_64 } from './names.js';
 import { printableName } from './format.js';
+import type { FileSource } from './source.js';
 
 /**
  * Collects output as strings and hands it to `sink` as large latin1 Buffers
@@ -50,6 +51,8 @@ export class DumpContext {
     readonly opts: DumpOptions,
     readonly out: Out,
     readonly utf8: boolean,
+    /** Where the file's bytes come from; `need` before touching a region. */
+    readonly src: FileSource,
   ) {
     this.machine = elf.header.e_machine;
     this.osabi = elf.header.ei_osabi;
@@ -66,6 +69,26 @@ export class DumpContext {
     } else {
       this.hasNames = false;
     }
+  }
+
+  /** Makes bytes of the file available in elf.buf (a no-op for files read whole). */
+  need(off: number, len: number | bigint): void {
+    this.src.need(off, len);
+  }
+
+  /** Makes a section's contents available. */
+  needSection(s: SectionHeader): void {
+    if (s.sh_type !== SHT_NOBITS) this.src.need(s.sh_offset, s.sh_size);
+  }
+
+  /** Makes a symbol table, its string table and its extended index table available. */
+  needSymtab(index: number): void {
+    const secs = this.elf.sections;
+    if (index >= secs.length) return;
+    const s = secs[index];
+    this.needSection(s);
+    if (s.sh_link < secs.length) this.needSection(secs[s.sh_link]);
+    for (const x of secs) if (x.sh_type === 18 && x.sh_link === index) this.needSection(x);
   }
 
   get isX86(): boolean {

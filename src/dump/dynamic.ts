@@ -62,6 +62,7 @@ function locate(ctx: DumpContext): DynamicInfo | undefined {
   const len = BigInt(elf.buf.length);
   if (addr > len || size > len - addr) throw new DumpUnsupportedError(ctx.file, 'a dynamic segment past the end of the file');
   const offset = Number(addr);
+  ctx.need(offset, size);
   const max = Math.floor(Number(size) / 16);
   const first = new Map<bigint, bigint>();
   const last = new Map<bigint, bigint>();

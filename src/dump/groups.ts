@@ -23,6 +23,8 @@ export function printSectionGroups(ctx: DumpContext): void {
   for (const g of groups) {
     const bad = (why: string): never => { throw new DumpUnsupportedError(file, `section group ${g.index} with ${why}`); };
     if (g.sh_link >= shnum || elf.sections[g.sh_link].sh_type !== SHT_SYMTAB) bad('a bad sh_link');
+    ctx.needSymtab(g.sh_link);
+    ctx.needSection(g);
     const symtab = elf.symbolTable(g.sh_link);
     if (g.sh_info >= symtab.count) bad('a bad sh_info');
     let groupName: string;

@@ -5,7 +5,6 @@
  * dumps, notes). Output goes to `stdout` in large latin1 chunks; problems are
  * one line each on `stderr` and make the exit status non-zero.
  */
-import { readFileSync } from 'node:fs';
 import { ElfFile } from '../../elf/reader.js';
 import { KelpError } from '../../elf/errors.js';
 import { DumpContext, Out } from './context.js';
@@ -19,6 +18,7 @@ import { printRelocations } from './relocations.js';
 import { printSymbols } from './symbols.js';
 import { printSectionDumps } from './section-dumps.js';
 import { printNotes } from './notes.js';
+import { FileSource, preloadHeaders } from './source.js';
 
 export type { DumpOptions } from './options.js';
 export { emptyOptions, hasDisplayOption, parseSectionRequest } from './options.js';
@@ -30,12 +30,19 @@ export interface DumpIo {
   stderr(line: string): void;
   /** Whether names are decoded as UTF-8 the way readelf does in a UTF-8 locale (default: from the environment). */
   utf8?: boolean;
+  /** Files of at least this many bytes are read on demand instead of whole (default 32 MiB). */
+  sparseFrom?: number;
 }
 
 /** Dumps one file already in memory. Throws a KelpError for a file kelp cannot describe; returns warnings. */
 export function dumpBuffer(buf: Buffer, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean): string[] {
-  const elf = ElfFile.parse(buf, file);
-  const ctx = new DumpContext(elf, file, opts, out, utf8);
+  return dumpSource(FileSource.whole(buf), file, opts, out, utf8, showName);
+}
+
+function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean): string[] {
+  preloadHeaders(src);
+  const elf = ElfFile.parse(src.buf, file);
+  const ctx = new DumpContext(elf, file, opts, out, utf8, src);
   if (showName) out.w(`\nFile: ${file}\n`);
   if (opts.fileHeader) printFileHeader(ctx);
   if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
@@ -55,16 +62,16 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
   const out = new Out((chunk) => io.stdout(chunk));
   let status = 0;
   for (const file of files) {
-    let buf: Buffer;
+    let src: FileSource;
     try {
-      buf = readFileSync(file);
+      src = FileSource.open(file, io.sparseFrom ?? 32 << 20);
     } catch (err) {
       io.stderr(`kelp: ${file}: ${systemMessage(err as NodeJS.ErrnoException)}\n`);
       status = 1;
       continue;
     }
     try {
-      const warnings = dumpBuffer(buf, file, opts, out, utf8, files.length > 1);
+      const warnings = dumpSource(src, file, opts, out, utf8, files.length > 1);
       out.flush();
       for (const w of warnings) io.stderr(`kelp: ${file}: ${w}\n`);
       if (warnings.length > 0) status = 1;
@@ -76,6 +83,8 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
       } else {
         throw err;
       }
+    } finally {
+      src.close();
     }
   }
   out.flush();

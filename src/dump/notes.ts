@@ -39,6 +39,7 @@ function notesAt(ctx: DumpContext, offset: number, length: number, align: number
   }
   if (align < 4) align = 4;
   else if (align !== 4 && align !== 8) throw new DumpUnsupportedError(file, `note alignment ${align}`);
+  ctx.need(offset, length);
   const data = elf.buf.subarray(offset, offset + length);
   const lines: string[] = [];
   if (section !== undefined) lines.push(`\nDisplaying notes found in: ${section}\n`);

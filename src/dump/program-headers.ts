@@ -69,6 +69,7 @@ function interpreter(ctx: DumpContext, p: ProgramHeader): string {
   if (p.p_offset >= BigInt(buf.length)) throw new DumpUnsupportedError(ctx.file, 'a PT_INTERP segment past the end of the file');
   // readelf reads the name as one whitespace-delimited word (at most PATH_MAX - 1 bytes) and prints it up to its NUL.
   let i = Number(p.p_offset);
+  ctx.need(i, 65536);
   while (i < buf.length && isSpace(buf[i])) i++;
   if (i >= buf.length) throw new DumpUnsupportedError(ctx.file, 'an unreadable PT_INTERP name');
   const start = i;

@@ -27,6 +27,7 @@ export function printRelocations(ctx: DumpContext): void {
       found = true;
       continue;
     }
+    ctx.needSection(s);
     const rels = elf.relocations(s);
     const title = ctx.hasNames ? `'${ctx.sectionName(s)}'` : String(s.sh_name);
     out.w(`\nRelocation section ${title} at offset 0x${s.sh_offset.toString(16)} contains ${rels.count} ${rels.count === 1 ? 'entry' : 'entries'}:\n`);
@@ -34,6 +35,7 @@ export function printRelocations(ctx: DumpContext): void {
     if (s.sh_link !== 0 && s.sh_link < elf.sections.length) {
       const symsec = elf.sections[s.sh_link];
       if (symsec.sh_type !== SHT_SYMTAB && symsec.sh_type !== SHT_DYNSYM) continue;
+      ctx.needSymtab(s.sh_link);
       symtab = elf.symbolTable(s.sh_link);
     }
     dumpRelocs(ctx, s, symtab);
@@ -58,6 +60,7 @@ function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTable | un
   const isDyn = symtab !== undefined && symtab.section.sh_type === SHT_DYNSYM;
   const versions = isDyn ? new VersionResolver(ctx) : undefined;
   const useVersions = versions !== undefined && versions.active;
+  if (useVersions && symtab) versions!.prepare(symtab.count);
   const shnum = elf.sections.length;
   const typeCache = new Map<number, string>();
   for (let i = 0; i < count; i++) {
@@ -123,6 +126,7 @@ function printedLength(s: string): number {
 /** SHT_RELR: a list of addresses and bitmaps of the words that follow each, printed as one offset a line. */
 function dumpRelr(ctx: DumpContext, s: SectionHeader): void {
   if (s.sh_entsize !== 8) throw new DumpUnsupportedError(ctx.file, `SHT_RELR section ${s.index} with sh_entsize ${s.sh_entsize}`);
+  ctx.needSection(s);
   const data = ctx.elf.sectionData(s);
   const n = Math.floor(data.length / 8);
   const title = ctx.hasNames ? `'${ctx.sectionName(s)}'` : String(s.sh_name);

@@ -52,6 +52,7 @@ function contents(ctx: DumpContext, s: SectionHeader): Buffer | undefined {
     ctx.out.w(`Section '${ctx.sectionName(s)}' has no data to dump.\n`);
     return undefined;
   }
+  ctx.needSection(s);
   return ctx.elf.sectionData(s);
 }
 

@@ -20,6 +20,7 @@ export function printSymbols(ctx: DumpContext): void {
 
 function printTable(ctx: DumpContext, sec: SectionHeader): void {
   const { elf, out, wide, utf8, machine, osabi, file } = ctx;
+  ctx.needSymtab(sec.index);
   const table = elf.symbolTable(sec.index);
   const n = table.count;
   out.w(`\nSymbol table '${ctx.sectionName(sec)}' contains ${n} ${n === 1 ? 'entry' : 'entries'}:\n`
@@ -31,6 +32,7 @@ function printTable(ctx: DumpContext, sec: SectionHeader): void {
   const shnum = elf.sections.length;
   const versions = sec.sh_type === SHT_DYNSYM ? new VersionResolver(ctx) : undefined;
   const useVersions = versions !== undefined && versions.active;
+  if (useVersions) versions!.prepare(n);
   const typeNames: (string | undefined)[] = new Array(16);
   const bindNames: (string | undefined)[] = new Array(16);
   const ndxCache = new Map<number, string>();

@@ -45,11 +45,17 @@ export class VersionResolver {
     this.verneed = map(DT_VERNEED, 16n);
   }
 
+  /** Loads the version numbers of `count` symbols. */
+  prepare(count: number): void {
+    if (this.versym !== undefined) this.ctx.need(this.versym, count * 2);
+  }
+
   get active(): boolean {
     return this.versym !== undefined;
   }
 
   private read(off: number, size: number, what: string): number {
+    this.ctx.need(off, size);
     if (off < 0 || off + size > this.buf.length) throw new DumpUnsupportedError(this.ctx.file, `${what} past the end of the file`);
     return size === 2 ? this.buf.readUInt16LE(off) : this.buf.readUInt32LE(off);
   }
@@ -95,6 +101,7 @@ export class VersionResolver {
       do {
         if (++guard > 65536) throw new DumpUnsupportedError(this.ctx.file, 'a looping version definition chain');
         if (off + 20 > this.buf.length) throw new DumpUnsupportedError(this.ctx.file, 'a version definition past the end of the file');
+        this.ctx.need(off, 20);
         flags = this.buf.readUInt16LE(off + 2);
         ndx = this.buf.readUInt16LE(off + 4);
         aux = this.buf.readUInt32LE(off + 12);
@@ -113,6 +120,7 @@ export class VersionResolver {
       let guard = 0;
       for (;;) {
         if (offset + 16 > this.buf.length) throw new DumpUnsupportedError(this.ctx.file, 'a version need entry past the end of the file');
+        this.ctx.need(offset, 16);
         const vn_aux = this.buf.readUInt32LE(offset + 8);
         const vn_next = this.buf.readUInt32LE(offset + 12);
         let vna = offset + vn_aux;
@@ -122,6 +130,7 @@ export class VersionResolver {
         do {
           if (++guard > 1 << 20) throw new DumpUnsupportedError(this.ctx.file, 'a looping version need chain');
           if (vna + 16 > this.buf.length) throw new DumpUnsupportedError(this.ctx.file, 'a version need entry past the end of the file');
+          this.ctx.need(vna, 16);
           vnaOther = this.buf.readUInt16LE(vna + 6);
           vnaName = this.buf.readUInt32LE(vna + 8);
           vnaNext = this.buf.readUInt32LE(vna + 12);
