@@ -10,7 +10,7 @@ import { CacheEntry, cacheRoot } from './cache.js';
 import { downloadPackage, resolveKernelPackagesCached, type KernelPackages } from './debian.js';
 import { TargetError } from './errors.js';
 import { isPlaceholderMap, systemMapFromKernel } from './kallsyms.js';
-import { prepareSource, unpackSourceTarball } from './source.js';
+import { prepareSource, SOURCE_TOOLS, unpackSourceTarball } from './source.js';
 import { requireTools } from './tools.js';
 import { assertSelfContained, extractDeb, relativizeSymlinks, relocateHeadersMakefile } from './unpack.js';
 
@@ -136,6 +136,7 @@ async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, s
   const srcBase = join(dir, 'source');
   if (wantSource) {
     if (!(await entry.isDone('source'))) {
+      requireTools(SOURCE_TOOLS);
       const file = await debPath(pk.source);
       await entry.step('source', async () => {
         await removeTree(srcBase);
