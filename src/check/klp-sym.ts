@@ -83,6 +83,8 @@ export function checkKlpSymbols(ctx: CheckContext): void {
       const where = at(appliedName, r.offset);
       if (isKlpSection) {
         if (sym.shndx !== SHN_LIVEPATCH) {
+          // A .klp.sym-named symbol with the wrong st_shndx is reported once, as klp-sym.shndx.
+          if (sym.name.startsWith(KLP_SYM_PREFIX)) continue;
           p.add('klp-sym.not-livepatch', where, `${relName} relocates against ${sym.name}, which is not a SHN_LIVEPATCH symbol; the livepatch core refuses it`);
           continue;
         }
@@ -90,7 +92,8 @@ export function checkKlpSymbols(ctx: CheckContext): void {
         if (k && sectionObject !== undefined && sectionObject !== 'vmlinux' && k.object === 'vmlinux') {
           p.add('klp-sym.vmlinux-from-module', where, `${relName} references vmlinux symbol ${sym.name}; since Linux 5.8 a module's .klp.rela section may only reference that module's symbols (move it to .klp.rela.vmlinux.*)`);
         }
-      } else if (sym.shndx === SHN_LIVEPATCH && isLoaded(applied)) {
+      } else if (sym.shndx === SHN_LIVEPATCH && isLoaded(applied) && !relName.startsWith('.klp.rela.')) {
+        // (A .klp.rela.* section without the flag is reported once, as klp-rela.flags.)
         p.add('klp-sym.outside-klp-rela', where, `${relName} is an ordinary relocation section: the loader would apply it with ${sym.name} at address 0`);
       }
     }

@@ -65,7 +65,9 @@ export function checkRelocations(ctx: CheckContext): void {
     if (!applied || (applied.sh_flags & SHF_ALLOC) === 0) continue;
     const relName = m.name(rel);
     const appliedName = m.name(applied);
-    const livepatch = (rel.sh_flags & SHF_RELA_LIVEPATCH) !== 0;
+    // A .klp.rela.* section without the flag is reported by klp-rela.flags; its
+    // relocations are still computed as the livepatch core would.
+    const livepatch = (rel.sh_flags & SHF_RELA_LIVEPATCH) !== 0 || relName.startsWith('.klp.rela.');
     if (rel.sh_type === SHT_REL) {
       p.add('relocation.rel', `section ${relName}`, 'SHT_REL relocations: the x86-64 module loader only applies SHT_RELA and refuses the module');
       continue;
