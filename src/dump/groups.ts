@@ -1,6 +1,6 @@
 /** readelf -g: section groups (COMDAT). */
 import type { DumpContext } from './context.js';
-import { DumpUnsupportedError } from './names.js';
+import { DumpUnsupportedError, internalSectionIndex } from './names.js';
 import { padStart } from './format.js';
 
 const SHT_GROUP = 17;
@@ -29,7 +29,7 @@ export function printSectionGroups(ctx: DumpContext): void {
     if (g.sh_info >= symtab.count) bad('a bad sh_info');
     let groupName: string;
     if (symtab.type(g.sh_info) === STT_SECTION) {
-      const ndx = symtab.sectionIndex(g.sh_info);
+      const ndx = internalSectionIndex(symtab.shndx(g.sh_info), () => symtab.extendedIndex(g.sh_info), symtab.hasExtendedIndices);
       if (ndx === 0 || ndx >= shnum) bad('a bad signature section');
       groupName = ctx.rawSectionName(elf.sections[ndx]);
     } else {

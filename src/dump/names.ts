@@ -154,22 +154,33 @@ export function symbolBindName(bind: number, machine: number, osabi: number, fil
 
 export const VISIBILITY = ['DEFAULT', 'INTERNAL', 'HIDDEN', 'PROTECTED'];
 
-/** The Ndx column of readelf -s. `shnum` is the section count. */
-export function sectionIndexName(shndx: number, shnum: number, machine: number, file: string): string {
-  switch (shndx) {
+/**
+ * A symbol's section index the way readelf holds it: a raw reserved st_shndx
+ * (SHN_ABS, SHN_LIVEPATCH, ...) moves up to 0xffffffxx, while an index read
+ * from SHT_SYMTAB_SHNDX stays as it is, so section 0xff20 of a big object is a
+ * section and st_shndx 0xff20 is SHN_LIVEPATCH.
+ */
+export function internalSectionIndex(raw: number, extended: () => number, hasExtended: boolean): number {
+  if (raw === 0xffff) return hasExtended ? extended() : 0xffffffff;
+  return raw >= 0xff00 ? raw + 0xffff0000 : raw;
+}
+
+/** The Ndx column of readelf -s, from the internal index. `shnum` is the section count. */
+export function sectionIndexName(ndx: number, shnum: number, machine: number, file: string): string {
+  switch (ndx) {
     case 0: return 'UND';
-    case 0xfff1: return 'ABS';
-    case 0xfff2: return 'COM';
+    case 0xfffffff1: return 'ABS';
+    case 0xfffffff2: return 'COM';
     default:
-      if (shndx >= 0xff00 && shndx <= 0xff1f) {
-        if (!isX86_64(machine)) throw new DumpUnsupportedError(file, `processor-specific section index 0x${shndx.toString(16)} for machine ${machine}`);
-        if (shndx === 0xff02) return 'LARGE_COM';
-        return `PRC[0x${hex4(shndx)}]`;
+      if (ndx >= 0xffffff00 && ndx <= 0xffffff1f) {
+        if (!isX86_64(machine)) throw new DumpUnsupportedError(file, `processor-specific section index 0x${hex4(ndx)} for machine ${machine}`);
+        if (ndx === 0xffffff02) return 'LARGE_COM';
+        return `PRC[0x${hex4(ndx)}]`;
       }
-      if (shndx >= 0xff20 && shndx <= 0xff3f) return `OS [0x${hex4(shndx)}]`;
-      if (shndx >= 0xff00 && shndx <= 0xffff) return `RSV[0x${hex4(shndx)}]`;
-      if (shnum !== 0 && shndx >= shnum) return `bad section index[${padNum(shndx, 3)}]`;
-      return padNum(shndx, 3);
+      if (ndx >= 0xffffff20 && ndx <= 0xffffff3f) return `OS [0x${hex4(ndx)}]`;
+      if (ndx >= 0xffffff00) return `RSV[0x${hex4(ndx)}]`;
+      if (shnum !== 0 && ndx >= shnum) return `bad section index[${padNum(ndx | 0, 3)}]`;
+      return padNum(ndx, 3);
   }
 }
 

@@ -2,7 +2,7 @@
 import type { DumpContext } from './context.js';
 import type { SectionHeader } from '../../elf/reader.js';
 import type { SymbolTable } from '../../elf/symbols.js';
-import { DumpUnsupportedError, x86_64RelocName } from './names.js';
+import { DumpUnsupportedError, internalSectionIndex, x86_64RelocName } from './names.js';
 import { fmtSymbol, hex, padEnd, spaces } from './format.js';
 import { dynamicInfo, DT_PLTRELSZ, DT_RELASZ, DT_RELRSZ, DT_RELSZ } from './dynamic.js';
 import { VersionResolver, VersionKind } from './versions.js';
@@ -83,7 +83,7 @@ function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTable | un
       const stName = symtab.nameOffset(symIndex);
       const stType = symtab.type(symIndex);
       const raw = symtab.shndx(symIndex);
-      const ndx = raw === 0xffff && symtab.hasExtendedIndices ? symtab.extendedIndex(symIndex) : raw;
+      const ndx = internalSectionIndex(raw, () => symtab!.extendedIndex(symIndex), symtab.hasExtendedIndices);
       const v = useVersions ? versions!.lookup(symIndex, stName, ndx, symtab.strings) : undefined;
       const verText = v === undefined ? '' : (v.kind === VersionKind.Public ? '@@' : '@') + v.name;
       line += ' ';
@@ -99,9 +99,9 @@ function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTable | un
         let secName = '<null>';
         if (stType === STT_SECTION) {
           if (ndx < shnum) secName = ctx.rawSectionName(elf.sections[ndx]);
-          else if (ndx === 0xfff1) secName = 'ABS';
-          else if (ndx === 0xfff2) secName = 'COMMON';
-          else if (ndx === 0xff02) secName = 'LARGE_COMMON';
+          else if (ndx === 0xfffffff1) secName = 'ABS';
+          else if (ndx === 0xfffffff2) secName = 'COMMON';
+          else if (ndx === 0xffffff02) secName = 'LARGE_COMMON';
           else secName = `<section 0x${ndx.toString(16)}>`;
         }
         line += fmtSymbol(22, secName, wide, utf8);

@@ -2,14 +2,13 @@
 import type { DumpContext } from './context.js';
 import type { SectionHeader } from '../../elf/reader.js';
 import { SYM_SIZE } from '../../elf/constants.js';
-import { sectionIndexName, symbolBindName, symbolTypeName, VISIBILITY, DumpUnsupportedError } from './names.js';
+import { internalSectionIndex, sectionIndexName, symbolBindName, symbolTypeName, VISIBILITY, DumpUnsupportedError } from './names.js';
 import { fmtSymbol, hex, padEnd, padStart } from './format.js';
 import { VersionResolver, VersionKind } from './versions.js';
 
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
 const STT_SECTION = 3;
-const SHN_XINDEX = 0xffff;
 
 export function printSymbols(ctx: DumpContext): void {
   const { elf } = ctx;
@@ -52,8 +51,7 @@ function printTable(ctx: DumpContext, sec: SectionHeader): void {
     if (typeName === undefined) typeName = typeNames[type] = padEnd(symbolTypeName(type, machine, osabi, file), 7);
     let bindName = bindNames[bind];
     if (bindName === undefined) bindName = bindNames[bind] = padEnd(symbolBindName(bind, machine, osabi, file), 6);
-    let ndx = rawNdx;
-    if (rawNdx === SHN_XINDEX && table.hasExtendedIndices) ndx = table.extendedIndex(i);
+    const ndx = rawNdx < 0xff00 ? rawNdx : internalSectionIndex(rawNdx, () => table.extendedIndex(i), table.hasExtendedIndices);
     let ndxText = ndxCache.get(ndx);
     if (ndxText === undefined) {
       ndxText = padStart(sectionIndexName(ndx, shnum, machine, file), 4);
