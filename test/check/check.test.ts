@@ -163,6 +163,14 @@ describe('kelp check: one broken rule at a time', () => {
       section(o, '.klp.rela.kelp_target_mod..text').relocations!.push(...v.relocations!);
       o.sections = o.sections.filter((s) => s !== v);
     })],
+    ['klp-sym.ambiguous', 'position 0 for the target module\'s two static helper()s', () => broken(two, 'mod-ambiguous.ko', (o) => { klpSym(o, '.klp.sym.kelp_target_mod.helper,2').name = '.klp.sym.kelp_target_mod.helper,0'; })],
+    ['klp-sym.position', 'position 3 of the target module\'s two helper()s', () => broken(two, 'mod-position.ko', (o) => { klpSym(o, '.klp.sym.kelp_target_mod.helper,2').name = '.klp.sym.kelp_target_mod.helper,3'; })],
+    ['versions.crc', 'a __versions CRC that differs from the export\'s', () => broken(one, 'crc.ko', (o) => {
+      const v = section(o, '__versions');
+      const data = Buffer.from(v.data);
+      data.writeUInt32LE((data.readUInt32LE(0) ^ 0x5a5a5a5a) >>> 0, 0);
+      v.data = data;
+    })],
     ['undefined.unexported', 'an undefined symbol vmlinux does not export', () => broken(one, 'unexported.ko', (o) => { o.symbols.find((s) => s.name === 'seq_printf')!.name = 'saved_command_line'; })],
     ['relocation.type', 'a relocation type the loader does not apply', () => broken(one, 'reltype.ko', (o) => { section(o, '.rela.text').relocations![0].type = R_X86_64_GOTPCREL; })],
     ['relocation.overflow', 'a PC32 to vmlinux pushed out of range by its addend', () => broken(one, 'overflow.ko', (o) => { section(o, VMLINUX_RELA).relocations![0].addend -= 0x10000000n; })],
@@ -185,6 +193,19 @@ describe('kelp check: one broken rule at a time', () => {
     expect(r.problems[0].message).toContain(`S = 0x${saved}`);
     expect(r.problems[0].message).toContain('[0xffffffffc0000000, 0xffffffffff000000)');
     expect(r.problems[0].place).toMatch(/^\.text\+0x[0-9a-f]+$/);
+  });
+});
+
+describe('kelp check: module objects', () => {
+  test('without the target module, its symbols are noted as unchecked; with a module tree that lacks it, the object is missing', () => {
+    if (skipUnlessReady(pre)) return;
+    const unknown = checkModuleAgainst(two, new CheckTarget({ symbols: t.systemMap, kdir: t.kdir }));
+    expect(unknown.problems).toEqual([]);
+    expect(unknown.notes.some((n) => /symbols of module kelp_target_mod not checked/.test(n))).toBe(true);
+    const tree = checkModuleAgainst(two, new CheckTarget({ symbols: t.systemMap, kdir: t.kdir, modules: [t.modules] }));
+    expect(rules(tree)).toEqual(['klp-func.object', 'klp-rela.object', 'klp-sym.missing']);
+    // The image's tree and the out-of-tree module together: everything found.
+    expect(checkModuleAgainst(two, new CheckTarget({ symbols: t.systemMap, kdir: t.kdir, modules: [t.modules, targetMod] })).problems).toEqual([]);
   });
 });
 
