@@ -152,13 +152,57 @@ export class Inclusion {
   private external(sym: DSym): Resolution {
     const exp = this.ctx.symvers.get(sym.name);
     if (exp && this.loaderResolves(exp.module)) return { kind: 'undef', name: sym.name };
-    return { kind: 'klp', object: this.ctx.target, name: sym.name, sympos: this.sympos(sym.name, true, sym) };
+    const object = this.ownerOfExternal(sym);
+    return { kind: 'klp', object, name: sym.name, sympos: this.sympos(sym.name, true, sym, object) };
   }
 
-  /** klp sympos of `name` in the target (0 when unique); refuses when undecidable. */
-  sympos(name: string, global: boolean, sym: DSym): number {
+  /**
+   * Which object defines a symbol this object references from outside (and
+   * no export resolves): for a vmlinux target, vmlinux; for a module target,
+   * the module when its original object defined the symbol or the target's
+   * symbol table places it in the module (another object of a multi-object
+   * module), otherwise vmlinux, which a vmlinux table (System.map, kallsyms,
+   * vmlinux's ELF symbols) can confirm.
+   */
+  private ownerOfExternal(sym: DSym): string {
+    const ctx = this.ctx;
+    const target = ctx.target;
+    if (target === 'vmlinux') return target;
+    if (ctx.orig.byName.get(sym.name)?.some((x) => !x.isUndefined)) return target;
+    const table = ctx.symbols;
+    if (!table) return 'vmlinux';
+    const positions = table.defined(sym.name);
+    const kind = this.tableKind();
+    if (kind === 'kallsyms') {
+      const mods = positions.map((p) => table.table.symbols[p].module);
+      if (mods.includes(target)) return target;
+      return 'vmlinux';
+    }
+    if (kind === 'module') return positions.length > 0 ? target : 'vmlinux';
+    // A vmlinux table: what it defines is vmlinux's; anything else must come from the module's other objects.
+    if (positions.length > 0) return 'vmlinux';
+    ctx.notes.push(`${sym.name} is not in vmlinux's symbol table ${table.table.source}; assuming another object of module ${target} defines it`);
+    return target;
+  }
+
+  private kind: 'vmlinux' | 'module' | 'kallsyms' | null = null;
+
+  /** Whose table --symbols is: a module's (an object or .ko: it has undefined symbols), vmlinux's, or kallsyms (per-symbol modules). */
+  private tableKind(): 'vmlinux' | 'module' | 'kallsyms' {
+    if (this.kind) return this.kind;
+    const t = this.ctx.symbols!.table;
+    if (t.format === 'kallsyms') this.kind = 'kallsyms';
+    else if (t.format === 'system.map') this.kind = 'vmlinux';
+    else this.kind = t.symbols.some((s) => !s.defined && s.name !== '' && s.kind !== 'file' && s.kind !== 'section') ? 'module' : 'vmlinux';
+    return this.kind;
+  }
+
+  /** klp sympos of `name` in `object` (default: the target; 0 when unique); refuses when undecidable. */
+  sympos(name: string, global: boolean, sym: DSym, object: string = this.ctx.target): number {
     const ctx = this.ctx;
     if (!ctx.symbols) return 0;
+    // The table describes the target; a module's table says nothing about vmlinux's symbols.
+    if (object !== ctx.target && this.tableKind() === 'module') return 0;
     if (!this.neighbours) {
       this.neighbours = new Set();
       for (const s of ctx.orig.symbols) if (s.isNamed && !s.isUndefined) this.neighbours.add(s.name);

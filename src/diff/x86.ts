@@ -4,13 +4,21 @@
  * `S + A + (end - offset)`), and whether two function bodies differ only in
  * `__LINE__` immediates.
  */
-import iced from 'iced-x86';
+import { createRequire } from 'node:module';
+import type * as Iced from 'iced-x86';
 import {
   R_X86_64_GOTPC32, R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_REX_GOTPCRELX,
 } from '../../elf/constants.js';
 import type { DRel, DSec } from './model.js';
 
-const { Decoder, DecoderOptions, Instruction, Code } = iced;
+// iced-x86 (WebAssembly, ~30 MiB of memory once instantiated) loads on the
+// first decode: most diffs never need one, and `kelp build`/`kelp --help`
+// import this module without diffing anything.
+let icedModule: typeof Iced | null = null;
+function iced(): typeof Iced {
+  if (!icedModule) icedModule = createRequire(import.meta.url)('iced-x86') as typeof Iced;
+  return icedModule;
+}
 
 export function isPcRelative(type: number): boolean {
   return type === R_X86_64_PC32 || type === R_X86_64_PLT32 || type === R_X86_64_GOTPCREL
@@ -23,6 +31,7 @@ function instructionEnds(sec: DSec): Uint32Array {
   const data = sec.data;
   const ends: number[] = [];
   if (data.length > 0) {
+    const { Decoder, DecoderOptions, Instruction } = iced();
     const dec = new Decoder(64, new Uint8Array(data.buffer, data.byteOffset, data.length), DecoderOptions.None);
     const ins = new Instruction();
     try {
@@ -72,6 +81,7 @@ export function differsOnlyInLineNumbers(a: DSec, b: DSec, nameOf: (r: DRel) => 
   const da = a.data;
   const db = b.data;
   if (da.length !== db.length || da.length === 0) return false;
+  const { Decoder, DecoderOptions, Instruction, Code } = iced();
   const decA = new Decoder(64, new Uint8Array(da.buffer, da.byteOffset, da.length), DecoderOptions.None);
   const decB = new Decoder(64, new Uint8Array(db.buffer, db.byteOffset, db.length), DecoderOptions.None);
   const ia = new Instruction();

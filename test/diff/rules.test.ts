@@ -195,6 +195,53 @@ test('placeholders for static and non-exported symbols, ordinary references for 
   expect(r.meta!.klpSymbols.map((k) => k.name).sort()).toEqual(expect.arrayContaining(['helper', 'internal_thing', '__fentry__']));
 });
 
+describe('module target: which object an undefined symbol belongs to', () => {
+  const src = (k: number) => `extern char *saved_command_line;\nextern int mod_helper(int);\nint mod_state;\nnoinline int modfn(int x) { return saved_command_line[x] + mod_helper(x) + mod_state + ${k}; }\n`;
+  function run(args: (dir: string) => string[]) {
+    const dir = workdir();
+    const symvers = join(dir, 'Module.symvers');
+    writeFileSync(symvers, '0x12345678\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n');
+    const o = compile(dir, 'orig', src(1));
+    const p = compile(dir, 'patched', src(2));
+    return kelpDiff(o, p, join(dir, 'out.o'), ['--target', 'my-mod', '--symvers', symvers, ...args(dir)]);
+  }
+  test('a non-exported vmlinux symbol is .klp.sym.vmlinux, the module\'s own data .klp.sym.<module>', () => {
+    const r = run(() => []);
+    expect(r.status).toBe(0);
+    const u = undefinedNames(r);
+    expect(u).toContain('.klp.sym.vmlinux.saved_command_line,0');
+    expect(u).toContain('.klp.sym.my_mod.mod_state,0');
+    expect(u).toContain('__fentry__');
+    expect(u.filter((n) => n.startsWith('.klp.sym.my_mod.saved_command_line'))).toEqual([]);
+    expect(r.meta!.klpSymbols).toEqual(expect.arrayContaining([{ placeholder: '.klp.sym.vmlinux.saved_command_line,0', object: 'vmlinux', name: 'saved_command_line', sympos: 0 }]));
+  });
+  test('the module\'s symbol table places a symbol of another object of the module in the module', () => {
+    // The module's table (readelf -s of the .ko): mod_helper is defined there, saved_command_line is not.
+    const text = [
+      "Symbol table '.symtab' contains 6 entries:",
+      '   Num:    Value          Size Type    Bind   Vis      Ndx Name',
+      '     0: 0000000000000000     0 NOTYPE  LOCAL  DEFAULT  UND ',
+      '     1: 0000000000000000    10 FUNC    GLOBAL DEFAULT    2 modfn',
+      '     2: 0000000000000010    10 FUNC    GLOBAL DEFAULT    2 mod_helper',
+      '     3: 0000000000000000     4 OBJECT  GLOBAL DEFAULT    4 mod_state',
+      '     4: 0000000000000000     0 NOTYPE  GLOBAL DEFAULT  UND saved_command_line',
+      '     5: 0000000000000000     0 NOTYPE  GLOBAL DEFAULT  UND __fentry__',
+    ].join('\n');
+    const r = run((dir) => { const f = join(dir, 'mod.syms'); writeFileSync(f, `${text}\n`); return ['--symbols', f]; });
+    expect(r.status).toBe(0);
+    const u = undefinedNames(r);
+    expect(u).toContain('.klp.sym.vmlinux.saved_command_line,0');
+    expect(u).toContain('.klp.sym.my_mod.mod_helper,0');
+  });
+  test('a vmlinux System.map confirms vmlinux; a name it lacks belongs to the module', () => {
+    const r = run((dir) => { const f = join(dir, 'System.map'); writeFileSync(f, 'ffffffff81000000 T _text\nffffffff82000000 D saved_command_line\n'); return ['--symbols', f]; });
+    expect(r.status).toBe(0);
+    const u = undefinedNames(r);
+    expect(u).toContain('.klp.sym.vmlinux.saved_command_line,0');
+    expect(u).toContain('.klp.sym.my_mod.mod_helper,0');
+  });
+});
+
 describe('sympos', () => {
   const src = (k: number) => `static noinline int dup(int x) { return x + 11; }\nnoinline int user(int x) { return dup(x) + ${k}; }\n`;
   const map = (lines: string[]) => lines.map((l, i) => `${(0xffffffff81000000 + i * 16).toString(16)} ${l}`).join('\n') + '\n';
