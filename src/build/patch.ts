@@ -64,9 +64,11 @@ export function parsePatchText(text: string, patchFile: string): FileChange[] {
   if (/^GIT binary patch$/m.test(text) || /^Binary files .* differ$/m.test(text)) {
     throw new KelpError('holds a binary change, which cannot be built into a livepatch', patchFile);
   }
+  // git format-patch ends with a signature ("-- " and the git version), which is no hunk line.
+  const body = text.replace(/\n-- \n[0-9][^\n]*\n*$/, '\n');
   let parsed: StructuredPatch[];
   try {
-    parsed = parsePatch(text);
+    parsed = parsePatch(body);
   } catch (e) {
     throw new KelpError(`not a unified diff: ${(e as Error).message}`, patchFile);
   }
