@@ -9,9 +9,10 @@
  *  4. post-link (klp.ts): .klp.rela sections, SHN_LIVEPATCH symbols, __versions;
  *  5. verify the result re-reads and write it atomically.
  */
+import { writeFileAtomic } from '../util/atomic.js';
 import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SHF_RELA_LIVEPATCH, SHN_LIVEPATCH } from '../../elf/constants.js';
 import { KelpError } from '../../elf/errors.js';
 import { ElfObject } from '../../elf/model.js';
@@ -126,15 +127,4 @@ export function verifyModule(bytes: Buffer, file: string, moduleName: string, re
   return checkLivepatchModinfo(obj, moduleName, release);
 }
 
-/** Writes through a temporary file in the same directory and renames it into place. */
-export async function writeFileAtomic(file: string, data: Buffer): Promise<void> {
-  const dir = dirname(resolve(file));
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
-  try {
-    await fs.writeFile(tmp, data, { mode: 0o644 });
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-}
+export { writeFileAtomic };

@@ -1,31 +1,12 @@
 /**
- * Crash-safe file output: write to a temporary sibling, then rename over the target,
- * so a reader never sees a half-written file. Also a small directory lock so two
- * fetches into one cache do not interleave.
+ * File helpers for the cache: atomic writes (from util/atomic), tree removal, and a
+ * small directory lock so two fetches into one cache do not interleave.
  */
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { TargetError } from './errors.js';
 
-let counter = 0;
-
-/** A unique temporary name next to `path` (same directory, so rename is atomic). */
-export function tempSibling(path: string): string {
-  counter += 1;
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${counter}`);
-}
-
-/** Writes `data` to `path` through a temporary file and a rename. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
-  const tmp = tempSibling(path);
-  try {
-    await fs.writeFile(tmp, data, mode === undefined ? undefined : { mode });
-    await fs.rename(tmp, path);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-}
+export { tempSibling, writeFileAtomic } from '../util/atomic.js';
 
 /** Removes a directory tree if it exists. */
 export async function removeTree(path: string): Promise<void> {
