@@ -1,0 +1,147 @@
+/**
+ * `kelp dump` against GNU readelf 2.40, byte for byte on stdout: every option
+ * alone and in combinations, narrow and wide, one file and many at once, on
+ * the peer's kpatch unit objects, objects gcc/g++/as build here (function and
+ * data sections, mcount records, COMDAT groups, CET properties, UTF-8 names),
+ * a livepatch-marked object, an object with more than 65280 sections, a PIE,
+ * shared libraries, Debian's kernel modules and the node binary.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
+import { getTarget } from '../support/target.js';
+import { FETCH_PACKAGES } from '../../src/target/packages.js';
+import { makeTmpDir } from '../support/tmp.js';
+import { buildCorpus, kpatchUnitObjects, pickModules, type BuiltCorpus } from './corpus.js';
+import { difference, kelpInProcess, kelpProcess, readelf } from './harness.js';
+
+/** Option sets every corpus is dumped with: each option alone, narrow and wide, and combinations. */
+const OPTION_SETS: string[][] = [
+  ['-h'], ['-l'], ['-lW'], ['-S'], ['-SW'], ['-g'], ['-gW'], ['-s'], ['-sW'], ['-r'], ['-rW'], ['-n'], ['-nW'],
+  ['-e'], ['-eW'], ['-x', '.comment', '-p', '.strtab', '-x', '2', '-p', '1'],
+  ['-x', '.shstrtab', '-W'], ['-p', '.rodata.str1.1', '-p', '.modinfo', '-x', '__versions'],
+  ['-hlSgsrn'], ['-hlSgsrnW'], ['--syms', '--relocs', '--wide'], ['--section-groups', '--notes', '--file-header'],
+];
+
+const tmp = makeTmpDir('dump');
+afterAll(() => tmp.cleanup());
+
+let pre: PrereqStatus;
+let built: BuiltCorpus;
+let modules: string[] = [];
+
+beforeAll(async () => {
+  pre = await ensureDebianPackages(['binutils', 'gcc', 'g++', 'libc6-dev', ...FETCH_PACKAGES]);
+  if (!pre.ok) return;
+  built = buildCorpus(tmp.dir);
+  const target = await getTarget();
+  modules = pickModules(join(target.modules, 'kernel'), 36);
+}, 900_000);
+
+/** Compares kelp (in-process) with readelf for every option set over `files` dumped together. */
+function compareAll(files: string[], sets: string[][] = OPTION_SETS, env: NodeJS.ProcessEnv = process.env, utf8?: boolean, sparseFrom?: number): string[] {
+  const problems: string[] = [];
+  for (const args of sets) {
+    const r = readelf(args, files, env);
+    if (r.stdout.length === 0) problems.push(`readelf ${args.join(' ')} printed nothing: ${r.stderr.split('\n')[0]}`);
+    const k = kelpInProcess(args, files, { utf8, sparseFrom });
+    const d = difference(r.stdout, k.stdout, `readelf ${args.join(' ')} on ${files.length} file(s)`);
+    if (d) problems.push(`${d}\n  kelp stderr: ${k.stderr.split('\n')[0]}`);
+  }
+  return problems;
+}
+
+test('the peer kpatch unit objects, all at once', () => {
+  if (skipUnlessReady(pre)) return;
+  const objs = kpatchUnitObjects();
+  expect(objs.length).toBeGreaterThan(50);
+  expect(compareAll(objs)).toEqual([]);
+}, 300_000);
+
+test('objects gcc, g++ and as build here, the livepatch object, one at a time and together', () => {
+  if (skipUnlessReady(pre)) return;
+  expect(compareAll(built.objects)).toEqual([]);
+  for (const f of built.objects) expect(compareAll([f], [['-hlSgsrn'], ['-hlSgsrnW']])).toEqual([]);
+}, 300_000);
+
+test('the livepatch marks: OS [0xff20] symbols and the o flag', () => {
+  if (skipUnlessReady(pre)) return;
+  const s = kelpInProcess(['-sW'], [built.livepatch]).stdout.toString('latin1');
+  expect(s).toMatch(/OS \[0xff20\] \.klp\.sym\.vmlinux\.printk,0\n/);
+  const S = kelpInProcess(['-SW'], [built.livepatch]).stdout.toString('latin1');
+  expect(S).toMatch(/\.klp\.rela\.vmlinux\.\.text\.exported_fn RELA .* AIo /);
+  expect(compareAll([built.livepatch])).toEqual([]);
+});
+
+test('an object with more than 65280 sections (extended numbering)', () => {
+  if (skipUnlessReady(pre)) return;
+  const h = kelpInProcess(['-h'], [built.big]).stdout.toString('latin1');
+  expect(h).toMatch(/Number of section headers: +0 \(\d{5}\)/);
+  expect(compareAll([built.big], [['-h'], ['-S'], ['-SW'], ['-s'], ['-sW'], ['-r'], ['-rW'], ['-g'], ['-n'], ['-x', '65300', '-p', '.shstrtab']])).toEqual([]);
+}, 120_000);
+
+test('a PIE, shared libraries and the system libc', () => {
+  if (skipUnlessReady(pre)) return;
+  expect(compareAll(built.linked)).toEqual([]);
+}, 120_000);
+
+test('Debian kernel modules (.modinfo, __versions, .gnu.linkonce.this_module)', () => {
+  if (skipUnlessReady(pre)) return;
+  expect(modules.length).toBeGreaterThan(20);
+  expect(compareAll(modules)).toEqual([]);
+}, 300_000);
+
+test('the node binary (185k symbols), read on demand', () => {
+  if (skipUnlessReady(pre)) return;
+  const node = existsSync('/usr/bin/node') ? '/usr/bin/node' : process.execPath;
+  expect(compareAll([node], [['-h'], ['-lW'], ['-S'], ['-s'], ['-sW'], ['-rW'], ['-x', '.interp', '-p', '.comment']])).toEqual([]);
+}, 120_000);
+
+test('small files read on demand give the same bytes as files read whole', () => {
+  if (skipUnlessReady(pre)) return;
+  expect(compareAll([...built.objects.slice(0, 4), ...built.linked, ...modules.slice(0, 4)], OPTION_SETS, process.env, undefined, 0)).toEqual([]);
+}, 120_000);
+
+test('names with bytes above 0x7f in the C locale and in a UTF-8 locale', () => {
+  if (skipUnlessReady(pre)) return;
+  const files = built.objects.slice(0, 3);
+  const sets = [['-s'], ['-sW'], ['-p', '.rodata', '-p', '.rodata.str1.1', '-p', '.strtab'], ['-r']];
+  expect(compareAll(files, sets, { ...process.env, LC_ALL: 'C' }, false)).toEqual([]);
+  expect(compareAll(files, sets, { ...process.env, LC_ALL: 'C.UTF-8' }, true)).toEqual([]);
+});
+
+test('the real CLI accepts readelf\'s option forms and prints the same bytes', () => {
+  if (skipUnlessReady(pre)) return;
+  const files = [built.objects[0], built.objects[4]];
+  const forms: [string[], string[]][] = [
+    [['-hlS'], ['-hlS']], [['-sW'], ['-sW']], [['-x', '.comment'], ['-x', '.comment']],
+    [['--hex-dump=.comment'], ['--hex-dump=.comment']], [['-p', '3'], ['-p', '3']], [['-x.comment'], ['-x.comment']],
+    [['-Wx', '.comment'], ['-Wx', '.comment']], [['--segments', '--sections', '--symbols'], ['--segments', '--sections', '--symbols']],
+    [['-e', '-g', '-r', '-n'], ['-e', '-g', '-r', '-n']], [['--string-dump=.comment', '-p', '0x3', '-x', '010'], ['--string-dump=.comment', '-p', '0x3', '-x', '010']],
+  ];
+  const problems: string[] = [];
+  for (const [re, ke] of forms) {
+    const r = readelf(re, files);
+    const k = kelpProcess(ke, files);
+    const d = difference(r.stdout, k.stdout, `kelp dump ${ke.join(' ')}`);
+    if (d) problems.push(d);
+    if (k.status !== 0) problems.push(`kelp dump ${ke.join(' ')}: exit ${k.status}: ${k.stderr}`);
+  }
+  expect(problems).toEqual([]);
+}, 120_000);
+
+test('a missing section or file is a one-line problem and a non-zero exit, after the rest of the output', () => {
+  if (skipUnlessReady(pre)) return;
+  const f = built.objects[0];
+  const r = readelf(['-h', '-x', '.no-such-section', '-x', '9999'], [f]);
+  const k = kelpProcess(['-h', '-x', '.no-such-section', '-x', '9999'], [f]);
+  expect(difference(r.stdout, k.stdout, 'missing section')).toBe('');
+  expect(k.status).not.toBe(0);
+  expect(k.stderr).toMatch(/^kelp: .*: section '\.no-such-section' was not dumped because it does not exist\n/);
+  const missing = kelpProcess(['-h'], [join(tmp.dir, 'nope.o')]);
+  expect(missing.status).not.toBe(0);
+  expect(missing.stderr).toBe(`kelp: ${join(tmp.dir, 'nope.o')}: no such file or directory\n`);
+  const none = kelpProcess([], [f]);
+  expect(none.status).not.toBe(0);
+  expect(none.stderr.trim().split('\n')).toHaveLength(1);
+});
