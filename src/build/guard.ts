@@ -33,6 +33,8 @@ interface Journal {
   pid: number;
   started: string;
   entries: JournalEntry[];
+  /** Process groups (make) writing into the tree; a repair stops any still running. */
+  groups?: number[];
 }
 
 function pidAlive(pid: number): boolean {
@@ -43,6 +45,34 @@ function pidAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Stops the make process groups a killed kelp left running (they would go on
+ * writing objects into the tree): only groups whose leader is still a make.
+ */
+function stopOrphans(groups: number[]): void {
+  const alive = (g: number) => {
+    try {
+      process.kill(-g, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const ours = groups.filter((g) => {
+    try {
+      return /^make$/.test(readFileSync(`/proc/${g}/comm`, 'utf8').trim()) && alive(g);
+    } catch {
+      return false;
+    }
+  });
+  for (const g of ours) {
+    try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ }
+  }
+  const until = Date.now() + 5000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (ours.some(alive) && Date.now() < until) Atomics.wait(pause, 0, 0, 50);
 }
 
 /** Writes `data` to `file` through a flushed temporary sibling and a rename. */
@@ -126,6 +156,7 @@ export class TreeGuard {
       // A journal is written atomically; an unreadable one is not ours to trust.
       throw new KelpError(`the build journal ${this.journalFile} is unreadable; check the tree by hand and remove it`, this.tree);
     }
+    stopOrphans(old.groups ?? []);
     this.restoreEntries(old.entries);
     this.repaired = old.entries.map((e) => e.path);
     rmSync(this.journalFile, { force: true });
@@ -156,6 +187,13 @@ export class TreeGuard {
       added = true;
     }
     if (added) writeDurable(this.journalFile, `${JSON.stringify(this.journal)}\n`);
+  }
+
+  /** Records a process group that builds in the tree, so a repair can stop it should this process die first. */
+  noteGroup(pgid: number): void {
+    if (this.released) return;
+    (this.journal.groups ??= []).push(pgid);
+    writeDurable(this.journalFile, `${JSON.stringify(this.journal)}\n`);
   }
 
   /** Writes a protected file's new content (null deletes it). */

@@ -179,6 +179,13 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     const tree = resolve(oot ? o.ootModule! : o.sourcedir!);
     if (!existsSync(tree) || !statSync(tree).isDirectory()) throw new KelpError('no such directory', oot ? o.ootModule : o.sourcedir);
     if (oot && o.kdir === undefined) throw new KelpError('--oot-module needs --kdir (the target kernel\'s build directory)');
+    let repaired: string[] = [];
+    if (!oot) {
+      // First of all: take the tree, and repair it should an earlier kelp have been killed while it was patched.
+      guard = TreeGuard.acquire(cacheRoot(o.cache), tree);
+      repaired = guard.repaired;
+      if (repaired.length > 0) progress.say(`repaired the tree left patched by an earlier, interrupted kelp build (${repaired.length} file(s) restored)`);
+    }
     const kdir = resolve(o.kdir ?? tree);
     if (!existsSync(join(kdir, 'Makefile'))) throw new KelpError('not a kernel build directory (no Makefile)', kdir);
     const config = requireLivepatchConfig(join(oot ? kdir : tree, '.config'));
@@ -208,19 +215,16 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     const cache = new ObjectCache(join(cacheRoot(o.cache), 'objects'));
     const cc = compilerOf(config) ?? 'gcc';
     let objects: Objects;
-    let repaired: string[] = [];
     if (oot) {
       objects = await buildOutOfTree({ tree, kdir, applied, patchedC, headers, work, jobs, children, progress, checkInterrupt });
     } else {
-      guard = TreeGuard.acquire(cacheRoot(o.cache), tree);
-      repaired = guard.repaired;
-      if (repaired.length > 0) progress.say(`repaired the tree left patched by an earlier, interrupted kelp build (${repaired.length} file(s) restored)`);
+      const g = guard!;
       try {
         objects = await buildInTree({
-          tree, config, cc, cache: o.useCache === false ? null : cache, guard, applied, patchedC, headers, work, jobs, children, progress, checkInterrupt,
+          tree, config, cc, cache: o.useCache === false ? null : cache, guard: g, applied, patchedC, headers, work, jobs, children, progress, checkInterrupt,
         });
       } finally {
-        guard.restore();
+        g.restore();
         guard = null;
       }
     }
@@ -357,8 +361,8 @@ interface BuildCommon {
   checkInterrupt: (where: string) => void;
 }
 
-async function make(args: string[], cwd: string, c: BuildCommon, what: string): Promise<void> {
-  const r = await runMake(args, { cwd, children: c.children });
+async function make(args: string[], cwd: string, c: BuildCommon, what: string, onSpawn?: (pid: number) => void): Promise<void> {
+  const r = await runMake(args, { cwd, children: c.children, onSpawn });
   c.checkInterrupt(c.tree);
   if (r.exitCode !== 0) throw new KelpError(`building the ${what} failed: ${makeFailure(r.output)}`, c.tree);
 }
@@ -395,7 +399,7 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
   }
   const misses = objs.filter((o) => !cached.has(o));
   if (misses.length > 0) {
-    await make([`-j${c.jobs}`, kcflags, ...misses], tree, c, `original objects (${misses.join(', ')})`);
+    await make([`-j${c.jobs}`, kcflags, ...misses], tree, c, `original objects (${misses.join(', ')})`, (pid) => guard.noteGroup(pid));
     for (const o of misses) {
       await copyInto(join(tree, o), join(origDir, o));
       if (c.cache) await c.cache.store(keys.get(o)!, join(tree, o), tree, o, readCmdFile(tree, o).deps);
@@ -404,10 +408,10 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
   c.progress.note(`${objs.length} object(s), ${cached.size} from the cache`);
   c.checkInterrupt(tree);
 
-  c.progress.phase('build patched', `${objs.length} object(s)`);
   guard.protect(c.applied.after.keys());
   for (const [p, content] of c.applied.after) guard.write(p, content);
-  await make([`-j${c.jobs}`, kcflags, ...objs], tree, c, 'patched objects');
+  c.progress.phase('build patched', `${objs.length} object(s)`);
+  await make([`-j${c.jobs}`, kcflags, ...objs], tree, c, 'patched objects', (pid) => guard.noteGroup(pid));
   const info = new Map<string, CmdInfo>();
   for (const o of objs) {
     await copyInto(join(tree, o), join(patchedDir, o));

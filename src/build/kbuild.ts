@@ -47,7 +47,7 @@ export class Children {
 export interface MakeResult { exitCode: number | null; signal: NodeJS.Signals | null; output: string }
 
 /** Runs make in its own process group (so an interrupt stops gcc too), collecting its output. */
-export function runMake(args: string[], opts: { cwd: string; children: Children; log?: (line: string) => void }): Promise<MakeResult> {
+export function runMake(args: string[], opts: { cwd: string; children: Children; log?: (line: string) => void; onSpawn?: (pid: number) => void }): Promise<MakeResult> {
   return new Promise((res, rej) => {
     if (opts.children.stopping) {
       rej(new KelpError('interrupted', opts.cwd, 130));
@@ -58,6 +58,7 @@ export function runMake(args: string[], opts: { cwd: string; children: Children;
       env: { ...process.env, LC_ALL: 'C', KBUILD_VERBOSE: '0' },
     });
     opts.children.add(child);
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const chunks: string[] = [];
     let size = 0;
     const keep = (d: Buffer) => {

@@ -1,0 +1,75 @@
+/**
+ * kelp build on the bundled out-of-tree example, end to end: README's main
+ * job (`npm run example`, i.e. examples/oot/run.sh) fetches the target,
+ * builds examples/oot/fix.patch into a livepatch for kelp_demo and proves it
+ * in the VM. Also: a tree whose kernel configuration lacks CONFIG_LIVEPATCH
+ * is refused before anything is built.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/paths.js';
+import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
+import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
+import { makeTmpDir } from '../support/tmp.js';
+import { hashTree, kelp } from './support.js';
+
+let pre: PrereqStatus;
+let target: TargetInfo;
+const tmp = makeTmpDir('build-oot');
+
+beforeAll(async () => {
+  pre = await ensureDebianPackages(targetPackages());
+  if (pre.ok) target = await getTarget();
+}, 900_000);
+afterAll(() => tmp.cleanup());
+
+test('npm run example: fix.patch becomes a verified livepatch of kelp_demo; the example directory is untouched', () => {
+  if (skipUnlessReady(pre)) return;
+  const example = join(REPO_ROOT, 'examples', 'oot');
+  const before = hashTree(example);
+  const out = join(tmp.dir, 'example-out');
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  // The same command `npm run example` runs.
+  const [cmd, ...args] = pkg.scripts.example.split(' ');
+  const r = spawnSync(cmd, args, { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, KELP_EXAMPLE_OUT: out }, maxBuffer: 64 << 20 });
+  expect([r.status, r.stderr.slice(-3000)]).toEqual([0, expect.any(String)]);
+  expect(r.stdout).toMatch(/livepatch-fix\.ko: livepatch livepatch_fix, 1 function\(s\) in kelp_demo/);
+  expect(r.stdout).toMatch(/^verified/m);
+  expect(r.stderr).toMatch(/^kelp: build originals done in \d+\.\d s/m);
+  expect(r.stderr).toMatch(/^kelp: verify done in \d+\.\d s/m);
+  expect(readdirSync(out).sort()).toEqual(['livepatch-fix.json', 'livepatch-fix.ko']);
+  const report = JSON.parse(readFileSync(join(out, 'livepatch-fix.json'), 'utf8'));
+  expect(report.moduleName).toBe('livepatch_fix');
+  expect(report.targets).toEqual({ kelp_demo: ['kelp_demo.o'] });
+  expect(report.objects[0].changedFunctions).toEqual([{ name: 'kelp_demo_show', oldName: 'kelp_demo_show' }]);
+  expect(report.sizes.ko).toBe(readFileSync(join(out, 'livepatch-fix.ko')).length);
+  for (const phase of ['validate', 'build originals', 'build patched', 'diff', 'link', 'verify']) expect(report.timings[phase]).toEqual(expect.any(Number));
+  // In the VM: kelp_demo loaded first, then the livepatch; the patched show() keeps the module's own counter.
+  expect(report.verify.ok).toBe(true);
+  expect(report.verify.check.ok).toBe(true);
+  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual([
+    'hello from kelp_demo, read 1 time(s), fixed by a livepatch\n',
+    'hello from kelp_demo, read 2 time(s), fixed by a livepatch\n',
+    '1\n',
+  ]);
+  expect(hashTree(example)).toEqual(before);
+  expect(target.kdir).toBe(report.kdir);
+}, 600_000);
+
+test('a kernel configuration without CONFIG_LIVEPATCH is refused before any build; nothing is written', () => {
+  // A minimal tree: a configuration with livepatch support unset, a Makefile, one source.
+  const tree = join(tmp.dir, 'no-livepatch');
+  mkdirSync(join(tree, 'fs', 'proc'), { recursive: true });
+  writeFileSync(join(tree, '.config'), 'CONFIG_MODULES=y\n# CONFIG_LIVEPATCH is not set\nCONFIG_CC_VERSION_TEXT="gcc-12"\n');
+  writeFileSync(join(tree, 'Makefile'), 'all:\n\t@echo this tree must not be built; exit 1\n');
+  writeFileSync(join(tree, 'Module.symvers'), '');
+  writeFileSync(join(tree, 'fs', 'proc', 'cmdline.c'), readFileSync(join(REPO_ROOT, 'test', 'build', 'fixtures', 'cmdline.c')));
+  const before = hashTree(tree);
+  const out = join(tmp.dir, 'no-livepatch-out');
+  const r = kelp(['build', join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch'), '--sourcedir', tree, '-o', out]);
+  expect(r.status).toBe(1);
+  expect(r.stderr.trim().split('\n').pop()).toBe(`kelp: ${join(tree, '.config')}: CONFIG_LIVEPATCH is not set: this kernel cannot load livepatch modules`);
+  expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  expect(hashTree(tree)).toEqual(before);
+});

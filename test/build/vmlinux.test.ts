@@ -1,0 +1,143 @@
+/**
+ * kelp build on the prepared Debian kernel source: the vmlinux example end
+ * to end (examples/vmlinux/run.sh, verified in the VM), and bad input — a
+ * hunk that does not apply, a .S file, a data change, a path leaving the
+ * tree, Ctrl-C during the patched build, a kelp killed outright — each with a
+ * clear message, a non-zero exit, no output file and the tree's sources
+ * byte-identical to before.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/paths.js';
+import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
+import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
+import { makeTmpDir } from '../support/tmp.js';
+import { hashFiles, kelp, kelpWatching, sourcesModifiedSince, stamp } from './support.js';
+
+let pre: PrereqStatus;
+let target: TargetInfo;
+let tree: string;
+const tmp = makeTmpDir('build-vmlinux');
+const FIX = (name: string) => join(REPO_ROOT, 'test', 'build', 'fixtures', name);
+const CMDLINE_PATCH = join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch');
+/** The sources the patches here touch. */
+const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S'];
+/** Objects kbuild builds in the tree for them: never left holding patched code. */
+const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o'];
+const PATCHED_MARKS = [/kelp_example=patched/, / kelp\n/];
+
+function patchedObjectsInTree(): string[] {
+  return OBJECTS.filter((o) => {
+    const p = join(tree, o);
+    return existsSync(p) && PATCHED_MARKS.some((m) => m.test(readFileSync(p, 'latin1')));
+  });
+}
+
+beforeAll(async () => {
+  pre = await ensureDebianPackages(targetPackages({ source: true }));
+  if (!pre.ok) return;
+  target = await getTarget({ source: true });
+  tree = target.source!;
+}, 1_200_000);
+afterAll(() => tmp.cleanup());
+
+/** Runs `fn` and checks that no source of the tree changed and the watched files are byte-identical. */
+async function unchanged<T>(label: string, fn: () => Promise<T> | T): Promise<T> {
+  const before = hashFiles(tree, WATCHED);
+  const since = stamp(join(tmp.dir, `${label}.stamp`));
+  const r = await fn();
+  expect(hashFiles(tree, WATCHED)).toEqual(before);
+  expect(sourcesModifiedSince(tree, since)).toEqual([]);
+  expect(patchedObjectsInTree()).toEqual([]);
+  return r;
+}
+
+function buildArgs(patch: string, out: string, extra: string[] = []): string[] {
+  return ['build', patch, '--sourcedir', tree, '--kdir', target.kdir, '--symbols', target.systemMap, '-o', out, ...extra];
+}
+
+function lastLine(s: string): string {
+  return s.trim().split('\n').pop() ?? '';
+}
+
+test('the vmlinux example: /proc/cmdline patched through non-exported saved_command_line, verified in the VM', async () => {
+  if (skipUnlessReady(pre)) return;
+  expect(readFileSync(target.symvers, 'latin1')).not.toMatch(/\tsaved_command_line\t/);
+  const out = join(tmp.dir, 'example');
+  const r = await unchanged('example', () => spawnSync('sh', [join(REPO_ROOT, 'examples', 'vmlinux', 'run.sh')], {
+    cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, KELP_EXAMPLE_OUT: out }, maxBuffer: 64 << 20,
+  }));
+  expect([r.status, r.stderr.slice(-3000)]).toEqual([0, expect.any(String)]);
+  expect(readdirSync(out).sort()).toEqual(['livepatch-cmdline.json', 'livepatch-cmdline.ko']);
+  const report = JSON.parse(readFileSync(join(out, 'livepatch-cmdline.json'), 'utf8'));
+  expect(report.targets).toEqual({ vmlinux: ['fs/proc/cmdline.o'] });
+  expect(report.objects[0].changedFunctions).toEqual([{ name: 'cmdline_proc_show', oldName: 'cmdline_proc_show' }]);
+  expect(report.verify.ok).toBe(true);
+  expect(report.verify.checks[0].output).toMatch(/console=ttyS0.* kelp_example=patched\n$/);
+}, 900_000);
+
+test('a second build of the same patch takes the originals from the cache', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'cached');
+  const r = await unchanged('cached', () => kelp(buildArgs(CMDLINE_PATCH, out, ['--json'])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(r.stdout);
+  expect(report.cache).toEqual({ hits: 1, misses: 0 });
+  expect(report.objects[0].cached).toBe(true);
+  expect(existsSync(join(out, 'livepatch-cmdline.ko'))).toBe(true);
+}, 300_000);
+
+describe('bad input leaves no module and the tree as it was', () => {
+  test.each([
+    ['a hunk that does not apply', 'bad-hunk.patch', 1, /bad-hunk\.patch: fs\/proc\/cmdline\.c: hunk #2 \(@@ -15,4 \+15,4 @@\) does not apply$/],
+    ['a change to a .S file', 'asm.patch', 1, /asm\.patch: arch\/x86\/entry\/thunk_64\.S: assembly sources cannot be live-patched/],
+    ['a path leaving the tree', 'escape.patch', 1, /escape\.patch: \.\.\/outside\/fs\/proc\/cmdline\.c: the path leaves the source tree$/],
+    ['a change to data', 'data.patch', 2, /data\.patch: cannot be live-patched \(1 problem\(s\)\): kernel\/async\.o: .*next_cookie: existing data changed/],
+  ])('%s', async (_label, patch, status, message) => {
+    if (skipUnlessReady(pre)) return;
+    const out = join(tmp.dir, `bad-${patch}`);
+    const r = await unchanged(patch, () => kelp(buildArgs(FIX(patch), out)));
+    expect([r.status, lastLine(r.stderr)]).toEqual([status, expect.stringMatching(message)]);
+    expect(lastLine(r.stderr)).toMatch(/^kelp: /);
+    expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  }, 300_000);
+
+  test('Ctrl-C (SIGINT) during the patched build: the build stops, the tree is restored, exit 130', async () => {
+    if (skipUnlessReady(pre)) return;
+    const out = join(tmp.dir, 'sigint');
+    let patchedDuringBuild: boolean | null = null;
+    const r = await unchanged('sigint', () => kelpWatching(buildArgs(CMDLINE_PATCH, out, ['--no-cache']), (line, pid) => {
+      if (patchedDuringBuild !== null || !line.startsWith('kelp: build patched')) return;
+      // The tree really holds the patched source while kbuild builds it.
+      patchedDuringBuild = readFileSync(join(tree, 'fs/proc/cmdline.c'), 'latin1').includes('kelp_example=patched');
+      process.kill(pid, 'SIGINT');
+    }));
+    expect(patchedDuringBuild).toBe(true);
+    expect([r.status, lastLine(r.stderr)]).toEqual([130, expect.stringMatching(/^kelp: .*: interrupted \(SIGINT\); nothing was written and the tree is as it was$/)]);
+    expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  }, 300_000);
+
+  test('a kelp killed outright (SIGKILL) leaves a journal; the next build repairs the tree first', async () => {
+    if (skipUnlessReady(pre)) return;
+    const before = hashFiles(tree, WATCHED);
+    let patchedWhenKilled: boolean | null = null;
+    const killed = await kelpWatching(buildArgs(CMDLINE_PATCH, join(tmp.dir, 'killed'), ['--no-cache']), (line, pid) => {
+      if (patchedWhenKilled !== null || !line.startsWith('kelp: build patched')) return;
+      patchedWhenKilled = readFileSync(join(tree, 'fs/proc/cmdline.c'), 'latin1').includes('kelp_example=patched');
+      process.kill(pid, 'SIGKILL');
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(patchedWhenKilled).toBe(true);
+    // Left patched: nothing could restore it.
+    expect(readFileSync(join(tree, 'fs/proc/cmdline.c'), 'latin1')).toContain('kelp_example=patched');
+    // The next build on the tree repairs it before reading it: the same patch applies again and builds.
+    const out = join(tmp.dir, 'after-kill');
+    const r = kelp(buildArgs(CMDLINE_PATCH, out));
+    expect(r.stderr).toMatch(/^kelp: repaired the tree left patched by an earlier, interrupted kelp build \(\d+ file\(s\) restored\)$/m);
+    expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+    expect(readdirSync(out).sort()).toEqual(['livepatch-cmdline.json', 'livepatch-cmdline.ko']);
+    expect(hashFiles(tree, WATCHED)).toEqual(before);
+    expect(patchedObjectsInTree()).toEqual([]);
+  }, 300_000);
+});
