@@ -123,6 +123,8 @@ const SYMBOL_TYPES = ['NOTYPE', 'OBJECT', 'FUNC', 'SECTION', 'FILE', 'COMMON', '
 
 export function symbolTypeName(type: number, machine: number, osabi: number, file: string): string {
   if (type < SYMBOL_TYPES.length) return SYMBOL_TYPES[type];
+  if (type === 8) return 'RELC';
+  if (type === 9) return 'SRELC';
   if (type >= 13) {
     if (!isX86_64(machine)) throw new DumpUnsupportedError(file, `processor-specific symbol type ${type} for machine ${machine}`);
     return `<processor specific>: ${type}`;

@@ -1,0 +1,340 @@
+/**
+ * Bad input: thousands of seeded mutations of real objects (truncation,
+ * flipped bytes, inflated counts, offsets past the end, circular sh_link, zero
+ * entry sizes, overlapping tables, random symbols, relocations and notes) fed
+ * to the elf/ reader and to `kelp dump` in-process, a sample compared with
+ * readelf, and some through the real CLI. Every case must end in output or a
+ * KelpError; where readelf prints clean output with no warning and kelp prints
+ * too, the bytes must be the same.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KelpError } from '../../elf/errors.js';
+import { ElfFile } from '../../elf/reader.js';
+import { ElfObject } from '../../elf/model.js';
+import { Out } from '../../src/dump/context.js';
+import { dumpBuffer } from '../../src/dump/index.js';
+import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
+import { makeTmpDir } from '../support/tmp.js';
+import { kpatchUnitObjects } from './corpus.js';
+import { buildSmallCorpus } from './small-corpus.js';
+import { kelpProcess, parseArgs, readelf } from './harness.js';
+
+const tmp = makeTmpDir('dump-fuzz');
+afterAll(() => tmp.cleanup());
+
+let pre: PrereqStatus;
+let seeds: { name: string; buf: Buffer }[] = [];
+
+beforeAll(async () => {
+  pre = await ensureDebianPackages(['binutils', 'gcc', 'g++', 'libc6-dev']);
+  if (!pre.ok) return;
+  const files = [...buildSmallCorpus(tmp.dir), ...kpatchUnitObjects().filter((_, i) => i % 20 === 3)];
+  seeds = files.map((f) => ({ name: f.split('/').pop()!, buf: readFileSync(f) }));
+}, 300_000);
+
+/** mulberry32: a small deterministic PRNG. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Shdr { off: number; type: number; offset: number; size: number; link: number; entsize: number }
+
+function sectionHeaders(buf: Buffer): Shdr[] {
+  if (buf.length < 64) return [];
+  const shoff = Number(buf.readBigUInt64LE(0x28));
+  let shnum = buf.readUInt16LE(0x3c);
+  if (shoff === 0 || shoff + 64 > buf.length) return [];
+  if (shnum === 0) shnum = Math.min(Number(buf.readBigUInt64LE(shoff + 0x20)), 100000);
+  const out: Shdr[] = [];
+  for (let i = 0; i < shnum && shoff + (i + 1) * 64 <= buf.length; i++) {
+    const o = shoff + i * 64;
+    out.push({ off: o, type: buf.readUInt32LE(o + 4), offset: Number(buf.readBigUInt64LE(o + 0x18)), size: Number(buf.readBigUInt64LE(o + 0x20)), link: buf.readUInt32LE(o + 0x28), entsize: Number(buf.readBigUInt64LE(o + 0x38)) });
+  }
+  return out;
+}
+
+const MUTATIONS = [
+  'truncate', 'flip', 'flip-header', 'flip-shdr', 'inflate-count', 'offset-past-end', 'circular-link', 'zero-entsize',
+  'overlap', 'shstrndx', 'symbol', 'relocation', 'note', 'phdr', 'big-size',
+] as const;
+
+/** One deterministic mutation of `src`. */
+function mutate(src: Buffer, kind: (typeof MUTATIONS)[number], r: () => number): Buffer {
+  const buf = Buffer.from(src);
+  const int = (n: number) => Math.floor(r() * n);
+  const shdrs = sectionHeaders(buf);
+  const pick = (pred: (s: Shdr) => boolean = () => true): Shdr | undefined => {
+    const c = shdrs.filter(pred);
+    return c.length ? c[int(c.length)] : undefined;
+  };
+  const huge = (): bigint => [0xffffffffffffffffn, 0x7fffffffffffffffn, BigInt(buf.length) + BigInt(int(64)), 0x100000000n, BigInt(buf.length) * 1000n][int(5)];
+  switch (kind) {
+    case 'truncate':
+      return buf.subarray(0, int(buf.length));
+    case 'flip':
+      for (let k = 1 + int(8); k > 0; k--) buf[int(buf.length)] ^= 1 << int(8);
+      return buf;
+    case 'flip-header':
+      for (let k = 1 + int(3); k > 0; k--) buf[int(64)] = int(256);
+      return buf;
+    case 'flip-shdr': {
+      const s = pick();
+      if (s) for (let k = 1 + int(3); k > 0; k--) buf[s.off + int(64)] = int(256);
+      return buf;
+    }
+    case 'inflate-count': {
+      const which = int(3);
+      if (which === 0) buf.writeUInt16LE(buf.readUInt16LE(0x3c) + 1 + int(5000), 0x3c);
+      else if (which === 1) buf.writeUInt16LE(1 + int(0xffff), 0x38);
+      else {
+        const s = pick((x) => x.type !== 8);
+        if (s) buf.writeBigUInt64LE(BigInt(s.size) * BigInt(2 + int(100)) + BigInt(int(24)), s.off + 0x20);
+      }
+      return buf;
+    }
+    case 'offset-past-end': {
+      const s = pick();
+      const which = int(3);
+      if (which === 0 && s) buf.writeBigUInt64LE(huge(), s.off + 0x18);
+      else if (which === 1) buf.writeBigUInt64LE(huge(), 0x28);
+      else buf.writeBigUInt64LE(huge(), 0x20);
+      return buf;
+    }
+    case 'circular-link': {
+      const s = pick((x) => x.type === 2 || x.type === 11 || x.type === 4 || x.type === 9 || x.type === 17 || x.type === 18);
+      if (s) {
+        const target = [shdrs.indexOf(s), int(shdrs.length), shdrs.findIndex((x) => x.type === 4 || x.type === 9), shdrs.length + int(10)][int(4)];
+        buf.writeUInt32LE(Math.max(0, target), s.off + 0x28);
+      }
+      return buf;
+    }
+    case 'zero-entsize': {
+      const s = pick((x) => x.entsize !== 0) ?? pick();
+      if (s) buf.writeBigUInt64LE(BigInt([0, 1, 7, 23, 25, 4096][int(6)]), s.off + 0x38);
+      return buf;
+    }
+    case 'overlap': {
+      const a = pick((x) => x.type !== 0);
+      const b = pick((x) => x.type !== 0);
+      if (a && b) {
+        buf.writeBigUInt64LE(BigInt(b.offset), a.off + 0x18);
+        if (r() < 0.5) buf.writeBigUInt64LE(BigInt(b.size), a.off + 0x20);
+      }
+      return buf;
+    }
+    case 'shstrndx':
+      buf.writeUInt16LE([0, int(shdrs.length + 2), 0xffff, int(0x10000)][int(4)], 0x3e);
+      return buf;
+    case 'symbol': {
+      const s = pick((x) => x.type === 2 || x.type === 11);
+      if (s && s.size >= 24 && s.offset + s.size <= buf.length) {
+        for (let k = 1 + int(6); k > 0; k--) {
+          const e = s.offset + 24 * int(Math.floor(s.size / 24));
+          const field = int(4);
+          if (field === 0) buf.writeUInt32LE(int(2) ? int(0x100000) : 0xffffffff - int(10), e);
+          else if (field === 1) buf[e + 4] = int(256);
+          else if (field === 2) buf[e + 5] = int(256);
+          else buf.writeUInt16LE([0, 0xfff1, 0xfff2, 0xff20, 0xffff, 0xff02, 0xff00 + int(256), int(0x10000)][int(8)], e + 6);
+        }
+      }
+      return buf;
+    }
+    case 'relocation': {
+      const s = pick((x) => x.type === 4 || x.type === 9);
+      if (s && s.size >= 16 && s.offset + s.size <= buf.length) {
+        const ent = s.type === 4 ? 24 : 16;
+        for (let k = 1 + int(4); k > 0; k--) {
+          const e = s.offset + ent * int(Math.floor(s.size / ent));
+          if (e + ent > buf.length) break;
+          const field = int(3);
+          if (field === 0) buf.writeUInt32LE(int(2) ? int(0x100000) : int(300), e + 12);
+          else if (field === 1) buf.writeUInt32LE(int(300), e + 8);
+          else if (ent === 24) buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(int(0x7fffffff)) * (r() < 0.5 ? -1n : 1n) * 0x10001n), e + 16);
+        }
+      }
+      return buf;
+    }
+    case 'note': {
+      const s = pick((x) => x.type === 7);
+      if (s && s.size >= 12 && s.offset + 12 <= buf.length) {
+        const o = s.offset + 4 * int(Math.max(1, Math.floor(s.size / 4) - 2));
+        if (o + 4 <= buf.length) buf.writeUInt32LE([0, 1, 3, 4, 5, 0x100, 0xffffffff, int(64)][int(8)], o);
+      }
+      return buf;
+    }
+    case 'phdr': {
+      const phoff = Number(buf.readBigUInt64LE(0x20));
+      const phnum = buf.readUInt16LE(0x38);
+      if (phnum > 0 && phoff + phnum * 56 <= buf.length) {
+        const o = phoff + 56 * int(phnum);
+        const field = int(4);
+        if (field === 0) buf.writeUInt32LE([0, 1, 2, 3, 4, 6, 7, 0x6474e550, 0x6474e553, int(0x80000000)][int(10)], o);
+        else if (field === 1) buf.writeBigUInt64LE(huge(), o + 8);
+        else if (field === 2) buf.writeBigUInt64LE(huge(), o + 32);
+        else buf.writeBigUInt64LE(BigInt(int(2) ? 0 : 1 << int(20)), o + 48);
+      }
+      return buf;
+    }
+    case 'big-size': {
+      const s = pick();
+      if (s) buf.writeBigUInt64LE(huge(), s.off + 0x20);
+      return buf;
+    }
+  }
+}
+
+const OPTION_SETS = [['-hlSgsrn'], ['-hlSgsrnW'], ['-sW', '-x', '1', '-p', '2'], ['-rn', '-x', '3'], ['-eg', '-p', '.strtab']];
+
+/** Runs kelp dump in-process on a buffer; returns its stdout or the error it threw. */
+function dumpInProcess(buf: Buffer, name: string, args: string[]): { out?: Buffer; error?: unknown; warnings?: string[] } {
+  const chunks: Buffer[] = [];
+  const out = new Out((b) => chunks.push(Buffer.from(b)));
+  try {
+    const warnings = dumpBuffer(buf, name, parseArgs(args), out, false, false);
+    out.flush();
+    return { out: Buffer.concat(chunks), warnings };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** The reader's own entry points on a buffer: parse, every symbol, relocation, group and note, and the editable model. */
+function exerciseReader(buf: Buffer, name: string): unknown {
+  try {
+    const elf = ElfFile.parse(buf, name);
+    for (const s of elf.sections) {
+      try {
+        elf.sectionName(s);
+        if (s.sh_type === 2 || s.sh_type === 11) {
+          const t = elf.symbolTable(s.index);
+          for (let i = 0; i < t.count; i++) { t.nameOrUndefined(i); if (!t.isSpecial(i)) t.sectionIndex(i); t.value(i); t.size(i); }
+        } else if (s.sh_type === 4 || s.sh_type === 9) {
+          const r = elf.relocations(s);
+          for (let i = 0; i < r.count; i++) { r.offset(i); r.symbol(i); r.type(i); r.addend(i); }
+        } else if (s.sh_type === 17) elf.group(s);
+        else if (s.sh_type === 7) elf.notes(s.sh_offset, s.sh_size, s.sh_addralign, `section ${s.index}`);
+      } catch (e) {
+        if (!(e instanceof KelpError)) return e;
+      }
+    }
+    ElfObject.read(buf, name);
+  } catch (e) {
+    if (!(e instanceof KelpError)) return e;
+  }
+  return undefined;
+}
+
+test('thousands of seeded mutations: the reader and kelp dump end in output or a KelpError, never anything else', () => {
+  if (skipUnlessReady(pre)) return;
+  expect(seeds.length).toBeGreaterThan(5);
+  const failures: string[] = [];
+  const rss0 = process.memoryUsage().rss;
+  let cases = 0;
+  let errors = 0;
+  const started = Date.now();
+  for (let n = 0; n < 3000; n++) {
+    const r = rng(0x5eed0000 + n);
+    const seed = seeds[n % seeds.length];
+    const kind = MUTATIONS[Math.floor(r() * MUTATIONS.length)];
+    const buf = mutate(seed.buf, kind, r);
+    const label = `case ${n} (${kind} of ${seed.name})`;
+    const t0 = Date.now();
+    const bad = exerciseReader(buf, 'fuzz.o');
+    if (bad) failures.push(`${label}: reader threw ${(bad as Error).name}: ${(bad as Error).message}`);
+    const res = dumpInProcess(buf, 'fuzz.o', OPTION_SETS[n % OPTION_SETS.length]);
+    if (res.error !== undefined) {
+      errors++;
+      if (!(res.error instanceof KelpError)) failures.push(`${label}: dump threw ${(res.error as Error).name}: ${(res.error as Error).stack}`);
+      else if (/\n/.test(res.error.describe())) failures.push(`${label}: a multi-line error: ${res.error.describe()}`);
+    }
+    if (Date.now() - t0 > 5000) failures.push(`${label}: took ${Date.now() - t0} ms`);
+    cases++;
+    if (failures.length > 20) break;
+  }
+  const growth = process.memoryUsage().rss - rss0;
+  expect(failures).toEqual([]);
+  expect(cases).toBe(3000);
+  // Most mutations are refused, some still dump; both outcomes must occur.
+  expect(errors).toBeGreaterThan(100);
+  expect(errors).toBeLessThan(cases);
+  expect(growth).toBeLessThan(512 << 20);
+  expect(Date.now() - started).toBeLessThan(100_000);
+}, 200_000);
+
+test('where readelf prints clean output for a mutated file, kelp prints the same bytes or refuses', () => {
+  if (skipUnlessReady(pre)) return;
+  const dir = join(tmp.dir, 'cmp');
+  mkdirSync(dir, { recursive: true });
+  const env = { ...process.env, LC_ALL: 'C' };
+  const mismatches: string[] = [];
+  let compared = 0;
+  for (let n = 0; n < 1200; n++) {
+    const r = rng(0xc0ffee00 + n);
+    const seed = seeds[n % seeds.length];
+    const kind = MUTATIONS[Math.floor(r() * MUTATIONS.length)];
+    const buf = mutate(seed.buf, kind, r);
+    const args = OPTION_SETS[n % OPTION_SETS.length];
+    const res = dumpInProcess(buf, 'fuzz.o', args);
+    if (res.error !== undefined) continue;
+    const file = join(dir, `m${n}.o`);
+    writeFileSync(file, buf);
+    const re = readelf(args, [file], env);
+    if (re.status !== 0 || re.stderr !== '') continue;
+    compared++;
+    // readelf names the file in no part of these outputs, so the bytes compare directly.
+    if (!re.stdout.equals(res.out!)) {
+      const e = re.stdout.toString('latin1').split('\n');
+      const k = res.out!.toString('latin1').split('\n');
+      let i = 0;
+      while (i < e.length && e[i] === k[i]) i++;
+      mismatches.push(`case ${n} (${kind} of ${seed.name}, readelf ${args.join(' ')}): line ${i + 1}\n  readelf: ${JSON.stringify(e[i])}\n  kelp:    ${JSON.stringify(k[i])}`);
+      if (mismatches.length > 10) break;
+    }
+  }
+  expect(mismatches).toEqual([]);
+  expect(compared).toBeGreaterThan(100);
+}, 200_000);
+
+test('through the real CLI: one line `kelp: <file>: <problem>` and a non-zero exit, or output', () => {
+  if (skipUnlessReady(pre)) return;
+  const dir = join(tmp.dir, 'cli');
+  mkdirSync(dir, { recursive: true });
+  const problems: string[] = [];
+  let refused = 0;
+  for (let n = 0; n < 30; n++) {
+    const r = rng(0xc11 + n);
+    const seed = seeds[n % seeds.length];
+    const kind = MUTATIONS[Math.floor(r() * MUTATIONS.length)];
+    const file = join(dir, `c${n}.o`);
+    writeFileSync(file, mutate(seed.buf, kind, r));
+    const k = kelpProcess(['-hlSgsrnW'], [file]);
+    if (k.status === 0) {
+      if (k.stderr !== '') problems.push(`case ${n}: exit 0 with stderr ${k.stderr}`);
+      continue;
+    }
+    refused++;
+    const lines = k.stderr.split('\n').filter((l) => l !== '');
+    if (lines.length !== 1 || !lines[0].startsWith(`kelp: ${file}: `) || /internal error/.test(lines[0])) problems.push(`case ${n} (${kind}): stderr ${JSON.stringify(k.stderr)}`);
+  }
+  // Not ELF, 32-bit and big-endian get a clear message.
+  const notElf = join(dir, 'text.o');
+  writeFileSync(notElf, 'hello\n');
+  const elf32 = join(dir, 'elf32.o');
+  const b32 = Buffer.from(seeds[0].buf.subarray(0, 64)); b32[4] = 1; writeFileSync(elf32, b32);
+  const be = join(dir, 'be.o');
+  const bbe = Buffer.from(seeds[0].buf.subarray(0, 64)); bbe[5] = 2; writeFileSync(be, bbe);
+  const k = kelpProcess(['-h'], [notElf, elf32, be]);
+  expect(k.status).not.toBe(0);
+  expect(k.stdout.length).toBe(0);
+  expect(k.stderr).toBe(`kelp: ${notElf}: file: not an ELF file\nkelp: ${elf32}: ELF header: 32-bit ELF (ELFCLASS32) is not supported\nkelp: ${be}: ELF header: big-endian ELF (ELFDATA2MSB) is not supported\n`);
+  expect(problems).toEqual([]);
+  expect(refused).toBeGreaterThan(3);
+}, 120_000);
