@@ -399,6 +399,8 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
   }
   const misses = objs.filter((o) => !cached.has(o));
   if (misses.length > 0) {
+    // Built afresh from the tree's sources (an object left in the tree is restored afterwards by the guard).
+    for (const o of misses) guard.write(o, null);
     await make([`-j${c.jobs}`, kcflags, ...misses], tree, c, `original objects (${misses.join(', ')})`, (pid) => guard.noteGroup(pid));
     for (const o of misses) {
       await copyInto(join(tree, o), join(origDir, o));
