@@ -240,7 +240,7 @@ export class ElfFile {
   }
 }
 
-function readHeader(buf: Buffer, file: string): ElfHeader {
+export function readHeader(buf: Buffer, file: string): ElfHeader {
   if (buf.length < 4 || buf[0] !== 0x7f || buf[1] !== 0x45 || buf[2] !== 0x4c || buf[3] !== 0x46) {
     throw new ElfFormatError(file, 'file', 'not an ELF file');
   }

@@ -5,38 +5,35 @@
  * output can reach the target by name. PC-relative references in code are
  * resolved with the instruction's length.
  */
-import type { DRel, DSec, Kelf } from './model.js';
+import type { Kelf } from './model.js';
 import { pcAdjust } from './x86.js';
 
 export function canonicalise(k: Kelf): void {
-  for (const sec of k.sections) {
-    if (sec.relocs.length === 0) continue;
-    for (const r of sec.relocs) {
-      const sym = r.sym;
-      if (!sym || !sym.isSection || !sym.sec) continue;
-      const target = sym.sec;
-      if (target.isStrings || target.syms.length === 0) continue;
-      const named = coveringSymbol(sec, r, target);
-      if (named) {
-        r.addend -= BigInt(named.value);
-        r.sym = named;
-      }
+  for (let sec = 1; sec < k.nsec; sec++) {
+    const end = k.relStart[sec + 1];
+    for (let j = k.relStart[sec]; j < end; j++) {
+      const sym = k.relSym[j];
+      if (sym === 0 || !k.isSection(sym)) continue;
+      const target = k.symSec[sym];
+      if (target === 0 || k.isStrings(target) || k.symCount(target) === 0) continue;
+      const named = coveringSymbol(k, sec, j, target);
+      if (named) k.rewrite(j, named, k.relAdd[j] - k.value(named));
     }
   }
 }
 
-function coveringSymbol(sec: DSec, r: DRel, target: DSec) {
+function coveringSymbol(k: Kelf, sec: number, j: number, target: number): number {
   // One symbol spanning the whole section: no need to decode.
-  if (target.syms.length === 1) {
-    const only = target.syms[0];
-    if (only.value === 0 && only.size === target.size) return only;
+  if (k.symCount(target) === 1) {
+    const only = k.secSyms[k.secSymStart[target]];
+    if (k.value(only) === 0 && k.size(only) === k.secSize(target)) return only;
   }
-  const t = Number(r.addend) + pcAdjust(sec, r);
-  return target.symbolAt(t);
+  return k.symbolAt(target, k.relAdd[j] + pcAdjust(k, sec, j));
 }
 
 /** The offset in the target section a relocation points at (PC-relative adjusted). */
-export function targetOffset(sec: DSec, r: DRel): number {
-  const base = r.sym && !r.sym.isSection ? r.sym.value : 0;
-  return base + Number(r.addend) + pcAdjust(sec, r);
+export function targetOffset(k: Kelf, sec: number, j: number): number {
+  const s = k.relSym[j];
+  const base = s !== 0 && !k.isSection(s) ? k.value(s) : 0;
+  return base + k.relAdd[j] + pcAdjust(k, sec, j);
 }

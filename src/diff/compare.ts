@@ -6,210 +6,245 @@
  * differences are `__LINE__` immediates is not changed. Data compares by
  * symbol range; a change to existing data is refused, except for
  * compiler-numbered read-only constants (`__func__.N`, `CSWTCH.N`), which
- * become new copies.
+ * become new copies. Bytes compare in place in the two file buffers.
  */
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
-import type { DRel, DSec, DSym } from './model.js';
-import { isDropped, isInit, isMetadata, isAuxCode } from './sections.js';
+import { CHANGED, F_IGNORED, F_LINE_ONLY, NEW, SAME, type Kelf } from './model.js';
+import { C_AUX, C_DROPPED, C_INIT, C_METADATA, C_SPECIAL } from './sections.js';
 import { differsOnlyInLineNumbers, pcAdjust } from './x86.js';
 
-function describe(r: DRel): string {
-  const t = r.sym;
+function describe(k: Kelf, j: number): string {
+  const t = k.relSym[j];
   if (!t) return '(none)';
-  const name = t.isSection ? t.sec?.name ?? t.name : t.name;
-  const a = r.addend;
-  return a === 0n ? name : a > 0n ? `${name}+0x${a.toString(16)}` : `${name}-0x${(-a).toString(16)}`;
+  const name = k.isSection(t) ? (k.symSec[t] ? k.secName(k.symSec[t]) : k.symName(t)) : k.symName(t);
+  const a = k.relAdd[j];
+  return a === 0 ? name : a > 0 ? `${name}+0x${a.toString(16)}` : `${name}-0x${(-a).toString(16)}`;
 }
 
-function stringAt(sec: DSec, r: DRel): string | null {
-  const t = r.sym!;
-  const ts = t.sec!;
-  const off = (t.isSection ? 0 : t.value) + Number(r.addend) + pcAdjust(sec, r);
-  const data = ts.data;
+function stringAt(k: Kelf, sec: number, j: number): string | null {
+  const t = k.relSym[j];
+  const ts = k.symSec[t];
+  const off = (k.isSection(t) ? 0 : k.value(t)) + k.relAdd[j] + pcAdjust(k, sec, j);
+  const data = k.secData(ts);
   if (off < 0 || off > data.length) return null;
   const end = data.indexOf(0, off);
   return data.toString('latin1', off, end < 0 ? data.length : end);
 }
 
-const identicalStrings = new WeakMap<DSec, boolean>();
-function sameStringSection(a: DSec, b: DSec): boolean {
-  if (a.twin !== b) return false;
-  let v = identicalStrings.get(a);
+/** Whether two sections' contents are byte-identical (compared in place). */
+export function sameContents(a: Kelf, as: number, b: Kelf, bs: number): boolean {
+  const n = a.e.fileSize(as);
+  if (n !== b.e.fileSize(bs)) return false;
+  const ao = a.secOffset(as);
+  const bo = b.secOffset(bs);
+  return n === 0 || a.buf.compare(b.buf, bo, bo + n, ao, ao + n) === 0;
+}
+
+const identicalStrings = new WeakMap<Kelf, Map<number, boolean>>();
+function sameStringSection(p: Kelf, a: number, o: Kelf, b: number): boolean {
+  if (p.secTwin[a] !== b) return false;
+  let m = identicalStrings.get(p);
+  if (!m) identicalStrings.set(p, (m = new Map()));
+  let v = m.get(a);
   if (v === undefined) {
-    v = a.data.equals(b.data);
-    identicalStrings.set(a, v);
+    v = sameContents(p, a, o, b);
+    m.set(a, v);
   }
   return v;
 }
 
-/** True when relocation `p` (patched, in `ps`, relative to `pBase`) reaches what `o` reaches. */
-export function relocsEqual(ps: DSec, p: DRel, pBase: number, os: DSec, o: DRel, oBase: number): boolean {
-  if (p.type !== o.type || p.offset - pBase !== o.offset - oBase) return false;
-  const pt = p.sym;
-  const ot = o.sym;
+/** True when relocation `pj` of P (in `ps`, relative to `pBase`) reaches what `oj` of O reaches. */
+export function relocsEqual(P: Kelf, ps: number, pj: number, pBase: number, O: Kelf, os: number, oj: number, oBase: number): boolean {
+  if (P.relType[pj] !== O.relType[oj] || P.relOff[pj] - pBase !== O.relOff[oj] - oBase) return false;
+  const pt = P.relSym[pj];
+  const ot = O.relSym[oj];
   if (!pt || !ot) return pt === ot;
-  const pStr = pt.sec !== null && pt.sec.isStrings;
-  const oStr = ot.sec !== null && ot.sec.isStrings;
+  const pSec = P.symSec[pt];
+  const oSec = O.symSec[ot];
+  const pStr = pSec !== 0 && P.isStrings(pSec);
+  const oStr = oSec !== 0 && O.isStrings(oSec);
   if (pStr || oStr) {
     if (!(pStr && oStr)) return false;
-    if (p.addend === o.addend && pt.value === ot.value && sameStringSection(pt.sec!, ot.sec!)) return true;
-    const a = stringAt(ps, p);
-    return a !== null && a === stringAt(os, o);
+    if (P.relAdd[pj] === O.relAdd[oj] && P.value(pt) === O.value(ot) && sameStringSection(P, pSec, O, oSec)) return true;
+    const a = stringAt(P, ps, pj);
+    return a !== null && a === stringAt(O, os, oj);
   }
-  if (pt.isSection && ot.isSection && pt.sec && pt.sec.twin === ot.sec && isAuxCode(pt.sec.name) && p.addend !== o.addend) {
+  const pIsSec = P.isSection(pt);
+  if (pIsSec && O.isSection(ot) && pSec && P.secTwin[pSec] === oSec && (P.secClass[pSec] & C_AUX) !== 0 && P.relAdd[pj] !== O.relAdd[oj]) {
     // Snippets in .altinstr_aux/.fixup move when others are added: compare what is there.
-    return auxSnippetEqual(pt.sec, Number(p.addend) + pcAdjust(ps, p), ot.sec!, Number(o.addend) + pcAdjust(os, o));
+    return auxSnippetEqual(P, pSec, P.relAdd[pj] + pcAdjust(P, ps, pj), O, oSec, O.relAdd[oj] + pcAdjust(O, os, oj));
   }
-  if (p.addend !== o.addend) return false;
-  if (pt.isSection) return ot.isSection && pt.sec !== null && pt.sec.twin === ot.sec;
-  return pt.twin === ot;
+  if (P.relAdd[pj] !== O.relAdd[oj]) return false;
+  if (pIsSec) return O.isSection(ot) && pSec !== 0 && P.secTwin[pSec] === oSec;
+  return P.symTwin[pt] === ot;
 }
 
 const SNIPPET = 24;
 
-function auxSnippetEqual(a: DSec, at: number, b: DSec, bt: number): boolean {
-  const len = Math.min(SNIPPET, a.size - at, b.size - bt);
-  if (len <= 0 || !a.data.subarray(at, at + len).equals(b.data.subarray(bt, bt + len))) return false;
-  const ra = a.relocsIn(at, at + len);
-  const rb = b.relocsIn(bt, bt + len);
-  if (ra.length !== rb.length) return false;
-  for (let i = 0; i < ra.length; i++) {
-    const x = ra[i];
-    const y = rb[i];
-    if (x.type !== y.type || x.offset - at !== y.offset - bt || x.addend !== y.addend) return false;
-    if (!x.sym || !y.sym) { if (x.sym !== y.sym) return false; continue; }
-    if (x.sym.isSection ? !(y.sym.isSection && x.sym.sec?.twin === y.sym.sec) : x.sym.twin !== y.sym) return false;
+function auxSnippetEqual(P: Kelf, a: number, at: number, O: Kelf, b: number, bt: number): boolean {
+  const len = Math.min(SNIPPET, P.secSize(a) - at, O.secSize(b) - bt);
+  if (len <= 0) return false;
+  const ao = P.secOffset(a) + at;
+  const bo = O.secOffset(b) + bt;
+  if (P.buf.compare(O.buf, bo, bo + len, ao, ao + len) !== 0) return false;
+  const [ra, ea] = P.relRange(a, at, at + len);
+  const [rb, eb] = O.relRange(b, bt, bt + len);
+  if (ea - ra !== eb - rb) return false;
+  for (let i = 0; i < ea - ra; i++) {
+    const x = ra + i;
+    const y = rb + i;
+    if (P.relType[x] !== O.relType[y] || P.relOff[x] - at !== O.relOff[y] - bt || P.relAdd[x] !== O.relAdd[y]) return false;
+    const xs = P.relSym[x];
+    const ys = O.relSym[y];
+    if (!xs || !ys) { if (xs !== ys) return false; continue; }
+    if (P.isSection(xs) ? !(O.isSection(ys) && P.symSec[xs] !== 0 && P.secTwin[P.symSec[xs]] === O.symSec[ys]) : P.symTwin[xs] !== ys) return false;
   }
   return true;
 }
 
 type CodeResult = { kind: 'same' } | { kind: 'line' } | { kind: 'changed'; reason: string };
 
-function compareCode(ps: DSec, os: DSec): CodeResult {
-  const bytesEqual = ps.size === os.size && ps.data.equals(os.data);
+function compareCode(P: Kelf, ps: number, O: Kelf, os: number): CodeResult {
+  const pSize = P.secSize(ps);
+  const oSize = O.secSize(os);
+  const bytesEqual = pSize === oSize && sameContents(P, ps, O, os);
   let reason: string | null = null;
-  const pr = ps.relocs;
-  const or = os.relocs;
-  const n = Math.min(pr.length, or.length);
+  const pa = P.relStart[ps];
+  const oa = O.relStart[os];
+  const pn = P.relStart[ps + 1] - pa;
+  const on = O.relStart[os + 1] - oa;
+  const n = Math.min(pn, on);
   for (let i = 0; i < n; i++) {
-    if (!relocsEqual(ps, pr[i], 0, os, or[i], 0)) {
-      reason = `reference at +0x${pr[i].offset.toString(16)} is ${describe(pr[i])} (was ${describe(or[i])} at +0x${or[i].offset.toString(16)})`;
+    if (!relocsEqual(P, ps, pa + i, 0, O, os, oa + i, 0)) {
+      reason = `reference at +0x${P.relOff[pa + i].toString(16)} is ${describe(P, pa + i)} (was ${describe(O, oa + i)} at +0x${O.relOff[oa + i].toString(16)})`;
       break;
     }
   }
-  if (reason === null && pr.length !== or.length) reason = `${pr.length} references (was ${or.length})`;
+  if (reason === null && pn !== on) reason = `${pn} references (was ${on})`;
   if (reason === null && bytesEqual) return { kind: 'same' };
   if (reason === null) {
     // Only calls count: references to strings and data (the WARN_ONCE flag, say) are skipped.
-    const nameOf = (r: DRel): string | null => {
-      const t = r.sym;
+    const nameOf = (j: number): string | null => {
+      const t = P.relSym[j];
       if (!t) return '';
-      if (t.isData || (t.sec && !t.sec.isText)) return null;
-      return t.name;
+      if (P.isData(t) || (P.symSec[t] && !P.isText(P.symSec[t]))) return null;
+      return P.symName(t);
     };
-    if (ps.size === os.size && differsOnlyInLineNumbers(os, ps, nameOf)) return { kind: 'line' };
+    if (pSize === oSize && differsOnlyInLineNumbers(O, os, P, ps, nameOf)) return { kind: 'line' };
+    const pd = P.secData(ps);
+    const od = O.secData(os);
     let at = 0;
-    const len = Math.min(ps.size, os.size);
-    while (at < len && ps.data[at] === os.data[at]) at++;
-    reason = ps.size !== os.size && at === len ? `size 0x${ps.size.toString(16)} (was 0x${os.size.toString(16)})` : `code differs at +0x${at.toString(16)}`;
+    const len = Math.min(pSize, oSize);
+    while (at < len && pd[at] === od[at]) at++;
+    reason = pSize !== oSize && at === len ? `size 0x${pSize.toString(16)} (was 0x${oSize.toString(16)})` : `code differs at +0x${at.toString(16)}`;
   }
   return { kind: 'changed', reason };
 }
 
-function dataChanged(d: DSym, o: DSym): boolean {
-  if (d.size !== o.size) return true;
-  const ps = d.sec!;
-  const os = o.sec!;
-  const size = d.size;
-  if (!(ps.isNobits && os.isNobits)) {
-    const a = ps.isNobits ? Buffer.alloc(size) : ps.data.subarray(d.value, d.value + size);
-    const b = os.isNobits ? Buffer.alloc(size) : os.data.subarray(o.value, o.value + size);
+function dataChanged(P: Kelf, d: number, O: Kelf, o: number): boolean {
+  const size = P.size(d);
+  if (size !== O.size(o)) return true;
+  const ps = P.symSec[d];
+  const os = O.symSec[o];
+  const pv = P.value(d);
+  const ov = O.value(o);
+  const pNobits = P.isNobits(ps);
+  const oNobits = O.isNobits(os);
+  if (!(pNobits && oNobits)) {
+    const a = pNobits ? Buffer.alloc(size) : P.secData(ps).subarray(pv, pv + size);
+    const b = oNobits ? Buffer.alloc(size) : O.secData(os).subarray(ov, ov + size);
     if (!a.equals(b)) return true;
   }
-  const pr = ps.relocsIn(d.value, d.value + Math.max(size, 1));
-  const or = os.relocsIn(o.value, o.value + Math.max(size, 1));
-  if (pr.length !== or.length) return true;
-  for (let i = 0; i < pr.length; i++) if (!relocsEqual(ps, pr[i], d.value, os, or[i], o.value)) return true;
+  const [pa, pe] = P.relRange(ps, pv, pv + Math.max(size, 1));
+  const [oa, oe] = O.relRange(os, ov, ov + Math.max(size, 1));
+  if (pe - pa !== oe - oa) return true;
+  for (let i = 0; i < pe - pa; i++) if (!relocsEqual(P, ps, pa + i, pv, O, os, oa + i, ov)) return true;
   return false;
 }
 
 /** Sections whose data changes are checked (running data). */
-function isRunningData(sec: DSec, ctx: DiffContext): boolean {
-  const n = sec.name;
-  return sec.isAlloc && !sec.isText && !sec.isStrings && !sec.ignored && !isDropped(n) && !isInit(n) && !isMetadata(n) && !ctx.specs.has(n) && !isAuxCode(n);
+function isRunningData(k: Kelf, sec: number): boolean {
+  return k.isAlloc(sec) && !k.isText(sec) && !k.isStrings(sec) && !k.secIgnored[sec] && (k.secClass[sec] & (C_DROPPED | C_INIT | C_METADATA | C_SPECIAL | C_AUX)) === 0;
 }
 
 export function compareData(ctx: DiffContext): void {
-  for (const d of ctx.patched.symbols) {
-    if (!d.isData || !d.sec || d.isUndefined || d.ignored) continue;
-    if (!d.twin || !d.twin.sec) {
-      d.status = 'new';
+  const P = ctx.patched;
+  const O = ctx.orig;
+  for (let d = 1; d < P.nsym; d++) {
+    if (!P.isData(d) || !P.symSec[d] || P.has(d, F_IGNORED)) continue;
+    const t = P.symTwin[d];
+    if (!t || !O.symSec[t]) {
+      P.symStatus[d] = NEW;
       continue;
     }
-    if (!isRunningData(d.sec, ctx)) {
-      d.status = 'same';
+    const sec = P.symSec[d];
+    if (!isRunningData(P, sec) || !dataChanged(P, d, O, t)) {
+      P.symStatus[d] = SAME;
       continue;
     }
-    if (!dataChanged(d, d.twin)) {
-      d.status = 'same';
-      continue;
-    }
-    if (!d.sec.isWritable && d.isLocal && /\.\d+$/.test(d.name)) {
+    const name = P.symName(d);
+    if (!P.isWritable(sec) && P.isLocal(d) && /\.\d+$/.test(name)) {
       // A compiler-numbered constant: the new code gets its own copy.
-      d.twin.twin = null;
-      d.twin = null;
-      d.status = 'new';
+      O.symTwin[t] = 0;
+      P.symTwin[d] = 0;
+      P.symStatus[d] = NEW;
       continue;
     }
-    d.status = 'changed';
-    refuse(ctx, `${ctx.patched.file}: ${d.name}`, `existing data changed (in ${d.sec.name}); changes to data that running code uses cannot be live-patched`);
+    P.symStatus[d] = CHANGED;
+    refuse(ctx, `${P.file}: ${name}`, `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`);
   }
 }
 
 export function compareFunctions(ctx: DiffContext): void {
-  for (const f of ctx.patched.symbols) {
-    if (!f.isFunc || !f.sec || f.prefixOf || f.aliasOf) continue;
-    if (!f.twin || !f.twin.sec) {
-      f.status = 'new';
+  const P = ctx.patched;
+  const O = ctx.orig;
+  for (let f = 1; f < P.nsym; f++) {
+    if (!P.isFunc(f) || !P.symSec[f] || P.prefixOf.has(f) || P.aliasOf.has(f)) continue;
+    const t = P.symTwin[f];
+    if (!t || !O.symSec[t]) {
+      P.symStatus[f] = NEW;
       continue;
     }
-    if (f.ignored) {
-      f.status = 'same';
+    if (P.has(f, F_IGNORED)) {
+      P.symStatus[f] = SAME;
       continue;
     }
-    const ps = f.sec;
-    const os = f.twin.sec;
-    if (ps.bundled !== f || os.bundled !== f.twin) {
+    const ps = P.symSec[f];
+    const os = O.symSec[t];
+    const initRefusal = (): void => refuse(ctx, `${P.file}: ${P.symName(f)}`, `__init/__exit function changed (in ${P.secName(ps)}); init and exit code cannot be live-patched`);
+    if (P.secBundled[ps] !== f || O.secBundled[os] !== t) {
       // Not in a section of its own: compare its range.
-      const same = f.size === f.twin.size && rangeSame(f, f.twin);
-      f.status = same ? 'same' : 'changed';
-      if (!same) f.reasons.push('code or references differ');
-      if (!same && isInit(ps.name)) refuse(ctx, `${ctx.patched.file}: ${f.name}`, `__init/__exit function changed (in ${ps.name}); init and exit code cannot be live-patched`);
+      const same = P.size(f) === O.size(t) && rangeSame(P, f, O, t);
+      P.symStatus[f] = same ? SAME : CHANGED;
+      if (!same) P.reason(f, 'code or references differ');
+      if (!same && (P.secClass[ps] & C_INIT) !== 0) initRefusal();
       continue;
     }
-    const r = compareCode(ps, os);
-    if (r.kind === 'same') f.status = 'same';
+    const r = compareCode(P, ps, O, os);
+    if (r.kind === 'same') P.symStatus[f] = SAME;
     else if (r.kind === 'line') {
-      f.status = 'same';
-      f.lineOnly = true;
+      P.symStatus[f] = SAME;
+      P.set(f, F_LINE_ONLY);
     } else {
-      f.status = 'changed';
-      f.reasons.push(r.reason);
+      P.symStatus[f] = CHANGED;
+      P.reason(f, r.reason);
     }
-    if (f.status === 'changed' && isInit(ps.name)) {
-      refuse(ctx, `${ctx.patched.file}: ${f.name}`, `__init/__exit function changed (in ${ps.name}); init and exit code cannot be live-patched`);
-    }
+    if (P.symStatus[f] === CHANGED && (P.secClass[ps] & C_INIT) !== 0) initRefusal();
   }
 }
 
-function rangeSame(f: DSym, o: DSym): boolean {
-  const a = f.sec!.data.subarray(f.value, f.value + f.size);
-  const b = o.sec!.data.subarray(o.value, o.value + o.size);
+function rangeSame(P: Kelf, f: number, O: Kelf, o: number): boolean {
+  const ps = P.symSec[f];
+  const os = O.symSec[o];
+  const pv = P.value(f);
+  const ov = O.value(o);
+  const a = P.secData(ps).subarray(pv, pv + P.size(f));
+  const b = O.secData(os).subarray(ov, ov + O.size(o));
   if (!a.equals(b)) return false;
-  const pr = f.sec!.relocsIn(f.value, f.value + f.size);
-  const or = o.sec!.relocsIn(o.value, o.value + o.size);
-  if (pr.length !== or.length) return false;
-  for (let i = 0; i < pr.length; i++) if (!relocsEqual(f.sec!, pr[i], f.value, o.sec!, or[i], o.value)) return false;
+  const [pa, pe] = P.relRange(ps, pv, pv + P.size(f));
+  const [oa, oe] = O.relRange(os, ov, ov + O.size(o));
+  if (pe - pa !== oe - oa) return false;
+  for (let i = 0; i < pe - pa; i++) if (!relocsEqual(P, ps, pa + i, pv, O, os, oa + i, ov)) return false;
   return true;
 }

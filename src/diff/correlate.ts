@@ -5,7 +5,7 @@
  * `.isra.N`/`.constprop.N`/`.part.N`, `.cold.N`, `__UNIQUE_ID_x123`) match
  * through the functions that use them, then by a unique stem, then exactly.
  */
-import type { DSec, DSym, Kelf, Pair } from './model.js';
+import type { Kelf, Pair } from './model.js';
 import { pushMap } from './model.js';
 
 /** The name with its numeric parts replaced: `foo.isra.3` -> `foo.isra.#`. */
@@ -15,128 +15,148 @@ export function stem(name: string): string {
   return s;
 }
 
-function isNumbered(name: string): boolean {
-  return stem(name) !== name;
+/** The stem of a numbered name, or null when the name has no numeric parts. */
+function numberedStem(name: string): string | null {
+  if (!/\d/.test(name)) return null;
+  const s = stem(name);
+  return s === name ? null : s;
 }
 
-function compatible(a: DSym, b: DSym): boolean {
-  if (a.isUndefined !== b.isUndefined) return false;
-  if (a.isFunc !== b.isFunc) return false;
-  return true;
+function compatible(p: Kelf, a: number, o: Kelf, b: number): boolean {
+  return p.isUndefined(a) === o.isUndefined(b) && p.isFunc(a) === o.isFunc(b);
 }
 
-function link(a: DSym, b: DSym): void {
-  a.twin = b;
-  b.twin = a;
-}
-
-export function correlate(p: Pair): void {
-  const { orig, patched } = p;
-  const origStems = new Map<string, DSym[]>();
-  const patStems = new Map<string, DSym[]>();
-  for (const s of orig.symbols) if (s.isNamed && isNumbered(s.name)) pushMap(origStems, stem(s.name), s);
-  for (const s of patched.symbols) if (s.isNamed && isNumbered(s.name)) pushMap(patStems, stem(s.name), s);
+export function correlate(pair: Pair): void {
+  const { orig, patched } = pair;
+  // Stems of the numbered names, both sides; 0 in `numbered` for plain names.
+  const origStems = new Map<string, number[]>();
+  const patStems = new Map<string, number[]>();
+  const patStemOf = new Map<number, string>();
+  const origStemOf = new Map<number, string>();
+  for (const [k, stems, of] of [[orig, origStems, origStemOf], [patched, patStems, patStemOf]] as const) {
+    for (let s = 1; s < k.nsym; s++) {
+      if (!k.isNamed(s)) continue;
+      const st = numberedStem(k.symName(s));
+      if (st === null) continue;
+      pushMap(stems, st, s);
+      of.set(s, st);
+    }
+  }
+  const link = (a: number, b: number): void => {
+    patched.symTwin[a] = b;
+    orig.symTwin[b] = a;
+  };
+  const exact = (s: number): void => {
+    const c = orig.namedLike(patched, s);
+    if (c.length === 1 && orig.symTwin[c[0]] === 0 && compatible(patched, s, orig, c[0])) link(s, c[0]);
+  };
 
   // 1. Plain names, exactly.
-  for (const s of patched.symbols) {
-    if (!s.isNamed || isNumbered(s.name)) continue;
-    const cands = orig.byName.get(s.name);
-    if (cands && cands.length === 1 && !cands[0].twin && compatible(s, cands[0])) link(s, cands[0]);
+  for (let s = 1; s < patched.nsym; s++) {
+    if (!patched.isNamed(s) || patStemOf.has(s)) continue;
+    exact(s);
   }
   // 2. Numbered functions: a unique stem on both sides, else the exact name.
-  for (const s of patched.symbols) {
-    if (!s.isNamed || s.twin || !s.isFunc || !isNumbered(s.name)) continue;
-    const st = stem(s.name);
+  for (const [s, st] of patStemOf) {
+    if (patched.symTwin[s] || !patched.isFunc(s)) continue;
     const a = patStems.get(st)!;
     const b = origStems.get(st);
-    if (a.length === 1 && b && b.length === 1 && !b[0].twin && compatible(s, b[0])) link(s, b[0]);
+    if (a.length === 1 && b && b.length === 1 && !orig.symTwin[b[0]] && compatible(patched, s, orig, b[0])) link(s, b[0]);
   }
-  for (const s of patched.symbols) {
-    if (!s.isNamed || s.twin || !s.isFunc || !isNumbered(s.name)) continue;
-    const cands = orig.byName.get(s.name);
-    if (cands && cands.length === 1 && !cands[0].twin && compatible(s, cands[0])) link(s, cands[0]);
+  for (const s of patStemOf.keys()) {
+    if (patched.symTwin[s] || !patched.isFunc(s)) continue;
+    exact(s);
   }
   // 3. Numbered data (static locals): through the correlated functions that use them, in order of use.
-  for (const f of patched.symbols) {
-    if (!f.isFunc || !f.twin || !f.sec || !f.twin.sec) continue;
-    const mine = numberedRefs(f, patched);
-    if (mine.size === 0) continue;
-    const theirs = numberedRefs(f.twin, orig);
-    for (const [st, list] of mine) {
-      const other = theirs.get(st);
-      if (!other) continue;
-      let j = 0;
-      for (const s of list) {
-        if (s.twin) continue;
-        while (j < other.length && other[j].twin) j++;
-        if (j >= other.length) break;
-        if (compatible(s, other[j])) link(s, other[j]);
-        j++;
+  if ([...patStemOf.keys()].some((s) => !patched.symTwin[s])) {
+    for (let f = 1; f < patched.nsym; f++) {
+      const t = patched.symTwin[f];
+      if (!t || !patched.isFunc(f) || !patched.symSec[f] || !orig.symSec[t]) continue;
+      const mine = numberedRefs(patched, f, patStemOf);
+      if (mine.size === 0) continue;
+      const theirs = numberedRefs(orig, t, origStemOf);
+      for (const [st, list] of mine) {
+        const other = theirs.get(st);
+        if (!other) continue;
+        let j = 0;
+        for (const s of list) {
+          if (patched.symTwin[s]) continue;
+          while (j < other.length && orig.symTwin[other[j]]) j++;
+          if (j >= other.length) break;
+          if (compatible(patched, s, orig, other[j])) link(s, other[j]);
+          j++;
+        }
       }
     }
   }
   // 4. Remaining numbered symbols: a unique stem on both sides, else the exact name.
-  for (const s of patched.symbols) {
-    if (!s.isNamed || s.twin || !isNumbered(s.name)) continue;
-    const st = stem(s.name);
-    const a = patStems.get(st)!.filter((x) => !x.twin);
-    const b = (origStems.get(st) ?? []).filter((x) => !x.twin);
-    if (a.length === 1 && b.length === 1 && compatible(s, b[0])) link(s, b[0]);
+  for (const [s, st] of patStemOf) {
+    if (patched.symTwin[s]) continue;
+    const a = patStems.get(st)!.filter((x) => !patched.symTwin[x]);
+    const b = (origStems.get(st) ?? []).filter((x) => !orig.symTwin[x]);
+    if (a.length === 1 && b.length === 1 && compatible(patched, s, orig, b[0])) link(s, b[0]);
   }
-  for (const s of patched.symbols) {
-    if (!s.isNamed || s.twin || !isNumbered(s.name)) continue;
-    const cands = orig.byName.get(s.name);
-    if (cands && cands.length === 1 && !cands[0].twin && compatible(s, cands[0])) link(s, cands[0]);
+  for (const s of patStemOf.keys()) {
+    if (patched.symTwin[s]) continue;
+    exact(s);
   }
   correlateSections(orig, patched);
 }
 
 /** Numbered local data a function references, grouped by stem, in order of first use. */
-function numberedRefs(f: DSym, k: Kelf): Map<string, DSym[]> {
-  const out = new Map<string, DSym[]>();
-  const seen = new Set<DSym>();
-  const secs: DSec[] = [f.sec!];
-  for (const c of f.children) if (c.sec && c.sec !== f.sec) secs.push(c.sec);
+function numberedRefs(k: Kelf, f: number, stemOf: ReadonlyMap<number, string>): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  let seen: Set<number> | null = null;
+  const fsec = k.symSec[f];
+  const secs: number[] = [fsec];
+  for (const c of k.children.get(f) ?? []) if (k.symSec[c] && k.symSec[c] !== fsec) secs.push(k.symSec[c]);
   for (const sec of secs) {
-    const rels = sec === f.sec && sec.bundled !== f ? sec.relocsIn(f.value, f.value + f.size) : sec.relocs;
-    for (const r of rels) {
-      const t = r.sym;
-      if (!t || !t.isNamed || t.isFunc || t.isUndefined || !t.isLocal || seen.has(t) || !isNumbered(t.name)) continue;
+    const [a, b] = sec === fsec && k.secBundled[sec] !== f ? k.relRange(sec, k.value(f), k.value(f) + k.size(f)) : [k.relStart[sec], k.relStart[sec + 1]];
+    for (let j = a; j < b; j++) {
+      const t = k.relSym[j];
+      if (t === 0) continue;
+      const st = stemOf.get(t);
+      if (st === undefined || k.isFunc(t) || k.isUndefined(t) || !k.isLocal(t)) continue;
+      if (!seen) seen = new Set();
+      if (seen.has(t)) continue;
       seen.add(t);
-      pushMap(out, stem(t.name), t);
+      pushMap(out, st, t);
     }
   }
-  void k;
   return out;
 }
 
 function correlateSections(orig: Kelf, patched: Kelf): void {
-  for (const s of patched.sections) {
-    if (s.isRelocation) continue;
-    let twin: DSec | null = null;
-    if (s.bundled) {
-      const t = s.bundled.twin;
-      if (t && t.sec && t.sec.bundled === t) twin = t.sec;
+  for (let s = 1; s < patched.nsec; s++) {
+    if (patched.isRelocation(s)) continue;
+    let twin = 0;
+    const b = patched.secBundled[s];
+    if (b) {
+      const t = patched.symTwin[b];
+      if (t && orig.symSec[t] && orig.secBundled[orig.symSec[t]] === t) twin = orig.symSec[t];
     } else {
-      const cands = (orig.secByName.get(s.name) ?? []).filter((x) => !x.bundled && !x.twin);
-      const mine = patched.secByName.get(s.name)!;
+      const name = patched.secName(s);
+      const cands = orig.sectionsNamed(name).filter((x) => !orig.secBundled[x] && !orig.secTwin[x]);
+      const mine = patched.sectionsNamed(name);
       if (cands.length === 1 && mine.length === 1) twin = cands[0];
-      else if (s.s.link && cands.length > 0) {
+      else if (patched.e.link(s) && cands.length > 0) {
         // SHF_LINK_ORDER tables (one per function): pair through the linked section.
-        const linked = patched.secOf.get(s.s.link);
-        const lt = linked?.twin;
-        if (lt) twin = cands.find((c) => c.s.link === lt.s) ?? null;
+        const lt = patched.secTwin[patched.e.link(s)];
+        if (lt) twin = cands.find((c) => orig.e.link(c) === lt) ?? 0;
       }
     }
-    if (twin && !twin.twin) {
-      s.twin = twin;
-      twin.twin = s;
+    if (twin && !orig.secTwin[twin]) {
+      patched.secTwin[s] = twin;
+      orig.secTwin[twin] = s;
     }
   }
-  for (const s of patched.sections) {
-    if (s.isRelocation && s.base?.twin?.rela) {
-      s.twin = s.base.twin.rela;
-      s.twin.twin = s;
+  for (let s = 1; s < patched.nsec; s++) {
+    if (!patched.isRelocation(s)) continue;
+    const base = patched.secBase[s];
+    const bt = base ? patched.secTwin[base] : 0;
+    if (bt && orig.secRela[bt]) {
+      patched.secTwin[s] = orig.secRela[bt];
+      orig.secTwin[orig.secRela[bt]] = s;
     }
   }
 }

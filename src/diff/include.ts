@@ -4,13 +4,14 @@
  * an ordinary undefined symbol (exported by vmlinux or another module), or a
  * `.klp.sym` placeholder (local to the target, not exported, or exported by
  * the target module itself). Starts from the changed functions, callbacks
- * and new globals, and follows relocations to a fixed point.
+ * and new globals, and follows relocations to a fixed point. Symbols and
+ * sections are the patched object's indices.
  */
 import { findSympos } from '../symbols/sympos.js';
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
-import type { DRel, DSec, DSym } from './model.js';
-import { isAuxCode, isDropped, isInit } from './sections.js';
+import { CHANGED, F_FORCED, F_IGNORED, F_INCLUDE, NEW, SAME } from './model.js';
+import { C_AUX, C_DROPPED, C_INIT, C_SPECIAL } from './sections.js';
 import { hasFentry } from './structure.js';
 import type { Markers } from './markers.js';
 
@@ -20,127 +21,161 @@ export type Resolution =
   | { kind: 'klp'; object: string; name: string; sympos: number }
   | { kind: 'error' };
 
+const SELF: Resolution = { kind: 'self' };
+const ERROR: Resolution = { kind: 'error' };
+
 export class Inclusion {
-  readonly whole = new Set<DSec>();
-  readonly chunks = new Map<DSec, Set<DSym>>();
+  /** Sections copied whole. */
+  readonly whole = new Set<number>();
+  /** Sections copied in part: the included symbols' ranges. */
+  readonly chunks = new Map<number, Set<number>>();
   /** Changed functions that replace target functions (klp_func), in patched order. */
-  readonly functions: DSym[] = [];
-  readonly newFunctions: DSym[] = [];
-  readonly newData: DSym[] = [];
-  readonly resolutions = new Map<DSym, Resolution>();
+  readonly functions: number[] = [];
+  readonly newFunctions: number[] = [];
+  readonly newData: number[] = [];
+  readonly resolutions = new Map<number, Resolution>();
   /** Kept entry indices per special section. */
-  readonly special = new Map<DSec, number[]>();
-  private readonly queue: Array<[DSec, number, number]> = [];
+  readonly special = new Map<number, number[]>();
+  private readonly queue: Array<[number, number, number]> = [];
   private neighbours: Set<string> | null = null;
 
   constructor(private readonly ctx: DiffContext) {}
 
-  includeFunction(f: DSym): void {
-    if (f.include) return;
-    f.include = true;
-    if (f.prefix) f.prefix.include = true;
-    const sec = f.sec!;
-    if (sec.bundled === f) this.includeWhole(sec);
+  includeFunction(f: number): void {
+    const k = this.ctx.patched;
+    if (k.has(f, F_INCLUDE)) return;
+    k.set(f, F_INCLUDE);
+    const pfx = k.prefix.get(f);
+    if (pfx !== undefined) k.set(pfx, F_INCLUDE);
+    const sec = k.symSec[f];
+    if (k.secBundled[sec] === f) this.includeWhole(sec);
     else {
-      if (f.prefix) this.includeChunk(f.prefix);
+      if (pfx !== undefined) this.includeChunk(pfx);
       this.includeChunk(f);
     }
-    if (!(f.twin && f.status === 'changed' && !f.parent)) this.newFunctions.push(f);
-    for (const c of f.children) this.includeFunction(c);
+    if (!(k.symTwin[f] && k.symStatus[f] === CHANGED && !k.parent.has(f))) this.newFunctions.push(f);
+    for (const c of k.children.get(f) ?? []) this.includeFunction(c);
   }
 
-  includeWhole(sec: DSec): void {
+  includeWhole(sec: number): void {
     if (this.whole.has(sec)) return;
     this.whole.add(sec);
     this.queue.push([sec, 0, Number.MAX_SAFE_INTEGER]);
   }
 
-  includeChunk(sym: DSym): void {
-    const sec = sym.sec!;
+  includeChunk(sym: number): void {
+    const k = this.ctx.patched;
+    const sec = k.symSec[sym];
     if (this.whole.has(sec)) return;
     let set = this.chunks.get(sec);
     if (!set) this.chunks.set(sec, (set = new Set()));
     if (set.has(sym)) return;
     set.add(sym);
-    this.queue.push([sec, sym.value, sym.value + Math.max(sym.size, 1)]);
+    this.queue.push([sec, k.value(sym), k.value(sym) + Math.max(k.size(sym), 1)]);
   }
 
-  isIncludedCode(r: DRel): boolean {
-    const t = r.sym;
-    if (!t || !t.sec) return false;
-    if (t.isFunc) return t.include;
-    return t.sec.isText && this.whole.has(t.sec) && (t.sec.bundled === null || t.sec.bundled.include);
+  /** True when relocation `j` (of the patched object) reaches included code. */
+  isIncludedCode(j: number): boolean {
+    const k = this.ctx.patched;
+    const t = k.relSym[j];
+    if (!t || !k.symSec[t]) return false;
+    if (k.isFunc(t)) return k.has(t, F_INCLUDE);
+    const sec = k.symSec[t];
+    const b = k.secBundled[sec];
+    return k.isText(sec) && this.whole.has(sec) && (b === 0 || k.has(b, F_INCLUDE));
   }
 
   /** Follows the relocations of everything queued. */
   drain(): void {
-    while (this.queue.length > 0) {
-      const [sec, from, to] = this.queue.shift()!;
-      for (const r of sec.relocsIn(from, to)) if (r.sym) this.resolve(r.sym, sec, r);
+    const k = this.ctx.patched;
+    let head = 0;
+    while (head < this.queue.length) {
+      const [sec, from, to] = this.queue[head++];
+      const [a, b] = k.relRange(sec, from, to);
+      for (let j = a; j < b; j++) if (k.relSym[j]) this.resolve(k.relSym[j], sec, j);
     }
+    this.queue.length = 0;
   }
 
-  resolve(sym: DSym, from: DSec, r: DRel): Resolution {
+  resolve(sym: number, from: number, j: number): Resolution {
     const hit = this.resolutions.get(sym);
     if (hit) return hit;
-    const res = this.decide(sym, from, r);
+    const res = this.decide(sym, from, j);
     this.resolutions.set(sym, res);
     return res;
   }
 
-  private decide(sym: DSym, from: DSec, r: DRel): Resolution {
+  private decide(sym: number, from: number, j: number): Resolution {
     const ctx = this.ctx;
-    if (sym.isUndefined) return this.external(sym);
-    const sec = sym.sec;
+    const k = ctx.patched;
+    if (k.isUndefined(sym)) return this.external(sym);
+    const sec = k.symSec[sym];
     if (!sec) return this.external(sym); // SHN_ABS and friends: by name
-    if (sym.isSection || sec.isStrings || (!sym.isFunc && !sym.isData)) {
+    const isFunc = k.isFunc(sym);
+    const isData = k.isData(sym);
+    if (k.isSection(sym) || k.isStrings(sec) || (!isFunc && !isData)) {
       // An unnamed place: copy its section when that is safe.
-      if (this.whole.has(sec)) return { kind: 'self' };
-      if (sec.isStrings || isAuxCode(sec.name) || !sec.syms.some((s) => s.isData || s.isFunc) || (!sec.isWritable && !sec.isText && sec.syms.every((s) => !s.isData || s.status !== 'changed'))) {
-        this.includeWhole(sec);
-        return { kind: 'self' };
+      if (this.whole.has(sec)) return SELF;
+      const syms = k.symsOf(sec);
+      let hasCode = false;
+      let changedData = false;
+      for (const s of syms) {
+        if (k.isData(s) || k.isFunc(s)) hasCode = true;
+        if (k.isData(s) && k.symStatus[s] === CHANGED) changedData = true;
       }
-      if (sec.bundled && !sym.isSection) return this.resolve(sec.bundled, from, r);
-      refuse(ctx, ctx.patched.where(from, r.offset), `reference to ${sec.name}+0x${(Number(r.addend) + (sym.isSection ? 0 : sym.value)).toString(16)}, which no symbol names; it cannot be reached from a patch`);
-      return { kind: 'error' };
+      if (k.isStrings(sec) || (k.secClass[sec] & C_AUX) !== 0 || !hasCode || (!k.isWritable(sec) && !k.isText(sec) && !changedData)) {
+        this.includeWhole(sec);
+        return SELF;
+      }
+      const b = k.secBundled[sec];
+      if (b && !k.isSection(sym)) return this.resolve(b, from, j);
+      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}+0x${(k.relAdd[j] + (k.isSection(sym) ? 0 : k.value(sym))).toString(16)}, which no symbol names; it cannot be reached from a patch`);
+      return ERROR;
     }
-    if (sym.isFunc) {
-      if (sym.aliasOf) {
-        const res = this.resolve(sym.aliasOf, from, r);
+    if (isFunc) {
+      const alias = k.aliasOf.get(sym);
+      if (alias !== undefined) {
+        const res = this.resolve(alias, from, j);
         return res.kind === 'self' ? res : this.existing(sym);
       }
-      if (sym.include) return { kind: 'self' };
-      if (sym.status === 'new' || (sym.status === 'changed' && !sym.ignored)) {
+      if (k.has(sym, F_INCLUDE)) return SELF;
+      const st = k.symStatus[sym];
+      if (st === NEW || (st === CHANGED && !k.has(sym, F_IGNORED))) {
         this.includeFunction(sym);
-        return { kind: 'self' };
+        return SELF;
       }
       return this.existing(sym);
     }
     // Data.
-    if (sym.include) return { kind: 'self' };
-    if (sym.status === 'new' && !isDropped(sec.name)) {
+    if (k.has(sym, F_INCLUDE)) return SELF;
+    if (k.symStatus[sym] === NEW && (k.secClass[sec] & C_DROPPED) === 0) {
       this.includeData(sym);
-      return { kind: 'self' };
+      return SELF;
     }
     return this.existing(sym);
   }
 
-  includeData(d: DSym): void {
-    if (d.include) return;
-    d.include = true;
+  includeData(d: number): void {
+    const k = this.ctx.patched;
+    if (k.has(d, F_INCLUDE)) return;
+    k.set(d, F_INCLUDE);
     this.newData.push(d);
-    if (d.sec!.bundled === d) this.includeWhole(d.sec!);
+    const sec = k.symSec[d];
+    if (k.secBundled[sec] === d) this.includeWhole(sec);
     else this.includeChunk(d);
   }
 
   /** A symbol of the target that the output refers to. */
-  private existing(sym: DSym): Resolution {
-    const name = sym.twin ? sym.twin.name : sym.name;
-    if (!sym.isLocal) {
+  private existing(sym: number): Resolution {
+    const k = this.ctx.patched;
+    const twin = k.symTwin[sym];
+    const name = twin ? this.ctx.orig.symName(twin) : k.symName(sym);
+    const local = k.isLocal(sym);
+    if (!local) {
       const exp = this.ctx.symvers.get(name);
       if (exp && this.loaderResolves(exp.module)) return { kind: 'undef', name };
     }
-    return { kind: 'klp', object: this.ctx.target, name, sympos: this.sympos(name, sym.isLocal ? false : true, sym) };
+    return { kind: 'klp', object: this.ctx.target, name, sympos: this.sympos(name, !local, sym) };
   }
 
   /** The module loader resolves exports of vmlinux and of other modules; the target module's own go through klp. */
@@ -149,11 +184,12 @@ export class Inclusion {
   }
 
   /** A symbol the patched object does not define. */
-  private external(sym: DSym): Resolution {
-    const exp = this.ctx.symvers.get(sym.name);
-    if (exp && this.loaderResolves(exp.module)) return { kind: 'undef', name: sym.name };
-    const object = this.ownerOfExternal(sym);
-    return { kind: 'klp', object, name: sym.name, sympos: this.sympos(sym.name, true, sym, object) };
+  private external(sym: number): Resolution {
+    const name = this.ctx.patched.symName(sym);
+    const exp = this.ctx.symvers.get(name);
+    if (exp && this.loaderResolves(exp.module)) return { kind: 'undef', name };
+    const object = this.ownerOfExternal(sym, name);
+    return { kind: 'klp', object, name, sympos: this.sympos(name, true, sym, object) };
   }
 
   /**
@@ -164,14 +200,14 @@ export class Inclusion {
    * module), otherwise vmlinux, which a vmlinux table (System.map, kallsyms,
    * vmlinux's ELF symbols) can confirm.
    */
-  private ownerOfExternal(sym: DSym): string {
+  private ownerOfExternal(sym: number, name: string): string {
     const ctx = this.ctx;
     const target = ctx.target;
     if (target === 'vmlinux') return target;
-    if (ctx.orig.byName.get(sym.name)?.some((x) => !x.isUndefined)) return target;
+    if (ctx.orig.namedLike(ctx.patched, sym).some((x) => !ctx.orig.isUndefined(x))) return target;
     const table = ctx.symbols;
     if (!table) return 'vmlinux';
-    const positions = table.defined(sym.name);
+    const positions = table.defined(name);
     const kind = this.tableKind();
     if (kind === 'kallsyms') {
       const mods = positions.map((p) => table.table.symbols[p].module);
@@ -181,7 +217,7 @@ export class Inclusion {
     if (kind === 'module') return positions.length > 0 ? target : 'vmlinux';
     // A vmlinux table: what it defines is vmlinux's; anything else must come from the module's other objects.
     if (positions.length > 0) return 'vmlinux';
-    ctx.notes.push(`${sym.name} is not in vmlinux's symbol table ${table.table.source}; assuming another object of module ${target} defines it`);
+    ctx.notes.push(`${name} is not in vmlinux's symbol table ${table.table.source}; assuming another object of module ${target} defines it`);
     return target;
   }
 
@@ -198,18 +234,19 @@ export class Inclusion {
   }
 
   /** klp sympos of `name` in `object` (default: the target; 0 when unique); refuses when undecidable. */
-  sympos(name: string, global: boolean, sym: DSym, object: string = this.ctx.target): number {
+  sympos(name: string, global: boolean, sym: number, object: string = this.ctx.target): number {
     const ctx = this.ctx;
     if (!ctx.symbols) return 0;
     // The table describes the target; a module's table says nothing about vmlinux's symbols.
     if (object !== ctx.target && this.tableKind() === 'module') return 0;
     if (!this.neighbours) {
       this.neighbours = new Set();
-      for (const s of ctx.orig.symbols) if (s.isNamed && !s.isUndefined) this.neighbours.add(s.name);
+      const o = ctx.orig;
+      for (let s = 1; s < o.nsym; s++) if (o.isNamed(s) && !o.isUndefined(s)) this.neighbours.add(o.symName(s));
     }
     const res = findSympos(ctx.symbols, { name, file: ctx.orig.sourceFile, neighbours: this.neighbours, global });
     if (!res.ok) {
-      refuse(ctx, `${ctx.patched.file}: ${sym.name}`, `cannot tell which of the target's symbols named ${name} is meant: ${res.candidates.join(', ')}`);
+      refuse(ctx, `${ctx.patched.file}: ${ctx.patched.symName(sym)}`, `cannot tell which of the target's symbols named ${name} is meant: ${res.candidates.join(', ')}`);
       return 0;
     }
     if (!res.found && !ctx.symbols.mentions(name)) ctx.notes.push(`${name} is not in the target's symbol table ${ctx.symbols.table.source}; assuming it is unique`);
@@ -222,40 +259,41 @@ export function includeChanges(ctx: DiffContext, markers: Markers): Inclusion {
   const k = ctx.patched;
   const inc = new Inclusion(ctx);
   // A changed child changes its parent (the parent is what gets replaced).
-  for (const f of k.symbols) {
-    if (!f.isFunc || f.status !== 'changed' || !f.parent) continue;
-    let p = f.parent;
-    while (p.parent) p = p.parent;
-    if (p.ignored) continue;
-    if (p.status !== 'changed') {
-      p.status = p.twin ? 'changed' : 'new';
-      p.reasons.push(`its part ${f.name} changed`);
+  for (const [f, first] of k.parent) {
+    if (!k.isFunc(f) || k.symStatus[f] !== CHANGED) continue;
+    let p = first;
+    for (let q = k.parent.get(p); q !== undefined; q = k.parent.get(p)) p = q;
+    if (k.has(p, F_IGNORED)) continue;
+    if (k.symStatus[p] !== CHANGED) {
+      k.symStatus[p] = k.symTwin[p] ? CHANGED : NEW;
+      k.reason(p, `its part ${k.symName(f)} changed`);
     }
   }
-  for (const f of k.symbols) {
-    if (!f.isFunc || !f.sec || f.prefixOf || f.aliasOf || f.parent || f.ignored) continue;
-    if (f.forced && f.twin && f.status === 'same') {
-      f.status = 'changed';
-      f.reasons.push('forced (KPATCH_FORCE_UNSAFE)');
+  for (let f = 1; f < k.nsym; f++) {
+    if (!k.isFunc(f) || !k.symSec[f] || k.prefixOf.has(f) || k.aliasOf.has(f) || k.parent.has(f) || k.has(f, F_IGNORED)) continue;
+    if (k.has(f, F_FORCED) && k.symTwin[f] && k.symStatus[f] === SAME) {
+      k.symStatus[f] = CHANGED;
+      k.reason(f, 'forced (KPATCH_FORCE_UNSAFE)');
     }
-    if (f.status !== 'changed') continue;
-    if (!hasFentry(f)) {
-      refuse(ctx, `${k.file}: ${f.name}`, 'changed, but it has no __fentry__ call at entry (notrace or not built with -mfentry) and cannot be patched');
+    if (k.symStatus[f] !== CHANGED) continue;
+    const sec = k.symSec[f];
+    if (!hasFentry(k, f)) {
+      refuse(ctx, `${k.file}: ${k.symName(f)}`, 'changed, but it has no __fentry__ call at entry (notrace or not built with -mfentry) and cannot be patched');
     }
-    if (f.sec.bundled !== f && f.sec.isText && !isInit(f.sec.name)) {
-      refuse(ctx, `${k.file}: ${f.name}`, `changed, but it shares section ${f.sec.name} with other code; build with -ffunction-sections`);
+    if (k.secBundled[sec] !== f && k.isText(sec) && (k.secClass[sec] & C_INIT) === 0) {
+      refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it shares section ${k.secName(sec)} with other code; build with -ffunction-sections`);
     }
     inc.functions.push(f);
     inc.includeFunction(f);
   }
   for (const f of markers.callbackFunctions) inc.includeFunction(f);
   // New globals: functions and data the patch adds with external linkage.
-  for (const s of k.symbols) {
-    if (!s.sec || s.isLocal || s.twin || s.isUndefined || s.ignored) continue;
-    const n = s.sec.name;
-    if (isDropped(n) || isInit(n) || ctx.specs.has(n)) continue;
-    if (s.isFunc && !s.prefixOf && !s.aliasOf) inc.includeFunction(s);
-    else if (s.isData) inc.includeData(s);
+  for (let s = 1; s < k.nsym; s++) {
+    const sec = k.symSec[s];
+    if (!sec || k.isLocal(s) || k.symTwin[s] || k.isUndefined(s) || k.has(s, F_IGNORED)) continue;
+    if ((k.secClass[sec] & (C_DROPPED | C_INIT | C_SPECIAL)) !== 0) continue;
+    if (k.isFunc(s) && !k.prefixOf.has(s) && !k.aliasOf.has(s)) inc.includeFunction(s);
+    else if (k.isData(s)) inc.includeData(s);
   }
   inc.drain();
   return inc;

@@ -8,12 +8,13 @@
 import type { Callbacks } from '../patch/meta.js';
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
-import type { DRel, DSec, DSym } from './model.js';
+import { F_FORCED, F_IGNORED, type Kelf } from './model.js';
+import { C_KPATCH } from './sections.js';
 
 export interface Markers {
   callbacks: Callbacks;
-  /** The callback functions (to include in the output). */
-  callbackFunctions: DSym[];
+  /** The callback functions (patched symbol indices, to include in the output). */
+  callbackFunctions: number[];
 }
 
 const CALLBACK_KINDS: Record<string, keyof Callbacks> = {
@@ -23,23 +24,26 @@ const CALLBACK_KINDS: Record<string, keyof Callbacks> = {
   '.kpatch.callbacks.post_unpatch': 'postUnpatch',
 };
 
-function functionOf(r: DRel): DSym | null {
-  const t = r.sym;
-  if (!t) return null;
-  if (t.isFunc) return t;
-  if (t.isSection && t.sec) {
-    const f = t.sec.symbolAt(Number(r.addend));
-    if (f && f.isFunc) return f;
-    if (t.sec.bundled?.isFunc) return t.sec.bundled;
+function functionOf(k: Kelf, j: number): number {
+  const t = k.relSym[j];
+  if (!t) return 0;
+  if (k.isFunc(t)) return t;
+  const sec = k.symSec[t];
+  if (k.isSection(t) && sec) {
+    const f = k.symbolAt(sec, k.relAdd[j]);
+    if (f && k.isFunc(f)) return f;
+    const b = k.secBundled[sec];
+    if (b && k.isFunc(b)) return b;
   }
-  return null;
+  return 0;
 }
 
-function stringAt(r: DRel): string | null {
-  const t = r.sym;
-  if (!t || !t.sec || t.sec.isNobits) return null;
-  const off = (t.isSection ? 0 : t.value) + Number(r.addend);
-  const data = t.sec.data;
+function stringAt(k: Kelf, j: number): string | null {
+  const t = k.relSym[j];
+  const sec = t ? k.symSec[t] : 0;
+  if (!sec || k.isNobits(sec)) return null;
+  const off = (k.isSection(t) ? 0 : k.value(t)) + k.relAdd[j];
+  const data = k.secData(sec);
   if (off < 0 || off >= data.length) return null;
   const end = data.indexOf(0, off);
   return data.toString('latin1', off, end < 0 ? data.length : end);
@@ -49,49 +53,54 @@ export function readMarkers(ctx: DiffContext): Markers {
   const k = ctx.patched;
   const out: Markers = { callbacks: {}, callbackFunctions: [] };
   const ignoredSections = new Set<string>();
-  for (const sec of k.sections) {
-    const name = sec.name;
-    if (!name.startsWith('.kpatch.') || sec.isRelocation) continue;
+  for (let sec = 1; sec < k.nsec; sec++) {
+    if ((k.secClass[sec] & C_KPATCH) === 0 || k.isRelocation(sec)) continue;
+    const name = k.secName(sec);
+    const a = k.relStart[sec];
+    const b = k.relStart[sec + 1];
     if (name === '.kpatch.ignore.functions' || name === '.kpatch.force') {
-      for (const r of sec.relocs) {
-        const f = functionOf(r);
+      for (let j = a; j < b; j++) {
+        const f = functionOf(k, j);
         if (!f) {
-          refuse(ctx, k.where(sec, r.offset), `${name} entry does not point at a function`);
+          refuse(ctx, k.where(sec, k.relOff[j]), `${name} entry does not point at a function`);
           continue;
         }
-        if (name === '.kpatch.force') f.forced = true;
-        else f.ignored = true;
+        k.set(f, name === '.kpatch.force' ? F_FORCED : F_IGNORED);
       }
     } else if (name === '.kpatch.ignore.sections') {
-      for (const r of sec.relocs) {
-        const s = stringAt(r);
-        if (s === null) refuse(ctx, k.where(sec, r.offset), 'KPATCH_IGNORE_SECTION entry does not point at a section name');
+      for (let j = a; j < b; j++) {
+        const s = stringAt(k, j);
+        if (s === null) refuse(ctx, k.where(sec, k.relOff[j]), 'KPATCH_IGNORE_SECTION entry does not point at a section name');
         else ignoredSections.add(s);
       }
     } else if (CALLBACK_KINDS[name]) {
       const kind = CALLBACK_KINDS[name];
-      const fnRels = sec.relocs.filter((r) => r.offset % 16 === 0);
+      const fnRels: number[] = [];
+      for (let j = a; j < b; j++) if (k.relOff[j] % 16 === 0) fnRels.push(j);
       if (fnRels.length > 1) refuse(ctx, `${k.file}: ${name}`, `more than one ${kind} callback`);
-      for (const r of fnRels) {
-        const f = functionOf(r);
+      for (const j of fnRels) {
+        const f = functionOf(k, j);
         if (!f) {
-          refuse(ctx, k.where(sec, r.offset), `${name} entry does not point at a function`);
+          refuse(ctx, k.where(sec, k.relOff[j]), `${name} entry does not point at a function`);
           continue;
         }
-        out.callbacks[kind] = f.name;
+        out.callbacks[kind] = k.symName(f);
         out.callbackFunctions.push(f);
       }
     }
   }
-  for (const side of [ctx.orig, ctx.patched]) {
-    for (const sec of side.sections) {
-      if (ignoredSections.has(sec.name) || (sec.base && ignoredSections.has(sec.base.name))) sec.ignored = true;
+  if (ignoredSections.size > 0) {
+    for (const side of [ctx.orig, ctx.patched]) {
+      for (let s = 1; s < side.nsec; s++) {
+        const base = side.secBase[s];
+        if (ignoredSections.has(side.secName(s)) || (base && ignoredSections.has(side.secName(base)))) side.secIgnored[s] = 1;
+      }
     }
   }
   return out;
 }
 
 /** Marks ignored sections' symbols ignored too. */
-export function applyIgnoredSections(secs: DSec[]): void {
-  for (const s of secs) if (s.ignored) for (const sym of s.syms) sym.ignored = true;
+export function applyIgnoredSections(k: Kelf): void {
+  for (let s = 1; s < k.nsec; s++) if (k.secIgnored[s]) for (const sym of k.symsOf(s)) k.set(sym, F_IGNORED);
 }

@@ -1,185 +1,482 @@
 /**
- * The diff's view of one object: sections and symbols wrapped with what the
- * passes compute (twin in the other object, status, inclusion), relocations
- * with plain-number offsets, lookups in hash maps.
+ * The diff's view of one object, data-oriented: sections and symbols are
+ * their file indices (0 = none), their ELF fields are read straight from the
+ * file buffer (elf/compact.ts), and what the passes compute (twin in the
+ * other object, status, inclusion, ...) lives in typed arrays indexed by
+ * them. Relocations are copied once into per-object arrays, grouped by the
+ * section they apply to and sorted by offset, in canonical form after the
+ * canonicalise pass (symbol and addend rewritten in place). Names are looked
+ * up through a hash table over the string table's bytes, so no string is
+ * kept per symbol or section.
  */
-import { ElfObject, ElfSymbol, Section } from '../../elf/model.js';
+import { CompactElf } from '../../elf/compact.js';
+import { ElfFormatError } from '../../elf/errors.js';
 import {
-  SHF_ALLOC, SHF_EXECINSTR, SHF_STRINGS, SHF_WRITE, SHT_GROUP, SHT_NOBITS, SHT_REL, SHT_RELA,
+  SHF_ALLOC, SHF_EXECINSTR, SHF_STRINGS, SHF_WRITE, SHN_UNDEF, SHT_GROUP, SHT_NOBITS, SHT_REL, SHT_RELA,
   SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL, STT_FILE, STT_FUNC, STT_OBJECT, STT_SECTION, STT_TLS,
 } from '../../elf/constants.js';
+import { sectionClass } from './sections.js';
 
-export type Status = 'same' | 'changed' | 'new';
+/** Symbol and section status. */
+export const SAME = 0;
+export const CHANGED = 1;
+export const NEW = 2;
 
-export interface DRel {
-  offset: number;
-  type: number;
-  sym: DSym | null;
-  addend: bigint;
-}
+/** Symbol flags. */
+export const F_INCLUDE = 1;
+export const F_IGNORED = 2;
+export const F_FORCED = 4;
+export const F_LINE_ONLY = 8;
+/** Named: a symbol the correlation pass matches by name (not a section or file symbol, name not empty). */
+export const F_NAMED = 16;
 
-export class DSym {
-  twin: DSym | null = null;
-  status: Status = 'new';
-  sec: DSec | null = null;
-  /** For a compiler-made child (`.cold`, fentry-less `.part.N`): its parent. */
-  parent: DSym | null = null;
-  children: DSym[] = [];
-  /** The `__pfx_<name>` padding symbol in front of the function, if any. */
-  prefix: DSym | null = null;
-  /** The function this `__pfx_` symbol prefixes. */
-  prefixOf: DSym | null = null;
-  /** Another name for the function or object that owns this section (same place, same size). */
-  aliasOf: DSym | null = null;
-  include = false;
-  ignored = false;
-  forced = false;
-  /** Why a function changed (for the report). */
-  reasons: string[] = [];
-  /** A function whose only differences are `__LINE__` immediates. */
-  lineOnly = false;
+const TWO32 = 0x100000000;
 
-  constructor(readonly obj: Kelf, readonly elf: ElfSymbol, readonly order: number) {}
+export class Kelf {
+  readonly e: CompactElf;
+  readonly buf: Buffer;
+  /** Section count, section 0 included. */
+  readonly nsec: number;
+  /** Symbol count, symbol 0 included. */
+  readonly nsym: number;
 
-  get name(): string { return this.elf.name; }
-  get value(): number { return Number(this.elf.value); }
-  get size(): number { return Number(this.elf.size); }
-  get isFunc(): boolean { return this.elf.type === STT_FUNC; }
-  get isData(): boolean { return this.elf.type === STT_OBJECT || this.elf.type === STT_TLS; }
-  get isSection(): boolean { return this.elf.type === STT_SECTION; }
-  get isFile(): boolean { return this.elf.type === STT_FILE; }
-  get isLocal(): boolean { return this.elf.bind === STB_LOCAL; }
-  get isUndefined(): boolean { return this.elf.isUndefined; }
-  /** Named: a symbol the correlation pass matches by name. */
-  get isNamed(): boolean { return !this.isSection && !this.isFile && this.name !== ''; }
-}
-
-export class DSec {
-  twin: DSec | null = null;
-  status: Status = 'new';
-  /** The relocation section that applies to this one. */
-  rela: DSec | null = null;
+  // Sections.
+  readonly secTwin: Int32Array;
+  readonly secStatus: Uint8Array;
+  /** The relocation section applying to a section. */
+  readonly secRela: Int32Array;
   /** For a relocation section: the section it applies to. */
-  base: DSec | null = null;
-  secsym: DSym | null = null;
-  /** The one function or object this section holds (`-ffunction-sections`/`-fdata-sections`). */
-  bundled: DSym | null = null;
-  /** Function and data symbols defined here, by value. */
-  syms: DSym[] = [];
-  /** Relocations applying to this section (canonical form after the canonicalise pass), by offset. */
-  relocs: DRel[] = [];
-  ignored = false;
-  /** Instruction end offsets, decoded on demand. */
-  insnEnds: Uint32Array | null = null;
+  readonly secBase: Int32Array;
+  /** The first section symbol of a section. */
+  readonly secSecsym: Int32Array;
+  /** The one function or object a section holds (`-ffunction-sections`/`-fdata-sections`). */
+  readonly secBundled: Int32Array;
+  readonly secIgnored: Uint8Array;
+  /** sections.ts class bits, from the name. */
+  readonly secClass: Uint16Array;
+  /** Function and data symbols defined in a section, sorted by (value, index): secSyms[secSymStart[s] .. secSymStart[s+1]). */
+  readonly secSymStart: Int32Array;
+  readonly secSyms: Int32Array;
 
-  constructor(readonly obj: Kelf, readonly s: Section, readonly order: number) {}
+  // Relocations, grouped by the section they apply to: [relStart[s], relStart[s+1]), sorted by offset.
+  readonly relStart: Int32Array;
+  readonly relOff: Float64Array;
+  readonly relType: Uint32Array;
+  readonly relSym: Int32Array;
+  readonly relAdd: Float64Array;
+  /** Exact addends that do not fit 53 bits (by relocation index), until rewritten. */
+  readonly bigAddends = new Map<number, bigint>();
 
-  get name(): string { return this.s.name; }
-  get size(): number { return this.s.size; }
-  get data(): Buffer { return this.s.data; }
-  get isText(): boolean { return (this.s.flags & SHF_EXECINSTR) !== 0; }
-  get isStrings(): boolean { return (this.s.flags & SHF_STRINGS) !== 0; }
-  get isWritable(): boolean { return (this.s.flags & SHF_WRITE) !== 0; }
-  get isAlloc(): boolean { return (this.s.flags & SHF_ALLOC) !== 0; }
-  get isNobits(): boolean { return this.s.type === SHT_NOBITS; }
-  get isRelocation(): boolean { return this.s.type === SHT_RELA || this.s.type === SHT_REL; }
-  /** Tables and groups: never compared or copied as such. */
-  get isStructural(): boolean {
-    const t = this.s.type;
-    return t === SHT_SYMTAB || t === SHT_STRTAB || t === SHT_SYMTAB_SHNDX || t === SHT_GROUP || this.isRelocation;
+  // Symbols.
+  readonly symSec: Int32Array;
+  readonly symTwin: Int32Array;
+  readonly symStatus: Uint8Array;
+  readonly symFlags: Uint8Array;
+  /** Compiler-made child (`.cold`, fentry-less `.part.N`) -> parent, and parent -> children. */
+  readonly parent = new Map<number, number>();
+  readonly children = new Map<number, number[]>();
+  /** Function -> its `__pfx_` padding symbol, and back. */
+  readonly prefix = new Map<number, number>();
+  readonly prefixOf = new Map<number, number>();
+  /** Another name for the function or object that owns a section (same place, same size). */
+  readonly aliasOf = new Map<number, number>();
+  /** Why a function changed (for the report). */
+  readonly reasons = new Map<number, string[]>();
+  /** Instruction end offsets of text sections, decoded on demand. */
+  readonly insnEnds = new Map<number, Uint32Array>();
+
+  /** The first FILE symbol's name: the source file. */
+  readonly sourceFile: string | null;
+
+  // Name hash: slots hold the first symbol of each distinct name; nextSame chains the others in index order.
+  private readonly slots: Int32Array;
+  private readonly nextSame: Int32Array;
+  private readonly mask: number;
+  private secNames: Map<string, number[]> | null = null;
+
+  constructor(readonly file: string, buf: Buffer) {
+    const e = CompactElf.parse(buf, file);
+    this.e = e;
+    this.buf = buf;
+    const nsec = e.shnum;
+    const nsym = e.nsym;
+    this.nsec = nsec;
+    this.nsym = nsym;
+    this.secTwin = new Int32Array(nsec);
+    this.secStatus = new Uint8Array(nsec).fill(NEW);
+    this.secRela = new Int32Array(nsec);
+    this.secBase = new Int32Array(nsec);
+    this.secSecsym = new Int32Array(nsec);
+    this.secBundled = new Int32Array(nsec);
+    this.secIgnored = new Uint8Array(nsec);
+    this.secClass = new Uint16Array(nsec);
+    this.symSec = new Int32Array(nsym);
+    this.symTwin = new Int32Array(nsym);
+    this.symStatus = new Uint8Array(nsym).fill(NEW);
+    this.symFlags = new Uint8Array(nsym);
+
+    // Sections: classes and relocation links.
+    let nrel = 0;
+    const relCount = new Int32Array(nsec + 1);
+    for (let s = 1; s < nsec; s++) {
+      this.secClass[s] = sectionClass(e.name(s));
+      const t = e.type(s);
+      if ((t === SHT_RELA || t === SHT_REL) && e.info(s) !== 0) {
+        const base = e.info(s);
+        this.secBase[s] = base;
+        this.secRela[base] = s;
+      }
+    }
+    for (let s = 1; s < nsec; s++) {
+      const r = this.secRela[s];
+      if (r !== 0 && this.secBase[r] === s) {
+        const n = e.relocationCount(r);
+        relCount[s] = n;
+        nrel += n;
+      }
+    }
+    // A group section's signature must be a symbol (as ElfObject.read checks).
+    for (let s = 1; s < nsec; s++) {
+      if (e.type(s) !== SHT_GROUP) continue;
+      const sig = e.info(s);
+      if (e.link(s) !== e.symtab) throw new ElfFormatError(file, `section group ${s} (${e.name(s)})`, 'sh_link is not the symbol table', e.headerOffset(s));
+      if (sig === 0 || sig >= nsym) throw new ElfFormatError(file, `section group ${s} (${e.name(s)})`, `signature symbol ${sig} is not a valid symbol`, e.headerOffset(s));
+    }
+
+    // Symbols: sections, section symbols, names.
+    let source: string | null = null;
+    const perSec = new Int32Array(nsec + 1);
+    let size = 16;
+    while (size < nsym * 2) size <<= 1;
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+    this.nextSame = new Int32Array(nsym);
+    const tail = new Int32Array(nsym);
+    for (let i = 1; i < nsym; i++) {
+      const sec = e.symSpecial(i) ? 0 : e.symShndx(i);
+      this.symSec[i] = sec;
+      const type = e.symType(i);
+      if (type === STT_FILE) {
+        if (source === null) source = e.symName(i);
+        continue;
+      }
+      if (type === STT_SECTION) {
+        if (sec !== 0 && this.secSecsym[sec] === 0) this.secSecsym[sec] = i;
+        continue;
+      }
+      const start = e.symNameStart(i);
+      if (buf[start] === 0 || e.symNameEnd(start) === start) continue;
+      this.symFlags[i] |= F_NAMED;
+      if (sec !== 0) perSec[sec]++;
+      // Insert into the name hash.
+      const end = e.symNameEnd(start);
+      let slot = hashBytes(buf, start, end) & this.mask;
+      for (;;) {
+        const first = this.slots[slot];
+        if (first === 0) {
+          this.slots[slot] = i;
+          tail[i] = i;
+          break;
+        }
+        const fs = e.symNameStart(first);
+        if (sameBytes(buf, fs, e.symNameEnd(fs), buf, start, end)) {
+          this.nextSame[tail[first]] = i;
+          tail[first] = i;
+          break;
+        }
+        slot = (slot + 1) & this.mask;
+      }
+    }
+    this.sourceFile = source;
+
+    // Per-section symbol lists, sorted by value then index.
+    this.secSymStart = new Int32Array(nsec + 1);
+    for (let s = 1; s <= nsec; s++) this.secSymStart[s] = this.secSymStart[s - 1] + perSec[s - 1];
+    this.secSyms = new Int32Array(this.secSymStart[nsec]);
+    const fill = this.secSymStart.slice(0, nsec);
+    for (let i = 1; i < nsym; i++) {
+      const sec = this.symSec[i];
+      if (sec !== 0 && (this.symFlags[i] & F_NAMED) !== 0) this.secSyms[fill[sec]++] = i;
+    }
+    for (let s = 1; s < nsec; s++) {
+      const a = this.secSymStart[s];
+      const b = this.secSymStart[s + 1];
+      if (b - a < 2) continue;
+      let sorted = true;
+      for (let k = a + 1; k < b; k++) if (e.symValue(this.secSyms[k]) < e.symValue(this.secSyms[k - 1])) { sorted = false; break; }
+      if (!sorted) {
+        const list = Array.from(this.secSyms.subarray(a, b)).sort((x, y) => e.symValue(x) - e.symValue(y) || x - y);
+        this.secSyms.set(list, a);
+      }
+    }
+
+    // Relocations.
+    this.relStart = new Int32Array(nsec + 1);
+    for (let s = 1; s <= nsec; s++) this.relStart[s] = this.relStart[s - 1] + relCount[s - 1];
+    this.relOff = new Float64Array(nrel);
+    this.relType = new Uint32Array(nrel);
+    this.relSym = new Int32Array(nrel);
+    this.relAdd = new Float64Array(nrel);
+    for (let s = 1; s < nsec; s++) {
+      const n = relCount[s];
+      if (n === 0) continue;
+      const r = this.secRela[s];
+      const rela = e.type(r) === SHT_RELA;
+      const stride = rela ? 24 : 16;
+      const base = e.offset(r);
+      const at = this.relStart[s];
+      let sorted = true;
+      for (let k = 0; k < n; k++) {
+        const o = base + k * stride;
+        const j = at + k;
+        this.relOff[j] = buf.readUInt32LE(o + 4) * TWO32 + buf.readUInt32LE(o);
+        this.relType[j] = buf.readUInt32LE(o + 8);
+        this.relSym[j] = buf.readUInt32LE(o + 12);
+        if (rela) {
+          const hi = buf.readInt32LE(o + 20);
+          this.relAdd[j] = hi * TWO32 + buf.readUInt32LE(o + 16);
+          if (hi > 0x1fffff || hi < -0x200000) this.bigAddends.set(j, buf.readBigInt64LE(o + 16));
+        }
+        if (k > 0 && this.relOff[j] < this.relOff[j - 1]) sorted = false;
+      }
+      if (!sorted) this.sortRelocs(at, at + n);
+    }
   }
 
-  /** The function or data symbol covering `off`, by binary search. */
-  symbolAt(off: number): DSym | null {
-    const a = this.syms;
-    let lo = 0;
-    let hi = a.length - 1;
+  private sortRelocs(a: number, b: number): void {
+    const idx = Array.from({ length: b - a }, (_, k) => a + k).sort((x, y) => this.relOff[x] - this.relOff[y] || x - y);
+    const off = idx.map((j) => this.relOff[j]);
+    const type = idx.map((j) => this.relType[j]);
+    const sym = idx.map((j) => this.relSym[j]);
+    const add = idx.map((j) => this.relAdd[j]);
+    const big = new Map<number, bigint>();
+    idx.forEach((j, k) => { const v = this.bigAddends.get(j); if (v !== undefined) big.set(a + k, v); });
+    for (let j = a; j < b; j++) this.bigAddends.delete(j);
+    for (const [j, v] of big) this.bigAddends.set(j, v);
+    this.relOff.set(off, a);
+    this.relType.set(type, a);
+    this.relSym.set(sym, a);
+    this.relAdd.set(add, a);
+  }
+
+  // Section fields.
+  secName(s: number): string { return this.e.name(s); }
+  secSize(s: number): number { return this.e.size(s); }
+  secType(s: number): number { return this.e.type(s); }
+  secFlags(s: number): number { return this.e.flags(s); }
+  /** The contents (a view; empty for NOBITS). */
+  secData(s: number): Buffer { return this.e.data(s); }
+  /** File offset of the contents. */
+  secOffset(s: number): number { return this.e.offset(s); }
+  isText(s: number): boolean { return (this.e.flags(s) & SHF_EXECINSTR) !== 0; }
+  isStrings(s: number): boolean { return (this.e.flags(s) & SHF_STRINGS) !== 0; }
+  isWritable(s: number): boolean { return (this.e.flags(s) & SHF_WRITE) !== 0; }
+  isAlloc(s: number): boolean { return (this.e.flags(s) & SHF_ALLOC) !== 0; }
+  isNobits(s: number): boolean { return this.e.type(s) === SHT_NOBITS; }
+  isRelocation(s: number): boolean { const t = this.e.type(s); return t === SHT_RELA || t === SHT_REL; }
+  /** Tables and groups: never compared or copied as such. */
+  isStructural(s: number): boolean {
+    const t = this.e.type(s);
+    return t === SHT_SYMTAB || t === SHT_STRTAB || t === SHT_SYMTAB_SHNDX || t === SHT_GROUP || t === SHT_RELA || t === SHT_REL;
+  }
+  /**
+   * The sections called `name`, in file order, for names of sections that
+   * hold no bundled symbol (the only ones looked up by name; built once,
+   * after the structure pass, without keeping a string per section).
+   */
+  sectionsNamed(name: string): number[] {
+    if (!this.secNames) {
+      const m = new Map<string, number[]>();
+      for (let s = 1; s < this.nsec; s++) {
+        if (this.secBundled[s] !== 0) continue;
+        const n = this.e.name(s);
+        const l = m.get(n);
+        if (l) l.push(s);
+        else m.set(n, [s]);
+      }
+      let extra = false;
+      for (let s = 1; s < this.nsec; s++) {
+        if (this.secBundled[s] === 0) continue;
+        const l = m.get(this.e.name(s));
+        if (l) {
+          l.push(s);
+          extra = true;
+        }
+      }
+      if (extra) for (const l of m.values()) l.sort((a, b) => a - b);
+      this.secNames = m;
+    }
+    return this.secNames.get(name) ?? [];
+  }
+
+  // Symbol fields.
+  symName(i: number): string { return this.e.symName(i); }
+  value(i: number): number { return this.e.symValue(i); }
+  size(i: number): number { return this.e.symSize(i); }
+  symType(i: number): number { return this.e.symType(i); }
+  bind(i: number): number { return this.e.symBind(i); }
+  isFunc(i: number): boolean { return this.e.symType(i) === STT_FUNC; }
+  isData(i: number): boolean { const t = this.e.symType(i); return t === STT_OBJECT || t === STT_TLS; }
+  isSection(i: number): boolean { return this.e.symType(i) === STT_SECTION; }
+  isLocal(i: number): boolean { return this.e.symBind(i) === STB_LOCAL; }
+  isUndefined(i: number): boolean { return this.symSec[i] === 0 && this.e.symRawShndx(i) === SHN_UNDEF; }
+  isNamed(i: number): boolean { return (this.symFlags[i] & F_NAMED) !== 0; }
+  has(i: number, flag: number): boolean { return (this.symFlags[i] & flag) !== 0; }
+  set(i: number, flag: number): void { this.symFlags[i] |= flag; }
+  /** Adds a reason to a function's change record. */
+  reason(i: number, why: string): void {
+    const l = this.reasons.get(i);
+    if (l) l.push(why);
+    else this.reasons.set(i, [why]);
+  }
+
+  /** The named symbols called `name`, in index order. */
+  named(name: string): number[] {
+    const out: number[] = [];
+    let slot = hashString(name) & this.mask;
+    for (;;) {
+      const first = this.slots[slot];
+      if (first === 0) return out;
+      if (this.nameIs(first, name)) {
+        for (let i = first; i !== 0; i = this.nextSame[i]) out.push(i);
+        return out;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** The named symbols with the same name as symbol `i` of `other`. */
+  namedLike(other: Kelf, i: number): number[] {
+    const out: number[] = [];
+    const os = other.e.symNameStart(i);
+    const oe = other.e.symNameEnd(os);
+    let slot = hashBytes(other.buf, os, oe) & this.mask;
+    for (;;) {
+      const first = this.slots[slot];
+      if (first === 0) return out;
+      const fs = this.e.symNameStart(first);
+      if (sameBytes(this.buf, fs, this.e.symNameEnd(fs), other.buf, os, oe)) {
+        for (let j = first; j !== 0; j = this.nextSame[j]) out.push(j);
+        return out;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** The first named symbol called like `i` of `other` when it is the only one. */
+  uniqueLike(other: Kelf, i: number): number {
+    const l = this.namedLike(other, i);
+    return l.length === 1 ? l[0] : 0;
+  }
+
+  /** True when symbol `i`'s name is `name`. */
+  nameIs(i: number, name: string): boolean {
+    const s = this.e.symNameStart(i);
+    const end = this.e.symNameEnd(s);
+    if (end - s !== name.length) return false;
+    const b = this.buf;
+    for (let k = 0; k < name.length; k++) if (b[s + k] !== name.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /** True when section `s`'s name ends with `.` + the name of symbol `i`, or is that name. */
+  secNamedAfter(s: number, i: number): boolean {
+    const ns = this.e.nameStart(s);
+    if (ns < 0) return false;
+    const ne = this.e.nameEnd(ns);
+    const ys = this.e.symNameStart(i);
+    const ye = this.e.symNameEnd(ys);
+    const len = ye - ys;
+    const b = this.buf;
+    if (ne - ns < len) return false;
+    for (let k = 0; k < len; k++) if (b[ne - len + k] !== b[ys + k]) return false;
+    return ne - ns === len || b[ne - len - 1] === 0x2e;
+  }
+
+  /** The function or data symbol of `sec` covering `off`, by binary search (0 when none). */
+  symbolAt(sec: number, off: number): number {
+    const a = this.secSyms;
+    const from = this.secSymStart[sec];
+    let lo = from;
+    let hi = this.secSymStart[sec + 1] - 1;
     let best = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (a[mid].value <= off) {
+      if (this.e.symValue(a[mid]) <= off) {
         best = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
     // Several symbols may start at the same place (aliases): prefer a sized one covering off.
-    for (let i = best; i >= 0 && i > best - 4; i--) {
-      const s = a[i];
-      if (s.value <= off && (off < s.value + s.size || (s.size === 0 && off === s.value))) return s;
+    for (let k = best; k >= from && k > best - 4; k--) {
+      const s = a[k];
+      const v = this.e.symValue(s);
+      const z = this.e.symSize(s);
+      if (v <= off && (off < v + z || (z === 0 && off === v))) return s;
     }
-    return null;
+    return 0;
   }
 
-  /** Relocations with offsets in [from, to), by binary search. */
-  relocsIn(from: number, to: number): DRel[] {
-    const a = this.relocs;
-    let lo = 0;
-    let hi = a.length;
+  /** The symbols of section `sec` (sorted by value). */
+  symsOf(sec: number): Int32Array { return this.secSyms.subarray(this.secSymStart[sec], this.secSymStart[sec + 1]); }
+  symCount(sec: number): number { return this.secSymStart[sec + 1] - this.secSymStart[sec]; }
+
+  /** The first relocation of `sec` at or after offset `from`. */
+  relFirst(sec: number, from: number): number {
+    let lo = this.relStart[sec];
+    let hi = this.relStart[sec + 1];
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (a[mid].offset < from) lo = mid + 1;
+      if (this.relOff[mid] < from) lo = mid + 1;
       else hi = mid;
     }
-    const out: DRel[] = [];
-    for (let i = lo; i < a.length && a[i].offset < to; i++) out.push(a[i]);
-    return out;
+    return lo;
   }
-}
-
-export class Kelf {
-  readonly sections: DSec[] = [];
-  readonly symbols: DSym[] = [];
-  readonly symOf = new Map<ElfSymbol, DSym>();
-  readonly secOf = new Map<Section, DSec>();
-  readonly byName = new Map<string, DSym[]>();
-  readonly secByName = new Map<string, DSec[]>();
-  /** The first FILE symbol's name: the source file. */
-  readonly sourceFile: string | null;
-
-  constructor(readonly file: string, readonly elf: ElfObject) {
-    elf.sections.forEach((s, i) => {
-      const d = new DSec(this, s, i);
-      this.sections.push(d);
-      this.secOf.set(s, d);
-      pushMap(this.secByName, s.name, d);
-    });
-    for (const d of this.sections) {
-      if (d.isRelocation && d.s.infoSection) {
-        const base = this.secOf.get(d.s.infoSection)!;
-        d.base = base;
-        base.rela = d;
-      }
-    }
-    let source: string | null = null;
-    elf.symbols.forEach((e, i) => {
-      const sym = new DSym(this, e, i);
-      this.symbols.push(sym);
-      this.symOf.set(e, sym);
-      if (e.section) sym.sec = this.secOf.get(e.section) ?? null;
-      if (sym.isFile && source === null) source = e.name;
-      if (sym.isSection && sym.sec && !sym.sec.secsym) sym.sec.secsym = sym;
-      if (sym.isNamed) pushMap(this.byName, e.name, sym);
-      if (sym.sec && sym.isNamed && !sym.isSection) sym.sec.syms.push(sym);
-    });
-    this.sourceFile = source;
-    for (const d of this.sections) {
-      if (d.syms.length > 1) d.syms.sort((a, b) => a.value - b.value || a.order - b.order);
-      const rs = d.rela?.s.relocations;
-      if (rs) {
-        d.relocs = rs.map((r) => ({ offset: Number(r.offset), type: r.type, sym: r.symbol ? this.symOf.get(r.symbol)! : null, addend: r.addend }));
-        let sorted = true;
-        for (let i = 1; i < d.relocs.length; i++) if (d.relocs[i].offset < d.relocs[i - 1].offset) { sorted = false; break; }
-        if (!sorted) d.relocs.sort((a, b) => a.offset - b.offset);
-      }
-    }
+  /** Relocation indices of `sec` with offsets in [from, to): [first, end). */
+  relRange(sec: number, from: number, to: number): [number, number] {
+    const a = this.relFirst(sec, from);
+    const limit = this.relStart[sec + 1];
+    let b = a;
+    while (b < limit && this.relOff[b] < to) b++;
+    return [a, b];
+  }
+  relCount(sec: number): number { return this.relStart[sec + 1] - this.relStart[sec]; }
+  /** The exact addend of relocation `j` (bigint). */
+  addendExact(j: number): bigint {
+    return this.bigAddends.get(j) ?? BigInt(this.relAdd[j]);
+  }
+  /** Rewrites relocation `j` to `sym + addend` (canonical form). */
+  rewrite(j: number, sym: number, addend: number): void {
+    this.relSym[j] = sym;
+    this.relAdd[j] = addend;
+    this.bigAddends.delete(j);
   }
 
   /** `file: sym+0xoff` for messages. */
-  where(sec: DSec, off: number): string {
-    const s = sec.symbolAt(off);
-    if (s) return `${this.file}: ${s.name}+0x${(off - s.value).toString(16)}`;
-    return `${this.file}: ${sec.name}+0x${off.toString(16)}`;
+  where(sec: number, off: number): string {
+    const s = this.symbolAt(sec, off);
+    if (s) return `${this.file}: ${this.symName(s)}+0x${(off - this.value(s)).toString(16)}`;
+    return `${this.file}: ${this.secName(sec)}+0x${off.toString(16)}`;
   }
+}
+
+/** FNV-1a over bytes [s, e). */
+export function hashBytes(b: Buffer, s: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let k = s; k < e; k++) h = Math.imul(h ^ b[k], 0x01000193);
+  return h >>> 0;
+}
+
+function hashString(name: string): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < name.length; k++) h = Math.imul(h ^ (name.charCodeAt(k) & 0xff), 0x01000193);
+  return h >>> 0;
+}
+
+export function sameBytes(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): boolean {
+  if (ae - as !== be - bs) return false;
+  for (let k = 0; k < ae - as; k++) if (a[as + k] !== b[bs + k]) return false;
+  return true;
 }
 
 export function pushMap<K, V>(m: Map<K, V[]>, k: K, v: V): void {

@@ -8,13 +8,14 @@
  */
 import { ElfObject, ElfSymbol, Section } from '../../elf/model.js';
 import {
-  ET_REL, SHF_GROUP, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
+  ET_REL, SHF_GROUP, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_UNDEF, SHT_PROGBITS, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
   STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE, STT_SECTION,
 } from '../../elf/constants.js';
 import { META_SECTION, klpSymbolName, type DiffMeta, type KlpSymbol } from '../patch/meta.js';
 import type { DiffContext } from './context.js';
 import type { Inclusion } from './include.js';
-import type { DRel, DSec, DSym } from './model.js';
+import { F_INCLUDE, type Kelf } from './model.js';
+import { C_GNU_STACK, C_MODINFO } from './sections.js';
 
 interface Placed {
   out: Section;
@@ -24,94 +25,116 @@ interface Placed {
   to: number;
 }
 
-export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, outFile: string): ElfObject {
-  const P = ctx.patched;
-  const h = P.elf.header;
-  const out = new ElfObject(outFile, { ident: Buffer.from(h.ident), type: ET_REL, machine: h.machine, version: h.version, entry: 0n, flags: h.flags });
-  const placed = new Map<DSec, Placed[]>();
-  const jobs: Array<{ src: DSec; out: Section; rels: Array<{ r: DRel; offset: number }> }> = [];
+/** A relocation to copy: its index in the patched object and its offset in the output section. */
+interface Job { src: number; out: Section; rels: number[]; offsets: number[] }
 
-  const newSection = (src: DSec): Section => {
-    const s = new Section(src.name, src.s.type, src.s.flags & ~SHF_GROUP);
-    s.align = src.s.align;
-    s.entsize = src.s.entsize;
+export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, outFile: string): ElfObject {
+  const P: Kelf = ctx.patched;
+  const h = P.e.header;
+  const out = new ElfObject(outFile, { ident: Buffer.from(h.e_ident), type: ET_REL, machine: h.e_machine, version: h.e_version, entry: 0n, flags: h.e_flags });
+  const placed = new Map<number, Placed[]>();
+  const jobs: Job[] = [];
+
+  const newSection = (src: number): Section => {
+    const s = new Section(P.secName(src), P.secType(src), P.secFlags(src) & ~SHF_GROUP);
+    s.align = P.e.align(src);
+    s.entsize = P.e.entsize(src);
     return s;
   };
 
-  for (const sec of P.sections) {
-    if (sec.isStructural) continue;
+  for (let sec = 1; sec < P.nsec; sec++) {
+    if (P.isStructural(sec)) continue;
     if (inc.whole.has(sec)) {
       const s = newSection(sec);
-      if (sec.isNobits) s.nobitsSize = sec.size;
-      else s.data = Buffer.from(sec.data);
+      if (P.isNobits(sec)) s.nobitsSize = P.secSize(sec);
+      else s.data = Buffer.from(P.secData(sec));
       out.addSection(s);
-      placed.set(sec, [{ out: s, delta: 0, from: 0, to: sec.size }]);
-      jobs.push({ src: sec, out: s, rels: sec.relocs.map((r) => ({ r, offset: r.offset })) });
+      placed.set(sec, [{ out: s, delta: 0, from: 0, to: P.secSize(sec) }]);
+      const rels: number[] = [];
+      const offsets: number[] = [];
+      for (let j = P.relStart[sec]; j < P.relStart[sec + 1]; j++) {
+        rels.push(j);
+        offsets.push(P.relOff[j]);
+      }
+      jobs.push({ src: sec, out: s, rels, offsets });
       continue;
     }
     const chunk = inc.chunks.get(sec);
     if (chunk && chunk.size > 0) {
       const s = newSection(sec);
-      const syms = [...chunk].sort((a, b) => a.value - b.value || a.order - b.order);
+      const syms = [...chunk].sort((a, b) => P.value(a) - P.value(b) || a - b);
+      const nobits = P.isNobits(sec);
+      const data = P.secData(sec);
       const parts: Buffer[] = [];
       const places: Placed[] = [];
-      const rels: Array<{ r: DRel; offset: number }> = [];
+      const rels: number[] = [];
+      const offsets: number[] = [];
       let off = 0;
       let lastEnd = -1;
       for (const sym of syms) {
-        const from = sym.value;
-        const to = sym.value + sym.size;
+        const from = P.value(sym);
+        const to = from + P.size(sym);
         if (from < lastEnd) continue; // overlapping alias: already placed
-        const align = Math.max(1, sec.s.align);
+        const align = Math.max(1, P.e.align(sec));
         const pad = (align - (off % align)) % align;
-        if (pad && !sec.isNobits) parts.push(Buffer.alloc(pad));
+        if (pad && !nobits) parts.push(Buffer.alloc(pad));
         off += pad;
-        if (!sec.isNobits) parts.push(sec.data.subarray(from, to));
+        if (!nobits) parts.push(data.subarray(from, to));
         places.push({ out: s, delta: off - from, from, to });
-        for (const r of sec.relocsIn(from, to)) rels.push({ r, offset: r.offset - from + off });
+        const [a, b] = P.relRange(sec, from, to);
+        for (let j = a; j < b; j++) {
+          rels.push(j);
+          offsets.push(P.relOff[j] - from + off);
+        }
         off += to - from;
         lastEnd = to;
       }
-      if (sec.isNobits) s.nobitsSize = off;
+      if (nobits) s.nobitsSize = off;
       else s.data = Buffer.concat(parts);
       out.addSection(s);
       placed.set(sec, places);
-      jobs.push({ src: sec, out: s, rels });
+      jobs.push({ src: sec, out: s, rels, offsets });
       continue;
     }
     const kept = inc.special.get(sec);
     if (kept && kept.length > 0) {
-      const spec = ctx.specs.get(sec.name)!;
+      const spec = ctx.specs.get(P.secName(sec))!;
       const s = newSection(sec);
       const size = spec.size;
+      const data = P.secData(sec);
       const parts: Buffer[] = [];
-      const rels: Array<{ r: DRel; offset: number }> = [];
+      const rels: number[] = [];
+      const offsets: number[] = [];
       kept.forEach((i, n) => {
         const entry = Buffer.alloc(size);
-        sec.data.copy(entry, 0, i * size, Math.min((i + 1) * size, sec.size));
+        data.copy(entry, 0, i * size, Math.min((i + 1) * size, data.length));
         parts.push(entry);
-        for (const r of sec.relocsIn(i * size, (i + 1) * size)) rels.push({ r, offset: r.offset - i * size + n * size });
+        const [a, b] = P.relRange(sec, i * size, (i + 1) * size);
+        for (let j = a; j < b; j++) {
+          rels.push(j);
+          offsets.push(P.relOff[j] - i * size + n * size);
+        }
       });
       s.data = Buffer.concat(parts);
-      if (sec.s.flags & SHF_LINK_ORDER && sec.s.link) {
-        const linked = P.secOf.get(sec.s.link);
-        const pl = linked ? placed.get(linked) : undefined;
+      if (P.secFlags(sec) & SHF_LINK_ORDER && P.e.link(sec)) {
+        const pl = placed.get(P.e.link(sec));
         if (!pl) continue;
         s.link = pl[0].out;
       }
       out.addSection(s);
-      jobs.push({ src: sec, out: s, rels });
+      jobs.push({ src: sec, out: s, rels, offsets });
     }
   }
 
   // .modinfo: the namespaces the patched code imports.
-  const modinfo = P.sections.find((s) => s.name === '.modinfo' && !s.isRelocation);
-  if (modinfo && !modinfo.isNobits) {
+  let modinfo = 0;
+  for (let s = 1; s < P.nsec && !modinfo; s++) if ((P.secClass[s] & C_MODINFO) !== 0 && !P.isRelocation(s)) modinfo = s;
+  if (modinfo && !P.isNobits(modinfo)) {
     // Built-in objects prefix their keys with the module name (`proc.import_ns=X`).
-    const entries = modinfo.data.toString('latin1').split('\0')
+    const entries = P.secData(modinfo).toString('latin1').split('\0')
       .map((e) => /^(?:[\w-]+\.)?(import_ns=.*)$/.exec(e)?.[1]).filter((e): e is string => e !== undefined);
     if (entries.length > 0) {
-      const s = new Section('.modinfo', SHT_PROGBITS, modinfo.s.flags & ~SHF_GROUP);
+      const s = new Section('.modinfo', SHT_PROGBITS, P.secFlags(modinfo) & ~SHF_GROUP);
       s.align = 1;
       s.data = Buffer.from(entries.map((e) => `${e}\0`).join(''), 'latin1');
       out.addSection(s);
@@ -137,18 +160,18 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     out.addSymbol(sym);
     secsyms.set(s, sym);
   }
-  const defined = new Map<DSym, ElfSymbol>();
-  for (const sym of P.symbols) {
-    if (!sym.include || !sym.sec) continue;
-    const where = locate(placed, sym.sec, sym.value);
+  const defined = new Map<number, ElfSymbol>();
+  for (let sym = 1; sym < P.nsym; sym++) {
+    if (!P.has(sym, F_INCLUDE) || !P.symSec[sym]) continue;
+    const where = locate(placed, P.symSec[sym], P.value(sym));
     if (!where) continue;
     // A replacement keeps its name but must not clash with the global it replaces.
-    const replaces = sym.twin !== null && sym.isFunc;
-    const e = new ElfSymbol(sym.name, replaces ? STB_LOCAL : sym.elf.bind, sym.elf.type);
-    e.other = sym.elf.other;
+    const replaces = P.symTwin[sym] !== 0 && P.isFunc(sym);
+    const e = new ElfSymbol(P.symName(sym), replaces ? STB_LOCAL : P.bind(sym), P.symType(sym));
+    e.other = P.e.symOther(sym);
     e.section = where.out;
-    e.value = BigInt(sym.value + where.delta);
-    e.size = sym.elf.size;
+    e.value = BigInt(P.value(sym) + where.delta);
+    e.size = P.e.symSizeExact(sym);
     out.addSymbol(e);
     defined.set(sym, e);
   }
@@ -174,33 +197,34 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     rela.entsize = 24;
     rela.align = 8;
     rela.relocations = [];
-    for (const { r, offset } of job.rels) {
+    job.rels.forEach((j, n) => {
+      const offset = job.offsets[n];
       let symbol: ElfSymbol | null = null;
-      let addend = r.addend;
-      const t = r.sym;
+      let addend = P.addendExact(j);
+      const t = P.relSym[j];
       if (t) {
-        const res = inc.resolutions.get(t) ?? inc.resolve(t, job.src, r);
+        const res = inc.resolutions.get(t) ?? inc.resolve(t, job.src, j);
         if (res.kind === 'self') {
           const d = defined.get(t);
           if (d) symbol = d;
           else {
-            const base = t.isSection ? 0 : t.value;
-            const at = locate(placed, t.sec!, base + Number(r.addend));
-            const where = at ?? locate(placed, t.sec!, base);
-            if (!where) continue; // refused elsewhere
+            const base = P.isSection(t) ? 0 : P.value(t);
+            const at = locate(placed, P.symSec[t], base + P.relAdd[j]);
+            const where = at ?? locate(placed, P.symSec[t], base);
+            if (!where) return; // refused elsewhere
             symbol = secsyms.get(where.out)!;
-            addend = BigInt(base + where.delta) + r.addend;
+            addend = BigInt(base + where.delta) + addend;
           }
         } else if (res.kind === 'undef') {
-          symbol = undef(res.name, t.elf.bind === STB_WEAK ? STB_WEAK : STB_GLOBAL);
+          symbol = undef(res.name, P.bind(t) === STB_WEAK ? STB_WEAK : STB_GLOBAL);
         } else if (res.kind === 'klp') {
           const name = klpSymbolName(res.object, res.name, res.sympos);
           if (!undefs.has(name)) klpSymbols.push({ placeholder: name, object: res.object, name: res.name, sympos: res.sympos });
           symbol = undef(name, STB_GLOBAL);
-        } else continue;
+        } else return;
       }
-      rela.relocations.push({ offset: BigInt(offset), type: r.type, symbol, addend });
-    }
+      rela.relocations!.push({ offset: BigInt(offset), type: P.relType[j], symbol, addend });
+    });
     relaSections.push(rela);
   }
   meta.klpSymbols = klpSymbols;
@@ -210,17 +234,15 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
   metaSec.align = 1;
   metaSec.data = Buffer.from(`${JSON.stringify(meta)}\n`, 'utf8');
   out.addSection(metaSec);
-  if (P.sections.some((s) => s.name === '.note.GNU-stack')) {
-    const ns = new Section('.note.GNU-stack', SHT_PROGBITS, 0);
-    out.addSection(ns);
-  }
+  let gnuStack = false;
+  for (let s = 1; s < P.nsec && !gnuStack; s++) if ((P.secClass[s] & C_GNU_STACK) !== 0) gnuStack = true;
+  if (gnuStack) out.addSection(new Section('.note.GNU-stack', SHT_PROGBITS, 0));
   out.addSection(symtab);
   out.addSection(strtab);
-  void SHT_NOBITS;
   return out;
 }
 
-function locate(placed: Map<DSec, Placed[]>, sec: DSec, off: number): Placed | null {
+function locate(placed: Map<number, Placed[]>, sec: number, off: number): Placed | null {
   const list = placed.get(sec);
   if (!list) return null;
   for (const p of list) if (off >= p.from && (off < p.to || (off === p.to && p.from === p.to) || (list.length === 1 && off <= p.to))) return p;

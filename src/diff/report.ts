@@ -1,7 +1,7 @@
 /** The diff report: human text for stderr, and the JSON form for --json. */
 import type { DiffContext, Refusal } from './context.js';
 import type { Inclusion } from './include.js';
-import type { DSym } from './model.js';
+import { F_IGNORED, F_LINE_ONLY } from './model.js';
 
 export interface DiffReport {
   orig: string;
@@ -19,17 +19,27 @@ export interface DiffReport {
 }
 
 export function makeReport(ctx: DiffContext, inc: Inclusion | null, result: DiffReport['result']): DiffReport {
-  const names = (l: DSym[]) => l.map((s) => s.name);
+  const P = ctx.patched;
+  const names = (l: number[]) => l.map((s) => P.symName(s));
+  const lineOnly: string[] = [];
+  const ignored: string[] = [];
+  for (let s = 1; s < P.nsym; s++) {
+    if (P.has(s, F_LINE_ONLY)) lineOnly.push(P.symName(s));
+    if (P.isFunc(s) && P.has(s, F_IGNORED)) ignored.push(P.symName(s));
+  }
   return {
     orig: ctx.orig.file,
-    patched: ctx.patched.file,
+    patched: P.file,
     target: ctx.target,
     result,
-    changedFunctions: inc ? inc.functions.map((f) => ({ name: f.name, oldName: f.twin?.name ?? f.name, reasons: f.reasons })) : [],
+    changedFunctions: inc ? inc.functions.map((f) => {
+      const t = P.symTwin[f];
+      return { name: P.symName(f), oldName: t ? ctx.orig.symName(t) : P.symName(f), reasons: P.reasons.get(f) ?? [] };
+    }) : [],
     newFunctions: inc ? names(inc.newFunctions) : [],
     newData: inc ? names(inc.newData) : [],
-    lineOnlyFunctions: ctx.patched.symbols.filter((s) => s.lineOnly).map((s) => s.name),
-    ignoredFunctions: ctx.patched.symbols.filter((s) => s.isFunc && s.ignored).map((s) => s.name),
+    lineOnlyFunctions: lineOnly,
+    ignoredFunctions: ignored,
     refusals: ctx.refusals,
     notes: ctx.notes,
   };

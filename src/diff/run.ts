@@ -7,7 +7,6 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { KelpError } from '../../elf/errors.js';
-import { ElfObject } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
 import { EM_X86_64, ET_REL } from '../../elf/constants.js';
 import { META_VERSION, kernelModuleName, type DiffMeta } from '../patch/meta.js';
@@ -74,12 +73,12 @@ function entrySizes(opts: DiffOptions): Map<string, number> {
 }
 
 function load(file: string): Kelf {
-  const buf = readFileSync(file);
-  const obj = ElfObject.read(buf, file);
-  if (obj.header.type !== ET_REL) throw new KelpError('not a relocatable object (ET_REL)', file);
-  if (obj.header.machine !== EM_X86_64) throw new KelpError(`machine ${obj.header.machine} is not supported (x86-64 only)`, file);
-  if (!obj.symtab) throw new KelpError('has no symbol table', file);
-  return new Kelf(file, obj);
+  const k = new Kelf(file, readFileSync(file));
+  const h = k.e.header;
+  if (h.e_type !== ET_REL) throw new KelpError('not a relocatable object (ET_REL)', file);
+  if (h.e_machine !== EM_X86_64) throw new KelpError(`machine ${h.e_machine} is not supported (x86-64 only)`, file);
+  if (!k.e.symtab) throw new KelpError('has no symbol table', file);
+  return k;
 }
 
 export function runDiff(opts: DiffOptions): DiffResult {
@@ -100,27 +99,29 @@ export function runDiff(opts: DiffOptions): DiffResult {
   for (const k of [orig, patched]) analyseStructure(k);
   for (const k of [orig, patched]) canonicalise(k);
   const markers = readMarkers(ctx);
-  applyIgnoredSections(patched.sections);
+  applyIgnoredSections(patched);
   correlate(ctx);
   compareData(ctx);
   compareFunctions(ctx);
   const inc: Inclusion = includeChanges(ctx, markers);
   selectSpecialEntries(ctx, inc);
 
+  const O = orig;
+  const P = patched;
   const meta: DiffMeta = {
     version: META_VERSION,
     target,
     source: basename(opts.patched),
-    functions: inc.functions.map((f) => ({ name: f.name, oldName: f.twin!.name, sympos: 0 })),
-    newFunctions: inc.newFunctions.map((f) => f.name),
-    newData: inc.newData.map((d) => d.name),
+    functions: inc.functions.map((f) => ({ name: P.symName(f), oldName: O.symName(P.symTwin[f]), sympos: 0 })),
+    newFunctions: inc.newFunctions.map((f) => P.symName(f)),
+    newData: inc.newData.map((d) => P.symName(d)),
     klpSymbols: [],
     callbacks: markers.callbacks,
   };
   // klp_func.old_sympos: the replaced function's position in the target.
   meta.functions.forEach((fn, i) => {
     const f = inc.functions[i];
-    fn.sympos = inc.sympos(fn.oldName, !f.twin!.isLocal, f);
+    fn.sympos = inc.sympos(fn.oldName, !O.isLocal(P.symTwin[f]), f);
   });
 
   let result: DiffReport['result'];

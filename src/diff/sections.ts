@@ -19,7 +19,15 @@ export interface SpecialSpec {
 
 /** Defaults for x86-64 kernels of the 5.x/6.x era (the peer suite's objects). */
 export function specialSpecs(overrides: ReadonlyMap<string, number>): Map<string, SpecialSpec> {
-  const list: SpecialSpec[] = [
+  const out = new Map<string, SpecialSpec>();
+  for (const s of SPECS) {
+    const size = overrides.get(s.name);
+    out.set(s.name, size === undefined ? s : { ...s, size });
+  }
+  return out;
+}
+
+const SPECS: readonly SpecialSpec[] = [
     { name: '.parainstructions', size: 16, env: 'PARA_STRUCT_SIZE', anchor: 0 },
     { name: '__ex_table', size: 12, env: 'EX_STRUCT_SIZE', anchor: 0 },
     { name: '__bug_table', size: 12, env: 'BUG_STRUCT_SIZE', anchor: 0 },
@@ -35,13 +43,37 @@ export function specialSpecs(overrides: ReadonlyMap<string, number>): Map<string
     { name: '.orc_unwind', size: 6, env: 'ORC_STRUCT_SIZE', anchor: -1 },
     { name: '__mcount_loc', size: 8, anchor: 0 },
     { name: '__patchable_function_entries', size: 8, anchor: 0 },
-  ];
-  const out = new Map<string, SpecialSpec>();
-  for (const s of list) {
-    const size = overrides.get(s.name);
-    out.set(s.name, size === undefined ? s : { ...s, size });
-  }
-  return out;
+];
+const SPEC_NAMES = new Set(SPECS.map((s) => s.name));
+
+/** Section class bits (computed once per section from its name). */
+export const C_DROPPED = 1;
+export const C_INIT = 2;
+export const C_METADATA = 4;
+export const C_AUX = 8;
+export const C_KPATCH = 16;
+export const C_SPECIAL = 32;
+export const C_MODINFO = 64;
+export const C_GNU_STACK = 128;
+export const C_ORC_IP = 256;
+export const C_ORC = 512;
+/** `__mcount_loc` and `__patchable_function_entries`: ftrace call sites. */
+export const C_FTRACE_SITES = 1024;
+
+export function sectionClass(name: string): number {
+  let c = 0;
+  if (isDropped(name)) c |= C_DROPPED;
+  if (isInit(name)) c |= C_INIT;
+  if (isMetadata(name)) c |= C_METADATA;
+  if (isAuxCode(name)) c |= C_AUX;
+  if (name.startsWith('.kpatch.')) c |= C_KPATCH;
+  if (SPEC_NAMES.has(name)) c |= C_SPECIAL;
+  if (name === '.modinfo') c |= C_MODINFO;
+  if (name === '.note.GNU-stack') c |= C_GNU_STACK;
+  if (name === '.orc_unwind_ip') c |= C_ORC_IP;
+  if (name === '.orc_unwind') c |= C_ORC;
+  if (name === '__mcount_loc' || name === '__patchable_function_entries') c |= C_FTRACE_SITES;
+  return c;
 }
 
 /** Code that special-section entries point into; copied whole when needed. */

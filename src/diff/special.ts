@@ -11,57 +11,68 @@ import { KelpError } from '../../elf/errors.js';
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
 import type { Inclusion } from './include.js';
-import type { DSec } from './model.js';
+import type { Kelf } from './model.js';
+import { C_ORC, C_ORC_IP, C_SPECIAL } from './sections.js';
 
 export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
   const k = ctx.patched;
   for (let round = 0; round < 8; round++) {
     const before = inc.functions.length + inc.newFunctions.length;
-    const orcIp: number[] | null = null;
-    let orcKept: number[] | null = orcIp;
-    for (const sec of k.sections) {
-      const spec = ctx.specs.get(sec.name);
-      if (!spec || sec.isRelocation || sec.ignored || spec.anchor < 0) continue;
-      const size = entrySize(sec, spec.size, ctx.explicitSizes.has(sec.name));
+    let orcKept: number[] | null = null;
+    let orcIp = 0;
+    for (let sec = 1; sec < k.nsec; sec++) {
+      if ((k.secClass[sec] & C_SPECIAL) === 0 || k.isRelocation(sec) || k.secIgnored[sec]) continue;
+      const name = k.secName(sec);
+      const spec = ctx.specs.get(name);
+      if (!spec || spec.anchor < 0) continue;
+      const size = entrySize(k, sec, spec.size, ctx.explicitSizes.has(name));
       if (size === null) {
-        throw new KelpError(`section ${sec.name}: size ${sec.size} does not split into entries of ${spec.size} bytes (set the entry size with --entry-size ${sec.name}=BYTES${spec.env ? ` or ${spec.env}` : ''})`, k.file);
+        throw new KelpError(`section ${name}: size ${k.secSize(sec)} does not split into entries of ${spec.size} bytes (set the entry size with --entry-size ${name}=BYTES${spec.env ? ` or ${spec.env}` : ''})`, k.file);
       }
-      ctx.specs.set(sec.name, { ...spec, size });
+      ctx.specs.set(name, { ...spec, size });
       const kept: number[] = [];
-      const count = Math.ceil(sec.size / size);
-      let ri = 0;
-      const rels = sec.relocs;
+      const count = Math.ceil(k.secSize(sec) / size);
+      let ri = k.relStart[sec];
+      const end = k.relStart[sec + 1];
       for (let i = 0; i < count; i++) {
         const start = i * size;
-        while (ri < rels.length && rels[ri].offset < start) ri++;
+        while (ri < end && k.relOff[ri] < start) ri++;
         const anchor = start + spec.anchor;
         let keep = false;
-        for (let j = ri; j < rels.length && rels[j].offset < start + size; j++) {
-          if (rels[j].offset === anchor) {
-            keep = inc.isIncludedCode(rels[j]);
+        for (let j = ri; j < end && k.relOff[j] < start + size; j++) {
+          if (k.relOff[j] === anchor) {
+            keep = inc.isIncludedCode(j);
             break;
           }
         }
         if (keep) kept.push(i);
       }
       inc.special.set(sec, kept);
-      if (sec.name === '.orc_unwind_ip') orcKept = kept;
+      if ((k.secClass[sec] & C_ORC_IP) !== 0) {
+        orcKept = kept;
+        orcIp = sec;
+      }
       for (const i of kept) {
         const start = i * size;
-        for (const r of sec.relocsIn(start, start + size)) {
-          if (!r.sym) continue;
-          const res = inc.resolve(r.sym, sec, r);
-          if (spec.key !== undefined && r.offset - start === (spec.key < 0 ? size + spec.key : spec.key)) checkKey(ctx, sec, start, r.sym.twin?.name ?? r.sym.name, res);
+        const [a, b] = k.relRange(sec, start, start + size);
+        for (let j = a; j < b; j++) {
+          const t = k.relSym[j];
+          if (!t) continue;
+          const res = inc.resolve(t, sec, j);
+          if (spec.key !== undefined && k.relOff[j] - start === (spec.key < 0 ? size + spec.key : spec.key)) {
+            const twin = k.symTwin[t];
+            checkKey(ctx, sec, start, twin ? ctx.orig.symName(twin) : k.symName(t), res);
+          }
         }
       }
     }
     if (orcKept) {
-      const orc = k.sections.find((s) => s.name === '.orc_unwind' && !s.isRelocation);
-      const ip = k.sections.find((s) => s.name === '.orc_unwind_ip' && !s.isRelocation)!;
+      let orc = 0;
+      for (let s = 1; s < k.nsec && !orc; s++) if ((k.secClass[s] & C_ORC) !== 0 && !k.isRelocation(s)) orc = s;
       if (orc) {
-        const n = ip.size / ctx.specs.get('.orc_unwind_ip')!.size;
-        if (n === 0 || orc.size % n !== 0) throw new KelpError(`section .orc_unwind: size ${orc.size} does not match the ${n} entries of .orc_unwind_ip`, k.file);
-        ctx.specs.set('.orc_unwind', { ...ctx.specs.get('.orc_unwind')!, size: orc.size / n });
+        const n = k.secSize(orcIp) / ctx.specs.get('.orc_unwind_ip')!.size;
+        if (n === 0 || k.secSize(orc) % n !== 0) throw new KelpError(`section .orc_unwind: size ${k.secSize(orc)} does not match the ${n} entries of .orc_unwind_ip`, k.file);
+        ctx.specs.set('.orc_unwind', { ...ctx.specs.get('.orc_unwind')!, size: k.secSize(orc) / n });
         inc.special.set(orc, orcKept);
       }
     }
@@ -70,10 +81,16 @@ export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
   }
 }
 
-function checkKey(ctx: DiffContext, sec: DSec, start: number, key: string, res: ReturnType<Inclusion['resolve']>): void {
-  const what = sec.name === '__jump_table' ? 'jump label' : 'static call';
-  const site = sec.relocsIn(start, start + 1)[0];
-  const where = site?.sym?.sec ? ctx.patched.where(site.sym.sec, (site.sym.isSection ? 0 : site.sym.value) + Number(site.addend)) : `${ctx.patched.file}: ${sec.name}+0x${start.toString(16)}`;
+function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res: ReturnType<Inclusion['resolve']>): void {
+  const k = ctx.patched;
+  const name = k.secName(sec);
+  const what = name === '__jump_table' ? 'jump label' : 'static call';
+  const [a, b] = k.relRange(sec, start, start + 1);
+  let where = `${k.file}: ${name}+0x${start.toString(16)}`;
+  if (b > a) {
+    const t = k.relSym[a];
+    if (t && k.symSec[t]) where = k.where(k.symSec[t], (k.isSection(t) ? 0 : k.value(t)) + k.relAdd[a]);
+  }
   let module: string | null = null;
   if (res.kind === 'klp' && res.object !== 'vmlinux') module = res.object;
   if (res.kind === 'undef') {
@@ -91,31 +108,35 @@ function checkKey(ctx: DiffContext, sec: DSec, start: number, key: string, res: 
  * entry; otherwise (kernels differ) the smallest size that does, unless the
  * size was given explicitly.
  */
-export function entrySize(sec: DSec, configured: number, explicit: boolean): number | null {
+export function entrySize(k: Kelf, sec: number, configured: number, explicit: boolean): number | null {
   // The last entry may lack its trailing padding.
-  if (fits(sec, configured, true)) return configured;
+  if (fits(k, sec, configured, true)) return configured;
   if (explicit) return null;
-  for (let size = 4; size <= 64; size++) if (size !== configured && fits(sec, size, false)) return size;
+  for (let size = 4; size <= 64; size++) if (size !== configured && fits(k, sec, size, false)) return size;
   return null;
 }
 
-function fits(sec: DSec, size: number, partialLast: boolean): boolean {
-  if (size <= 0 || (!partialLast && sec.size % size !== 0)) return false;
-  const n = Math.ceil(sec.size / size);
-  const rels = sec.relocs;
-  if (n === 0 || rels.length === 0) return true;
+function fits(k: Kelf, sec: number, size: number, partialLast: boolean): boolean {
+  const total = k.secSize(sec);
+  if (size <= 0 || (!partialLast && total % size !== 0)) return false;
+  const n = Math.ceil(total / size);
+  const a = k.relStart[sec];
+  const b = k.relStart[sec + 1];
+  if (n === 0 || b === a) return true;
   // Every entry starts with a relocation (its site), and the relocations sit
   // at a few fixed offsets within an entry.
   const slots = new Set<number>();
   let anchors = 0;
   let last = -1;
-  for (const r of rels) {
-    const at = r.offset % size;
+  for (let j = a; j < b; j++) {
+    const off = k.relOff[j];
+    const at = off % size;
     slots.add(at);
-    if (at === 0 && Math.floor(r.offset / size) !== last) {
+    if (at === 0 && Math.floor(off / size) !== last) {
       anchors++;
-      last = Math.floor(r.offset / size);
+      last = Math.floor(off / size);
     }
+    if (slots.size > 4) return false;
   }
   return anchors === n && slots.size <= 4;
 }

@@ -5,9 +5,10 @@
  * ftrace call such as a `.part.N` split), and which functions can be
  * patched (an `__fentry__` call at entry, or a patchable function entry).
  */
-import type { DSec, DSym, Kelf } from './model.js';
+import type { Kelf } from './model.js';
+import { C_FTRACE_SITES } from './sections.js';
 
-const FENTRY_NAMES = new Set(['__fentry__', 'mcount', '__mcount', '_mcount']);
+const FENTRY_NAMES = ['__fentry__', 'mcount', '__mcount', '_mcount'];
 
 export function analyseStructure(k: Kelf): void {
   bundle(k);
@@ -15,87 +16,108 @@ export function analyseStructure(k: Kelf): void {
 }
 
 function bundle(k: Kelf): void {
-  for (const sec of k.sections) {
-    if (sec.syms.length === 0) continue;
-    for (const sym of sec.syms) {
-      if (!(sym.isFunc || sym.isData)) continue;
-      if (sym.name.startsWith('__pfx_')) {
-        const target = k.byName.get(sym.name.slice(6))?.find((x) => x.sec === sec && x.isFunc);
-        if (target) {
-          target.prefix = sym;
-          sym.prefixOf = target;
+  for (let sec = 1; sec < k.nsec; sec++) {
+    const syms = k.symsOf(sec);
+    if (syms.length === 0) continue;
+    for (const sym of syms) {
+      if (!(k.isFunc(sym) || k.isData(sym))) continue;
+      const name = k.symName(sym);
+      if (name.startsWith('__pfx_')) {
+        const target = k.named(name.slice(6)).find((x) => k.symSec[x] === sec && k.isFunc(x));
+        if (target !== undefined) {
+          k.prefix.set(target, sym);
+          k.prefixOf.set(sym, target);
         }
         continue;
       }
       // The section must hold this symbol (and its prefix) only, and be named
       // after it or be covered by it (a `.cold` part in `.text.unlikely.<parent>`).
-      const others = sec.syms.filter((x) => x !== sym && (x.isFunc || x.isData) && !(x.name === `__pfx_${sym.name}`) && !(x.value === sym.value && x.size === sym.size));
-      if (others.length !== 0) continue;
-      const named = sec.name.endsWith(`.${sym.name}`) || sec.name === sym.name;
-      const covers = sym.isFunc && sec.isText && sym.value + sym.size === sec.size && (sym.value === 0 || (sym.prefix !== null && sym.prefix.value === 0));
-      if (named || covers) sec.bundled = sym;
+      const v = k.value(sym);
+      const z = k.size(sym);
+      let others = false;
+      for (const x of syms) {
+        if (x === sym || !(k.isFunc(x) || k.isData(x))) continue;
+        if (k.value(x) === v && k.size(x) === z) continue;
+        if (k.symName(x) === `__pfx_${name}`) continue;
+        others = true;
+        break;
+      }
+      if (others) continue;
+      const named = k.secNamedAfter(sec, sym);
+      const pfx = k.prefix.get(sym);
+      const covers = k.isFunc(sym) && k.isText(sec) && v + z === k.secSize(sec) && (v === 0 || (pfx !== undefined && k.value(pfx) === 0));
+      if (named || covers) k.secBundled[sec] = sym;
     }
-    const b = sec.bundled;
-    if (b) for (const x of sec.syms) if (x !== b && x.elf.type === b.elf.type && x.value === b.value && x.size === b.size) x.aliasOf = b;
+    const b = k.secBundled[sec];
+    if (b) {
+      for (const x of syms) if (x !== b && k.symType(x) === k.symType(b) && k.value(x) === k.value(b) && k.size(x) === k.size(b)) k.aliasOf.set(x, b);
+    }
   }
 }
 
 const CHILD = /^(.+?)((?:\.(?:cold|part|isra|constprop|lto_priv|localalias)(?:\.\d+)?)+)$/;
 
 function findChildren(k: Kelf): void {
-  for (const sym of k.symbols) {
-    if (!sym.isFunc || !sym.sec) continue;
-    const m = CHILD.exec(sym.name);
+  for (let sym = 1; sym < k.nsym; sym++) {
+    if (!k.isFunc(sym) || k.symSec[sym] === 0 || !k.isNamed(sym)) continue;
+    const full = k.symName(sym);
+    if (full.indexOf('.') < 0) continue;
+    const m = CHILD.exec(full);
     if (!m) continue;
-    const isCold = /\.cold(\.\d+)?$/.test(sym.name);
-    if (!isCold && hasFentry(sym)) continue; // a clone with its own ftrace call is a function of its own
+    const isCold = /\.cold(\.\d+)?$/.test(full);
+    if (!isCold && hasFentry(k, sym)) continue; // a clone with its own ftrace call is a function of its own
     // The parent: the longest proper prefix that names a function.
-    let name = sym.name;
-    let parent: DSym | undefined;
+    let name = full;
+    let parent: number | undefined;
     for (;;) {
       const cut = name.lastIndexOf('.');
       if (cut <= 0) break;
       name = name.slice(0, cut);
-      parent = k.byName.get(name)?.find((x) => x.isFunc && x.sec !== null && x !== sym);
-      if (parent) break;
+      parent = k.named(name).find((x) => k.isFunc(x) && k.symSec[x] !== 0 && x !== sym);
+      if (parent !== undefined) break;
     }
-    if (parent) {
-      sym.parent = parent;
-      parent.children.push(sym);
+    if (parent !== undefined) {
+      k.parent.set(sym, parent);
+      const l = k.children.get(parent);
+      if (l) l.push(sym);
+      else k.children.set(parent, [sym]);
     }
   }
 }
 
 /** Sites recorded in `__mcount_loc`/`__patchable_function_entries`, per section. */
-function recordedSites(k: Kelf): Map<DSec, number[]> {
+function recordedSites(k: Kelf): Map<number, number[]> {
   const cached = sitesCache.get(k);
   if (cached) return cached;
-  const m = new Map<DSec, number[]>();
-  for (const sec of k.sections) {
-    if (sec.name !== '__mcount_loc' && sec.name !== '__patchable_function_entries') continue;
-    for (const r of sec.relocs) {
-      const t = r.sym;
-      if (!t || !t.sec) continue;
-      const off = (t.isSection ? 0 : t.value) + Number(r.addend);
-      const list = m.get(t.sec);
+  const m = new Map<number, number[]>();
+  for (let sec = 1; sec < k.nsec; sec++) {
+    if ((k.secClass[sec] & C_FTRACE_SITES) === 0 || k.isRelocation(sec)) continue;
+    const end = k.relStart[sec + 1];
+    for (let j = k.relStart[sec]; j < end; j++) {
+      const t = k.relSym[j];
+      if (t === 0 || k.symSec[t] === 0) continue;
+      const off = (k.isSection(t) ? 0 : k.value(t)) + k.relAdd[j];
+      const list = m.get(k.symSec[t]);
       if (list) list.push(off);
-      else m.set(t.sec, [off]);
+      else m.set(k.symSec[t], [off]);
     }
   }
   sitesCache.set(k, m);
   return m;
 }
-const sitesCache = new WeakMap<Kelf, Map<DSec, number[]>>();
+const sitesCache = new WeakMap<Kelf, Map<number, number[]>>();
 
 /** True when the function starts with an ftrace call site. */
-export function hasFentry(f: DSym): boolean {
-  const sec = f.sec;
-  if (!sec) return false;
-  const start = f.value;
-  for (const r of sec.relocsIn(start, start + 16)) {
-    if (r.sym && FENTRY_NAMES.has(r.sym.name)) return true;
+export function hasFentry(k: Kelf, f: number): boolean {
+  const sec = k.symSec[f];
+  if (sec === 0) return false;
+  const start = k.value(f);
+  const [a, b] = k.relRange(sec, start, start + 16);
+  for (let j = a; j < b; j++) {
+    const t = k.relSym[j];
+    if (t !== 0 && FENTRY_NAMES.some((n) => k.nameIs(t, n))) return true;
   }
-  const sites = recordedSites(f.obj).get(sec);
+  const sites = recordedSites(k).get(sec);
   if (sites) for (const off of sites) if (off >= start - 16 && off < start + 16) return true;
   return false;
 }

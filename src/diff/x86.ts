@@ -9,7 +9,7 @@ import type * as Iced from 'iced-x86';
 import {
   R_X86_64_GOTPC32, R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_REX_GOTPCRELX,
 } from '../../elf/constants.js';
-import type { DRel, DSec } from './model.js';
+import type { Kelf } from './model.js';
 
 // iced-x86 (WebAssembly, ~30 MiB of memory once instantiated) loads on the
 // first decode: most diffs never need one, and `kelp build`/`kelp --help`
@@ -26,9 +26,10 @@ export function isPcRelative(type: number): boolean {
 }
 
 /** Decodes a text section once; returns the end offset of every instruction. */
-function instructionEnds(sec: DSec): Uint32Array {
-  if (sec.insnEnds) return sec.insnEnds;
-  const data = sec.data;
+function instructionEnds(k: Kelf, sec: number): Uint32Array {
+  const hit = k.insnEnds.get(sec);
+  if (hit) return hit;
+  const data = k.secData(sec);
   const ends: number[] = [];
   if (data.length > 0) {
     const { Decoder, DecoderOptions, Instruction } = iced();
@@ -45,42 +46,80 @@ function instructionEnds(sec: DSec): Uint32Array {
       dec.free();
     }
   }
-  sec.insnEnds = Uint32Array.from(ends);
-  return sec.insnEnds;
+  const out = Uint32Array.from(ends);
+  k.insnEnds.set(sec, out);
+  return out;
 }
 
 /**
  * How far past the relocated field the CPU's reference point lies: for a
- * PC-relative relocation in code, the end of the instruction minus the
- * field's offset (4 for a call, 5 or 8 with a trailing immediate); else 0.
+ * PC-relative relocation (index `j`) in code, the end of the instruction
+ * minus the field's offset (4 for a call, 5 or 8 with a trailing immediate);
+ * else 0.
  */
-export function pcAdjust(sec: DSec, r: DRel): number {
-  if (!sec.isText || !isPcRelative(r.type)) return 0;
-  const ends = instructionEnds(sec);
+export function pcAdjust(k: Kelf, sec: number, j: number): number {
+  if (!isPcRelative(k.relType[j]) || !k.isText(sec)) return 0;
+  const off = k.relOff[j];
+  // A call or jump (e8/e9 rel32) ends with its field: no need to decode. (A
+  // RIP-relative operand's field follows a ModRM byte, never e8/e9.)
+  const data = k.buf;
+  const at = k.secOffset(sec) + off;
+  if (off >= 1 && off + 4 <= k.secSize(sec)) {
+    const op = data[at - 1];
+    if (op === 0xe8 || op === 0xe9) {
+      const ends = k.insnEnds.get(sec);
+      if (!ends) return 4;
+    }
+  }
+  const ends = instructionEnds(k, sec);
   let lo = 0;
   let hi = ends.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (ends[mid] <= r.offset) lo = mid + 1;
+    if (ends[mid] <= off) lo = mid + 1;
     else hi = mid;
   }
   if (lo >= ends.length) return 4;
-  return ends[lo] - r.offset;
+  return ends[lo] - off;
 }
 
 /** Functions whose arguments carry `__LINE__` (WARN, might_sleep, printk and friends). */
 const LINE_CONSUMERS = /^(warn_slowpath_\w+|__warn_printk|__might_sleep|___might_sleep|__might_resched|__might_fault|_?printk|lockdep_rcu_suspicious|__btrfs_abort_transaction|btrfs_handle_fs_error|__btrfs_handle_fs_error|_btrfs_printk|btrfs_printk|__btrfs_panic|__btrfs_std_error|__xfs_printk|xfs_error_report|xfs_corruption_error|__ext4_error|__ext4_std_error|__ext4_warning|__ext4_msg|__ubsan_handle_\w+|__dynamic_pr_debug|rcu_read_lock_held)$/;
 
 /**
- * True when `a` and `b` (same length, same relocations) differ only in
- * `mov $imm32, %reg` instructions whose value feeds a call to a line-number
- * consumer: the next relocation after the instruction (string references
- * skipped) names one of LINE_CONSUMERS.
+ * True when the bytes of `a` and `b` (same length) might differ only in the
+ * 32-bit immediates of `mov $imm32` instructions: every differing byte has a
+ * b8..bf opcode at most 4 bytes before it or a c7 at most 10 bytes before
+ * it, in either. A cheap filter in front of the decoder (false means the
+ * difference is certainly not a line number).
  */
-export function differsOnlyInLineNumbers(a: DSec, b: DSec, nameOf: (r: DRel) => string | null): boolean {
-  const da = a.data;
-  const db = b.data;
+function onlyMovImmediatesMayDiffer(a: Buffer, b: Buffer): boolean {
+  const n = a.length;
+  const near = (d: Buffer, at: number): boolean => {
+    for (let k = 1; k <= 10 && at - k >= 0; k++) {
+      const op = d[at - k];
+      if (op === 0xc7 || (k <= 4 && op >= 0xb8 && op <= 0xbf)) return true;
+    }
+    return false;
+  };
+  for (let i = 0; i < n; i++) {
+    if (a[i] === b[i]) continue;
+    if (!near(a, i) && !near(b, i)) return false;
+  }
+  return true;
+}
+
+/**
+ * True when section `a` of `ka` and `b` of `kb` (same length, same
+ * relocations) differ only in `mov $imm32, %reg` instructions whose value
+ * feeds a call to a line-number consumer: the next relocation of `b` after
+ * the instruction (string references skipped) names one of LINE_CONSUMERS.
+ */
+export function differsOnlyInLineNumbers(ka: Kelf, a: number, kb: Kelf, b: number, nameOf: (j: number) => string | null): boolean {
+  const da = ka.secData(a);
+  const db = kb.secData(b);
   if (da.length !== db.length || da.length === 0) return false;
+  if (!onlyMovImmediatesMayDiffer(da, db)) return false;
   const { Decoder, DecoderOptions, Instruction, Code } = iced();
   const decA = new Decoder(64, new Uint8Array(da.buffer, da.byteOffset, da.length), DecoderOptions.None);
   const decB = new Decoder(64, new Uint8Array(db.buffer, db.byteOffset, db.length), DecoderOptions.None);
@@ -100,8 +139,9 @@ export function differsOnlyInLineNumbers(a: DSec, b: DSec, nameOf: (r: DRel) => 
         const movB = ib.code === Code.Mov_r32_imm32 || ib.code === Code.Mov_rm32_imm32;
         if (!movA || !movB || ia.op0Register !== ib.op0Register || ia.op0Register === 0) return false;
         let ok = false;
-        for (const r of b.relocsIn(off + len, b.size)) {
-          const name = nameOf(r);
+        const end = kb.relStart[b + 1];
+        for (let j = kb.relFirst(b, off + len); j < end; j++) {
+          const name = nameOf(j);
           if (name === null) continue; // a string: skip
           ok = LINE_CONSUMERS.test(name);
           break;
