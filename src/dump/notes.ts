@@ -82,7 +82,7 @@ function noteText(ctx: DumpContext, name: string, namesz: number, type: number, 
   if ((type === 0x100 || type === 0x101) && ((name.startsWith('GA') && '*$!+\0'.includes(name[2] ?? '\0')) || '*$!+\0'.includes(first))) {
     throw new DumpUnsupportedError(file, 'GNU build attribute notes');
   }
-  for (const p of ['AMDGPU', 'FreeBSD', 'NetBSD', 'OpenBSD', 'SPU/', 'IPF/VMS', 'CORE', 'FDO']) {
+  for (const p of ['AMDGPU', 'FreeBSD', 'NetBSD', 'OpenBSD', 'PaX', 'SPU/', 'IPF/VMS', 'CORE', 'FDO']) {
     if (namesz !== 0 && name.startsWith(p)) throw new DumpUnsupportedError(file, `notes of owner ${p}`);
   }
   let nt: string;
