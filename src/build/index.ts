@@ -14,11 +14,11 @@
  *  6. verify (optional): boot the target under QEMU with the module;
  *  then NAME.ko and NAME.json are renamed into OUTDIR.
  */
-import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, promises as fs, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { KelpError } from '../../elf/errors.js';
-import { linkModule, writeFileAtomic, type LinkResult } from '../link/index.js';
+import { kdirRelease, linkModule, writeFileAtomic, type LinkResult } from '../link/index.js';
 import { SymbolCounts } from '../link/symbol-table.js';
 import { kernelModuleName } from '../patch/meta.js';
 import { cacheRoot } from '../target/cache.js';
@@ -245,9 +245,23 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
         if (mod !== null && mod !== kernelModuleName(o.target)) throw new KelpError(`${obj} belongs to module ${mod}, not --target ${o.target}`, o.ootModule);
       }
     }
+    // In-tree modules the patch changes: the target's own .ko gives their symbols (and is loaded first under --verify).
+    const moduleFiles = new Map<string, string>();
+    if (!oot) {
+      const dir = targetModulesDir(kdir);
+      for (const obj of objects.list) {
+        const t = targetOf(obj);
+        if (t === 'vmlinux' || moduleFiles.has(t) || dir === undefined) continue;
+        const f = findModuleFile(dir, t);
+        if (f !== undefined) moduleFiles.set(t, f);
+        else progress.say(`module ${t} not found under ${dir}; its symbols are assumed unique`);
+      }
+    } else if (objects.origModule !== undefined) {
+      for (const obj of objects.list) moduleFiles.set(targetOf(obj), objects.origModule);
+    }
     const diffJobs: DiffJob[] = objects.list.map((obj) => {
       const target = targetOf(obj);
-      const modSymbols = target === 'vmlinux' ? symbols : objects.origModule;
+      const modSymbols = target === 'vmlinux' ? symbols : moduleFiles.get(target);
       return {
         opts: {
           orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
@@ -305,7 +319,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     let verify: BuildReport['verify'] = null;
     if (o.verify) {
       progress.phase('verify');
-      verify = await verifyModule(o, koTmp, linked.moduleName, objects.origModule, kdir, progress);
+      verify = await verifyModule(o, koTmp, linked.moduleName, [...new Set(changedIdx.map((i) => moduleFiles.get(diffJobs[i].opts.target!)).filter((f): f is string => f !== undefined))], kdir, progress);
       checkInterrupt(tree);
     }
     progress.end();
@@ -341,6 +355,40 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
       else if (o.keepTmp) progress.say(`work directory kept: ${work}`);
     }
   }
+}
+
+/**
+ * The target's module tree, for the in-tree modules a patch changes: the
+ * fetched target keeps it beside the headers (root/usr/src/linux-headers-R →
+ * root/lib/modules/R); otherwise /lib/modules/<release>.
+ */
+export function targetModulesDir(kdir: string): string | undefined {
+  const release = kdirRelease(kdir);
+  if (release === undefined) return undefined;
+  const beside = resolve(kdir, '..', '..', '..', 'lib', 'modules', release);
+  if (existsSync(beside)) return beside;
+  const host = join('/lib/modules', release);
+  return existsSync(host) ? host : undefined;
+}
+
+/** The .ko of module `name` (kernel spelling) under a module tree, found by walking kernel/. */
+export function findModuleFile(modulesDir: string, name: string): string | undefined {
+  const want = new Set([`${name}.ko`, `${name.replace(/_/g, '-')}.ko`]);
+  const stack = [join(modulesDir, 'kernel'), join(modulesDir, 'updates'), join(modulesDir, 'extra')];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) stack.push(join(dir, e.name));
+      else if (want.has(e.name)) return join(dir, e.name);
+    }
+  }
+  return undefined;
 }
 
 function describeVerifyFailure(v: NonNullable<BuildReport['verify']>): string {
@@ -464,7 +512,7 @@ async function buildOutOfTree(c: BuildCommon & { kdir: string }): Promise<Object
   return { list: objs, origDir, patchedDir, info, cached: new Set(), origModule };
 }
 
-async function verifyModule(o: BuildOptions, ko: string, moduleName: string, origModule: string | undefined, kdir: string, progress: Progress): Promise<NonNullable<BuildReport['verify']>> {
+async function verifyModule(o: BuildOptions, ko: string, moduleName: string, preload: string[], kdir: string, progress: Progress): Promise<NonNullable<BuildReport['verify']>> {
   const { runTarget } = await import('../target/run.js');
   let kernel = o.kernel;
   let symbols = o.symbols;
@@ -479,7 +527,7 @@ async function verifyModule(o: BuildOptions, ko: string, moduleName: string, ori
   if (symbols !== undefined) {
     progress.note('kelp check');
     const { checkModule } = await import('../check/index.js');
-    const r = checkModule(ko, { symbols, kdir, modules: origModule ? [origModule] : [] });
+    const r = checkModule(ko, { symbols, kdir, modules: preload });
     checked = { ok: r.ok, problems: r.problems.map((p) => `${p.place}: ${p.message} [${p.rule}]`), notes: r.notes };
     if (!r.ok) {
       return { ok: false, check: checked, checks: [], expect: [], error: `kelp check: ${checked.problems.join('; ')}`, log: null };
@@ -490,7 +538,8 @@ async function verifyModule(o: BuildOptions, ko: string, moduleName: string, ori
   progress.note('booting the target');
   const r: RunResult = await runTarget({
     kernel,
-    load: [...(origModule ? [origModule] : []), ko],
+    // The patched modules first (the original, unpatched builds), then the livepatch.
+    load: [...preload, ko],
     check: [...(o.check ?? []), `cat /sys/kernel/livepatch/${moduleName}/enabled`],
     expect: o.expect ?? [],
     timeout: o.timeout ?? 300,

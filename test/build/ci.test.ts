@@ -25,7 +25,7 @@ test('the workflow builds changed .patch files with examples/ci/build.sh and kee
 test('npm run example and the vmlinux example run the same script with --verify', () => {
   const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
   expect(pkg.scripts.example).toBe('sh examples/oot/run.sh');
-  for (const runner of ['examples/oot/run.sh', 'examples/vmlinux/run.sh']) {
+  for (const runner of ['examples/oot/run.sh', 'examples/vmlinux/run.sh', 'examples/module/run.sh']) {
     expect(read(runner)).toMatch(new RegExp(`exec sh ${SCRIPT.replace(/\./g, '\\.')} `));
   }
   const script = read(SCRIPT);

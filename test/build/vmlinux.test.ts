@@ -22,10 +22,10 @@ const tmp = makeTmpDir('build-vmlinux');
 const FIX = (name: string) => join(REPO_ROOT, 'test', 'build', 'fixtures', name);
 const CMDLINE_PATCH = join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch');
 /** The sources the patches here touch. */
-const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S'];
+const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S', 'fs/binfmt_misc.c'];
 /** Objects kbuild builds in the tree for them: never left holding patched code. */
-const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o'];
-const PATCHED_MARKS = [/kelp_example=patched/, / kelp\n/];
+const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o', 'fs/binfmt_misc.o'];
+const PATCHED_MARKS = [/kelp_example=patched/, / kelp\n/, /livepatched by kelp/];
 
 function patchedObjectsInTree(): string[] {
   return OBJECTS.filter((o) => {
@@ -75,6 +75,20 @@ test('the vmlinux example: /proc/cmdline patched through non-exported saved_comm
   expect(report.objects[0].changedFunctions).toEqual([{ name: 'cmdline_proc_show', oldName: 'cmdline_proc_show' }]);
   expect(report.verify.ok).toBe(true);
   expect(report.verify.checks[0].output).toMatch(/console=ttyS0.* kelp_example=patched\n$/);
+}, 900_000);
+
+test('an in-tree module patch (binfmt_misc): module found from kbuild\'s record, the target\'s module loaded first in the VM', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'module');
+  const r = await unchanged('module', () => spawnSync('sh', [join(REPO_ROOT, 'examples', 'module', 'run.sh')], {
+    cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, KELP_EXAMPLE_OUT: out }, maxBuffer: 64 << 20,
+  }));
+  expect([r.status, r.stderr.slice(-3000)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(readFileSync(join(out, 'livepatch-binfmt_misc.json'), 'utf8'));
+  expect(report.moduleName).toBe('livepatch_binfmt_misc');
+  expect(report.targets).toEqual({ binfmt_misc: ['fs/binfmt_misc.o'] });
+  expect(report.objects[0].changedFunctions).toEqual([{ name: 'bm_status_read', oldName: 'bm_status_read' }]);
+  expect(report.verify.checks[0].output).toBe('enabled (livepatched by kelp)\n');
 }, 900_000);
 
 test('a second build of the same patch takes the originals from the cache', async () => {
