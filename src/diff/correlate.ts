@@ -6,7 +6,6 @@
  * through the functions that use them, then by a unique stem, then exactly.
  */
 import type { Kelf, Pair } from './model.js';
-import { pushMap } from './model.js';
 
 /** The name with its numeric parts replaced: `foo.isra.3` -> `foo.isra.#`. */
 export function stem(name: string): string {
@@ -26,22 +25,32 @@ function compatible(p: Kelf, a: number, o: Kelf, b: number): boolean {
   return p.isUndefined(a) === o.isUndefined(b) && p.isFunc(a) === o.isFunc(b);
 }
 
+/** Numbered names of both objects: a stem id per symbol (0 for plain names) and the symbols of each stem. */
+interface Stems {
+  id: Int32Array;
+  lists: number[][];
+}
+
+function stemsOf(k: Kelf, intern: Map<string, number>): Stems {
+  const id = new Int32Array(k.nsym);
+  const lists: number[][] = [];
+  for (let s = 1; s < k.nsym; s++) {
+    if (!k.isNamed(s)) continue;
+    const st = numberedStem(k.symName(s));
+    if (st === null) continue;
+    let n = intern.get(st);
+    if (n === undefined) intern.set(st, (n = intern.size + 1));
+    id[s] = n;
+    (lists[n] ??= []).push(s);
+  }
+  return { id, lists };
+}
+
 export function correlate(pair: Pair): void {
   const { orig, patched } = pair;
-  // Stems of the numbered names, both sides; 0 in `numbered` for plain names.
-  const origStems = new Map<string, number[]>();
-  const patStems = new Map<string, number[]>();
-  const patStemOf = new Map<number, string>();
-  const origStemOf = new Map<number, string>();
-  for (const [k, stems, of] of [[orig, origStems, origStemOf], [patched, patStems, patStemOf]] as const) {
-    for (let s = 1; s < k.nsym; s++) {
-      if (!k.isNamed(s)) continue;
-      const st = numberedStem(k.symName(s));
-      if (st === null) continue;
-      pushMap(stems, st, s);
-      of.set(s, st);
-    }
-  }
+  const intern = new Map<string, number>();
+  const O = stemsOf(orig, intern);
+  const P = stemsOf(patched, intern);
   const link = (a: number, b: number): void => {
     patched.symTwin[a] = b;
     orig.symTwin[b] = a;
@@ -50,80 +59,97 @@ export function correlate(pair: Pair): void {
     const c = orig.namedLike(patched, s);
     if (c.length === 1 && orig.symTwin[c[0]] === 0 && compatible(patched, s, orig, c[0])) link(s, c[0]);
   };
+  const numbered: number[] = [];
+  for (const l of P.lists) if (l) for (const s of l) numbered.push(s);
+  numbered.sort((a, b) => a - b);
 
   // 1. Plain names, exactly.
   for (let s = 1; s < patched.nsym; s++) {
-    if (!patched.isNamed(s) || patStemOf.has(s)) continue;
+    if (!patched.isNamed(s) || P.id[s]) continue;
     exact(s);
   }
   // 2. Numbered functions: a unique stem on both sides, else the exact name.
-  for (const [s, st] of patStemOf) {
+  for (const s of numbered) {
     if (patched.symTwin[s] || !patched.isFunc(s)) continue;
-    const a = patStems.get(st)!;
-    const b = origStems.get(st);
+    const a = P.lists[P.id[s]];
+    const b = O.lists[P.id[s]];
     if (a.length === 1 && b && b.length === 1 && !orig.symTwin[b[0]] && compatible(patched, s, orig, b[0])) link(s, b[0]);
   }
-  for (const s of patStemOf.keys()) {
+  for (const s of numbered) {
     if (patched.symTwin[s] || !patched.isFunc(s)) continue;
     exact(s);
   }
   // 3. Numbered data (static locals): through the correlated functions that use them, in order of use.
-  if ([...patStemOf.keys()].some((s) => !patched.symTwin[s])) {
+  if (numbered.some((s) => !patched.symTwin[s])) {
+    const mine: number[] = [];
+    const theirs: number[] = [];
+    const cursors: number[] = [];
     for (let f = 1; f < patched.nsym; f++) {
       const t = patched.symTwin[f];
       if (!t || !patched.isFunc(f) || !patched.symSec[f] || !orig.symSec[t]) continue;
-      const mine = numberedRefs(patched, f, patStemOf);
-      if (mine.size === 0) continue;
-      const theirs = numberedRefs(orig, t, origStemOf);
-      for (const [st, list] of mine) {
-        const other = theirs.get(st);
-        if (!other) continue;
-        let j = 0;
-        for (const s of list) {
-          if (patched.symTwin[s]) continue;
-          while (j < other.length && orig.symTwin[other[j]]) j++;
-          if (j >= other.length) break;
-          if (compatible(patched, s, orig, other[j])) link(s, other[j]);
-          j++;
+      numberedRefs(patched, f, P.id, mine);
+      if (mine.length === 0) continue;
+      numberedRefs(orig, t, O.id, theirs);
+      // Per stem (in order of first use), pair the untwinned symbols in order of use.
+      cursors.length = 0;
+      for (const s of mine) {
+        const st = P.id[s];
+        let c = 0;
+        while (c < cursors.length && cursors[c] !== st) c += 2;
+        if (c === cursors.length) cursors.push(st, 0);
+        if (cursors[c + 1] < 0) continue; // this stem ran out
+        if (patched.symTwin[s]) continue;
+        let j = cursors[c + 1];
+        while (j < theirs.length && (O.id[theirs[j]] !== st || orig.symTwin[theirs[j]])) j++;
+        if (j >= theirs.length) {
+          cursors[c + 1] = -1;
+          continue;
         }
+        if (compatible(patched, s, orig, theirs[j])) link(s, theirs[j]);
+        cursors[c + 1] = j + 1;
       }
     }
   }
   // 4. Remaining numbered symbols: a unique stem on both sides, else the exact name.
-  for (const [s, st] of patStemOf) {
+  for (const s of numbered) {
     if (patched.symTwin[s]) continue;
-    const a = patStems.get(st)!.filter((x) => !patched.symTwin[x]);
-    const b = (origStems.get(st) ?? []).filter((x) => !orig.symTwin[x]);
+    const a = P.lists[P.id[s]].filter((x) => !patched.symTwin[x]);
+    const b = (O.lists[P.id[s]] ?? []).filter((x) => !orig.symTwin[x]);
     if (a.length === 1 && b.length === 1 && compatible(patched, s, orig, b[0])) link(s, b[0]);
   }
-  for (const s of patStemOf.keys()) {
+  for (const s of numbered) {
     if (patched.symTwin[s]) continue;
     exact(s);
   }
   correlateSections(orig, patched);
 }
 
-/** Numbered local data a function references, grouped by stem, in order of first use. */
-function numberedRefs(k: Kelf, f: number, stemOf: ReadonlyMap<number, string>): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  let seen: Set<number> | null = null;
+/** Numbered local data a function references, in order of first use, into `out`. */
+function numberedRefs(k: Kelf, f: number, stemId: Int32Array, out: number[]): void {
+  out.length = 0;
   const fsec = k.symSec[f];
-  const secs: number[] = [fsec];
-  for (const c of k.children.get(f) ?? []) if (k.symSec[c] && k.symSec[c] !== fsec) secs.push(k.symSec[c]);
-  for (const sec of secs) {
-    const [a, b] = sec === fsec && k.secBundled[sec] !== f ? k.relRange(sec, k.value(f), k.value(f) + k.size(f)) : [k.relStart[sec], k.relStart[sec + 1]];
+  const scan = (sec: number, a: number, b: number): void => {
     for (let j = a; j < b; j++) {
       const t = k.relSym[j];
-      if (t === 0) continue;
-      const st = stemOf.get(t);
-      if (st === undefined || k.isFunc(t) || k.isUndefined(t) || !k.isLocal(t)) continue;
-      if (!seen) seen = new Set();
-      if (seen.has(t)) continue;
-      seen.add(t);
-      pushMap(out, st, t);
+      if (t === 0 || stemId[t] === 0 || k.isFunc(t) || k.isUndefined(t) || !k.isLocal(t)) continue;
+      if (!out.includes(t)) out.push(t);
+    }
+    void sec;
+  };
+  if (k.secBundled[fsec] !== f) {
+    const [a, b] = k.relRange(fsec, k.value(f), k.value(f) + k.size(f));
+    scan(fsec, a, b);
+  } else scan(fsec, k.relStart[fsec], k.relStart[fsec + 1]);
+  const kids = k.children.get(f);
+  if (kids) {
+    const done: number[] = [fsec];
+    for (const c of kids) {
+      const cs = k.symSec[c];
+      if (!cs || done.includes(cs)) continue;
+      done.push(cs);
+      scan(cs, k.relStart[cs], k.relStart[cs + 1]);
     }
   }
-  return out;
 }
 
 function correlateSections(orig: Kelf, patched: Kelf): void {
