@@ -135,7 +135,6 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
   const sink: ProgressSink = o.progress ?? { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY };
   const phases = o.verify ? [...PHASES] : PHASES.filter((p) => p !== 'verify');
   const progress = new Progress(phases, sink, o.quiet === true);
-  const log = o.log ?? ((t: string) => process.stderr.write(t));
   const jobs = Math.max(1, o.jobs ?? availableParallelism());
   const children = new Children();
   let interrupted: NodeJS.Signals | null = null;
@@ -273,7 +272,14 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     const outcomes: DiffOutcome[] = await runDiffs(diffJobs, jobs, () => progress.note(`${++done}/${diffJobs.length} object(s)`), (stop) => { stopDiffs = stop; });
     stopDiffs = null;
     checkInterrupt(tree);
-    for (const r of outcomes) if (r.log !== '') log(r.log.split('\n').filter((l) => l !== '').map((l) => (l.startsWith('kelp: ') ? l : `kelp: ${l}`)).join('\n') + '\n');
+    // The diff's findings per object (changed functions, refusals), above the progress line.
+    for (const r of outcomes) {
+      for (const l of r.log.split('\n')) {
+        if (l === '') continue;
+        if (o.log) o.log(`${l}\n`);
+        else progress.say(l.replace(/^kelp: /, ''), l.startsWith('kelp: ')); // problems show under --quiet too
+      }
+    }
     const refusals: string[] = [];
     outcomes.forEach((r, i) => {
       if (r.exitCode === 2) for (const x of r.report.refusals) refusals.push(`${objects.list[i]}: ${x.where}: ${x.reason}`);

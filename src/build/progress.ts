@@ -45,12 +45,13 @@ export class Progress {
     if (!this.quiet && this.tty) this.draw();
   }
 
-  /** A line that must stay visible (a warning, a cache note). */
-  say(line: string): void {
-    if (this.quiet) return;
-    if (this.tty) this.out.write('\r\x1b[K');
+  /** A line that must stay visible (a warning, a cache note); `always` prints it under --quiet too. */
+  say(line: string, always = false): void {
+    if (this.quiet && !always) return;
+    const tty = this.tty && !this.quiet;
+    if (tty) this.out.write('\r\x1b[K');
     this.out.write(`kelp: ${line}\n`);
-    if (this.tty && this.current !== null) this.draw();
+    if (tty && this.current !== null) this.draw();
   }
 
   /** Ends the current phase and records its time. */
