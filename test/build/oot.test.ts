@@ -57,6 +57,18 @@ test('npm run example: fix.patch becomes a verified livepatch of kelp_demo; the 
   expect(target.kdir).toBe(report.kdir);
 }, 600_000);
 
+test('a failed verification (an --expect the patched module does not meet) exits 4 and writes nothing', () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'verify-fails');
+  const r = kelp([
+    'build', join(REPO_ROOT, 'examples', 'oot', 'fix.patch'), '--oot-module', join(REPO_ROOT, 'examples', 'oot'), '--kdir', target.kdir,
+    '-o', out, '--verify', '--check', 'cat /proc/kelp_demo', '--expect', '^hello from kelp_demo, read 1 time\\(s\\)$',
+  ]);
+  expect(r.status).toBe(4);
+  expect(r.stderr.trim().split('\n').pop()).toMatch(/^kelp: .*livepatch-fix\.ko: verification failed: --expect \/.*\/ not matched \(output: "hello from kelp_demo, read 1 time\(s\), fixed by a livepatch\\n1\\n"\)/);
+  expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+}, 600_000);
+
 test('a kernel configuration without CONFIG_LIVEPATCH is refused before any build; nothing is written', () => {
   // A minimal tree: a configuration with livepatch support unset, a Makefile, one source.
   const tree = join(tmp.dir, 'no-livepatch');
