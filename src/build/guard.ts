@@ -35,6 +35,8 @@ interface Journal {
   entries: JournalEntry[];
   /** Process groups (make) writing into the tree; a repair stops any still running. */
   groups?: number[];
+  /** The run's private work directory, removed by a repair. */
+  work?: string;
 }
 
 function pidAlive(pid: number): boolean {
@@ -158,6 +160,7 @@ export class TreeGuard {
     }
     stopOrphans(old.groups ?? []);
     this.restoreEntries(old.entries);
+    if (old.work !== undefined && /kelp-build-/.test(old.work)) rmSync(old.work, { recursive: true, force: true });
     this.repaired = old.entries.map((e) => e.path);
     rmSync(this.journalFile, { force: true });
     rmSync(join(this.dir, 'files'), { recursive: true, force: true });
@@ -187,6 +190,11 @@ export class TreeGuard {
       added = true;
     }
     if (added) writeDurable(this.journalFile, `${JSON.stringify(this.journal)}\n`);
+  }
+
+  /** Records the run's work directory (outside the tree), for a repair to remove. */
+  noteWork(dir: string): void {
+    this.journal.work = dir;
   }
 
   /** Records a process group that builds in the tree, so a repair can stop it should this process die first. */

@@ -182,6 +182,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     if (!oot) {
       // First of all: take the tree, and repair it should an earlier kelp have been killed while it was patched.
       guard = TreeGuard.acquire(cacheRoot(o.cache), tree);
+      guard.noteWork(work);
       repaired = guard.repaired;
       if (repaired.length > 0) progress.say(`repaired the tree left patched by an earlier, interrupted kelp build (${repaired.length} file(s) restored)`);
     }

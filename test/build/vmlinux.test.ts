@@ -9,6 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { guardDir } from '../../src/build/guard.js';
+import { cacheRoot } from '../../src/target/cache.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
@@ -143,6 +145,10 @@ describe('bad input leaves no module and the tree as it was', () => {
       process.kill(pid, 'SIGKILL');
     });
     expect(killed.signal).toBe('SIGKILL');
+    // The journal it left names the saved files and its work directory.
+    const journal = JSON.parse(readFileSync(join(guardDir(cacheRoot(), tree), 'journal.json'), 'utf8')) as { entries: Array<{ path: string }>; work: string };
+    expect(journal.entries.map((e) => e.path)).toContain('fs/proc/cmdline.c');
+    expect(existsSync(journal.work)).toBe(true);
     expect(patchedWhenKilled).toBe(true);
     // Left patched: nothing could restore it.
     expect(readFileSync(join(tree, 'fs/proc/cmdline.c'), 'latin1')).toContain('kelp_example=patched');
@@ -153,6 +159,9 @@ describe('bad input leaves no module and the tree as it was', () => {
     expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
     expect(readdirSync(out).sort()).toEqual(['livepatch-cmdline.json', 'livepatch-cmdline.ko']);
     expect(hashFiles(tree, WATCHED)).toEqual(before);
+    // The killed run's work directory went with the repair, and so did the journal.
+    expect(existsSync(journal.work)).toBe(false);
+    expect(existsSync(join(guardDir(cacheRoot(), tree), 'journal.json'))).toBe(false);
     expect(patchedObjectsInTree()).toEqual([]);
   }, 300_000);
 });
