@@ -5,11 +5,18 @@
  * the file buffer, nothing is materialized per entry. Validation matches
  * `ElfFile`/`ElfObject.read` (bounds, links, symbol and section indices), so
  * a malformed file fails here with the same kind of one-line error.
+ *
+ * `CompactElf.open` reads a file on demand: the buffer spans the whole file
+ * but only the headers, the symbol and name tables, and the sections whose
+ * contents are asked for (`data`, `ensure`) are read into it, so the pages
+ * of sections never looked at (debug info, relocation tables copied
+ * elsewhere through `readRegion`) are never touched.
  */
 import {
   RELA_SIZE, REL_SIZE, SHDR_SIZE, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_DYNSYM, SHT_NOBITS, SHT_NULL, SHT_REL, SHT_RELA,
   SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, SHF_INFO_LINK, SYM_SIZE,
 } from './constants.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ElfFormatError } from './errors.js';
 import { readHeader, type ElfHeader } from './reader.js';
 
@@ -31,8 +38,13 @@ export class CompactElf {
   private readonly namesOff: number;
   private readonly namesSize: number;
   private readonly xindex: Buffer | null;
+  /** For a file read on demand: its descriptor, and which sections are in the buffer. */
+  private fd: number | null;
+  private loaded: Uint8Array | null = null;
 
-  private constructor(readonly buf: Buffer, readonly file: string) {
+  private constructor(readonly buf: Buffer, readonly file: string, fd: number | null = null) {
+    this.fd = fd;
+    this.fill(0, 64);
     this.header = readHeader(buf, file);
     const h = this.header;
     let shnum = h.e_shnum;
@@ -40,6 +52,7 @@ export class CompactElf {
     if (h.e_shoff !== 0) {
       if (h.e_shentsize !== SHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `e_shentsize is ${h.e_shentsize}, expected ${SHDR_SIZE}`, 0x3a);
       if (h.e_shoff > buf.length || buf.length - h.e_shoff < SHDR_SIZE) throw new ElfFormatError(file, 'section header table', 'starts past the end of the file', h.e_shoff);
+      this.fill(h.e_shoff, SHDR_SIZE);
       if (shnum === 0) shnum = this.u64(h.e_shoff + 0x20, 'section header 0 (sh_size)');
       if (shstrndx === SHN_XINDEX) shstrndx = buf.readUInt32LE(h.e_shoff + 0x28);
       if (shnum > (buf.length - h.e_shoff) / SHDR_SIZE) throw new ElfFormatError(file, 'section header table', `${shnum} headers do not fit in the file`, h.e_shoff);
@@ -51,6 +64,8 @@ export class CompactElf {
     this.shoff = h.e_shoff;
     this.shnum = shnum;
     this.shstrndx = shstrndx;
+    this.fill(h.e_shoff, shnum * SHDR_SIZE);
+    if (fd !== null) this.loaded = new Uint8Array(shnum);
 
     // Every header: flags in 32 bits, 64-bit fields exact, contents within the file, links valid.
     let symtab = 0;
@@ -84,6 +99,7 @@ export class CompactElf {
         if (this.type(shstrndx) !== SHT_STRTAB) throw new ElfFormatError(file, `section name string table (section ${shstrndx})`, `has type ${this.type(shstrndx)}, not SHT_STRTAB`, this.headerOffset(shstrndx));
         this.namesOff = this.offset(shstrndx);
         this.namesSize = this.size(shstrndx);
+        this.ensure(shstrndx);
       }
     } else {
       this.namesOff = 0;
@@ -99,6 +115,8 @@ export class CompactElf {
       this.nsym = Math.floor(this.size(symtab) / SYM_SIZE);
       this.strOff = this.offset(strndx);
       this.strSize = this.size(strndx);
+      this.ensure(symtab);
+      this.ensure(strndx);
       for (let i = 1; i < shnum; i++) if (this.type(i) === SHT_SYMTAB_SHNDX && this.link(i) === symtab) { xindex = i; break; }
     } else {
       this.symOff = 0;
@@ -106,6 +124,7 @@ export class CompactElf {
       this.strOff = 0;
       this.strSize = 0;
     }
+    if (xindex) this.ensure(xindex);
     this.xindex = xindex ? this.data(xindex) : null;
     // Symbols: names inside the string table, section indices valid.
     for (let i = 1; i < this.nsym; i++) {
@@ -119,8 +138,64 @@ export class CompactElf {
     }
   }
 
+  /** A view of a file read whole. */
   static parse(buf: Buffer, file: string): CompactElf {
     return new CompactElf(buf, file);
+  }
+
+  /** Opens a file to read on demand; `close` it when done. */
+  static open(file: string): CompactElf {
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      // Not zero-filled and not pooled: pages never read into stay untouched.
+      return new CompactElf(Buffer.allocUnsafeSlow(size), file, fd);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** Closes the file of `open` (contents already read stay available). */
+  close(): void {
+    if (this.fd !== null) {
+      closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+
+  /** Reads [off, off+len) of the file into the buffer (clamped to the file). */
+  private fill(off: number, len: number): void {
+    if (this.fd === null) return;
+    const end = Math.min(this.buf.length, off + len);
+    let at = off;
+    while (at < end) {
+      const n = readSync(this.fd, this.buf, at, end - at, at);
+      if (n <= 0) throw new ElfFormatError(this.file, 'file', `short read at offset 0x${at.toString(16)}`);
+      at += n;
+    }
+  }
+
+  /** Makes sure section `i`'s contents are in the buffer. */
+  ensure(i: number): void {
+    if (this.loaded === null || this.loaded[i]) return;
+    this.loaded[i] = 1;
+    const t = this.type(i);
+    if (t === SHT_NOBITS || t === SHT_NULL) return;
+    this.fill(this.offset(i), this.size(i));
+  }
+
+  /** Bytes [off, off+len) of the file, through `scratch` when the file is read on demand (a view of the buffer otherwise). */
+  readRegion(off: number, len: number, scratch: Buffer): Buffer {
+    if (this.fd === null) return this.buf.subarray(off, off + len);
+    const out = scratch.subarray(0, len);
+    let at = 0;
+    while (at < len) {
+      const n = readSync(this.fd, out, at, len - at, off + at);
+      if (n <= 0) throw new ElfFormatError(this.file, 'file', `short read at offset 0x${(off + at).toString(16)}`);
+      at += n;
+    }
+    return out;
   }
 
   private u64(off: number, what: string): number {
@@ -164,6 +239,7 @@ export class CompactElf {
   data(i: number): Buffer {
     const t = this.type(i);
     if (t === SHT_NOBITS || t === SHT_NULL) return this.buf.subarray(0, 0);
+    this.ensure(i);
     const off = this.offset(i);
     return this.buf.subarray(off, off + this.size(i));
   }
@@ -208,8 +284,8 @@ export class CompactElf {
     return this.buf.toString('latin1', s, this.symNameEnd(s));
   }
 
-  /** Checks a relocation section before reading it; returns its entry count. */
-  relocationCount(i: number): number {
+  /** Checks a relocation section's header (entry size, symbol table); returns its entry count. */
+  relocationSectionCount(i: number): number {
     const t = this.type(i);
     const want = t === SHT_RELA ? RELA_SIZE : REL_SIZE;
     if (this.entsize(i) !== want) throw new ElfFormatError(this.file, `relocation section ${i}`, `sh_entsize is ${this.entsize(i)}, expected ${want}`, this.headerOffset(i));
@@ -217,17 +293,24 @@ export class CompactElf {
     if (link !== this.symtab && link !== 0 && this.type(link) !== SHT_DYNSYM) {
       throw new ElfFormatError(this.file, `relocation section ${i} (${this.name(i)})`, `sh_link ${link} is not a symbol table`, this.headerOffset(i));
     }
-    const n = Math.floor(this.size(i) / want);
-    const base = this.offset(i);
-    for (let k = 0; k < n; k++) {
-      const si = this.buf.readUInt32LE(base + k * want + 12);
-      if (si === 0) continue;
-      if (link !== this.symtab) throw new ElfFormatError(this.file, `relocation section ${i} (${this.name(i)})`, `entry ${k} names symbol ${si} of a table kelp does not model`, base + k * want);
-      if (si >= this.nsym) throw new ElfFormatError(this.file, `relocation section ${i} (${this.name(i)})`, `entry ${k} names symbol ${si}, past the symbol count ${this.nsym}`, base + k * want);
-    }
+    return Math.floor(this.size(i) / want);
+  }
+
+  /** Checks the symbol index `si` of entry `k` of relocation section `i`. */
+  checkRelocationSymbol(i: number, k: number, si: number): void {
+    if (si === 0) return;
+    const at = this.offset(i) + k * this.entsize(i);
+    if (this.link(i) !== this.symtab) throw new ElfFormatError(this.file, `relocation section ${i} (${this.name(i)})`, `entry ${k} names symbol ${si} of a table kelp does not model`, at);
+    if (si >= this.nsym) throw new ElfFormatError(this.file, `relocation section ${i} (${this.name(i)})`, `entry ${k} names symbol ${si}, past the symbol count ${this.nsym}`, at);
+  }
+
+  /** Checks a relocation section and every entry's symbol index; returns its entry count. */
+  relocationCount(i: number): number {
+    const n = this.relocationSectionCount(i);
+    for (let k = 0; k < n; k++) this.checkRelocationSymbol(i, k, this.relSymbol(i, k));
     return n;
   }
-  private relBase(sec: number, k: number): number { return this.offset(sec) + k * (this.type(sec) === SHT_RELA ? RELA_SIZE : REL_SIZE); }
+  private relBase(sec: number, k: number): number { this.ensure(sec); return this.offset(sec) + k * (this.type(sec) === SHT_RELA ? RELA_SIZE : REL_SIZE); }
   /** r_offset as a number (exact below 2^53). */
   relOffset(sec: number, k: number): number { const o = this.relBase(sec, k); return this.buf.readUInt32LE(o + 4) * TWO32 + this.buf.readUInt32LE(o); }
   relType(sec: number, k: number): number { return this.buf.readUInt32LE(this.relBase(sec, k) + 8); }

@@ -15,7 +15,7 @@ import {
   SHF_ALLOC, SHF_EXECINSTR, SHF_STRINGS, SHF_WRITE, SHN_UNDEF, SHT_GROUP, SHT_NOBITS, SHT_REL, SHT_RELA,
   SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL, STT_FILE, STT_FUNC, STT_OBJECT, STT_SECTION, STT_TLS,
 } from '../../elf/constants.js';
-import { sectionClass } from './sections.js';
+import { C_UNREAD, sectionClass } from './sections.js';
 
 /** Symbol and section status. */
 export const SAME = 0;
@@ -60,7 +60,7 @@ export class Kelf {
 
   // Relocations, grouped by the section they apply to: [relStart[s], relStart[s+1]), sorted by offset.
   readonly relStart: Int32Array;
-  readonly relOff: Float64Array;
+  readonly relOff: Uint32Array;
   readonly relType: Uint32Array;
   readonly relSym: Int32Array;
   readonly relAdd: Float64Array;
@@ -94,8 +94,10 @@ export class Kelf {
   private readonly mask: number;
   private secNames: Map<string, number[]> | null = null;
 
-  constructor(readonly file: string, buf: Buffer) {
-    const e = CompactElf.parse(buf, file);
+  /** `src`: the file read whole, or opened on demand (CompactElf.open; closed by `close`). */
+  constructor(readonly file: string, src: Buffer | CompactElf) {
+    const e = src instanceof CompactElf ? src : CompactElf.parse(src, file);
+    const buf = e.buf;
     this.e = e;
     this.buf = buf;
     const nsec = e.shnum;
@@ -129,8 +131,8 @@ export class Kelf {
     }
     for (let s = 1; s < nsec; s++) {
       const r = this.secRela[s];
-      if (r !== 0 && this.secBase[r] === s) {
-        const n = e.relocationCount(r);
+      if (r !== 0 && this.secBase[r] === s && (this.secClass[s] & C_UNREAD) === 0) {
+        const n = e.relocationSectionCount(r);
         relCount[s] = n;
         nrel += n;
       }
@@ -213,34 +215,49 @@ export class Kelf {
     // Relocations.
     this.relStart = new Int32Array(nsec + 1);
     for (let s = 1; s <= nsec; s++) this.relStart[s] = this.relStart[s - 1] + relCount[s - 1];
-    this.relOff = new Float64Array(nrel);
+    this.relOff = new Uint32Array(nrel);
     this.relType = new Uint32Array(nrel);
     this.relSym = new Int32Array(nrel);
     this.relAdd = new Float64Array(nrel);
+    const CHUNK = 4096;
+    let scratch: Buffer | null = null;
     for (let s = 1; s < nsec; s++) {
       const n = relCount[s];
       if (n === 0) continue;
       const r = this.secRela[s];
       const rela = e.type(r) === SHT_RELA;
       const stride = rela ? 24 : 16;
-      const base = e.offset(r);
       const at = this.relStart[s];
       let sorted = true;
-      for (let k = 0; k < n; k++) {
-        const o = base + k * stride;
-        const j = at + k;
-        this.relOff[j] = buf.readUInt32LE(o + 4) * TWO32 + buf.readUInt32LE(o);
-        this.relType[j] = buf.readUInt32LE(o + 8);
-        this.relSym[j] = buf.readUInt32LE(o + 12);
-        if (rela) {
-          const hi = buf.readInt32LE(o + 20);
-          this.relAdd[j] = hi * TWO32 + buf.readUInt32LE(o + 16);
-          if (hi > 0x1fffff || hi < -0x200000) this.bigAddends.set(j, buf.readBigInt64LE(o + 16));
+      for (let k0 = 0; k0 < n; k0 += CHUNK) {
+        const m = Math.min(CHUNK, n - k0);
+        scratch ??= Buffer.allocUnsafeSlow(CHUNK * 24);
+        const b = e.readRegion(e.offset(r) + k0 * stride, m * stride, scratch);
+        for (let q = 0; q < m; q++) {
+          const o = q * stride;
+          const j = at + k0 + q;
+          const off = b.readUInt32LE(o + 4) * TWO32 + b.readUInt32LE(o);
+          if (off >= TWO32) throw new ElfFormatError(file, `relocation section ${r} (${e.name(r)})`, `entry ${k0 + q} has offset 0x${off.toString(16)}, past 4 GiB`);
+          this.relOff[j] = off;
+          this.relType[j] = b.readUInt32LE(o + 8);
+          const si = b.readUInt32LE(o + 12);
+          e.checkRelocationSymbol(r, k0 + q, si);
+          this.relSym[j] = si;
+          if (rela) {
+            const hi = b.readInt32LE(o + 20);
+            this.relAdd[j] = hi * TWO32 + b.readUInt32LE(o + 16);
+            if (hi > 0x1fffff || hi < -0x200000) this.bigAddends.set(j, b.readBigInt64LE(o + 16));
+          }
+          if (j > at && this.relOff[j] < this.relOff[j - 1]) sorted = false;
         }
-        if (k > 0 && this.relOff[j] < this.relOff[j - 1]) sorted = false;
       }
       if (!sorted) this.sortRelocs(at, at + n);
     }
+  }
+
+  /** Closes the file when it was opened on demand. */
+  close(): void {
+    this.e.close();
   }
 
   private sortRelocs(a: number, b: number): void {
@@ -266,8 +283,11 @@ export class Kelf {
   secFlags(s: number): number { return this.e.flags(s); }
   /** The contents (a view; empty for NOBITS). */
   secData(s: number): Buffer { return this.e.data(s); }
-  /** File offset of the contents. */
-  secOffset(s: number): number { return this.e.offset(s); }
+  /** File offset of the contents (read into the buffer first). */
+  secOffset(s: number): number {
+    this.e.ensure(s);
+    return this.e.offset(s);
+  }
   isText(s: number): boolean { return (this.e.flags(s) & SHF_EXECINSTR) !== 0; }
   isStrings(s: number): boolean { return (this.e.flags(s) & SHF_STRINGS) !== 0; }
   isWritable(s: number): boolean { return (this.e.flags(s) & SHF_WRITE) !== 0; }

@@ -4,7 +4,8 @@
  * entries, builds the output and reports. Returns the exit status; writes
  * OUT atomically and only on success.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { CompactElf } from '../../elf/compact.js';
 import { dirname, basename, join } from 'node:path';
 import { KelpError } from '../../elf/errors.js';
 import { writeObject } from '../../elf/writer.js';
@@ -73,21 +74,37 @@ function entrySizes(opts: DiffOptions): Map<string, number> {
 }
 
 function load(file: string): Kelf {
-  const k = new Kelf(file, readFileSync(file));
-  const h = k.e.header;
-  if (h.e_type !== ET_REL) throw new KelpError('not a relocatable object (ET_REL)', file);
-  if (h.e_machine !== EM_X86_64) throw new KelpError(`machine ${h.e_machine} is not supported (x86-64 only)`, file);
-  if (!k.e.symtab) throw new KelpError('has no symbol table', file);
-  return k;
+  const e = CompactElf.open(file);
+  try {
+    const h = e.header;
+    if (h.e_type !== ET_REL) throw new KelpError('not a relocatable object (ET_REL)', file);
+    if (h.e_machine !== EM_X86_64) throw new KelpError(`machine ${h.e_machine} is not supported (x86-64 only)`, file);
+    if (!e.symtab) throw new KelpError('has no symbol table', file);
+    return new Kelf(file, e);
+  } catch (err) {
+    e.close();
+    throw err;
+  }
 }
 
 export function runDiff(opts: DiffOptions): DiffResult {
+  const open: Kelf[] = [];
+  try {
+    return diffObjects(opts, open);
+  } finally {
+    for (const k of open) k.close();
+  }
+}
+
+function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
   const log = opts.log ?? ((t: string) => process.stderr.write(t));
   const target = kernelModuleName(opts.target ?? 'vmlinux');
   const sizes = entrySizes(opts);
   const specs = specialSpecs(sizes);
   const orig = load(opts.orig);
+  open.push(orig);
   const patched = load(opts.patched);
+  open.push(patched);
   const ctx: DiffContext = {
     orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], verbose: opts.verbose === true,
     symbols: opts.symbols ? new SymbolIndex(readSymbolTable(opts.symbols)) : null,

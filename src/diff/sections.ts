@@ -59,6 +59,8 @@ export const C_ORC_IP = 256;
 export const C_ORC = 512;
 /** `__mcount_loc` and `__patchable_function_entries`: ftrace call sites. */
 export const C_FTRACE_SITES = 1024;
+/** Sections nothing in the diff reads (debug info, unwind tables, notes): their relocations are not loaded. */
+export const C_UNREAD = 2048;
 
 export function sectionClass(name: string): number {
   let c = 0;
@@ -73,6 +75,8 @@ export function sectionClass(name: string): number {
   if (name === '.orc_unwind_ip') c |= C_ORC_IP;
   if (name === '.orc_unwind') c |= C_ORC;
   if (name === '__mcount_loc' || name === '__patchable_function_entries') c |= C_FTRACE_SITES;
+  if (name.startsWith('.debug') || name === '.eh_frame' || name.startsWith('.BTF') || name === '.comment' || name.startsWith('.note')
+    || name.startsWith('.llvm') || name.startsWith('.gnu.')) c |= C_UNREAD;
   return c;
 }
 
