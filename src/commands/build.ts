@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import type { Subcommand } from './registry.js';
-import { buildLivepatch } from '../build/index.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -49,6 +48,7 @@ const build: Subcommand = {
       .option('--no-cache', 'rebuild the original objects instead of using the object cache')
       .option('-q, --quiet', 'no progress lines')
       .action(async (patches: string[], opts: Opts) => {
+        const { buildLivepatch } = await import('../build/index.js');
         const r = await buildLivepatch({
           patches, sourcedir: opts.sourcedir, kdir: opts.kdir, ootModule: opts.ootModule, target: opts.target, name: opts.name,
           outdir: opts.output, symbols: opts.symbols, symvers: opts.symvers, replace: opts.replace, jobs: opts.jobs,

@@ -1,7 +1,6 @@
 /** `kelp check`: the loader's and livepatch core's rules, in process. The work is in src/check/. */
 import type { Command } from 'commander';
 import type { Subcommand } from './registry.js';
-import { checkModule, formatReport } from '../check/index.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -17,7 +16,8 @@ const check: Subcommand = {
       .option('--release <uname-r>', 'the target kernel release, for vermagic')
       .option('--modules <dir|file.ko>', 'the target\'s module tree or a target module, for module objects (repeatable)', collect, [])
       .option('--json', 'print the report as JSON')
-      .action((file: string, opts: { symbols: string; symvers: string[]; kdir?: string; release?: string; modules: string[]; json?: boolean }) => {
+      .action(async (file: string, opts: { symbols: string; symvers: string[]; kdir?: string; release?: string; modules: string[]; json?: boolean }) => {
+        const { checkModule, formatReport } = await import('../check/index.js');
         const report = checkModule(file, {
           symbols: opts.symbols, symvers: opts.symvers, kdir: opts.kdir, release: opts.release, modules: opts.modules,
         });

@@ -1,7 +1,6 @@
 /** `kelp link`: diff outputs → a livepatch module built with the target's kbuild. The work is in src/link/. */
 import type { Command } from 'commander';
 import type { Subcommand } from './registry.js';
-import { linkModule } from '../link/index.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -23,6 +22,7 @@ const link: Subcommand = {
         kdir: string; name: string; output: string; symbols?: string; symvers: string[];
         replace: boolean; keepBuild?: boolean; verbose?: boolean;
       }) => {
+        const { linkModule } = await import('../link/index.js');
         const r = await linkModule({
           inputs, kdir: opts.kdir, name: opts.name, output: opts.output, replace: opts.replace,
           symbols: opts.symbols, symvers: opts.symvers, keepBuild: opts.keepBuild,

@@ -5,8 +5,7 @@
 import { Command, Option } from 'commander';
 import type { Subcommand } from './registry.js';
 import { TargetError } from '../target/errors.js';
-import { fetchTarget } from '../target/fetch.js';
-import { runTarget, type CheckResult, type RunResult } from '../target/run.js';
+import type { CheckResult, RunResult } from '../target/run.js';
 import { SUPPORTED_DISTROS } from '../target/debian.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -68,6 +67,7 @@ const target: Subcommand = {
       .option('--cache <dir>', 'cache directory (default $KELP_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/kelp)')
       .option('--json', 'print the paths as JSON')
       .action(async (opts: { distro: string; source?: boolean; cache?: string; json?: boolean }) => {
+        const { fetchTarget } = await import('../target/fetch.js');
         const info = await fetchTarget({
           distro: opts.distro, source: opts.source === true, cache: opts.cache,
           progress: (line) => process.stderr.write(`kelp: ${line}\n`),
@@ -96,6 +96,7 @@ const target: Subcommand = {
         kernel: string; load: string[]; check: string[]; expect: string[]; disable: string[];
         timeout: number; kvm?: boolean; append?: string; log?: string; json?: boolean;
       }) => {
+        const { runTarget } = await import('../target/run.js');
         const result = await runTarget({
           kernel: opts.kernel, load: opts.load, check: opts.check, expect: opts.expect, disable: opts.disable,
           timeout: opts.timeout, kvm: opts.kvm === true, append: opts.append, log: opts.log,
