@@ -9,6 +9,13 @@ import type { DumpOptions } from './options.js';
 import { DumpUnsupportedError, isX86_64 } from './names.js';
 import { printableName } from './format.js';
 import type { FileSource } from './source.js';
+import { BuildAttributeState } from './build-attributes.js';
+
+/** State readelf keeps from one file to the next within a run. */
+export class DumpSession {
+  /** The last ranges of GNU build attribute notes (an empty descriptor repeats them). */
+  readonly buildAttributes = new BuildAttributeState();
+}
 
 /**
  * Collects output as strings and hands it to `sink` as large latin1 Buffers
@@ -53,6 +60,8 @@ export class DumpContext {
     readonly utf8: boolean,
     /** Where the file's bytes come from; `need` before touching a region. */
     readonly src: FileSource,
+    /** The run this file is dumped in. */
+    readonly session: DumpSession = new DumpSession(),
   ) {
     this.machine = elf.header.e_machine;
     this.osabi = elf.header.ei_osabi;

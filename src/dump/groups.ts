@@ -10,11 +10,8 @@ const STT_SECTION = 3;
 export function printSectionGroups(ctx: DumpContext): void {
   const { elf, out, file } = ctx;
   const shnum = elf.sections.length;
-  if (shnum === 0) {
-    out.w('\nThere are no sections to group in this file.\n');
-    return;
-  }
   const groups = elf.sections.filter((s) => s.sh_type === SHT_GROUP);
+  // readelf 2.40 says the same for a file without section headers.
   if (groups.length === 0) {
     out.w('\nThere are no section groups in this file.\n');
     return;

@@ -7,7 +7,7 @@
  */
 import { ElfFile } from '../../elf/reader.js';
 import { KelpError } from '../../elf/errors.js';
-import { DumpContext, Out } from './context.js';
+import { DumpContext, DumpSession, Out } from './context.js';
 import type { DumpOptions } from './options.js';
 import { localeIsUtf8 } from './format.js';
 import { printFileHeader } from './file-header.js';
@@ -35,14 +35,14 @@ export interface DumpIo {
 }
 
 /** Dumps one file already in memory. Throws a KelpError for a file kelp cannot describe; returns warnings. */
-export function dumpBuffer(buf: Buffer, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean): string[] {
-  return dumpSource(FileSource.whole(buf), file, opts, out, utf8, showName);
+export function dumpBuffer(buf: Buffer, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session = new DumpSession()): string[] {
+  return dumpSource(FileSource.whole(buf), file, opts, out, utf8, showName, session);
 }
 
-function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean): string[] {
+function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session: DumpSession): string[] {
   preloadHeaders(src);
   const elf = ElfFile.parse(src.buf, file);
-  const ctx = new DumpContext(elf, file, opts, out, utf8, src);
+  const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
   if (showName) out.w(`\nFile: ${file}\n`);
   if (opts.fileHeader) printFileHeader(ctx);
   if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
@@ -60,6 +60,7 @@ function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, 
 export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo): number {
   const utf8 = io.utf8 ?? localeIsUtf8();
   const out = new Out((chunk) => io.stdout(chunk));
+  const session = new DumpSession();
   let status = 0;
   for (const file of files) {
     let src: FileSource;
@@ -71,7 +72,7 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
       continue;
     }
     try {
-      const warnings = dumpSource(src, file, opts, out, utf8, files.length > 1);
+      const warnings = dumpSource(src, file, opts, out, utf8, files.length > 1, session);
       out.flush();
       for (const w of warnings) io.stderr(`kelp: ${file}: ${w}\n`);
       if (warnings.length > 0) status = 1;

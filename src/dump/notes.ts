@@ -7,6 +7,7 @@
 import type { DumpContext } from './context.js';
 import { DumpUnsupportedError } from './names.js';
 import { fmtSymbol, hex } from './format.js';
+import { buildAttributeDescription, buildAttributeName, isBuildAttributeNote } from './build-attributes.js';
 
 const SHT_NOTE = 7;
 const PT_NOTE = 4;
@@ -66,7 +67,9 @@ function notesAt(ctx: DumpContext, offset: number, length: number, align: number
     const name = data.toString('latin1', nameAt, nameEnd);
     const desc = data.subarray(o + descOff, o + descOff + descsz);
     o += next;
-    lines.push(noteText(ctx, namesz === 0 ? '(NONE)' : name, namesz, type, desc, wide));
+    // readelf tests an empty name field's first bytes all the same: those after the note header.
+    const peek = namesz === 0 ? data.subarray(nameAt, Math.min(nameAt + 3, data.length)) : undefined;
+    lines.push(noteText(ctx, namesz === 0 ? '(NONE)' : name, data.subarray(nameAt, nameAt + namesz), type, desc, wide, peek));
   }
   out.w(lines.join(''));
 }
@@ -76,11 +79,15 @@ function hasRelocations(ctx: DumpContext, index: number): boolean {
   return ctx.elf.sections.some((r) => (r.sh_type === 4 || r.sh_type === 9) && r.sh_info === index && r.sh_size !== 0 && r.sh_link < shnum);
 }
 
-function noteText(ctx: DumpContext, name: string, namesz: number, type: number, desc: Buffer, wide: boolean): string {
+function noteText(ctx: DumpContext, name: string, rawName: Buffer, type: number, desc: Buffer, wide: boolean, peek?: Buffer): string {
   const { file } = ctx;
-  const first = name.length > 0 ? name[0] : '\0';
-  if ((type === 0x100 || type === 0x101) && ((name.startsWith('GA') && '*$!+\0'.includes(name[2] ?? '\0')) || '*$!+\0'.includes(first))) {
-    throw new DumpUnsupportedError(file, 'GNU build attribute notes');
+  const namesz = rawName.length;
+  if ((type === 0x100 || type === 0x101) && peek !== undefined && (peek.length === 0 || (peek[0] === 0x47 && peek.length < 3))) {
+    throw new DumpUnsupportedError(file, 'a GNU build attribute note without a name at the end of its section');
+  }
+  if (isBuildAttributeNote(peek ?? rawName, type)) {
+    return `  ${buildAttributeName(ctx, rawName)} 0x${hex(desc.length, 8)}\t${defaultNoteType(type)}${wide ? '\t' : '\n'}`
+      + buildAttributeDescription(ctx, type, desc);
   }
   for (const p of ['AMDGPU', 'FreeBSD', 'NetBSD', 'OpenBSD', 'PaX', 'SPU/', 'IPF/VMS', 'CORE', 'FDO']) {
     if (namesz !== 0 && name.startsWith(p)) throw new DumpUnsupportedError(file, `notes of owner ${p}`);

@@ -12,6 +12,11 @@ const STT_SECTION = 3;
 
 export function printSymbols(ctx: DumpContext): void {
   const { elf } = ctx;
+  // readelf 2.40 does not look for symbols through the dynamic segment of a file without section headers.
+  if (elf.sections.length === 0) {
+    ctx.out.w('\nDynamic symbol information is not available for displaying symbols.\n');
+    return;
+  }
   for (const s of elf.sections) {
     if (s.sh_type === SHT_SYMTAB || s.sh_type === SHT_DYNSYM) printTable(ctx, s);
   }
