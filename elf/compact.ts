@@ -73,10 +73,10 @@ export class CompactElf {
     for (let i = 0; i < shnum; i++) {
       const o = this.shoff + i * SHDR_SIZE;
       if (buf.readUInt32LE(o + 0x0c) !== 0) throw new ElfFormatError(file, `section header ${i}`, `sh_flags 0x${buf.readBigUInt64LE(o + 0x08).toString(16)} has bits above 32`, o + 0x08);
-      const off = this.u64(o + 0x18, `section header ${i} (sh_offset)`);
-      const size = this.u64(o + 0x20, `section header ${i} (sh_size)`);
-      this.u64(o + 0x30, `section header ${i} (sh_addralign)`);
-      this.u64(o + 0x38, `section header ${i} (sh_entsize)`);
+      const off = this.u64(o + 0x18, i, 'sh_offset');
+      const size = this.u64(o + 0x20, i, 'sh_size');
+      this.u64(o + 0x30, i, 'sh_addralign');
+      this.u64(o + 0x38, i, 'sh_entsize');
       const type = buf.readUInt32LE(o + 4);
       if (i > 0 && type !== SHT_NOBITS && type !== SHT_NULL && (off > buf.length || size > buf.length - off)) {
         throw new ElfFormatError(file, `section ${i}`, `contents (offset 0x${off.toString(16)}, size 0x${size.toString(16)}) extend past the end of the file`, o);
@@ -198,9 +198,13 @@ export class CompactElf {
     return out;
   }
 
-  private u64(off: number, what: string): number {
+  /** An unsigned 64-bit field that must fit 53 bits; `what` names it in the error (a string, or the section index and field). */
+  private u64(off: number, what: string | number, field = ''): number {
     const hi = this.buf.readUInt32LE(off + 4);
-    if (hi > 0x1fffff) throw new ElfFormatError(this.file, what, `value 0x${this.buf.readBigUInt64LE(off).toString(16)} is too large`, off);
+    if (hi > 0x1fffff) {
+      const name = typeof what === 'number' ? `section header ${what} (${field})` : what;
+      throw new ElfFormatError(this.file, name, `value 0x${this.buf.readBigUInt64LE(off).toString(16)} is too large`, off);
+    }
     return hi * TWO32 + this.buf.readUInt32LE(off);
   }
 

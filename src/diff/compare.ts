@@ -104,6 +104,8 @@ function auxSnippetEqual(P: Kelf, a: number, at: number, O: Kelf, b: number, bt:
 }
 
 type CodeResult = { kind: 'same' } | { kind: 'line' } | { kind: 'changed'; reason: string };
+const SAME_CODE: CodeResult = { kind: 'same' };
+const LINE_ONLY: CodeResult = { kind: 'line' };
 
 function compareCode(P: Kelf, ps: number, O: Kelf, os: number): CodeResult {
   const pSize = P.secSize(ps);
@@ -122,7 +124,7 @@ function compareCode(P: Kelf, ps: number, O: Kelf, os: number): CodeResult {
     }
   }
   if (reason === null && pn !== on) reason = `${pn} references (was ${on})`;
-  if (reason === null && bytesEqual) return { kind: 'same' };
+  if (reason === null && bytesEqual) return SAME_CODE;
   if (reason === null) {
     // Only calls count: references to strings and data (the WARN_ONCE flag, say) are skipped.
     const nameOf = (j: number): string | null => {
@@ -131,7 +133,7 @@ function compareCode(P: Kelf, ps: number, O: Kelf, os: number): CodeResult {
       if (P.isData(t) || (P.symSec[t] && !P.isText(P.symSec[t]))) return null;
       return P.symName(t);
     };
-    if (pSize === oSize && differsOnlyInLineNumbers(O, os, P, ps, nameOf)) return { kind: 'line' };
+    if (pSize === oSize && differsOnlyInLineNumbers(O, os, P, ps, nameOf)) return LINE_ONLY;
     const pd = P.secData(ps);
     const od = O.secData(os);
     let at = 0;
@@ -156,8 +158,10 @@ function dataChanged(P: Kelf, d: number, O: Kelf, o: number): boolean {
     const b = oNobits ? Buffer.alloc(size) : O.secData(os).subarray(ov, ov + size);
     if (!a.equals(b)) return true;
   }
-  const [pa, pe] = P.relRange(ps, pv, pv + Math.max(size, 1));
-  const [oa, oe] = O.relRange(os, ov, ov + Math.max(size, 1));
+  const pa = P.relFirst(ps, pv);
+  const pe = P.relFirst(ps, pv + Math.max(size, 1));
+  const oa = O.relFirst(os, ov);
+  const oe = O.relFirst(os, ov + Math.max(size, 1));
   if (pe - pa !== oe - oa) return true;
   for (let i = 0; i < pe - pa; i++) if (!relocsEqual(P, ps, pa + i, pv, O, os, oa + i, ov)) return true;
   return false;
@@ -212,13 +216,12 @@ export function compareFunctions(ctx: DiffContext): void {
     }
     const ps = P.symSec[f];
     const os = O.symSec[t];
-    const initRefusal = (): void => refuse(ctx, `${P.file}: ${P.symName(f)}`, `__init/__exit function changed (in ${P.secName(ps)}); init and exit code cannot be live-patched`);
     if (P.secBundled[ps] !== f || O.secBundled[os] !== t) {
       // Not in a section of its own: compare its range.
       const same = P.size(f) === O.size(t) && rangeSame(P, f, O, t);
       P.symStatus[f] = same ? SAME : CHANGED;
       if (!same) P.reason(f, 'code or references differ');
-      if (!same && (P.secClass[ps] & C_INIT) !== 0) initRefusal();
+      if (!same && (P.secClass[ps] & C_INIT) !== 0) refuseInit(ctx, f);
       continue;
     }
     const r = compareCode(P, ps, O, os);
@@ -230,8 +233,13 @@ export function compareFunctions(ctx: DiffContext): void {
       P.symStatus[f] = CHANGED;
       P.reason(f, r.reason);
     }
-    if (P.symStatus[f] === CHANGED && (P.secClass[ps] & C_INIT) !== 0) initRefusal();
+    if (P.symStatus[f] === CHANGED && (P.secClass[ps] & C_INIT) !== 0) refuseInit(ctx, f);
   }
+}
+
+function refuseInit(ctx: DiffContext, f: number): void {
+  const P = ctx.patched;
+  refuse(ctx, `${P.file}: ${P.symName(f)}`, `__init/__exit function changed (in ${P.secName(P.symSec[f])}); init and exit code cannot be live-patched`);
 }
 
 function rangeSame(P: Kelf, f: number, O: Kelf, o: number): boolean {

@@ -25,25 +25,41 @@ function compatible(p: Kelf, a: number, o: Kelf, b: number): boolean {
   return p.isUndefined(a) === o.isUndefined(b) && p.isFunc(a) === o.isFunc(b);
 }
 
-/** Numbered names of both objects: a stem id per symbol (0 for plain names) and the symbols of each stem. */
+/** Numbered names of one object: a stem id per symbol (0 for plain names) and the symbols of each stem (CSR arrays). */
 interface Stems {
   id: Int32Array;
-  lists: number[][];
+  start: Int32Array;
+  syms: Int32Array;
 }
 
 function stemsOf(k: Kelf, intern: Map<string, number>): Stems {
   const id = new Int32Array(k.nsym);
-  const lists: number[][] = [];
+  let count = 0;
   for (let s = 1; s < k.nsym; s++) {
-    if (!k.isNamed(s)) continue;
+    if (!k.isNamed(s) || !k.maybeNumbered(s)) continue;
     const st = numberedStem(k.symName(s));
     if (st === null) continue;
     let n = intern.get(st);
     if (n === undefined) intern.set(st, (n = intern.size + 1));
     id[s] = n;
-    (lists[n] ??= []).push(s);
+    count++;
   }
-  return { id, lists };
+  return { id, start: new Int32Array(0), syms: new Int32Array(count) };
+}
+
+/** Fills the per-stem lists once every stem of both objects is interned. */
+function listStems(k: Kelf, st: Stems, stems: number): void {
+  const start = new Int32Array(stems + 2);
+  for (let s = 1; s < k.nsym; s++) if (st.id[s]) start[st.id[s] + 1]++;
+  for (let n = 1; n < start.length; n++) start[n] += start[n - 1];
+  const fill = start.slice();
+  for (let s = 1; s < k.nsym; s++) if (st.id[s]) st.syms[fill[st.id[s]]++] = s;
+  st.start = start;
+}
+
+/** The symbols of stem `n`. */
+function stemList(st: Stems, n: number): Int32Array {
+  return st.syms.subarray(st.start[n], st.start[n + 1]);
 }
 
 export function correlate(pair: Pair): void {
@@ -51,17 +67,19 @@ export function correlate(pair: Pair): void {
   const intern = new Map<string, number>();
   const O = stemsOf(orig, intern);
   const P = stemsOf(patched, intern);
+  listStems(orig, O, intern.size);
+  listStems(patched, P, intern.size);
   const link = (a: number, b: number): void => {
     patched.symTwin[a] = b;
     orig.symTwin[b] = a;
   };
   const exact = (s: number): void => {
-    const c = orig.namedLike(patched, s);
-    if (c.length === 1 && orig.symTwin[c[0]] === 0 && compatible(patched, s, orig, c[0])) link(s, c[0]);
+    const c = orig.uniqueLike(patched, s);
+    if (c !== 0 && orig.symTwin[c] === 0 && compatible(patched, s, orig, c)) link(s, c);
   };
-  const numbered: number[] = [];
-  for (const l of P.lists) if (l) for (const s of l) numbered.push(s);
-  numbered.sort((a, b) => a - b);
+  const numbered = new Int32Array(P.syms.length);
+  let nn = 0;
+  for (let s = 1; s < patched.nsym; s++) if (P.id[s]) numbered[nn++] = s;
 
   // 1. Plain names, exactly.
   for (let s = 1; s < patched.nsym; s++) {
@@ -71,9 +89,9 @@ export function correlate(pair: Pair): void {
   // 2. Numbered functions: a unique stem on both sides, else the exact name.
   for (const s of numbered) {
     if (patched.symTwin[s] || !patched.isFunc(s)) continue;
-    const a = P.lists[P.id[s]];
-    const b = O.lists[P.id[s]];
-    if (a.length === 1 && b && b.length === 1 && !orig.symTwin[b[0]] && compatible(patched, s, orig, b[0])) link(s, b[0]);
+    const a = stemList(P, P.id[s]);
+    const b = stemList(O, P.id[s]);
+    if (a.length === 1 && b.length === 1 && !orig.symTwin[b[0]] && compatible(patched, s, orig, b[0])) link(s, b[0]);
   }
   for (const s of numbered) {
     if (patched.symTwin[s] || !patched.isFunc(s)) continue;
@@ -113,8 +131,8 @@ export function correlate(pair: Pair): void {
   // 4. Remaining numbered symbols: a unique stem on both sides, else the exact name.
   for (const s of numbered) {
     if (patched.symTwin[s]) continue;
-    const a = P.lists[P.id[s]].filter((x) => !patched.symTwin[x]);
-    const b = (O.lists[P.id[s]] ?? []).filter((x) => !orig.symTwin[x]);
+    const a = stemList(P, P.id[s]).filter((x) => !patched.symTwin[x]);
+    const b = stemList(O, P.id[s]).filter((x) => !orig.symTwin[x]);
     if (a.length === 1 && b.length === 1 && compatible(patched, s, orig, b[0])) link(s, b[0]);
   }
   for (const s of numbered) {
@@ -128,18 +146,8 @@ export function correlate(pair: Pair): void {
 function numberedRefs(k: Kelf, f: number, stemId: Int32Array, out: number[]): void {
   out.length = 0;
   const fsec = k.symSec[f];
-  const scan = (sec: number, a: number, b: number): void => {
-    for (let j = a; j < b; j++) {
-      const t = k.relSym[j];
-      if (t === 0 || stemId[t] === 0 || k.isFunc(t) || k.isUndefined(t) || !k.isLocal(t)) continue;
-      if (!out.includes(t)) out.push(t);
-    }
-    void sec;
-  };
-  if (k.secBundled[fsec] !== f) {
-    const [a, b] = k.relRange(fsec, k.value(f), k.value(f) + k.size(f));
-    scan(fsec, a, b);
-  } else scan(fsec, k.relStart[fsec], k.relStart[fsec + 1]);
+  if (k.secBundled[fsec] !== f) scanRefs(k, stemId, k.relFirst(fsec, k.value(f)), k.relFirst(fsec, k.value(f) + k.size(f)), out);
+  else scanRefs(k, stemId, k.relStart[fsec], k.relStart[fsec + 1], out);
   const kids = k.children.get(f);
   if (kids) {
     const done: number[] = [fsec];
@@ -147,8 +155,16 @@ function numberedRefs(k: Kelf, f: number, stemId: Int32Array, out: number[]): vo
       const cs = k.symSec[c];
       if (!cs || done.includes(cs)) continue;
       done.push(cs);
-      scan(cs, k.relStart[cs], k.relStart[cs + 1]);
+      scanRefs(k, stemId, k.relStart[cs], k.relStart[cs + 1], out);
     }
+  }
+}
+
+function scanRefs(k: Kelf, stemId: Int32Array, a: number, b: number, out: number[]): void {
+  for (let j = a; j < b; j++) {
+    const t = k.relSym[j];
+    if (t === 0 || stemId[t] === 0 || k.isFunc(t) || k.isUndefined(t) || !k.isLocal(t)) continue;
+    if (!out.includes(t)) out.push(t);
   }
 }
 

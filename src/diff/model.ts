@@ -121,7 +121,7 @@ export class Kelf {
     let nrel = 0;
     const relCount = new Int32Array(nsec + 1);
     for (let s = 1; s < nsec; s++) {
-      this.secClass[s] = sectionClass(e.name(s));
+      this.secClass[s] = this.plainSection(s) ? 0 : sectionClass(e.name(s));
       const t = e.type(s);
       if ((t === SHT_RELA || t === SHT_REL) && e.info(s) !== 0) {
         const base = e.info(s);
@@ -255,6 +255,45 @@ export class Kelf {
     }
   }
 
+  /**
+   * True for the bulk of a `-ffunction-sections -fdata-sections` object,
+   * decided on the name's bytes without making a string: `.text.*` (but
+   * not `.text.startup*`/`.text.exit*`), `.bss.*`, `.rodata.*` and
+   * relocation sections, whose class is 0.
+   */
+  private plainSection(s: number): boolean {
+    const t = this.e.type(s);
+    if (t === SHT_RELA || t === SHT_REL) return true;
+    const a = this.e.nameStart(s);
+    if (a < 0) return false;
+    const b = this.buf;
+    if (startsWith(b, a, '.text.')) return !startsWith(b, a, '.text.startup') && !startsWith(b, a, '.text.exit');
+    return startsWith(b, a, '.bss.') || startsWith(b, a, '.rodata.');
+  }
+
+  /** True when symbol `i`'s name starts with `prefix`. */
+  symNameStartsWith(i: number, prefix: string): boolean {
+    const a = this.e.symNameStart(i);
+    return this.e.symNameEnd(a) - a >= prefix.length && startsWith(this.buf, a, prefix);
+  }
+
+  /** True when symbol `i`'s name contains byte `c`. */
+  symNameHas(i: number, c: number): boolean {
+    const a = this.e.symNameStart(i);
+    const e = this.e.symNameEnd(a);
+    for (let k = a; k < e; k++) if (this.buf[k] === c) return true;
+    return false;
+  }
+
+  /** True when symbol `i`'s name holds a `.` followed by a digit, or starts with `__UNIQUE_ID_` (numbered-name candidates). */
+  maybeNumbered(i: number): boolean {
+    const a = this.e.symNameStart(i);
+    const e = this.e.symNameEnd(a);
+    const b = this.buf;
+    for (let k = a; k + 1 < e; k++) if (b[k] === 0x2e && b[k + 1] >= 0x30 && b[k + 1] <= 0x39) return true;
+    return startsWith(b, a, '__UNIQUE_ID_');
+  }
+
   /** Closes the file when it was opened on demand. */
   close(): void {
     this.e.close();
@@ -300,23 +339,33 @@ export class Kelf {
     return t === SHT_SYMTAB || t === SHT_STRTAB || t === SHT_SYMTAB_SHNDX || t === SHT_GROUP || t === SHT_RELA || t === SHT_REL;
   }
   /**
-   * The sections called `name`, in file order, for names of sections that
-   * hold no bundled symbol (the only ones looked up by name; built once,
-   * after the structure pass, without keeping a string per section).
+   * The sections (not relocation sections) called `name`, in file order,
+   * for names of sections that hold no bundled symbol (the only ones looked
+   * up by name; built once, after the structure pass, without keeping a
+   * string per section).
    */
   sectionsNamed(name: string): number[] {
     if (!this.secNames) {
       const m = new Map<string, number[]>();
       for (let s = 1; s < this.nsec; s++) {
-        if (this.secBundled[s] !== 0) continue;
+        if (this.secBundled[s] !== 0 || this.isRelocation(s)) continue;
         const n = this.e.name(s);
         const l = m.get(n);
         if (l) l.push(s);
         else m.set(n, [s]);
       }
+      // Bundled sections named like an unbundled one (rare): compare hashes of the bytes first.
+      const hashes = new Set<number>();
+      for (let s = 1; s < this.nsec; s++) {
+        if (this.secBundled[s] !== 0 || this.isRelocation(s)) continue;
+        const a = this.e.nameStart(s);
+        if (a >= 0) hashes.add(hashBytes(this.buf, a, this.e.nameEnd(a)));
+      }
       let extra = false;
       for (let s = 1; s < this.nsec; s++) {
         if (this.secBundled[s] === 0) continue;
+        const a = this.e.nameStart(s);
+        if (a < 0 || !hashes.has(hashBytes(this.buf, a, this.e.nameEnd(a)))) continue;
         const l = m.get(this.e.name(s));
         if (l) {
           l.push(s);
@@ -383,10 +432,18 @@ export class Kelf {
     }
   }
 
-  /** The first named symbol called like `i` of `other` when it is the only one. */
+  /** The named symbol called like `i` of `other` when there is exactly one (0 otherwise), without allocating. */
   uniqueLike(other: Kelf, i: number): number {
-    const l = this.namedLike(other, i);
-    return l.length === 1 ? l[0] : 0;
+    const os = other.e.symNameStart(i);
+    const oe = other.e.symNameEnd(os);
+    let slot = hashBytes(other.buf, os, oe) & this.mask;
+    for (;;) {
+      const first = this.slots[slot];
+      if (first === 0) return 0;
+      const fs = this.e.symNameStart(first);
+      if (sameBytes(this.buf, fs, this.e.symNameEnd(fs), other.buf, os, oe)) return this.nextSame[first] === 0 ? first : 0;
+      slot = (slot + 1) & this.mask;
+    }
   }
 
   /** True when symbol `i`'s name is `name`. */
@@ -478,6 +535,13 @@ export class Kelf {
     if (s) return `${this.file}: ${this.symName(s)}+0x${(off - this.value(s)).toString(16)}`;
     return `${this.file}: ${this.secName(sec)}+0x${off.toString(16)}`;
   }
+}
+
+/** True when the bytes at `at` start with `prefix` (ASCII). */
+function startsWith(b: Buffer, at: number, prefix: string): boolean {
+  if (at + prefix.length > b.length) return false;
+  for (let k = 0; k < prefix.length; k++) if (b[at + k] !== prefix.charCodeAt(k)) return false;
+  return true;
 }
 
 /** FNV-1a over bytes [s, e). */

@@ -21,9 +21,8 @@ function bundle(k: Kelf): void {
     if (syms.length === 0) continue;
     for (const sym of syms) {
       if (!(k.isFunc(sym) || k.isData(sym))) continue;
-      const name = k.symName(sym);
-      if (name.startsWith('__pfx_')) {
-        const target = k.named(name.slice(6)).find((x) => k.symSec[x] === sec && k.isFunc(x));
+      if (k.symNameStartsWith(sym, '__pfx_')) {
+        const target = k.named(k.symName(sym).slice(6)).find((x) => k.symSec[x] === sec && k.isFunc(x));
         if (target !== undefined) {
           k.prefix.set(target, sym);
           k.prefixOf.set(sym, target);
@@ -38,7 +37,7 @@ function bundle(k: Kelf): void {
       for (const x of syms) {
         if (x === sym || !(k.isFunc(x) || k.isData(x))) continue;
         if (k.value(x) === v && k.size(x) === z) continue;
-        if (k.symName(x) === `__pfx_${name}`) continue;
+        if (k.symNameStartsWith(x, '__pfx_') && k.symName(x) === `__pfx_${k.symName(sym)}`) continue;
         others = true;
         break;
       }
@@ -59,9 +58,8 @@ const CHILD = /^(.+?)((?:\.(?:cold|part|isra|constprop|lto_priv|localalias)(?:\.
 
 function findChildren(k: Kelf): void {
   for (let sym = 1; sym < k.nsym; sym++) {
-    if (!k.isFunc(sym) || k.symSec[sym] === 0 || !k.isNamed(sym)) continue;
+    if (!k.isFunc(sym) || k.symSec[sym] === 0 || !k.isNamed(sym) || !k.symNameHas(sym, 0x2e)) continue;
     const full = k.symName(sym);
-    if (full.indexOf('.') < 0) continue;
     const m = CHILD.exec(full);
     if (!m) continue;
     const isCold = /\.cold(\.\d+)?$/.test(full);
