@@ -8,5 +8,5 @@
 set -eu
 cd "$(dirname "$0")/../.."
 KELP_OUT=${KELP_EXAMPLE_OUT:-examples/module/out} exec sh examples/ci/build.sh examples/module/binfmt_misc.patch \
-  --check 'mount -t binfmt_misc none /proc/sys/fs/binfmt_misc && cat /proc/sys/fs/binfmt_misc/status' \
-  --expect '^enabled \(livepatched by kelp\)$' "$@"
+  --check 'grep -q binfmt_misc /proc/mounts || mount -t binfmt_misc none /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/status' \
+  --expect '^enabled \(livepatched by kelp\)$' --expect-disabled '^enabled$' "$@"

@@ -57,6 +57,8 @@ export interface BuildOptions {
   verify?: boolean;
   check?: string[];
   expect?: string[];
+  /** With verify and checks: regular expressions the checks' output must match after the patch is disabled in the target (the original behaviour is back). */
+  expectDisabled?: string[];
   /** The kernel image to boot for --verify (default: the fetched Debian target's). */
   kernel?: string;
   /** Seconds before the verification boot is killed. */
@@ -97,7 +99,17 @@ export interface BuildReport {
   cache: { hits: number; misses: number };
   timings: Record<string, number>;
   total: number;
-  verify: null | { ok: boolean; check: null | { ok: boolean; problems: string[]; notes: string[] }; checks: Array<{ command: string; output: string; exitCode: number | null }>; expect: Array<{ pattern: string; matched: boolean }>; error: string | null; log: string | null };
+  verify: null | {
+    ok: boolean;
+    check: null | { ok: boolean; problems: string[]; notes: string[] };
+    checks: Array<{ command: string; output: string; exitCode: number | null }>;
+    expect: Array<{ pattern: string; matched: boolean }>;
+    /** The checks run again after the patch was disabled in the target (when checks were given). */
+    checksAfterDisable: Array<{ command: string; output: string; exitCode: number | null }>;
+    expectDisabled: Array<{ pattern: string; matched: boolean }>;
+    error: string | null;
+    log: string | null;
+  };
   repairedFromEarlierRun: string[];
 }
 
@@ -401,7 +413,10 @@ export function findModuleFile(modulesDir: string, name: string): string | undef
 function describeVerifyFailure(v: NonNullable<BuildReport['verify']>): string {
   const failed = v.checks.filter((c) => c.exitCode !== 0).map((c) => `check ${JSON.stringify(c.command)} exited ${c.exitCode}`);
   const unmatched = v.expect.filter((e) => !e.matched).map((e) => `--expect /${e.pattern}/ not matched (output: ${JSON.stringify(v.checks.map((c) => c.output).join('').slice(0, 200))})`);
-  return [...failed, ...unmatched].join('; ') || 'the module did not load or enable';
+  const after = v.checksAfterDisable.map((c) => c.output).join('').slice(0, 200);
+  const failedAfter = v.checksAfterDisable.filter((c) => c.exitCode !== 0).map((c) => `check ${JSON.stringify(c.command)} exited ${c.exitCode} after the patch was disabled`);
+  const unmatchedAfter = v.expectDisabled.filter((e) => !e.matched).map((e) => `--expect-disabled /${e.pattern}/ not matched after the patch was disabled (output: ${JSON.stringify(after)})`);
+  return [...failed, ...unmatched, ...failedAfter, ...unmatchedAfter].join('; ') || 'the module did not load, enable or disable';
 }
 
 interface BuildCommon {
@@ -537,26 +552,42 @@ async function verifyModule(o: BuildOptions, ko: string, moduleName: string, pre
     const r = checkModule(ko, { symbols, kdir, modules: preload });
     checked = { ok: r.ok, problems: r.problems.map((p) => `${p.place}: ${p.message} [${p.rule}]`), notes: r.notes };
     if (!r.ok) {
-      return { ok: false, check: checked, checks: [], expect: [], error: `kelp check: ${checked.problems.join('; ')}`, log: null };
+      return { ok: false, check: checked, checks: [], expect: [], checksAfterDisable: [], expectDisabled: [], error: `kelp check: ${checked.problems.join('; ')}`, log: null };
     }
   } else {
     progress.say('no --symbols: kelp check skipped, only the boot verifies the module');
   }
+  const expectDisabled = (o.expectDisabled ?? []).map((p) => {
+    try {
+      return new RegExp(p, 'm');
+    } catch {
+      throw new KelpError('not a valid regular expression', p);
+    }
+  });
+  // With the patch's own checks, the patch is also disabled in the target and
+  // the checks run again, so the report shows the original behaviour returning.
+  const userChecks = o.check ?? [];
+  if (expectDisabled.length > 0 && userChecks.length === 0) throw new KelpError('needs at least one --check whose output it matches', '--expect-disabled');
   progress.note('booting the target');
   const r: RunResult = await runTarget({
     kernel,
     // The patched modules first (the original, unpatched builds), then the livepatch.
     load: [...preload, ko],
-    check: [...(o.check ?? []), `cat /sys/kernel/livepatch/${moduleName}/enabled`],
+    check: [...userChecks, `cat /sys/kernel/livepatch/${moduleName}/enabled 2>/dev/null || echo disabled`],
     expect: o.expect ?? [],
+    disable: userChecks.length > 0 ? [moduleName] : [],
     timeout: o.timeout ?? 300,
   });
+  const afterOutput = r.checksAfterDisable.map((c) => c.output).join('');
+  const expectDisabledResults = expectDisabled.map((re, i) => ({ pattern: o.expectDisabled![i], matched: re.test(afterOutput) }));
   return {
-    ok: r.ok,
+    ok: r.ok && expectDisabledResults.every((e) => e.matched),
     check: checked,
     checks: r.checks.map((c) => ({ command: c.command, output: c.output, exitCode: c.exitCode })),
     expect: r.expect,
-    error: r.error ?? r.modules.find((m) => m.error !== null)?.error ?? null,
+    checksAfterDisable: r.checksAfterDisable.map((c) => ({ command: c.command, output: c.output, exitCode: c.exitCode })),
+    expectDisabled: expectDisabledResults,
+    error: r.error ?? r.modules.find((m) => m.error !== null)?.error ?? r.disabled.find((d) => !d.ok)?.error ?? null,
     log: r.log,
   };
 }

@@ -19,7 +19,7 @@ function positiveInt(flag: string) {
 interface Opts {
   sourcedir?: string; kdir?: string; ootModule?: string; target?: string; name?: string; output?: string;
   symbols?: string; symvers?: string; replace: boolean; jobs?: number; keepTmp?: boolean; json?: boolean;
-  verify?: boolean; check: string[]; expect: string[]; kernel?: string; timeout?: number; cache?: boolean; quiet?: boolean;
+  verify?: boolean; check: string[]; expect: string[]; expectDisabled: string[]; kernel?: string; timeout?: number; cache?: boolean; quiet?: boolean;
 }
 
 const build: Subcommand = {
@@ -43,6 +43,7 @@ const build: Subcommand = {
       .option('--verify', 'boot the target kernel under QEMU with the module and run --check/--expect')
       .option('--check <command>', 'with --verify: shell command to run in the target after loading (repeatable)', collect, [])
       .option('--expect <regex>', 'with --verify: regular expression the checks\' output must match (repeatable)', collect, [])
+      .option('--expect-disabled <regex>', 'with --verify: regular expression the checks\' output must match after the patch is disabled in the target (repeatable)', collect, [])
       .option('--kernel <vmlinuz>', 'with --verify: the kernel image to boot (default: the fetched Debian target\'s)')
       .option('--timeout <seconds>', 'with --verify: kill the target after this long (default 300)', positiveInt('--timeout'))
       .option('--no-cache', 'rebuild the original objects instead of using the object cache')
@@ -52,7 +53,7 @@ const build: Subcommand = {
         const r = await buildLivepatch({
           patches, sourcedir: opts.sourcedir, kdir: opts.kdir, ootModule: opts.ootModule, target: opts.target, name: opts.name,
           outdir: opts.output, symbols: opts.symbols, symvers: opts.symvers, replace: opts.replace, jobs: opts.jobs,
-          keepTmp: opts.keepTmp, verify: opts.verify, check: opts.check, expect: opts.expect, kernel: opts.kernel,
+          keepTmp: opts.keepTmp, verify: opts.verify, check: opts.check, expect: opts.expect, expectDisabled: opts.expectDisabled, kernel: opts.kernel,
           timeout: opts.timeout, useCache: opts.cache !== false, quiet: opts.quiet,
         });
         if (opts.json) {

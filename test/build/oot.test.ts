@@ -53,6 +53,14 @@ test('npm run example: fix.patch becomes a verified livepatch of kelp_demo; the 
     'hello from kelp_demo, read 2 time(s), fixed by a livepatch\n',
     '1\n',
   ]);
+  // Disabled in the VM: the original line is back and the module's counter carries on.
+  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual([
+    'hello from kelp_demo, read 3 time(s)\n',
+    'hello from kelp_demo, read 4 time(s)\n',
+    'disabled\n',
+  ]);
+  expect(report.verify.expectDisabled).toEqual([{ pattern: '^hello from kelp_demo, read 4 time\\(s\\)$', matched: true }]);
+  expect(report.verify.check.ok).toBe(true);
   expect(hashTree(example)).toEqual(before);
   expect(target.kdir).toBe(report.kdir);
 }, 600_000);

@@ -77,6 +77,11 @@ test('the vmlinux example: /proc/cmdline patched through non-exported saved_comm
   expect(report.objects[0].changedFunctions).toEqual([{ name: 'cmdline_proc_show', oldName: 'cmdline_proc_show' }]);
   expect(report.verify.ok).toBe(true);
   expect(report.verify.checks[0].output).toMatch(/console=ttyS0.* kelp_example=patched\n$/);
+  // kelp check passed before the boot, and disabling the patch brings the original /proc/cmdline back.
+  expect(report.verify.check.ok).toBe(true);
+  expect(report.verify.checksAfterDisable[0].output).toMatch(/console=ttyS0/);
+  expect(report.verify.checksAfterDisable[0].output).not.toMatch(/kelp_example=patched/);
+  expect(report.verify.checksAfterDisable[1].output).toBe('disabled\n');
 }, 900_000);
 
 test('an in-tree module patch (binfmt_misc): module found from kbuild\'s record, the target\'s module loaded first in the VM', async () => {
@@ -91,6 +96,7 @@ test('an in-tree module patch (binfmt_misc): module found from kbuild\'s record,
   expect(report.targets).toEqual({ binfmt_misc: ['fs/binfmt_misc.o'] });
   expect(report.objects[0].changedFunctions).toEqual([{ name: 'bm_status_read', oldName: 'bm_status_read' }]);
   expect(report.verify.checks[0].output).toBe('enabled (livepatched by kelp)\n');
+  expect(report.verify.checksAfterDisable[0].output).toBe('enabled\n');
 }, 900_000);
 
 test('a second build of the same patch takes the originals from the cache', async () => {
