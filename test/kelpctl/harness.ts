@@ -170,8 +170,8 @@ export class FakeSystem {
   }
 
   /** Runs kelpctl under a shell with this system's overrides. */
-  run(shell: string[], args: string[], extraEnv: Record<string, string> = {}, prefix: string[] = []): RunResult {
-    const argv = [...prefix, ...shell, KELPCTL, ...args];
+  run(shell: string[], args: string[], extraEnv: Record<string, string> = {}, prefix: string[] = [], script: string = KELPCTL): RunResult {
+    const argv = [...prefix, ...shell, script, ...args];
     const t0 = Date.now();
     const r = spawnSync(argv[0], argv.slice(1), { env: this.env(extraEnv), encoding: 'utf8', timeout: 60000 });
     return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - t0 };
@@ -222,4 +222,18 @@ export class FakeSystem {
   cleanup(): void {
     fs.rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * A copy of kelpctl that any user can read and run (the checkout may sit in a
+ * directory only root can enter, as `mktemp -d` makes them), for tests that run
+ * it as another user. Returns the script's path and a cleanup function.
+ */
+export function publicKelpctl(): { script: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kelpctl-public-'));
+  fs.chmodSync(dir, 0o755);
+  const script = path.join(dir, 'kelpctl');
+  fs.copyFileSync(KELPCTL, script);
+  fs.chmodSync(script, 0o755);
+  return { script, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

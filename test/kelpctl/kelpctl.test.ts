@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import {
   FakeSystem,
   KELPCTL,
+  publicKelpctl,
   RUNNING_RELEASE,
   SHELLS,
   buildModule,
@@ -259,10 +260,15 @@ describe.each(SHELLS)('kelpctl under $name', ({ argv: shell }) => {
     });
 
     it('refuses to run privileged commands when not root', () => {
-      for (const args of [['load', good], ['unload', 'lp_good'], ['disable', 'lp_good'], ['install', good], ['uninstall', 'lp_good']]) {
-        const r = sys.run(shell, args, {}, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
-        expect(r.status).toBe(EX.notRoot);
-        expect(r.stderr).toBe(`kelpctl: ${args[0]}: must be run as root\n`);
+      const pub = publicKelpctl();
+      try {
+        for (const args of [['load', good], ['unload', 'lp_good'], ['disable', 'lp_good'], ['install', good], ['uninstall', 'lp_good']]) {
+          const r = sys.run(shell, args, {}, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'], pub.script);
+          expect(r.status).toBe(EX.notRoot);
+          expect(r.stderr).toBe(`kelpctl: ${args[0]}: must be run as root\n`);
+        }
+      } finally {
+        pub.cleanup();
       }
       expect(sys.calls()).toEqual([]);
     });
