@@ -69,9 +69,29 @@ function notesAt(ctx: DumpContext, offset: number, length: number, align: number
     o += next;
     // readelf tests an empty name field's first bytes all the same: those after the note header.
     const peek = namesz === 0 ? data.subarray(nameAt, Math.min(nameAt + 3, data.length)) : undefined;
-    lines.push(noteText(ctx, namesz === 0 ? '(NONE)' : name, data.subarray(nameAt, nameAt + namesz), type, desc, wide, peek));
+    const owner = namesz === 0 ? ghostOwner(ctx, data, nameAt) : name;
+    lines.push(noteText(ctx, namesz === 0 ? '(NONE)' : name, owner, data.subarray(nameAt, nameAt + namesz), type, desc, wide, peek));
   }
   out.w(lines.join(''));
+}
+
+const OWNERS = ['AMDGPU', 'FreeBSD', 'NetBSD', 'OpenBSD', 'PaX', 'SPU/', 'IPF/VMS', 'CORE', 'FDO'];
+
+/**
+ * The owner readelf's description printers see for a note with an empty name:
+ * the string after the note header. Refused when the section ends before the
+ * string shows whether it starts with an owner readelf decodes.
+ */
+function ghostOwner(ctx: DumpContext, data: Buffer, at: number): string {
+  let end = at;
+  while (end < data.length && data[end] !== 0) end++;
+  const s = data.toString('latin1', at, end);
+  if (end === data.length) {
+    for (const p of ['GNU', 'stapsdt', ...OWNERS]) {
+      if (s.length < p.length && p.startsWith(s)) throw new DumpUnsupportedError(ctx.file, 'a note without a name at the end of its section');
+    }
+  }
+  return s;
 }
 
 function hasRelocations(ctx: DumpContext, index: number): boolean {
@@ -79,7 +99,7 @@ function hasRelocations(ctx: DumpContext, index: number): boolean {
   return ctx.elf.sections.some((r) => (r.sh_type === 4 || r.sh_type === 9) && r.sh_info === index && r.sh_size !== 0 && r.sh_link < shnum);
 }
 
-function noteText(ctx: DumpContext, name: string, rawName: Buffer, type: number, desc: Buffer, wide: boolean, peek?: Buffer): string {
+function noteText(ctx: DumpContext, name: string, owner: string, rawName: Buffer, type: number, desc: Buffer, wide: boolean, peek?: Buffer): string {
   const { file } = ctx;
   const namesz = rawName.length;
   if ((type === 0x100 || type === 0x101) && peek !== undefined && (peek.length === 0 || (peek[0] === 0x47 && peek.length < 3))) {
@@ -89,13 +109,15 @@ function noteText(ctx: DumpContext, name: string, rawName: Buffer, type: number,
     return `  ${buildAttributeName(ctx, rawName)} 0x${hex(desc.length, 8)}\t${defaultNoteType(type)}${wide ? '\t' : '\n'}`
       + buildAttributeDescription(ctx, type, desc);
   }
-  for (const p of ['AMDGPU', 'FreeBSD', 'NetBSD', 'OpenBSD', 'PaX', 'SPU/', 'IPF/VMS', 'CORE', 'FDO']) {
-    if (namesz !== 0 && name.startsWith(p)) throw new DumpUnsupportedError(file, `notes of owner ${p}`);
+  for (const p of OWNERS) {
+    if (owner.startsWith(p)) throw new DumpUnsupportedError(file, `notes of owner ${p}`);
   }
+  // The type is named from the name field; the description from the owner string (see ghostOwner).
   let nt: string;
-  const gnu = namesz !== 0 && name.startsWith('GNU');
-  const stap = namesz !== 0 && name.startsWith('stapsdt');
-  if (gnu) nt = gnuNoteType(type);
+  const gnu = owner.startsWith('GNU');
+  const stap = owner.startsWith('stapsdt');
+  if (namesz === 0) nt = defaultNoteType(type);
+  else if (gnu) nt = gnuNoteType(type);
   else if (stap) nt = type === 3 ? 'NT_STAPSDT (SystemTap probe descriptors)' : unknownType(type);
   else nt = defaultNoteType(type);
   let s = `  ${fmtSymbol(-20, name, wide, ctx.utf8)} 0x${hex(desc.length, 8)}\t${nt}${wide ? '\t' : '\n'}`;
@@ -151,7 +173,8 @@ function gnuNote(ctx: DumpContext, type: number, desc: Buffer): string {
     case 1: {
       if (desc.length < 16) return '    <corrupt GNU_ABI_TAG>\n';
       const os = desc.readUInt32LE(0);
-      return `    OS: ${ABI_OS[os] ?? 'Unknown'}, ABI: ${desc.readUInt32LE(4)}.${desc.readUInt32LE(8)}.${desc.readUInt32LE(12)}\n`;
+      // readelf prints the version numbers as signed 32-bit values.
+      return `    OS: ${ABI_OS[os] ?? 'Unknown'}, ABI: ${desc.readInt32LE(4)}.${desc.readInt32LE(8)}.${desc.readInt32LE(12)}\n`;
     }
     case 4: {
       let s = '    Version: ';

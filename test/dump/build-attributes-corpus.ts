@@ -116,6 +116,9 @@ function oddNotes(): Note[] {
     { name: [], type: FUNC, desc: q('0x4147', 0x5000a0) },
     { name: [], type: OPEN, desc: l(0x244147) },
     { name: ga('$', 1, '3p4'), type: OPEN },
+    // An empty name before "GNU": readelf names the type generically but decodes the descriptor as GNU's.
+    { name: [], type: 3, desc: [[0x554e47n, 4], [0x12345678n, 4]] },
+    { name: str('GNU\0'), type: 1, desc: [[0n, 4], [3n, 4], [0xf8000010n, 4], [0x80000000n, 4]] },
   ];
 }
 
@@ -147,6 +150,24 @@ function lookupNotes(): Note[] {
     notes.push({ name: ga('$', 1, '3p4'), type: OPEN, desc: q(value) }, { name: ga('$', 1, '3p4'), type: FUNC, desc: q(value) });
     notes.push({ name: ga('$', 1, '3p4'), type: OPEN, desc: l(value, value + 0x80) }, { name: ga('$', 1, '3p4'), type: FUNC, desc: l(value) });
   });
+  // Seeded random sets of 1-5 symbols of any type, binding and size at one address (st_info set afterwards).
+  let seed = 0x6a5eed;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const types = [0, 1, 2, 3, 4, 5, 6, 7, 10, 13];
+  const binds = [0, 1, 2, 10, 13];
+  for (let k = 0; k < 160; k++) {
+    const value = 0x700000 + k * 0x100;
+    const n = 1 + rnd(5);
+    for (let j = 0; j < n; j++) {
+      const name = `r${k}_${j}`;
+      RANDOM_INFO.set(name, (binds[rnd(binds.length)] << 4) | types[rnd(types.length)]);
+      SYMBOLS.push({ name, value, size: rnd(3) === 0 ? 1 + rnd(64) : undefined });
+    }
+    notes.push({ name: ga('$', 1, '3p4'), type: OPEN, desc: q(value) }, { name: ga('$', 1, '3p4'), type: FUNC, desc: q(value) });
+  }
   // annobin biases file-start symbols by 2: a symbol at start + 2 names an OPEN note.
   SYMBOLS.push({ name: '.annobin_biased.c', value: 0x610002, size: 0x10, type: 'object' });
   notes.push({ name: ga('$', 1, '3p4'), type: OPEN, desc: q(0x610000) }, { name: ga('$', 1, '3p4'), type: FUNC, desc: q(0x610000) });
@@ -166,15 +187,22 @@ function symbolsAsm(): string {
   return lines.join('\n') + '\n';
 }
 
-/** Turns the symbols named file_* into STT_FILE ones (gas cannot). */
-function markFileSymbols(path: string): void {
+/** st_info of the random symbols. */
+const RANDOM_INFO = new Map<string, number>();
+
+/** Turns the symbols named file_* into STT_FILE ones (gas cannot) and sets the random symbols' st_info. */
+function patchSymbols(path: string): void {
   const buf = readFileSync(path);
   const elf = ElfFile.parse(buf, path);
   for (const s of elf.sections) {
     if (s.sh_type !== 2) continue;
     const t = elf.symbolTable(s.index);
     for (let i = 0; i < t.count; i++) {
-      if (t.nameOrUndefined(i)?.startsWith('file_')) buf[s.sh_offset + i * 24 + 4] = (buf[s.sh_offset + i * 24 + 4] & 0xf0) | 4;
+      const name = t.nameOrUndefined(i) ?? '';
+      const o = s.sh_offset + i * 24 + 4;
+      if (name.startsWith('file_')) buf[o] = (buf[o] & 0xf0) | 4;
+      const info = RANDOM_INFO.get(name);
+      if (info !== undefined) buf[o] = info;
     }
   }
   writeFileSync(path, buf);
@@ -234,12 +262,13 @@ export function buildAttributeCorpus(dir: string): string[] {
   files.push(namesObj);
 
   SYMBOLS.length = 0;
+  RANDOM_INFO.clear();
   const lookup = lookupNotes();
   const syms = join(dir, 'ga-symbols.s');
   writeFileSync(syms, symbolsAsm() + notesAsm('.gnu.build.attributes', lookup));
   const symsObj = join(dir, 'ga-symbols.o');
   run('as', [syms, '-o', symsObj], { cwd: dir });
-  markFileSymbols(symsObj);
+  patchSymbols(symsObj);
   files.push(symsObj);
 
   const c = join(dir, 'ga-prog.c');

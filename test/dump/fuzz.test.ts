@@ -18,6 +18,7 @@ import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../sup
 import { makeTmpDir } from '../support/tmp.js';
 import { kpatchUnitObjects } from './corpus.js';
 import { buildSmallCorpus } from './small-corpus.js';
+import { buildAttributeCorpus } from './build-attributes-corpus.js';
 import { kelpProcess, parseArgs, readelf } from './harness.js';
 
 const tmp = makeTmpDir('dump-fuzz');
@@ -25,12 +26,16 @@ afterAll(() => tmp.cleanup());
 
 let pre: PrereqStatus;
 let seeds: { name: string; buf: Buffer }[] = [];
+let gaSeeds: { name: string; buf: Buffer }[] = [];
 
 beforeAll(async () => {
   pre = await ensureDebianPackages(['binutils', 'gcc', 'g++', 'libc6-dev']);
   if (!pre.ok) return;
   const files = [...buildSmallCorpus(tmp.dir), ...kpatchUnitObjects().filter((_, i) => i % 20 === 3)];
   seeds = files.map((f) => ({ name: f.split('/').pop()!, buf: readFileSync(f) }));
+  const gaDir = join(tmp.dir, 'ga');
+  mkdirSync(gaDir);
+  gaSeeds = buildAttributeCorpus(gaDir).slice(0, 3).map((f) => ({ name: f.split('/').pop()!, buf: readFileSync(f) }));
 }, 300_000);
 
 /** mulberry32: a small deterministic PRNG. */
@@ -337,4 +342,47 @@ test('through the real CLI: one line `kelp: <file>: <problem>` and a non-zero ex
   expect(k.stderr).toBe(`kelp: ${notElf}: file: not an ELF file\nkelp: ${elf32}: ELF header: 32-bit ELF (ELFCLASS32) is not supported\nkelp: ${be}: ELF header: big-endian ELF (ELFDATA2MSB) is not supported\n`);
   expect(problems).toEqual([]);
   expect(refused).toBeGreaterThan(3);
+}, 120_000);
+
+test('GNU build attribute notes with flipped, zeroed and type-character bytes: kelp -n prints what readelf prints or refuses', () => {
+  if (skipUnlessReady(pre)) return;
+  expect(gaSeeds).toHaveLength(3);
+  const dir = join(tmp.dir, 'ga-cmp');
+  mkdirSync(dir, { recursive: true });
+  const mismatches: string[] = [];
+  let compared = 0;
+  for (let n = 0; n < 400; n++) {
+    const r = rng(0x6a000000 + n);
+    const seed = gaSeeds[n % gaSeeds.length];
+    const buf = Buffer.from(seed.buf);
+    const notes = sectionHeaders(buf).filter((h) => h.type === 7 && h.size > 0);
+    const sec = notes[Math.floor(r() * notes.length)];
+    for (let k = 1 + Math.floor(r() * 4); k > 0; k--) {
+      const off = sec.offset + Math.floor(r() * sec.size);
+      const how = r();
+      buf[off] = how < 0.3 ? Math.floor(r() * 256) : how < 0.5 ? 0 : how < 0.7 ? '*$!+GA'.charCodeAt(Math.floor(r() * 6)) : buf[off] ^ (1 << Math.floor(r() * 8));
+    }
+    const file = join(dir, `g${n}.o`);
+    writeFileSync(file, buf);
+    for (const args of [['-n'], ['-nW']]) {
+      const res = dumpInProcess(buf, 'fuzz.o', args);
+      if (res.error !== undefined) {
+        if (!(res.error instanceof KelpError)) mismatches.push(`case ${n}: dump threw ${(res.error as Error).stack}`);
+        continue;
+      }
+      // readelf's errors about these notes (corrupt names, bad descriptor sizes) go to stderr; stdout is still compared.
+      const re = readelf(args, [file], { ...process.env, LC_ALL: 'C' });
+      compared++;
+      if (!re.stdout.equals(res.out!)) {
+        const e = re.stdout.toString('latin1').split('\n');
+        const k = res.out!.toString('latin1').split('\n');
+        let i = 0;
+        while (i < e.length && e[i] === k[i]) i++;
+        mismatches.push(`case ${n} (${seed.name}, readelf ${args.join(' ')}): line ${i + 1}\n  readelf: ${JSON.stringify(e[i])}\n  kelp:    ${JSON.stringify(k[i])}`);
+      }
+    }
+    if (mismatches.length > 10) break;
+  }
+  expect(mismatches).toEqual([]);
+  expect(compared).toBeGreaterThan(300);
 }, 120_000);
