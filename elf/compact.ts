@@ -38,6 +38,16 @@ export class CompactElf {
   private readonly namesOff: number;
   private readonly namesSize: number;
   private readonly xindex: Buffer | null;
+  // Section header fields, by index (offsets, sizes, alignments and entry sizes widen to 64-bit floats when one exceeds 32 bits).
+  private readonly shName: Uint32Array;
+  private readonly shType: Uint32Array;
+  private readonly shFlags: Uint32Array;
+  private readonly shLink: Uint32Array;
+  private readonly shInfo: Uint32Array;
+  private shOffset: Uint32Array | Float64Array;
+  private shSize: Uint32Array | Float64Array;
+  private shAlign: Uint32Array | Float64Array;
+  private shEntsize: Uint32Array | Float64Array;
   /** For a file read on demand: its descriptor, and which sections are in the buffer. */
   private fd: number | null;
   private loaded: Uint8Array | null = null;
@@ -64,32 +74,60 @@ export class CompactElf {
     this.shoff = h.e_shoff;
     this.shnum = shnum;
     this.shstrndx = shstrndx;
-    this.fill(h.e_shoff, shnum * SHDR_SIZE);
     if (fd !== null) this.loaded = new Uint8Array(shnum);
 
-    // Every header: flags in 32 bits, 64-bit fields exact, contents within the file, links valid.
+    // Every header, read in chunks into typed arrays (the table itself is not kept):
+    // flags in 32 bits, 64-bit fields exact, contents within the file, links valid.
+    this.shName = new Uint32Array(shnum);
+    this.shType = new Uint32Array(shnum);
+    this.shFlags = new Uint32Array(shnum);
+    this.shLink = new Uint32Array(shnum);
+    this.shInfo = new Uint32Array(shnum);
+    this.shOffset = new Uint32Array(shnum);
+    this.shSize = new Uint32Array(shnum);
+    this.shAlign = new Uint32Array(shnum);
+    this.shEntsize = new Uint32Array(shnum);
     let symtab = 0;
     let xindex = 0;
-    for (let i = 0; i < shnum; i++) {
-      const o = this.shoff + i * SHDR_SIZE;
-      if (buf.readUInt32LE(o + 0x0c) !== 0) throw new ElfFormatError(file, `section header ${i}`, `sh_flags 0x${buf.readBigUInt64LE(o + 0x08).toString(16)} has bits above 32`, o + 0x08);
-      const off = this.u64(o + 0x18, i, 'sh_offset');
-      const size = this.u64(o + 0x20, i, 'sh_size');
-      this.u64(o + 0x30, i, 'sh_addralign');
-      this.u64(o + 0x38, i, 'sh_entsize');
-      const type = buf.readUInt32LE(o + 4);
-      if (i > 0 && type !== SHT_NOBITS && type !== SHT_NULL && (off > buf.length || size > buf.length - off)) {
-        throw new ElfFormatError(file, `section ${i}`, `contents (offset 0x${off.toString(16)}, size 0x${size.toString(16)}) extend past the end of the file`, o);
+    const CHUNK = 1024;
+    const scratch = fd !== null ? Buffer.allocUnsafeSlow(Math.min(shnum, CHUNK) * SHDR_SIZE) : null;
+    const u64 = (b: Buffer, at: number, i: number, field: string): number => {
+      const hi = b.readUInt32LE(at + 4);
+      if (hi > 0x1fffff) throw new ElfFormatError(file, `section header ${i} (${field})`, `value 0x${b.readBigUInt64LE(at).toString(16)} is too large`, this.shoff + i * SHDR_SIZE);
+      return hi * TWO32 + b.readUInt32LE(at);
+    };
+    for (let i0 = 0; i0 < shnum; i0 += CHUNK) {
+      const m = Math.min(CHUNK, shnum - i0);
+      const b = this.readRegion(this.shoff + i0 * SHDR_SIZE, m * SHDR_SIZE, scratch!);
+      for (let q = 0; q < m; q++) {
+        const i = i0 + q;
+        const o = q * SHDR_SIZE;
+        const at = this.shoff + i * SHDR_SIZE;
+        if (b.readUInt32LE(o + 0x0c) !== 0) throw new ElfFormatError(file, `section header ${i}`, `sh_flags 0x${b.readBigUInt64LE(o + 0x08).toString(16)} has bits above 32`, at + 0x08);
+        const off = u64(b, o + 0x18, i, 'sh_offset');
+        const size = u64(b, o + 0x20, i, 'sh_size');
+        const align = u64(b, o + 0x30, i, 'sh_addralign');
+        const entsize = u64(b, o + 0x38, i, 'sh_entsize');
+        const type = b.readUInt32LE(o + 4);
+        if (i > 0 && type !== SHT_NOBITS && type !== SHT_NULL && (off > buf.length || size > buf.length - off)) {
+          throw new ElfFormatError(file, `section ${i}`, `contents (offset 0x${off.toString(16)}, size 0x${size.toString(16)}) extend past the end of the file`, at);
+        }
+        const link = b.readUInt32LE(o + 0x28);
+        const info = b.readUInt32LE(o + 0x2c);
+        const flags = b.readUInt32LE(o + 8);
+        this.shName[i] = b.readUInt32LE(o);
+        this.shType[i] = type;
+        this.shFlags[i] = flags;
+        this.shLink[i] = link;
+        this.shInfo[i] = info;
+        this.setWide(i, off, size, align, entsize);
+        if (i === 0) continue;
+        if (link !== 0 && link >= shnum) throw new ElfFormatError(file, `section ${i}`, `sh_link ${link} is not a valid section`, at);
+        if ((type === SHT_RELA || type === SHT_REL || (flags & SHF_INFO_LINK) !== 0) && info !== 0 && info >= shnum) {
+          throw new ElfFormatError(file, `section ${i}`, `sh_info ${info} is not a valid section`, at);
+        }
+        if (type === SHT_SYMTAB && symtab === 0) symtab = i;
       }
-      if (i === 0) continue;
-      const link = buf.readUInt32LE(o + 0x28);
-      if (link !== 0 && link >= shnum) throw new ElfFormatError(file, `section ${i}`, `sh_link ${link} is not a valid section`, o);
-      const info = buf.readUInt32LE(o + 0x2c);
-      const flags = buf.readUInt32LE(o + 8);
-      if ((type === SHT_RELA || type === SHT_REL || (flags & SHF_INFO_LINK) !== 0) && info !== 0 && info >= shnum) {
-        throw new ElfFormatError(file, `section ${i}`, `sh_info ${info} is not a valid section`, o);
-      }
-      if (type === SHT_SYMTAB && symtab === 0) symtab = i;
     }
     if (shstrndx !== 0) {
       if (this.type(shstrndx) === SHT_NOBITS) {
@@ -136,6 +174,19 @@ export class CompactElf {
         if (idx === 0 || idx >= shnum) throw new ElfFormatError(file, `symbol ${i} (${this.symName(i)})`, `section index ${idx} is not a valid section`);
       }
     }
+  }
+
+  private setWide(i: number, off: number, size: number, align: number, entsize: number): void {
+    if ((off > 0xffffffff || size > 0xffffffff || align > 0xffffffff || entsize > 0xffffffff) && this.shOffset instanceof Uint32Array) {
+      this.shOffset = Float64Array.from(this.shOffset);
+      this.shSize = Float64Array.from(this.shSize);
+      this.shAlign = Float64Array.from(this.shAlign);
+      this.shEntsize = Float64Array.from(this.shEntsize);
+    }
+    this.shOffset[i] = off;
+    this.shSize[i] = size;
+    this.shAlign[i] = align;
+    this.shEntsize[i] = entsize;
   }
 
   /** A view of a file read whole. */
@@ -210,19 +261,18 @@ export class CompactElf {
 
   // Section headers, by index.
   headerOffset(i: number): number { return this.shoff + i * SHDR_SIZE; }
-  type(i: number): number { return this.buf.readUInt32LE(this.shoff + i * SHDR_SIZE + 4); }
-  flags(i: number): number { return this.buf.readUInt32LE(this.shoff + i * SHDR_SIZE + 8); }
-  addr(i: number): bigint { return this.buf.readBigUInt64LE(this.shoff + i * SHDR_SIZE + 0x10); }
-  offset(i: number): number { const o = this.shoff + i * SHDR_SIZE + 0x18; return this.buf.readUInt32LE(o + 4) * TWO32 + this.buf.readUInt32LE(o); }
+  type(i: number): number { return this.shType[i]; }
+  flags(i: number): number { return this.shFlags[i]; }
+  offset(i: number): number { return this.shOffset[i]; }
   /** sh_size (also for SHT_NOBITS). */
-  size(i: number): number { const o = this.shoff + i * SHDR_SIZE + 0x20; return this.buf.readUInt32LE(o + 4) * TWO32 + this.buf.readUInt32LE(o); }
-  link(i: number): number { return this.buf.readUInt32LE(this.shoff + i * SHDR_SIZE + 0x28); }
-  info(i: number): number { return this.buf.readUInt32LE(this.shoff + i * SHDR_SIZE + 0x2c); }
-  align(i: number): number { const o = this.shoff + i * SHDR_SIZE + 0x30; return this.buf.readUInt32LE(o + 4) * TWO32 + this.buf.readUInt32LE(o); }
-  entsize(i: number): number { const o = this.shoff + i * SHDR_SIZE + 0x38; return this.buf.readUInt32LE(o + 4) * TWO32 + this.buf.readUInt32LE(o); }
+  size(i: number): number { return this.shSize[i]; }
+  link(i: number): number { return this.shLink[i]; }
+  info(i: number): number { return this.shInfo[i]; }
+  align(i: number): number { return this.shAlign[i]; }
+  entsize(i: number): number { return this.shEntsize[i]; }
   /** File offset of the section's name (for byte comparisons); -1 when outside the name table. */
   nameStart(i: number): number {
-    const n = this.buf.readUInt32LE(this.shoff + i * SHDR_SIZE);
+    const n = this.shName[i];
     if (this.namesSize === 0) return n === 0 ? -2 : -1;
     return n < this.namesSize ? this.namesOff + n : -1;
   }
@@ -236,7 +286,7 @@ export class CompactElf {
   name(i: number): string {
     const s = this.nameStart(i);
     if (s === -2) return '';
-    if (s === -1) throw new ElfFormatError(this.file, `section header ${i}`, `sh_name 0x${this.buf.readUInt32LE(this.shoff + i * SHDR_SIZE).toString(16)} is outside the section name table`, this.headerOffset(i));
+    if (s === -1) throw new ElfFormatError(this.file, `section header ${i}`, `sh_name 0x${this.shName[i].toString(16)} is outside the section name table`, this.headerOffset(i));
     return this.buf.toString('latin1', s, this.nameEnd(s));
   }
   /** The contents as a view (empty for NOBITS). */

@@ -42,13 +42,10 @@ export class Kelf {
 
   // Sections.
   readonly secTwin: Int32Array;
-  readonly secStatus: Uint8Array;
   /** The relocation section applying to a section. */
   readonly secRela: Int32Array;
   /** For a relocation section: the section it applies to. */
   readonly secBase: Int32Array;
-  /** The first section symbol of a section. */
-  readonly secSecsym: Int32Array;
   /** The one function or object a section holds (`-ffunction-sections`/`-fdata-sections`). */
   readonly secBundled: Int32Array;
   readonly secIgnored: Uint8Array;
@@ -61,9 +58,10 @@ export class Kelf {
   // Relocations, grouped by the section they apply to: [relStart[s], relStart[s+1]), sorted by offset.
   readonly relStart: Int32Array;
   readonly relOff: Uint32Array;
-  readonly relType: Uint32Array;
+  /** Types and addends: 8- and 32-bit arrays, widened when a value does not fit. */
+  relType: Uint8Array | Uint32Array;
   readonly relSym: Int32Array;
-  readonly relAdd: Float64Array;
+  relAdd: Int32Array | Float64Array;
   /** Exact addends that do not fit 53 bits (by relocation index), until rewritten. */
   readonly bigAddends = new Map<number, bigint>();
 
@@ -105,10 +103,8 @@ export class Kelf {
     this.nsec = nsec;
     this.nsym = nsym;
     this.secTwin = new Int32Array(nsec);
-    this.secStatus = new Uint8Array(nsec).fill(NEW);
     this.secRela = new Int32Array(nsec);
     this.secBase = new Int32Array(nsec);
-    this.secSecsym = new Int32Array(nsec);
     this.secBundled = new Int32Array(nsec);
     this.secIgnored = new Uint8Array(nsec);
     this.secClass = new Uint16Array(nsec);
@@ -148,8 +144,13 @@ export class Kelf {
     // Symbols: sections, section symbols, names.
     let source: string | null = null;
     const perSec = new Int32Array(nsec + 1);
+    let named = 0;
+    for (let i = 1; i < nsym; i++) {
+      const t = e.symType(i);
+      if (t !== STT_FILE && t !== STT_SECTION) named++;
+    }
     let size = 16;
-    while (size < nsym * 2) size <<= 1;
+    while (size < named * 2) size <<= 1;
     this.slots = new Int32Array(size);
     this.mask = size - 1;
     this.nextSame = new Int32Array(nsym);
@@ -162,10 +163,7 @@ export class Kelf {
         if (source === null) source = e.symName(i);
         continue;
       }
-      if (type === STT_SECTION) {
-        if (sec !== 0 && this.secSecsym[sec] === 0) this.secSecsym[sec] = i;
-        continue;
-      }
+      if (type === STT_SECTION) continue;
       const start = e.symNameStart(i);
       if (buf[start] === 0 || e.symNameEnd(start) === start) continue;
       this.symFlags[i] |= F_NAMED;
@@ -216,9 +214,9 @@ export class Kelf {
     this.relStart = new Int32Array(nsec + 1);
     for (let s = 1; s <= nsec; s++) this.relStart[s] = this.relStart[s - 1] + relCount[s - 1];
     this.relOff = new Uint32Array(nrel);
-    this.relType = new Uint32Array(nrel);
+    this.relType = new Uint8Array(nrel);
     this.relSym = new Int32Array(nrel);
-    this.relAdd = new Float64Array(nrel);
+    this.relAdd = new Int32Array(nrel);
     const CHUNK = 4096;
     let scratch: Buffer | null = null;
     for (let s = 1; s < nsec; s++) {
@@ -239,13 +237,15 @@ export class Kelf {
           const off = b.readUInt32LE(o + 4) * TWO32 + b.readUInt32LE(o);
           if (off >= TWO32) throw new ElfFormatError(file, `relocation section ${r} (${e.name(r)})`, `entry ${k0 + q} has offset 0x${off.toString(16)}, past 4 GiB`);
           this.relOff[j] = off;
-          this.relType[j] = b.readUInt32LE(o + 8);
+          const type = b.readUInt32LE(o + 8);
+          if (type > 0xff && this.relType instanceof Uint8Array) this.relType = Uint32Array.from(this.relType);
+          this.relType[j] = type;
           const si = b.readUInt32LE(o + 12);
           e.checkRelocationSymbol(r, k0 + q, si);
           this.relSym[j] = si;
           if (rela) {
             const hi = b.readInt32LE(o + 20);
-            this.relAdd[j] = hi * TWO32 + b.readUInt32LE(o + 16);
+            this.setAddend(j, hi * TWO32 + b.readUInt32LE(o + 16));
             if (hi > 0x1fffff || hi < -0x200000) this.bigAddends.set(j, b.readBigInt64LE(o + 16));
           }
           if (j > at && this.relOff[j] < this.relOff[j - 1]) sorted = false;
@@ -292,6 +292,11 @@ export class Kelf {
     const b = this.buf;
     for (let k = a; k + 1 < e; k++) if (b[k] === 0x2e && b[k + 1] >= 0x30 && b[k + 1] <= 0x39) return true;
     return startsWith(b, a, '__UNIQUE_ID_');
+  }
+
+  private setAddend(j: number, a: number): void {
+    if ((a | 0) !== a && this.relAdd instanceof Int32Array) this.relAdd = Float64Array.from(this.relAdd);
+    this.relAdd[j] = a;
   }
 
   /** Closes the file when it was opened on demand. */
@@ -525,7 +530,7 @@ export class Kelf {
   /** Rewrites relocation `j` to `sym + addend` (canonical form). */
   rewrite(j: number, sym: number, addend: number): void {
     this.relSym[j] = sym;
-    this.relAdd[j] = addend;
+    this.setAddend(j, addend);
     this.bigAddends.delete(j);
   }
 
