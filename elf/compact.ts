@@ -38,7 +38,7 @@ export class CompactElf {
   private readonly namesOff: number;
   private readonly namesSize: number;
   private readonly xindex: Buffer | null;
-  // Section header fields, by index (offsets, sizes, alignments and entry sizes widen to 64-bit floats when one exceeds 32 bits).
+  // Section header fields, by index (offsets and sizes in 32 bits, alignments and entry sizes in 8, widened to 64-bit floats when a value does not fit).
   private readonly shName: Uint32Array;
   private readonly shType: Uint32Array;
   private readonly shFlags: Uint32Array;
@@ -46,8 +46,8 @@ export class CompactElf {
   private readonly shInfo: Uint32Array;
   private shOffset: Uint32Array | Float64Array;
   private shSize: Uint32Array | Float64Array;
-  private shAlign: Uint32Array | Float64Array;
-  private shEntsize: Uint32Array | Float64Array;
+  private shAlign: Uint8Array | Float64Array;
+  private shEntsize: Uint8Array | Float64Array;
   /** For a file read on demand: its descriptor, and which sections are in the buffer. */
   private fd: number | null;
   private loaded: Uint8Array | null = null;
@@ -85,8 +85,8 @@ export class CompactElf {
     this.shInfo = new Uint32Array(shnum);
     this.shOffset = new Uint32Array(shnum);
     this.shSize = new Uint32Array(shnum);
-    this.shAlign = new Uint32Array(shnum);
-    this.shEntsize = new Uint32Array(shnum);
+    this.shAlign = new Uint8Array(shnum);
+    this.shEntsize = new Uint8Array(shnum);
     let symtab = 0;
     let xindex = 0;
     const CHUNK = 1024;
@@ -177,12 +177,12 @@ export class CompactElf {
   }
 
   private setWide(i: number, off: number, size: number, align: number, entsize: number): void {
-    if ((off > 0xffffffff || size > 0xffffffff || align > 0xffffffff || entsize > 0xffffffff) && this.shOffset instanceof Uint32Array) {
+    if ((off > 0xffffffff || size > 0xffffffff) && this.shOffset instanceof Uint32Array) {
       this.shOffset = Float64Array.from(this.shOffset);
       this.shSize = Float64Array.from(this.shSize);
-      this.shAlign = Float64Array.from(this.shAlign);
-      this.shEntsize = Float64Array.from(this.shEntsize);
     }
+    if (align > 0xff && this.shAlign instanceof Uint8Array) this.shAlign = Float64Array.from(this.shAlign);
+    if (entsize > 0xff && this.shEntsize instanceof Uint8Array) this.shEntsize = Float64Array.from(this.shEntsize);
     this.shOffset[i] = off;
     this.shSize[i] = size;
     this.shAlign[i] = align;

@@ -194,7 +194,7 @@ function correlateSections(orig: Kelf, patched: Kelf): void {
   }
   for (let s = 1; s < patched.nsec; s++) {
     if (!patched.isRelocation(s)) continue;
-    const base = patched.secBase[s];
+    const base = patched.secBase(s);
     const bt = base ? patched.secTwin[base] : 0;
     if (bt && orig.secRela[bt]) {
       patched.secTwin[s] = orig.secRela[bt];

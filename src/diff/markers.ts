@@ -92,7 +92,7 @@ export function readMarkers(ctx: DiffContext): Markers {
   if (ignoredSections.size > 0) {
     for (const side of [ctx.orig, ctx.patched]) {
       for (let s = 1; s < side.nsec; s++) {
-        const base = side.secBase[s];
+        const base = side.secBase(s);
         if (ignoredSections.has(side.secName(s)) || (base && ignoredSections.has(side.secName(base)))) side.secIgnored[s] = 1;
       }
     }

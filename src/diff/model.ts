@@ -44,8 +44,6 @@ export class Kelf {
   readonly secTwin: Int32Array;
   /** The relocation section applying to a section. */
   readonly secRela: Int32Array;
-  /** For a relocation section: the section it applies to. */
-  readonly secBase: Int32Array;
   /** The one function or object a section holds (`-ffunction-sections`/`-fdata-sections`). */
   readonly secBundled: Int32Array;
   readonly secIgnored: Uint8Array;
@@ -104,7 +102,6 @@ export class Kelf {
     this.nsym = nsym;
     this.secTwin = new Int32Array(nsec);
     this.secRela = new Int32Array(nsec);
-    this.secBase = new Int32Array(nsec);
     this.secBundled = new Int32Array(nsec);
     this.secIgnored = new Uint8Array(nsec);
     this.secClass = new Uint16Array(nsec);
@@ -121,13 +118,12 @@ export class Kelf {
       const t = e.type(s);
       if ((t === SHT_RELA || t === SHT_REL) && e.info(s) !== 0) {
         const base = e.info(s);
-        this.secBase[s] = base;
         this.secRela[base] = s;
       }
     }
     for (let s = 1; s < nsec; s++) {
       const r = this.secRela[s];
-      if (r !== 0 && this.secBase[r] === s && (this.secClass[s] & C_UNREAD) === 0) {
+      if (r !== 0 && (this.secClass[s] & C_UNREAD) === 0) {
         const n = e.relocationSectionCount(r);
         relCount[s] = n;
         nrel += n;
@@ -150,7 +146,7 @@ export class Kelf {
       if (t !== STT_FILE && t !== STT_SECTION) named++;
     }
     let size = 16;
-    while (size < named * 2) size <<= 1;
+    while (size < named * 1.5) size <<= 1;
     this.slots = new Int32Array(size);
     this.mask = size - 1;
     this.nextSame = new Int32Array(nsym);
@@ -321,6 +317,8 @@ export class Kelf {
   }
 
   // Section fields.
+  /** For a relocation section: the section it applies to (0 otherwise). */
+  secBase(s: number): number { return this.isRelocation(s) ? this.e.info(s) : 0; }
   secName(s: number): string { return this.e.name(s); }
   secSize(s: number): number { return this.e.size(s); }
   secType(s: number): number { return this.e.type(s); }
