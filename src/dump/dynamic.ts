@@ -78,13 +78,28 @@ function locate(ctx: DumpContext): DynamicInfo | undefined {
   return { offset, count, first, last };
 }
 
-/** readelf's is_pie: the first DT_FLAGS_1 has DF_1_PIE. */
+/**
+ * readelf's is_pie: the first DT_FLAGS_1 has DF_1_PIE. When readelf prints the
+ * file type it reads the dynamic entries where the PT_DYNAMIC segment says
+ * (its p_offset and p_filesz), not through the .dynamic section.
+ */
 export function isPie(ctx: DumpContext): boolean {
-  if (ctx.elf.header.e_type !== 3) return false;
-  const d = dynamicInfo(ctx);
-  if (!d) return false;
-  const f = d.first.get(DT_FLAGS_1);
-  return f !== undefined && (f & DF_1_PIE) !== 0n;
+  const { elf } = ctx;
+  if (elf.header.e_type !== 3) return false;
+  let seg;
+  for (const p of elf.segments) if (p.p_type === PT_DYNAMIC) seg = p;
+  if (!seg) return false;
+  const len = BigInt(elf.buf.length);
+  if (seg.p_offset > len || seg.p_filesz > len - seg.p_offset) return false;
+  const offset = Number(seg.p_offset);
+  const max = Math.floor(Number(seg.p_filesz) / 16);
+  ctx.need(offset, BigInt(max * 16));
+  for (let i = 0; i < max; i++) {
+    const tag = elf.buf.readBigUInt64LE(offset + i * 16);
+    if (tag === DT_FLAGS_1) return (elf.buf.readBigUInt64LE(offset + i * 16 + 8) & DF_1_PIE) !== 0n;
+    if (tag === DT_NULL) return false;
+  }
+  return false;
 }
 
 /** readelf's offset_from_vma; undefined where readelf would warn. */
