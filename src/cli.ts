@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { KelpError } from '../elf/errors.js';
 import type { Subcommand } from './commands/registry.js';
+import { systemMessage } from './util/system-error.js';
 
 async function loadSubcommands(): Promise<Subcommand[]> {
   // Loaded lazily so that `kelp dump` does not pay for the diff engine's imports.
@@ -56,14 +57,4 @@ export function reportError(err: unknown): number {
   process.stderr.write(`kelp: internal error: ${e && e.message ? e.message : String(err)}\n`);
   if (process.env.KELP_DEBUG) process.stderr.write(`${(e && e.stack) || ''}\n`);
   return 70;
-}
-
-function systemMessage(e: NodeJS.ErrnoException): string {
-  switch (e.code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EACCES': return 'permission denied';
-    case 'EISDIR': return 'is a directory';
-    case 'ENOTDIR': return 'not a directory';
-    default: return e.code ?? e.message;
-  }
 }

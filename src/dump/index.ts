@@ -19,6 +19,7 @@ import { printSymbols } from './symbols.js';
 import { printSectionDumps } from './section-dumps.js';
 import { printNotes } from './notes.js';
 import { FileSource, preloadHeaders } from './source.js';
+import { systemMessage } from '../util/system-error.js';
 
 export type { DumpOptions } from './options.js';
 export { emptyOptions, hasDisplayOption, parseSectionRequest } from './options.js';
@@ -90,14 +91,4 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
   }
   out.flush();
   return status;
-}
-
-function systemMessage(e: NodeJS.ErrnoException): string {
-  switch (e.code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EACCES': return 'permission denied';
-    case 'EISDIR': return 'is a directory';
-    case 'ENOTDIR': return 'not a directory';
-    default: return e.code ?? e.message;
-  }
 }
