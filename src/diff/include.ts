@@ -11,7 +11,7 @@ import { findSympos } from '../symbols/sympos.js';
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
 import { CHANGED, F_FORCED, F_IGNORED, F_INCLUDE, NEW, SAME } from './model.js';
-import { C_AUX, C_DROPPED, C_INIT, C_SPECIAL } from './sections.js';
+import { C_AUX, C_DROPPED, C_INIT, C_KPATCH, C_SPECIAL } from './sections.js';
 import { hasFentry } from './structure.js';
 import type { Markers } from './markers.js';
 
@@ -111,6 +111,11 @@ export class Inclusion {
     if (k.isUndefined(sym)) return this.external(sym);
     const sec = k.symSec[sym];
     if (!sec) return this.external(sym); // SHN_ABS and friends: by name
+    if ((k.secClass[sec] & C_KPATCH) !== 0) {
+      // Patch-author markers are read by the diff, never copied: code must not point into them.
+      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}, a kpatch marker section that never reaches the output`);
+      return ERROR;
+    }
     const isFunc = k.isFunc(sym);
     const isData = k.isData(sym);
     if (k.isSection(sym) || k.isStrings(sec) || (!isFunc && !isData)) {
@@ -155,11 +160,12 @@ export class Inclusion {
     return this.existing(sym);
   }
 
-  includeData(d: number): void {
+  /** Copies data into the output; `report`: list it as new data (not for copies of unchanged records). */
+  includeData(d: number, report = true): void {
     const k = this.ctx.patched;
     if (k.has(d, F_INCLUDE)) return;
     k.set(d, F_INCLUDE);
-    this.newData.push(d);
+    if (report) this.newData.push(d);
     const sec = k.symSec[d];
     if (k.secBundled[sec] === d) this.includeWhole(sec);
     else this.includeChunk(d);

@@ -15,6 +15,14 @@ export interface SpecialSpec {
   anchor: number;
   /** The offset within an entry of a static key (jump labels, static calls). */
   key?: number;
+  /**
+   * The entry's anchor points at a record, not at code, and the record names
+   * its function: the offset within the record of a pointer to the
+   * function's name (`.printk_index` -> `struct pi_entry`, whose second
+   * field is `__func__`). Such entries are kept for included functions,
+   * with a copy of their record.
+   */
+  recordFuncName?: number;
 }
 
 /** Defaults for x86-64 kernels of the 5.x/6.x era (the peer suite's objects). */
@@ -43,6 +51,7 @@ const SPECS: readonly SpecialSpec[] = [
     { name: '.orc_unwind', size: 6, env: 'ORC_STRUCT_SIZE', anchor: -1 },
     { name: '__mcount_loc', size: 8, anchor: 0 },
     { name: '__patchable_function_entries', size: 8, anchor: 0 },
+    { name: '.printk_index', size: 8, env: 'PRINTK_INDEX_STRUCT_SIZE', anchor: 0, recordFuncName: 8 },
 ];
 const SPEC_NAMES = new Set(SPECS.map((s) => s.name));
 
@@ -90,7 +99,7 @@ export function isDropped(name: string): boolean {
   return name.startsWith('.discard') || name === '.llvm_addrsig' || name.startsWith('.kpatch.')
     || name.startsWith('.debug') || name === '.comment' || name.startsWith('.note') || name === '.eh_frame'
     || name.startsWith('__ksymtab') || name.startsWith('___ksymtab') || name.startsWith('__kcrctab') || name.startsWith('___kcrctab')
-    || name === '.modinfo' || name === '.printk_index' || name.startsWith('.BTF') || name.startsWith('.llvm') || name === '.gnu.attributes'
+    || name === '.modinfo' || name.startsWith('.BTF') || name.startsWith('.llvm') || name === '.gnu.attributes'
     || name.startsWith('.gnu.') || name === '.kelp.meta';
 }
 

@@ -11,7 +11,7 @@ import { KelpError } from '../../elf/errors.js';
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
 import type { Inclusion } from './include.js';
-import type { Kelf } from './model.js';
+import { F_INCLUDE, type Kelf } from './model.js';
 import { C_ORC, C_ORC_IP, C_SPECIAL } from './sections.js';
 
 export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
@@ -32,6 +32,7 @@ export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
       ctx.specs.set(name, { ...spec, size });
       const kept: number[] = [];
       const count = Math.ceil(k.secSize(sec) / size);
+      const owners = spec.recordFuncName !== undefined ? includedFunctionNames(k) : null;
       let ri = k.relStart[sec];
       const end = k.relStart[sec + 1];
       for (let i = 0; i < count; i++) {
@@ -41,7 +42,10 @@ export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
         let keep = false;
         for (let j = ri; j < end && k.relOff[j] < start + size; j++) {
           if (k.relOff[j] === anchor) {
-            keep = inc.isIncludedCode(j);
+            if (owners) {
+              const owner = recordOwner(k, j, spec.recordFuncName!);
+              keep = owner !== null && owners.has(owner);
+            } else keep = inc.isIncludedCode(j);
             break;
           }
         }
@@ -58,6 +62,8 @@ export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
         for (let j = a; j < b; j++) {
           const t = k.relSym[j];
           if (!t) continue;
+          // A record that names its function (printk index): the output gets its own copy.
+          if (owners && k.relOff[j] === start + spec.anchor && k.isData(t) && k.symSec[t]) inc.includeData(t, false);
           const res = inc.resolve(t, sec, j);
           if (spec.key !== undefined && k.relOff[j] - start === (spec.key < 0 ? size + spec.key : spec.key)) {
             const twin = k.symTwin[t];
@@ -79,6 +85,33 @@ export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
     inc.drain();
     if (inc.functions.length + inc.newFunctions.length === before) break;
   }
+}
+
+const CHILD_SUFFIX = /(?:\.(?:cold|part|isra|constprop|lto_priv|localalias)(?:\.\d+)?)+$/;
+
+/** The source names (`__func__`) of the functions the output holds. */
+function includedFunctionNames(k: Kelf): Set<string> {
+  const out = new Set<string>();
+  for (let s = 1; s < k.nsym; s++) if (k.isFunc(s) && k.has(s, F_INCLUDE)) out.add(k.symName(s).replace(CHILD_SUFFIX, ''));
+  return out;
+}
+
+/** The function name a record (reached by relocation `j`) holds at `field`: the string its pointer there reaches. */
+function recordOwner(k: Kelf, j: number, field: number): string | null {
+  const t = k.relSym[j];
+  const ts = t ? k.symSec[t] : 0;
+  if (!ts || k.isNobits(ts)) return null;
+  const at = (k.isSection(t) ? 0 : k.value(t)) + k.relAdd[j] + field;
+  const f = k.relFirst(ts, at);
+  if (f >= k.relStart[ts + 1] || k.relOff[f] !== at) return null;
+  const s = k.relSym[f];
+  const ss = s ? k.symSec[s] : 0;
+  if (!ss || k.isNobits(ss) || k.isText(ss)) return null;
+  const off = (k.isSection(s) ? 0 : k.value(s)) + k.relAdd[f];
+  const data = k.secData(ss);
+  if (off < 0 || off >= data.length) return null;
+  const end = data.indexOf(0, off);
+  return data.toString('latin1', off, end < 0 ? data.length : end);
 }
 
 function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res: ReturnType<Inclusion['resolve']>): void {

@@ -156,6 +156,53 @@ test('.discard.* sections and .kpatch markers are dropped', () => {
   expect(r.obj!.sections.some((s) => s.name.startsWith('.discard'))).toBe(false);
 });
 
+test('.printk_index keeps the entries of included functions, each with its own copy of the record', () => {
+  const src = (k: number, extra = '') => `
+noinline int f1(int x) { pk("f1 says %d\\n", x); return x + ${k}; }
+noinline int f2(int x) { pk("f2 says %d\\n", x); return x - 1; }
+${extra}`;
+  const r = diffC(src(1), src(2, 'noinline int f3(int x) { pk("f3 says %d\\n", x); return f1(x); }'));
+  expect(r.status).toBe(0);
+  const pi = r.obj!.sections.find((s) => s.name === '.printk_index')!;
+  expect(pi).toBeDefined();
+  expect(pi.size).toBe(16);
+  const rela = r.obj!.sections.find((s) => s.name === '.rela.printk_index')!;
+  const records = rela.relocations!.map((x) => x.symbol!);
+  // Each entry points at a record defined in the output (not at the target's through .klp.sym).
+  expect(records.every((s) => s.section !== null)).toBe(true);
+  const funcOf = (rec: (typeof records)[number]) => {
+    const relaRec = r.obj!.sections.find((s) => s.name === `.rela${rec.section!.name}`)!;
+    const f = relaRec.relocations!.find((x) => Number(x.offset) === Number(rec.value) + 8)!;
+    const str = f.symbol!.section!;
+    const at = Number(f.symbol!.value) + Number(f.addend);
+    return str.data.toString('latin1', at, str.data.indexOf(0, at));
+  };
+  expect(records.map(funcOf).sort()).toEqual(['f1', 'f3']);
+  expect(undefinedNames(r).filter((n) => n.includes('_entry'))).toEqual([]);
+  expect(r.meta!.newData.filter((n) => n.includes('_entry'))).toEqual([]);
+});
+
+test('.kpatch.* marker sections never reach the output', () => {
+  const src = (k: number) => `
+noinline int keep(int x) { return x + ${k}; }
+noinline int skip(int x) { return x * ${k}; }
+KPATCH_IGNORE_FUNCTION(skip);
+static int pre(void *obj) { return 0; }
+KPATCH_PRE_PATCH_CALLBACK(pre);
+`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(0);
+  expect(r.obj!.sections.filter((s) => s.name.startsWith('.kpatch') || s.name.startsWith('.rela.kpatch')).map((s) => s.name)).toEqual([]);
+  expect(definedFunctions(r)).toEqual(['keep', 'pre']);
+});
+
+test('code that points into a .kpatch.* section is refused rather than copying the marker section', () => {
+  const src = (k: number) => `static int marker __attribute__((used, section(".kpatch.data"))) = 1;\nnoinline int f(int x) { return x + marker + ${k}; }\n`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/\.kpatch\.data, a kpatch marker section that never reaches the output/);
+});
+
 test('KPATCH_IGNORE_FUNCTION: the function\'s changes are ignored', () => {
   const src = (k: number, j: number) => `noinline int keep(int x) { return x + ${k}; }\nnoinline int skip(int x) { return x * ${j}; }\n`;
   const r = diffC(src(1, 2), `${src(5, 3)}KPATCH_IGNORE_FUNCTION(skip);\n`);
