@@ -9,7 +9,7 @@ import { basename, dirname, join, posix } from 'node:path';
 import { KelpError } from '../../elf/errors.js';
 
 /** The code-generation flags every object kelp compares is built with. */
-export const KELP_KCFLAGS = '-ffunction-sections -fdata-sections';
+export { KELP_KCFLAGS } from '../target/source.js';
 
 /** The processes kelp runs (make), so an interrupt can stop them all. */
 export class Children {

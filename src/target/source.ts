@@ -64,8 +64,18 @@ async function make(tree: string, args: string[]): Promise<void> {
 }
 
 /**
+ * The compiler flags every kelp build of kernel objects adds (through KCFLAGS):
+ * a section per function and per data object, so objects can be compared and
+ * cut function by function.
+ */
+export const KELP_KCFLAGS = '-ffunction-sections -fdata-sections';
+
+/**
  * Configures `tree` like the image (`config` is the image's config text) and
- * runs olddefconfig and prepare/modules_prepare.
+ * runs olddefconfig and prepare/modules_prepare. The preparation uses kelp's
+ * KCFLAGS too: objects kbuild builds on the way (scripts/mod/empty.o, from which
+ * elfconfig.h is generated) depend on them, so later builds with the same flags
+ * find nothing to redo and never rewrite a file of the prepared tree.
  */
 export async function prepareSource(tree: string, config: string): Promise<void> {
   requireTools(SOURCE_TOOLS);
@@ -78,5 +88,5 @@ export async function prepareSource(tree: string, config: string): Promise<void>
   await fs.writeFile(join(tree, '.config'), applyConfigOverrides(config));
   await make(tree, ['olddefconfig']);
   const jobs = Math.max(1, availableParallelism());
-  await make(tree, [`-j${jobs}`, 'prepare', 'modules_prepare']);
+  await make(tree, [`-j${jobs}`, `KCFLAGS=${KELP_KCFLAGS}`, 'prepare', 'modules_prepare']);
 }
