@@ -13,14 +13,14 @@ async function loadSubcommands(): Promise<Subcommand[]> {
   return modules.map((m) => m.default);
 }
 
-/** The subcommands, in the order `kelp --help` lists them. */
+/** The subcommands, in the order `kelp --help` lists them (the pipeline's order). */
 const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
-  () => import('./commands/dump.js'),
-  () => import('./commands/target.js'),
-  () => import('./commands/link.js'),
-  () => import('./commands/diff.js'),
-  () => import('./commands/check.js'),
   () => import('./commands/build.js'),
+  () => import('./commands/diff.js'),
+  () => import('./commands/link.js'),
+  () => import('./commands/check.js'),
+  () => import('./commands/target.js'),
+  () => import('./commands/dump.js'),
 ];
 
 /** Runs kelp with process.argv-style arguments and returns the exit code. */

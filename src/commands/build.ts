@@ -26,6 +26,7 @@ const build: Subcommand = {
   name: 'build',
   register(program: Command): void {
     program.command('build')
+      .summary('patches to a verified livepatch module')
       .description('build a livepatch module from source patches: the affected objects with the tree\'s kbuild, kelp diff, kelp link (and --verify under QEMU)')
       .argument('<patch...>', 'unified diffs (git diff, diff -Nupr), applied in order like patch -p1')
       .option('--sourcedir <dir>', 'a configured kernel tree (e.g. the "source" of kelp target fetch --source)')

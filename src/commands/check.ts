@@ -8,6 +8,7 @@ const check: Subcommand = {
   name: 'check',
   register(program: Command): void {
     program.command('check')
+      .summary('pre-flight the loader and livepatch rules')
       .description('report every reason the target kernel would refuse a livepatch module (modinfo, .klp.rela sections, .klp.sym symbols, exports, relocations, klp_func tables); exit 1 when there is one')
       .argument('<module.ko>', 'the livepatch module')
       .requiredOption('--symbols <file>', 'the target\'s System.map, vmlinux or kallsyms (a System.map-<release> name gives the release)')

@@ -12,6 +12,7 @@ const diff: Subcommand = {
   name: 'diff',
   register(program: Command): void {
     program.command('diff')
+      .summary('keep the changed and new functions')
       .description('compare the original and patched builds of an object and write an object with what changed (exit 0 written, 3 no change, 2 refused, 1 bad input)')
       .argument('<orig>', 'the object before the patch')
       .argument('<patched>', 'the object after the patch')

@@ -21,7 +21,7 @@ const dump: Subcommand = {
   register(program: Command): void {
     program
       .command('dump')
-      .summary('print ELF headers, sections, symbols, relocations and notes exactly as readelf 2.40 does')
+      .summary('print ELF files exactly as readelf does')
       .description('Print ELF file contents byte-identical to GNU readelf 2.40 with the same options.')
       .helpOption('--help', 'display help for dump')
       .option('-h, --file-header', 'display the ELF file header')

@@ -8,6 +8,7 @@ const link: Subcommand = {
   name: 'link',
   register(program: Command): void {
     program.command('link')
+      .summary('make a livepatch module from diff outputs')
       .description('link kelp diff outputs into a livepatch module (.klp.rela sections, SHN_LIVEPATCH symbols) with the target kernel\'s kbuild')
       .argument('<diff.o...>', 'kelp diff outputs')
       .requiredOption('--kdir <dir>', 'the target kernel\'s build directory (headers with kbuild)')

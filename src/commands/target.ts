@@ -58,7 +58,7 @@ export function formatRun(r: RunResult): string {
 const target: Subcommand = {
   name: 'target',
   register(program: Command): void {
-    const cmd = program.command('target').description('the emulated x86-64 target: fetch a real Debian kernel, boot it under QEMU');
+    const cmd = program.command('target').summary('boot a Debian kernel under QEMU').description('the emulated x86-64 target: fetch a real Debian kernel, boot it under QEMU');
 
     cmd.command('fetch')
       .description('download and unpack the current Debian bookworm kernel (image, headers with kbuild, optionally source) into the cache')
