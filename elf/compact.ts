@@ -236,6 +236,11 @@ export class CompactElf {
     this.fill(this.offset(i), this.size(i));
   }
 
+  /** True when section `i`'s contents are in the buffer (always for a file read whole). */
+  isLoaded(i: number): boolean {
+    return this.loaded === null || this.loaded[i] === 1;
+  }
+
   /** Bytes [off, off+len) of the file, through `scratch` when the file is read on demand (a view of the buffer otherwise). */
   readRegion(off: number, len: number, scratch: Buffer): Buffer {
     if (this.fd === null) return this.buf.subarray(off, off + len);
