@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { ElfFile } from '../../elf/reader.js';
 import { compile, definedFunctions, diffC, kelpDiff, undefinedNames, workdir, KELP } from './support.js';
 
 const BASE = `
@@ -365,4 +366,36 @@ describe('bad input: exit 1, one line naming the file', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(new RegExp(`^kelp: ${cut}: `));
   });
+  // Objects are read on demand: the parts read later (relocations, section contents) are checked as strictly.
+  function corrupt(edit: (buf: Buffer, elf: ElfFile) => void): DiffRunLike {
+    const dir = workdir();
+    const o = compile(dir, 'orig', BASE);
+    const bad = join(dir, 'bad.o');
+    const buf = readFileSync(o);
+    edit(buf, ElfFile.parse(buf, o));
+    writeFileSync(bad, buf);
+    const r = spawnSync('node', [KELP, 'diff', o, bad, '-o', join(dir, 'out.o')], { encoding: 'utf8' });
+    return { status: r.status, stderr: r.stderr, bad, out: join(dir, 'out.o') };
+  }
+  test('a relocation naming a symbol past the symbol table', () => {
+    const r = corrupt((buf, elf) => {
+      const rela = elf.sections.find((s) => s.sh_type === 4 && elf.sectionName(s) === '.rela.text.compute')!;
+      buf.writeUInt32LE(0xfffff, rela.sh_offset + 12);
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^kelp: ${r.bad}: relocation section \\d+ \\(\\.rela\\.text\\.compute\\) at offset 0x[0-9a-f]+: entry 0 names symbol 1048575, past the symbol count`));
+    expect(existsSync(r.out)).toBe(false);
+  });
+  test('section contents past the end of the file', () => {
+    const r = corrupt((buf, elf) => {
+      const text = elf.sections.find((s) => elf.sectionName(s) === '.text.other')!;
+      buf.writeUInt32LE(buf.length, text.headerOffset + 0x18);
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/extend past the end of the file/);
+  });
 });
+
+interface DiffRunLike { status: number | null; stderr: string; bad: string; out: string }
