@@ -10,7 +10,7 @@
  * but only the headers, the symbol and name tables, and the sections whose
  * contents are asked for (`data`, `ensure`) are read into it, so the pages
  * of sections never looked at (debug info, relocation tables copied
- * elsewhere through `readRegion`) are never touched.
+ * elsewhere through `readRegion`'s read-ahead window) are never touched.
  */
 import {
   RELA_SIZE, REL_SIZE, SHDR_SIZE, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_DYNSYM, SHT_NOBITS, SHT_NULL, SHT_REL, SHT_RELA,
@@ -21,6 +21,7 @@ import { ElfFormatError } from './errors.js';
 import { readHeader, type ElfHeader } from './reader.js';
 
 const TWO32 = 0x100000000;
+const WINDOW = 64 * 1024;
 
 export class CompactElf {
   readonly header: ElfHeader;
@@ -51,6 +52,9 @@ export class CompactElf {
   /** For a file read on demand: its descriptor, and which sections are in the buffer. */
   private fd: number | null;
   private loaded: Uint8Array | null = null;
+  private window: Buffer | null = null;
+  private windowAt = 0;
+  private windowLen = 0;
 
   private constructor(readonly buf: Buffer, readonly file: string, fd: number | null = null) {
     this.fd = fd;
@@ -90,7 +94,6 @@ export class CompactElf {
     let symtab = 0;
     let xindex = 0;
     const CHUNK = 1024;
-    const scratch = fd !== null ? Buffer.allocUnsafeSlow(Math.min(shnum, CHUNK) * SHDR_SIZE) : null;
     const u64 = (b: Buffer, at: number, i: number, field: string): number => {
       const hi = b.readUInt32LE(at + 4);
       if (hi > 0x1fffff) throw new ElfFormatError(file, `section header ${i} (${field})`, `value 0x${b.readBigUInt64LE(at).toString(16)} is too large`, this.shoff + i * SHDR_SIZE);
@@ -98,7 +101,7 @@ export class CompactElf {
     };
     for (let i0 = 0; i0 < shnum; i0 += CHUNK) {
       const m = Math.min(CHUNK, shnum - i0);
-      const b = this.readRegion(this.shoff + i0 * SHDR_SIZE, m * SHDR_SIZE, scratch!);
+      const b = this.readRegion(this.shoff + i0 * SHDR_SIZE, m * SHDR_SIZE);
       for (let q = 0; q < m; q++) {
         const i = i0 + q;
         const o = q * SHDR_SIZE;
@@ -212,6 +215,7 @@ export class CompactElf {
     if (this.fd !== null) {
       closeSync(this.fd);
       this.fd = null;
+      this.window = null;
     }
   }
 
@@ -241,18 +245,32 @@ export class CompactElf {
     return this.loaded === null || this.loaded[i] === 1;
   }
 
-  /** Bytes [off, off+len) of the file, through `scratch` when the file is read on demand (a view of the buffer otherwise). */
-  readRegion(off: number, len: number, scratch: Buffer): Buffer {
+  /**
+   * Bytes [off, off+len) of the file: a view of the buffer for a file read
+   * whole; for a file read on demand, a view of a 64 KiB read-ahead window
+   * (sequential reads of neighbouring regions share one system call) that
+   * stays valid until the next `readRegion`.
+   */
+  readRegion(off: number, len: number): Buffer {
     if (this.fd === null) return this.buf.subarray(off, off + len);
-    const out = scratch.subarray(0, len);
+    const w = this.window;
+    if (w && off >= this.windowAt && off + len <= this.windowAt + this.windowLen) return w.subarray(off - this.windowAt, off - this.windowAt + len);
+    const size = Math.max(WINDOW, len);
+    const buf = w && w.length >= size ? w : Buffer.allocUnsafeSlow(size);
+    const want = Math.min(size, this.buf.length - off);
     let at = 0;
-    while (at < len) {
-      const n = readSync(this.fd, out, at, len - at, off + at);
-      if (n <= 0) throw new ElfFormatError(this.file, 'file', `short read at offset 0x${(off + at).toString(16)}`);
+    while (at < want) {
+      const n = readSync(this.fd, buf, at, want - at, off + at);
+      if (n <= 0) break;
       at += n;
     }
-    return out;
+    if (at < len) throw new ElfFormatError(this.file, 'file', `short read at offset 0x${(off + at).toString(16)}`);
+    this.window = buf;
+    this.windowAt = off;
+    this.windowLen = at;
+    return buf.subarray(0, len);
   }
+
 
   /** An unsigned 64-bit field that must fit 53 bits; `what` names it in the error (a string, or the section index and field). */
   private u64(off: number, what: string | number, field = ''): number {

@@ -32,14 +32,13 @@ function stringAt(k: Kelf, sec: number, j: number): string | null {
   return data.toString('latin1', off, end < 0 ? data.length : end);
 }
 
-const SCRATCH = 1 << 16;
-let scratchA: Buffer | null = null;
-let scratchB: Buffer | null = null;
+const CHUNK = 1 << 16;
 
 /**
  * Whether two sections' contents are byte-identical: compared in place when
- * both are in memory, otherwise read in chunks through two small buffers, so
- * the contents of the many unchanged functions are never kept.
+ * both are in memory, otherwise read in chunks through the objects'
+ * read-ahead windows, so the contents of the many unchanged functions are
+ * never kept.
  */
 export function sameContents(a: Kelf, as: number, b: Kelf, bs: number): boolean {
   const n = a.e.fileSize(as);
@@ -48,12 +47,10 @@ export function sameContents(a: Kelf, as: number, b: Kelf, bs: number): boolean 
   const ao = a.e.offset(as);
   const bo = b.e.offset(bs);
   if (a.e.isLoaded(as) && b.e.isLoaded(bs)) return a.buf.compare(b.buf, bo, bo + n, ao, ao + n) === 0;
-  scratchA ??= Buffer.allocUnsafeSlow(SCRATCH);
-  scratchB ??= Buffer.allocUnsafeSlow(SCRATCH);
-  for (let at = 0; at < n; at += SCRATCH) {
-    const len = Math.min(SCRATCH, n - at);
-    const x = a.e.isLoaded(as) ? a.buf.subarray(ao + at, ao + at + len) : a.e.readRegion(ao + at, len, scratchA);
-    const y = b.e.isLoaded(bs) ? b.buf.subarray(bo + at, bo + at + len) : b.e.readRegion(bo + at, len, scratchB);
+  for (let at = 0; at < n; at += CHUNK) {
+    const len = Math.min(CHUNK, n - at);
+    const x = a.e.isLoaded(as) ? a.buf.subarray(ao + at, ao + at + len) : a.e.readRegion(ao + at, len);
+    const y = b.e.isLoaded(bs) ? b.buf.subarray(bo + at, bo + at + len) : b.e.readRegion(bo + at, len);
     if (!x.equals(y)) return false;
   }
   return true;

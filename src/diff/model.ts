@@ -214,7 +214,6 @@ export class Kelf {
     this.relSym = new Int32Array(nrel);
     this.relAdd = new Int32Array(nrel);
     const CHUNK = 4096;
-    let scratch: Buffer | null = null;
     for (let s = 1; s < nsec; s++) {
       const n = relCount[s];
       if (n === 0) continue;
@@ -225,8 +224,7 @@ export class Kelf {
       let sorted = true;
       for (let k0 = 0; k0 < n; k0 += CHUNK) {
         const m = Math.min(CHUNK, n - k0);
-        scratch ??= Buffer.allocUnsafeSlow(CHUNK * 24);
-        const b = e.readRegion(e.offset(r) + k0 * stride, m * stride, scratch);
+        const b = e.readRegion(e.offset(r) + k0 * stride, m * stride);
         for (let q = 0; q < m; q++) {
           const o = q * stride;
           const j = at + k0 + q;
