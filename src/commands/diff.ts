@@ -4,7 +4,6 @@
  */
 import { Command } from 'commander';
 import type { Subcommand } from './registry.js';
-import { runDiff } from '../diff/run.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -23,7 +22,8 @@ const diff: Subcommand = {
       .option('--entry-size <section=bytes>', 'a special section\'s entry size (repeatable)', collect, [])
       .option('--json <file>', 'also write the report as JSON')
       .option('-v, --verbose', 'report line-number-only and ignored functions and notes')
-      .action((orig: string, patched: string, opts: { output: string; target: string; symbols?: string; symvers?: string; entrySize: string[]; json?: string; verbose?: boolean }) => {
+      .action(async (orig: string, patched: string, opts: { output: string; target: string; symbols?: string; symvers?: string; entrySize: string[]; json?: string; verbose?: boolean }) => {
+        const { runDiff } = await import('../diff/run.js');
         const r = runDiff({
           orig, patched, output: opts.output, target: opts.target, symbols: opts.symbols, symvers: opts.symvers,
           entrySizes: opts.entrySize, json: opts.json, verbose: opts.verbose,

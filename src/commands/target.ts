@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import type { Subcommand } from './registry.js';
 import { TargetError } from '../target/errors.js';
 import type { CheckResult, RunResult } from '../target/run.js';
-import { SUPPORTED_DISTROS } from '../target/debian.js';
+import { SUPPORTED_DISTROS } from '../target/distros.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 

@@ -26,6 +26,7 @@ import { formatReport, makeReport, type DiffReport } from './report.js';
 import { specialSpecs } from './sections.js';
 import { selectSpecialEntries } from './special.js';
 import { analyseStructure } from './structure.js';
+import { writeFileAtomicSync } from '../util/atomic.js';
 
 export interface DiffOptions {
   orig: string;
@@ -162,19 +163,8 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     }
   }
   const report = makeReport(ctx, inc, result);
-  if (out) writeAtomically(opts.output, out);
-  if (opts.json) writeAtomically(opts.json, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
+  if (out) writeFileAtomicSync(opts.output, out);
+  if (opts.json) writeFileAtomicSync(opts.json, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
   log(formatReport(report, ctx.verbose));
   return { exitCode, report };
-}
-
-export function writeAtomically(file: string, data: Buffer): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
 }

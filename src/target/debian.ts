@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { writeFileAtomic } from './atomic.js';
+import { KERNEL_METAPACKAGES as META, SUPPORTED_DISTROS } from './distros.js';
 import { TargetError } from './errors.js';
 import { isRoot, requireTool } from './tools.js';
 
@@ -24,10 +25,7 @@ export interface KernelPackages {
   source: string;
 }
 
-/** The metapackage that tracks the current kernel of a distribution. */
-const META: Record<string, string> = { debian: 'linux-image-amd64' };
-
-export const SUPPORTED_DISTROS = Object.keys(META);
+export { SUPPORTED_DISTROS } from './distros.js';
 
 async function aptCache(args: string[]): Promise<string | undefined> {
   const r = await execa(requireTool('apt-cache'), args, { reject: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
