@@ -9,4 +9,5 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
   testTimeout: 120000,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.mjs'],
 };
