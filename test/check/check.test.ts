@@ -5,11 +5,10 @@
  * reported under exactly that rule; several broken rules are reported
  * together; two broken modules are refused by the real kernel too.
  */
-import { promises as fs, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ElfObject, type Section } from '../../elf/model.js';
-import { writeObject } from '../../elf/writer.js';
+import type { ElfObject } from '../../elf/model.js';
 import { R_X86_64_GOTPCREL, SHF_RELA_LIVEPATCH, SHN_UNDEF } from '../../elf/constants.js';
 import { linkModule } from '../../src/link/index.js';
 import { checkModuleAgainst, CheckTarget, formatReport, type CheckReport } from '../../src/check/index.js';
@@ -17,7 +16,10 @@ import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../sup
 import { buildKbuildModule, getTarget, runOnTarget, targetPackages, type TargetInfo } from '../support/target.js';
 import { makeTmpDir } from '../support/tmp.js';
 import { KELP_BIN } from '../support/paths.js';
-import { cmdlineDiff, moduleDiff } from '../link/support/fixtures.js';
+import { moduleDiff } from '../link/support/fixtures.js';
+import {
+  dropModinfo, duplicatedName as duplicatedNameIn, klpSym, linkCmdlineModule, replaceString, rules, section, VMLINUX_RELA, VMLINUX_SYM, writeBroken,
+} from './support/broken.js';
 
 let pre: PrereqStatus;
 let t: TargetInfo;
@@ -33,11 +35,10 @@ beforeAll(async () => {
   pre = await ensureDebianPackages(targetPackages());
   if (!pre.ok) return;
   t = await getTarget();
-  const cmdline = await cmdlineDiff(tmp.dir, t.kdir);
+  const { module, diff: cmdline } = await linkCmdlineModule(tmp.dir, t.kdir, 'kelp-check-one');
+  one = module;
   const modpatch = await moduleDiff(tmp.dir, t.kdir);
-  one = join(tmp.dir, 'kelp-check-one.ko');
   two = join(tmp.dir, 'kelp_check_two.ko');
-  await linkModule({ inputs: [cmdline], kdir: t.kdir, name: 'kelp-check-one', output: one, replace: true });
   await linkModule({ inputs: [cmdline, modpatch], kdir: t.kdir, name: 'kelp_check_two', output: two, replace: false });
   const mod = await buildKbuildModule('test/fixtures/link/target-mod', t.kdir);
   cleanups.push(mod.cleanup);
@@ -54,65 +55,10 @@ afterAll(() => {
 });
 
 const check = (file: string): CheckReport => checkModuleAgainst(file, target);
-const rules = (r: CheckReport): string[] => [...new Set(r.problems.map((p) => p.rule))].sort();
 
 /** Reads a good module, lets `edit` break it, writes it as `name`. */
-async function broken(from: string, name: string, edit: (obj: ElfObject) => void): Promise<string> {
-  const obj = ElfObject.read(await fs.readFile(from), from);
-  edit(obj);
-  const out = join(tmp.dir, name);
-  await fs.writeFile(out, writeObject(obj));
-  return out;
-}
-
-const section = (obj: ElfObject, name: string): Section => {
-  const s = obj.sections.find((x) => x.name === name);
-  if (!s) throw new Error(`no section ${name}`);
-  return s;
-};
-
-const klpSym = (obj: ElfObject, name: string) => {
-  const s = obj.symbols.find((x) => x.name === name);
-  if (!s) throw new Error(`no symbol ${name}`);
-  return s;
-};
-
-/** Replaces a NUL-terminated string (or, with `prefix`, the start of one) in a section with text of the same length. */
-function replaceString(s: Section, from: string, to: string, prefix = false): void {
-  expect(to.length).toBe(from.length);
-  const data = Buffer.from(s.data);
-  const at = data.indexOf(Buffer.from(prefix ? `\0${from}` : `${from}\0`, 'latin1')) + (prefix ? 1 : 0);
-  expect(at).toBeGreaterThanOrEqual(prefix ? 1 : 0);
-  expect(at).toBeGreaterThanOrEqual(0);
-  data.write(to, at, 'latin1');
-  s.data = data;
-}
-
-function dropModinfo(obj: ElfObject, key: string): void {
-  const s = section(obj, '.modinfo');
-  const entry = Buffer.from(`${key}=`, 'latin1');
-  const data = Buffer.from(s.data);
-  const at = data.indexOf(entry);
-  expect(at).toBeGreaterThanOrEqual(0);
-  // Overwrite the key so the entry no longer reads as `key=`; sizes and symbols stay put.
-  data.write('x'.repeat(key.length), at, 'latin1');
-  s.data = data;
-}
-
-/** A name the System.map holds exactly twice. */
-function duplicatedName(): string {
-  const counts = new Map<string, number>();
-  for (const line of readFileSync(t.systemMap, 'latin1').split('\n')) {
-    const name = line.split(' ')[2];
-    if (name && /^[A-Za-z_]\w*$/.test(name)) counts.set(name, (counts.get(name) ?? 0) + 1);
-  }
-  const dup = [...counts].find(([, n]) => n === 2);
-  if (!dup) throw new Error('no duplicated name in the System.map');
-  return dup[0];
-}
-
-const VMLINUX_SYM = '.klp.sym.vmlinux.saved_command_line,0';
-const VMLINUX_RELA = '.klp.rela.vmlinux..text';
+const broken = (from: string, name: string, edit: (obj: ElfObject) => void): Promise<string> => writeBroken(from, join(tmp.dir, name), edit);
+const duplicatedName = (): string => duplicatedNameIn(t.systemMap);
 
 describe('kelp check: good modules', () => {
   test('kelp link modules (vmlinux; vmlinux and a module with sympos 2) and a kbuild-built livepatch pass', () => {
