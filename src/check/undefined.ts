@@ -2,8 +2,9 @@
  * Ordinary undefined symbols (SHN_UNDEF): the module loader resolves each
  * against the exports of vmlinux and the loaded modules and refuses the module
  * with "Unknown symbol" when one is missing (a weak reference may stay
- * unresolved). A GPL-only export resolves only for a GPL-compatible license,
- * and a namespaced export only when .modinfo imports the namespace.
+ * unresolved). A GPL-only export resolves only for a GPL-compatible license
+ * (otherwise it is not found: refused, unless weak), and a namespaced export
+ * only when .modinfo imports the namespace (refused even when weak).
  */
 import { SHN_UNDEF, STB_WEAK, STT_SECTION, STT_FILE } from '../../elf/constants.js';
 import { modinfoValue } from '../link/modinfo.js';
@@ -30,7 +31,8 @@ export function checkUndefinedSymbols(ctx: CheckContext): void {
       if (s.bind !== STB_WEAK) p.add('undefined.unexported', place, `undefined and exported by neither vmlinux nor a module: the loader refuses the module ("Unknown symbol ${s.name}")`);
       continue;
     }
-    if (e.type.endsWith('_GPL') && !isGplCompatible(license)) {
+    // The loader does not find a GPL-only export for such a module; a weak reference then stays unresolved (0) instead.
+    if (e.type.endsWith('_GPL') && !isGplCompatible(license) && s.bind !== STB_WEAK) {
       p.add('undefined.gpl-only', place, `${e.type} in ${e.module}, and the module's license (${license ?? 'none'}) is not GPL-compatible`);
     }
     if (e.namespace !== '' && !imports.has(e.namespace)) {

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ElfObject } from '../../elf/model.js';
-import { SHT_REL, SHT_RELA } from '../../elf/constants.js';
+import { SHT_REL, SHT_RELA, STB_WEAK } from '../../elf/constants.js';
 import { describeRelocation } from '../../rela/x86_64.js';
 import { checkModuleAgainst, CheckTarget, type CheckReport } from '../../src/check/index.js';
 import { readSymvers, type ExportedSymbol } from '../../src/symbols/symvers.js';
@@ -100,6 +100,18 @@ describe('kelp check: exports (real Module.symvers entries)', () => {
     // A plain EXPORT_SYMBOL is not GPL-only: the non-GPL module does not get it reported.
     const plain = check(await broken('non-gpl.ko', nonGpl));
     expect(placesOf(plain, 'undefined.gpl-only')).not.toContain(`symbol ${CALLED}`);
+  });
+
+  test('undefined.gpl-only is not reported for a weak reference: the loader leaves it unresolved instead of refusing', async () => {
+    if (skipUnlessReady(pre)) return;
+    const gpl = realExport((e) => e.type === 'EXPORT_SYMBOL_GPL' && e.namespace === '');
+    const weak = (o: ElfObject) => { o.symbols.find((x) => x.name === gpl.name)!.bind = STB_WEAK; };
+    const strong = check(await calling('gpl-strong.ko', gpl.name, nonGpl));
+    const r = check(await calling('gpl-weak.ko', gpl.name, (o) => { nonGpl(o); weak(o); }));
+    // Only the weak one differs: the module's other GPL-only references are still reported.
+    expect(placesOf(strong, 'undefined.gpl-only')).toContain(`symbol ${gpl.name}`);
+    expect(placesOf(r, 'undefined.gpl-only')).toEqual(placesOf(strong, 'undefined.gpl-only').filter((x) => x !== `symbol ${gpl.name}`));
+    expect(rules(r)).toEqual(['undefined.gpl-only']);
   });
 
   test('undefined.namespace: a namespaced export without import_ns=; with it, nothing', async () => {
