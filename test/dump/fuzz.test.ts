@@ -19,7 +19,7 @@ import { makeTmpDir } from '../support/tmp.js';
 import { kpatchUnitObjects } from './corpus.js';
 import { buildSmallCorpus } from './small-corpus.js';
 import { buildAttributeCorpus } from './build-attributes-corpus.js';
-import { kelpProcess, parseArgs, readelf } from './harness.js';
+import { difference, kelpProcess, parseArgs, readelf } from './harness.js';
 
 const tmp = makeTmpDir('dump-fuzz');
 afterAll(() => tmp.cleanup());
@@ -295,12 +295,9 @@ test('where readelf prints clean output for a mutated file, kelp prints the same
     if (re.status !== 0 || re.stderr !== '') continue;
     compared++;
     // readelf names the file in no part of these outputs, so the bytes compare directly.
-    if (!re.stdout.equals(res.out!)) {
-      const e = re.stdout.toString('latin1').split('\n');
-      const k = res.out!.toString('latin1').split('\n');
-      let i = 0;
-      while (i < e.length && e[i] === k[i]) i++;
-      mismatches.push(`case ${n} (${kind} of ${seed.name}, readelf ${args.join(' ')}): line ${i + 1}\n  readelf: ${JSON.stringify(e[i])}\n  kelp:    ${JSON.stringify(k[i])}`);
+    const diff = difference(re.stdout, res.out!, `case ${n} (${kind} of ${seed.name}, readelf ${args.join(' ')})`);
+    if (diff !== '') {
+      mismatches.push(diff);
       if (mismatches.length > 10) break;
     }
   }
@@ -373,13 +370,8 @@ test('GNU build attribute notes with flipped, zeroed and type-character bytes: k
       // readelf's errors about these notes (corrupt names, bad descriptor sizes) go to stderr; stdout is still compared.
       const re = readelf(args, [file], { ...process.env, LC_ALL: 'C' });
       compared++;
-      if (!re.stdout.equals(res.out!)) {
-        const e = re.stdout.toString('latin1').split('\n');
-        const k = res.out!.toString('latin1').split('\n');
-        let i = 0;
-        while (i < e.length && e[i] === k[i]) i++;
-        mismatches.push(`case ${n} (${seed.name}, readelf ${args.join(' ')}): line ${i + 1}\n  readelf: ${JSON.stringify(e[i])}\n  kelp:    ${JSON.stringify(k[i])}`);
-      }
+      const diff = difference(re.stdout, res.out!, `case ${n} (${seed.name}, readelf ${args.join(' ')})`);
+      if (diff !== '') mismatches.push(diff);
     }
     if (mismatches.length > 10) break;
   }
