@@ -10,7 +10,7 @@ import { CacheEntry, cacheRoot } from './cache.js';
 import { downloadPackage, resolveKernelPackagesCached, type KernelPackages } from './debian.js';
 import { TargetError } from './errors.js';
 import { isPlaceholderMap, systemMapFromKernel } from './kallsyms.js';
-import { prepareSource, SOURCE_TOOLS, unpackSourceTarball } from './source.js';
+import { prepareSource, preparedWithKelpFlags, refreshPreparation, SOURCE_TOOLS, unpackSourceTarball } from './source.js';
 import { requireTools } from './tools.js';
 import { assertSelfContained, extractDeb, relativizeSymlinks, relocateHeadersMakefile } from './unpack.js';
 
@@ -152,6 +152,10 @@ async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, s
       await fs.rm(file, { force: true });
     }
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();
+    if (!(await preparedWithKelpFlags(source))) {
+      say('re-preparing the source with kelp\'s flags (it was rebuilt without them)');
+      await refreshPreparation(source);
+    }
   } else if (await entry.isDone('source')) {
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();
   }

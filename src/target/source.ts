@@ -90,3 +90,37 @@ export async function prepareSource(tree: string, config: string): Promise<void>
   const jobs = Math.max(1, availableParallelism());
   await make(tree, [`-j${jobs}`, `KCFLAGS=${KELP_KCFLAGS}`, 'prepare', 'modules_prepare']);
 }
+
+/** The object kbuild compiles during every `prepare` (elfconfig.h is made from it). */
+const PREPARE_PROBE = join('scripts', 'mod', '.empty.o.cmd');
+
+/**
+ * Whether the tree's last `prepare` used kelp's KCFLAGS: scripts/mod/empty.o's
+ * recorded command carries them. When it does not (a tree prepared by an older
+ * kelp, or since rebuilt by a plain `make`), the next kelp build would rebuild
+ * scripts/mod and rewrite elfconfig.h in the tree.
+ */
+export async function preparedWithKelpFlags(tree: string): Promise<boolean> {
+  let cmd: string;
+  try {
+    cmd = await fs.readFile(join(tree, PREPARE_PROBE), 'utf8');
+  } catch {
+    return false;
+  }
+  const line = cmd.split('\n', 1)[0] ?? '';
+  const words = new Set(line.split(/\s+/));
+  return KELP_KCFLAGS.split(' ').every((f) => words.has(f));
+}
+
+/**
+ * Brings a prepared tree back to kelp's flags when something rebuilt it
+ * without them (an incremental `make prepare modules_prepare`, a few seconds).
+ * Returns whether it had to.
+ */
+export async function refreshPreparation(tree: string): Promise<boolean> {
+  if (await preparedWithKelpFlags(tree)) return false;
+  requireTools(SOURCE_TOOLS);
+  const jobs = Math.max(1, availableParallelism());
+  await make(tree, [`-j${jobs}`, `KCFLAGS=${KELP_KCFLAGS}`, 'prepare', 'modules_prepare']);
+  return true;
+}

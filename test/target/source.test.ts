@@ -5,6 +5,8 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { fetchTarget } from '../../src/target/fetch.js';
+import { KELP_KCFLAGS, preparedWithKelpFlags } from '../../src/target/source.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
 
@@ -36,13 +38,41 @@ test('the prepared source is configured like the image, without signing keys, an
   const obj = join(tree, 'fs', 'proc', 'cmdline.o');
   await fs.rm(obj, { force: true });
   const started = Date.now();
-  const r = await execa('make', ['fs/proc/cmdline.o'], { cwd: tree, reject: false, all: true, env: { LC_ALL: 'C' } });
+  const elfconfig = join(tree, 'scripts', 'mod', 'elfconfig.h');
+  const preparedAt = (await fs.stat(elfconfig)).mtimeMs;
+  // Built the way kelp builds: with kelp's KCFLAGS, which the preparation used too.
+  const r = await execa('make', [`KCFLAGS=${KELP_KCFLAGS}`, 'fs/proc/cmdline.o'], { cwd: tree, reject: false, all: true, env: { LC_ALL: 'C' } });
   expect(r.all).not.toMatch(/Restart config|\* Restart|syncconfig/);
   expect(r.exitCode).toBe(0);
   expect(Date.now() - started).toBeLessThan(60_000);
+  // Nothing of the prepared tree was redone (kbuild's prepare step found its flags unchanged).
+  expect((await fs.stat(elfconfig)).mtimeMs).toBe(preparedAt);
   const syms = await execa('nm', [obj]);
   expect(syms.stdout).toMatch(/ t cmdline_proc_show$/m);
   // Built with the image's compiler (Debian's .kernelvariables sets CC).
   const comment = await execa('readelf', ['-p', '.comment', obj]);
   expect(comment.stdout).toMatch(/GCC: \(Debian 12\./);
+  await fs.rm(obj, { force: true });
+}, 300_000);
+
+test('a prepared tree rebuilt without kelp\'s flags is prepared again by the next fetch', async () => {
+  if (skipUnlessReady(pre)) return;
+  const tree = target.source!;
+  expect(await preparedWithKelpFlags(tree)).toBe(true);
+  // A plain kbuild run in the tree (what a user's own `make` does) redoes prepare without the flags.
+  const plain = await execa('make', ['scripts/mod/'], { cwd: tree, reject: false, all: true, env: { LC_ALL: 'C' } });
+  expect(plain.exitCode).toBe(0);
+  expect(await preparedWithKelpFlags(tree)).toBe(false);
+  const lines: string[] = [];
+  const again = await fetchTarget({ source: true, progress: (l) => lines.push(l) });
+  expect(again.source).toBe(tree);
+  expect(lines.join('\n')).toMatch(/re-preparing the source/);
+  expect(await preparedWithKelpFlags(tree)).toBe(true);
+  // And a kelp-flags build afterwards leaves scripts/mod alone.
+  const elfconfig = join(tree, 'scripts', 'mod', 'elfconfig.h');
+  const preparedAt = (await fs.stat(elfconfig)).mtimeMs;
+  const r = await execa('make', [`KCFLAGS=${KELP_KCFLAGS}`, 'fs/proc/cmdline.o'], { cwd: tree, reject: false, all: true, env: { LC_ALL: 'C' } });
+  expect(r.exitCode).toBe(0);
+  expect((await fs.stat(elfconfig)).mtimeMs).toBe(preparedAt);
+  await fs.rm(join(tree, 'fs', 'proc', 'cmdline.o'), { force: true });
 }, 300_000);
