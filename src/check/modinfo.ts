@@ -54,13 +54,25 @@ export function checkModinfo(m: ModuleImage, target: CheckTarget, p: ProblemList
   const vermagic = modinfoValue(info, 'vermagic');
   if (vermagic === undefined) {
     p.add('modinfo.vermagic', '.modinfo', 'no vermagic= entry: the loader refuses the module ("no version magic")');
-  } else if (target.release !== undefined) {
-    const release = vermagic.split(' ')[0];
-    if (release !== target.release) {
-      p.add('modinfo.vermagic', '.modinfo', `vermagic "${vermagic.trim()}" is for ${release}, the target is ${target.release} (from ${target.releaseSource})`);
-    }
   } else {
-    p.note('vermagic not compared: the target release is unknown (give --release, --kdir or a System.map-<release>)');
+    const cut = vermagic.indexOf(' ');
+    const release = cut < 0 ? vermagic : vermagic.slice(0, cut);
+    if (target.release !== undefined) {
+      if (release !== target.release) {
+        p.add('modinfo.vermagic', '.modinfo', `vermagic "${vermagic.trim()}" is for ${release}, the target is ${target.release} (from ${target.releaseSource})`);
+      }
+    } else {
+      p.note('vermagic not compared: the target release is unknown (give --release, --kdir or a System.map-<release>)');
+    }
+    // The loader's same_magic(): the words after the release must match exactly (with or without __versions).
+    if (target.vermagicFlags !== undefined) {
+      const flags = cut < 0 ? '' : vermagic.slice(cut + 1);
+      if (flags !== target.vermagicFlags) {
+        p.add('modinfo.vermagic', '.modinfo', `vermagic "${vermagic}" has the flags "${flags}", the target's configuration (${target.vermagicSource}) gives "${target.vermagicFlags}": the loader refuses it ("version magic ... should be ...")`);
+      }
+    } else {
+      p.note('vermagic flags not compared: the target configuration is unknown (give --kdir)');
+    }
   }
 
   // modversions: each __versions entry's CRC must match the export's.

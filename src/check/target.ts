@@ -55,6 +55,26 @@ export function moduleArea(config: Map<string, string> | undefined): ModuleArea 
   };
 }
 
+/**
+ * The words of VERMAGIC_STRING after the release (include/linux/vermagic.h),
+ * as a kernel of this configuration writes them: "SMP preempt mod_unload
+ * modversions " for Debian's. Undefined when the configuration randomises
+ * structure layout (the hash would be needed) or is unknown. x86-64 adds no
+ * MODULE_ARCH_VERMAGIC.
+ */
+export function vermagicFlags(config: Map<string, string> | undefined): string | undefined {
+  if (!config) return undefined;
+  const on = (n: string): boolean => config.get(`CONFIG_${n}`) === 'y';
+  if (on('RANDSTRUCT') || on('RANDSTRUCT_FULL') || on('RANDSTRUCT_PERFORMANCE') || on('GCC_PLUGIN_RANDSTRUCT')) return undefined;
+  let w = '';
+  if (on('SMP')) w += 'SMP ';
+  if (on('PREEMPT_BUILD')) w += 'preempt ';
+  else if (on('PREEMPT_RT')) w += 'preempt_rt ';
+  if (on('MODULE_UNLOAD')) w += 'mod_unload ';
+  if (on('MODVERSIONS')) w += 'modversions ';
+  return w;
+}
+
 /** Reads `.config` or `include/generated/autoconf.h` of a kdir. */
 export function readKernelConfig(kdir: string): Map<string, string> | undefined {
   const out = new Map<string, string>();
@@ -146,6 +166,9 @@ export class CheckTarget {
   readonly symvers: Symvers | null;
   readonly release: string | undefined;
   readonly releaseSource: string | undefined;
+  /** The vermagic words after the release, from the kdir's configuration; undefined when unknown. */
+  readonly vermagicFlags: string | undefined;
+  readonly vermagicSource: string | undefined;
   readonly area: ModuleArea;
   /** Kernel module name → .ko file (from --modules). */
   readonly moduleFiles: Map<string, string> | null;
@@ -204,11 +227,17 @@ export class CheckTarget {
     this.releaseSource = source;
 
     let config: Map<string, string> | undefined;
+    let configDir: string | undefined;
     for (const d of kdirs) {
       config = readKernelConfig(d);
-      if (config) break;
+      if (config) {
+        configDir = d;
+        break;
+      }
     }
     this.area = moduleArea(config);
+    this.vermagicFlags = vermagicFlags(config);
+    this.vermagicSource = this.vermagicFlags === undefined ? undefined : configDir;
 
     if (opts.modules && opts.modules.length > 0) {
       const files = new Map<string, string>();

@@ -96,6 +96,7 @@ describe('kelp check: one broken rule at a time', () => {
   const cases: Array<[string, string, () => Promise<string>]> = [
     ['modinfo.livepatch', 'no livepatch=Y in .modinfo', () => broken(one, 'no-livepatch.ko', (o) => dropModinfo(o, 'livepatch'))],
     ['modinfo.vermagic', 'vermagic of another release', () => broken(one, 'vermagic.ko', (o) => replaceString(section(o, '.modinfo'), `vermagic=${t.release}`, `vermagic=${t.release.replace(/^(\d+\.\d+)\.\d/, '$1.9')}`, true))],
+    ['modinfo.vermagic', 'vermagic without the modversions flag', () => broken(one, 'vermagic-flags.ko', (o) => replaceString(section(o, '.modinfo'), 'mod_unload modversions ', 'mod_unload modversionz ', false))],
     ['klp-rela.flags', '.klp.rela section without SHF_RELA_LIVEPATCH', () => broken(one, 'flags.ko', (o) => { section(o, VMLINUX_RELA).flags &= ~SHF_RELA_LIVEPATCH; })],
     ['klp-rela.name', '.klp.rela section name without the section part', () => broken(one, 'rela-name.ko', (o) => { section(o, VMLINUX_RELA).name = '.klp.rela.vmlinux'; })],
     ['klp-rela.info', 'sh_info out of range', () => broken(one, 'info.ko', (o) => { const s = section(o, VMLINUX_RELA); s.infoSection = null; s.infoRaw = 999; })],
