@@ -30,6 +30,7 @@ import { TreeGuard } from './guard.js';
 import {
   Children, cmdFileOf, KELP_KCFLAGS, makeFailure, objectsIncluding, readCmdFile, requireLivepatchConfig, runMake, type CmdInfo,
 } from './kbuild.js';
+import { LineMap } from '../patch/lines.js';
 import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
 import { Progress, type ProgressSink } from './progress.js';
 
@@ -271,13 +272,15 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     } else if (objects.origModule !== undefined) {
       for (const obj of objects.list) moduleFiles.set(targetOf(obj), objects.origModule);
     }
+    // Where the patches moved lines: a __LINE__ immediate may differ only that way.
+    const lineMap = LineMap.fromTexts([...applied.before].map(([p, b]) => [p, b, applied.after.get(p) ?? null])).data;
     const diffJobs: DiffJob[] = objects.list.map((obj) => {
       const target = targetOf(obj);
       const modSymbols = target === 'vmlinux' ? symbols : moduleFiles.get(target);
       return {
         opts: {
           orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
-          output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers,
+          output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers, lineMap,
         },
       };
     });

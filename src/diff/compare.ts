@@ -3,7 +3,8 @@
  * relocations, where relocations compare by what they reach (the twin
  * symbol, or the same string for references into string sections), so a
  * renamed static or a moved string is no change. A function whose only
- * differences are `__LINE__` immediates is not changed. Data compares by
+ * differences are `__LINE__` immediates is not changed: with the patch's
+ * line map, only immediates that moved as their line did. Data compares by
  * symbol range; a change to existing data is refused, except for
  * compiler-numbered read-only constants (`__func__.N`, `CSWTCH.N`), which
  * become new copies. Bytes compare in place in the two file buffers.
@@ -12,7 +13,7 @@ import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
 import { CHANGED, F_IGNORED, F_LINE_ONLY, NEW, SAME, type Kelf } from './model.js';
 import { C_AUX, C_DROPPED, C_INIT, C_METADATA, C_SPECIAL } from './sections.js';
-import { differsOnlyInLineNumbers, pcAdjust } from './x86.js';
+import { lineNumberDifference, pcAdjust } from './x86.js';
 
 function describe(k: Kelf, j: number): string {
   const t = k.relSym[j];
@@ -122,7 +123,12 @@ type CodeResult = { kind: 'same' } | { kind: 'line' } | { kind: 'changed'; reaso
 const SAME_CODE: CodeResult = { kind: 'same' };
 const LINE_ONLY: CodeResult = { kind: 'line' };
 
-function compareCode(P: Kelf, ps: number, O: Kelf, os: number): CodeResult {
+/**
+ * Compares a function's code. `explains` says whether a constant passed to a
+ * line-number consumer may have moved from one value to the other with its
+ * source line (the patch's line map; without one, any value may).
+ */
+function compareCode(P: Kelf, ps: number, O: Kelf, os: number, explains: (orig: number, patched: number) => boolean): CodeResult {
   const pSize = P.secSize(ps);
   const oSize = O.secSize(os);
   const bytesEqual = pSize === oSize && sameContents(P, ps, O, os);
@@ -148,7 +154,11 @@ function compareCode(P: Kelf, ps: number, O: Kelf, os: number): CodeResult {
       if (P.isData(t) || (P.symSec[t] && !P.isText(P.symSec[t]))) return null;
       return P.symName(t);
     };
-    if (pSize === oSize && differsOnlyInLineNumbers(O, os, P, ps, nameOf)) return LINE_ONLY;
+    const line = pSize === oSize ? lineNumberDifference(O, os, P, ps, nameOf, explains) : 'no';
+    if (line === 'line') return LINE_ONLY;
+    if (line !== 'no') {
+      return { kind: 'changed', reason: `the constant passed to ${line.callee} changed from ${line.orig} to ${line.patched}, and the patch moves no line from ${line.orig} to ${line.patched}` };
+    }
     const pd = P.secData(ps);
     const od = O.secData(os);
     let at = 0;
@@ -218,6 +228,9 @@ export function compareData(ctx: DiffContext): void {
 export function compareFunctions(ctx: DiffContext): void {
   const P = ctx.patched;
   const O = ctx.orig;
+  const lines = ctx.lines;
+  const explains = lines === null ? () => true : (a: number, b: number): boolean => lines.explains(a, b);
+  let guessed = 0;
   for (let f = 1; f < P.nsym; f++) {
     if (!P.isFunc(f) || !P.symSec[f] || P.prefixOf.has(f) || P.aliasOf.has(f)) continue;
     const t = P.symTwin[f];
@@ -239,16 +252,20 @@ export function compareFunctions(ctx: DiffContext): void {
       if (!same && (P.secClass[ps] & C_INIT) !== 0) refuseInit(ctx, f);
       continue;
     }
-    const r = compareCode(P, ps, O, os);
+    const r = compareCode(P, ps, O, os, explains);
     if (r.kind === 'same') P.symStatus[f] = SAME;
     else if (r.kind === 'line') {
       P.symStatus[f] = SAME;
       P.set(f, F_LINE_ONLY);
+      if (lines === null) guessed++;
     } else {
       P.symStatus[f] = CHANGED;
       P.reason(f, r.reason);
     }
     if (P.symStatus[f] === CHANGED && (P.secClass[ps] & C_INIT) !== 0) refuseInit(ctx, f);
+  }
+  if (guessed > 0) {
+    ctx.notes.push(`${guessed} function(s) differ only in constants passed to line-number consumers, taken as __LINE__ moves without the patch to confirm them (give --patch)`);
   }
 }
 

@@ -1,4 +1,5 @@
 /** The state shared by the passes: the object pair, options, and collected refusals and notes. */
+import type { LineMap } from '../patch/lines.js';
 import type { SymbolIndex } from '../symbols/table.js';
 import type { Symvers } from '../symbols/symvers.js';
 import type { Pair } from './model.js';
@@ -21,6 +22,8 @@ export interface DiffContext extends Pair {
   refusals: Refusal[];
   notes: string[];
   verbose: boolean;
+  /** Where the patch moved source lines, when known (`--patch`, or given by kelp build). */
+  lines: LineMap | null;
 }
 
 export function refuse(ctx: DiffContext, where: string, reason: string): void {

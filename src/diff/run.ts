@@ -4,12 +4,13 @@
  * entries, builds the output and reports. Returns the exit status; writes
  * OUT atomically and only on success.
  */
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { CompactElf } from '../../elf/compact.js';
 import { dirname, basename, join } from 'node:path';
 import { KelpError } from '../../elf/errors.js';
 import { writeObject } from '../../elf/writer.js';
 import { EM_X86_64, ET_REL } from '../../elf/constants.js';
+import { LineMap, type LineMapData } from '../patch/lines.js';
 import { META_VERSION, kernelModuleName, type DiffMeta } from '../patch/meta.js';
 import { readSymbolTable } from '../symbols/read.js';
 import { SymbolIndex } from '../symbols/table.js';
@@ -41,6 +42,10 @@ export interface DiffOptions {
   verbose?: boolean;
   /** Environment for the kpatch-style size variables (default process.env). */
   env?: Record<string, string | undefined>;
+  /** The patches that made PATCHED from ORIG, in order: line-number immediates must move as the patch moves lines. */
+  patches?: string[];
+  /** The same, precomputed (kelp build passes the line moves of the files it patched). */
+  lineMap?: LineMapData;
   /** Where the human report goes (default stderr). */
   log?: (text: string) => void;
 }
@@ -88,6 +93,30 @@ function load(file: string): Kelf {
   }
 }
 
+/** The line map from --patch files or the one given; null when neither. */
+function lineMapOf(opts: DiffOptions): LineMap | null {
+  if (opts.lineMap !== undefined) return LineMap.from(opts.lineMap);
+  if (opts.patches === undefined || opts.patches.length === 0) return null;
+  const texts: string[] = [];
+  for (const f of opts.patches) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new KelpError(`cannot read the patch: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, f);
+    }
+    let map: LineMap;
+    try {
+      map = LineMap.fromPatchTexts([text]);
+    } catch (e) {
+      throw new KelpError(`not a unified diff: ${(e as Error).message}`, f);
+    }
+    if (map.files.length === 0) throw new KelpError('changes no existing file (not a unified diff?)', f);
+    texts.push(text);
+  }
+  return LineMap.fromPatchTexts(texts);
+}
+
 export function runDiff(opts: DiffOptions): DiffResult {
   const open: Kelf[] = [];
   try {
@@ -110,6 +139,7 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], verbose: opts.verbose === true,
     symbols: opts.symbols ? new SymbolIndex(readSymbolTable(opts.symbols)) : null,
     symvers: opts.symvers ? readSymvers(opts.symvers) : new Symvers(),
+    lines: lineMapOf(opts),
   };
   if (!ctx.symbols) ctx.notes.push('no --symbols: every target symbol is assumed unique (sympos 0)');
 

@@ -109,17 +109,30 @@ function onlyMovImmediatesMayDiffer(a: Buffer, b: Buffer): boolean {
   return true;
 }
 
+/** A `mov $imm32` whose value feeds a line-number consumer and differs between the two objects. */
+export interface LineCandidate {
+  orig: number;
+  patched: number;
+  callee: string;
+}
+
 /**
- * True when section `a` of `ka` and `b` of `kb` (same length, same
- * relocations) differ only in `mov $imm32, %reg` instructions whose value
- * feeds a call to a line-number consumer: the next relocation of `b` after
- * the instruction (string references skipped) names one of LINE_CONSUMERS.
+ * How section `a` of `ka` (the original) and `b` of `kb` (the patched; same
+ * length, same relocations) differ: 'no' unless every differing instruction
+ * is a `mov $imm32, %reg` whose value feeds a call to a line-number consumer
+ * (the next relocation of `b` after it, strings skipped, names one of
+ * LINE_CONSUMERS); then 'line' when `explains` (the patch's line moves)
+ * accepts every value pair, else the first pair it does not.
  */
-export function differsOnlyInLineNumbers(ka: Kelf, a: number, kb: Kelf, b: number, nameOf: (j: number) => string | null): boolean {
+export function lineNumberDifference(
+  ka: Kelf, a: number, kb: Kelf, b: number, nameOf: (j: number) => string | null,
+  explains: (orig: number, patched: number) => boolean,
+): 'no' | 'line' | LineCandidate {
   const da = ka.secData(a);
   const db = kb.secData(b);
-  if (da.length !== db.length || da.length === 0) return false;
-  if (!onlyMovImmediatesMayDiffer(da, db)) return false;
+  if (da.length !== db.length || da.length === 0) return 'no';
+  if (!onlyMovImmediatesMayDiffer(da, db)) return 'no';
+  let unexplained: LineCandidate | null = null;
   const { Decoder, DecoderOptions, Instruction, Code } = iced();
   const decA = new Decoder(64, new Uint8Array(da.buffer, da.byteOffset, da.length), DecoderOptions.None);
   const decB = new Decoder(64, new Uint8Array(db.buffer, db.byteOffset, db.length), DecoderOptions.None);
@@ -133,24 +146,27 @@ export function differsOnlyInLineNumbers(ka: Kelf, a: number, kb: Kelf, b: numbe
       decA.decodeOut(ia);
       decB.decodeOut(ib);
       const len = ia.length;
-      if (len !== ib.length) return false;
+      if (len !== ib.length) return 'no';
       if (da.compare(db, off, off + len, off, off + len) !== 0) {
         const movA = ia.code === Code.Mov_r32_imm32 || ia.code === Code.Mov_rm32_imm32;
         const movB = ib.code === Code.Mov_r32_imm32 || ib.code === Code.Mov_rm32_imm32;
-        if (!movA || !movB || ia.op0Register !== ib.op0Register || ia.op0Register === 0) return false;
-        let ok = false;
+        if (!movA || !movB || ia.op0Register !== ib.op0Register || ia.op0Register === 0) return 'no';
+        let callee: string | null = null;
         const end = kb.relStart[b + 1];
         for (let j = kb.relFirst(b, off + len); j < end; j++) {
           const name = nameOf(j);
           if (name === null) continue; // a string: skip
-          ok = LINE_CONSUMERS.test(name);
+          if (LINE_CONSUMERS.test(name)) callee = name;
           break;
         }
-        if (!ok) return false;
+        if (callee === null) return 'no';
+        const orig = ia.immediate32;
+        const patched = ib.immediate32;
+        if (unexplained === null && !explains(orig, patched)) unexplained = { orig, patched, callee };
       }
       off += len;
     }
-    return true;
+    return unexplained ?? 'line';
   } finally {
     ia.free();
     ib.free();

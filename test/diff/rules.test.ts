@@ -107,6 +107,61 @@ test('a change of __LINE__ only is no change (exit 3)', () => {
   expect(r.stderr).toMatch(/only line numbers differ in check/);
 });
 
+/** Compiles the pair, writes the patch between the two sources with diff -u, and diffs with --patch. */
+function diffWithPatch(orig: string, patched: string, args: string[] = []): ReturnType<typeof kelpDiff> {
+  const dir = workdir();
+  const o = compile(dir, 'orig', orig);
+  const p = compile(dir, 'patched', patched);
+  const u = spawnSync('diff', ['-u', '--label', 'a/x.c', '--label', 'b/x.c', join(dir, 'orig.c'), join(dir, 'patched.c')], { encoding: 'utf8' });
+  expect(u.status).toBe(1);
+  writeFileSync(join(dir, 'x.patch'), u.stdout);
+  return kelpDiff(o, p, join(dir, 'out.o'), ['--patch', join(dir, 'x.patch'), ...args]);
+}
+
+describe('line numbers checked against the patch (--patch)', () => {
+  const warn = (pad: string) => `noinline int check(int x) {${pad}\n  WARN_LINE(x < 0);\n  return x;\n}\n`;
+  const value = (k: number) => `noinline int check(int x) {\n  if (x < 0) __warn_printk("bad value %d\\n", ${k});\n  return x;\n}\n`;
+
+  test('a __LINE__ that moved with its line is no change', () => {
+    const r = diffWithPatch(warn(''), warn('\n\n\n'));
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/only line numbers differ in check/);
+  });
+
+  test('lines moved by a hunk elsewhere in the file (not in the function) are recognised too', () => {
+    const r = diffWithPatch(`int a;\n${warn('')}`, `int a;\nint b;\nint c;\n${warn('')}`);
+    expect(r.status).toBe(3);
+  });
+
+  test('a constant passed to a line-number consumer that the patch changed is a change, with the reason', () => {
+    const r = diffWithPatch(value(5), value(6));
+    expect(r.status).toBe(0);
+    expect(r.meta!.functions.map((f) => f.name)).toEqual(['check']);
+    expect(r.stderr).toMatch(/constant passed to __warn_printk changed from 5 to 6, and the patch moves no line from 5 to 6/);
+  });
+
+  test('a changed constant that happens to equal a moved line number is taken as a line only if the patch moves that line there', () => {
+    // The patch adds one line above: line 3 moves to 4, but the constant goes 3 -> 5.
+    const r = diffWithPatch(`int a;\n${value(3)}`, `int a;\nint b;\n${value(5)}`);
+    expect(r.status).toBe(0);
+  });
+
+  test('without --patch the constant change is taken for a line move, and -v says it was not confirmed', () => {
+    const r = diffC(value(5), value(6), ['-v']);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/taken as __LINE__ moves without the patch to confirm them \(give --patch\)/);
+  });
+
+  test('a --patch that is not a unified diff is bad input', () => {
+    const dir = workdir();
+    const o = compile(dir, 'orig', value(5));
+    writeFileSync(join(dir, 'junk.patch'), 'hello\n');
+    const r = kelpDiff(o, o, join(dir, 'out.o'), ['--patch', join(dir, 'junk.patch')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`kelp: ${join(dir, 'junk.patch')}: changes no existing file (not a unified diff?)`);
+  });
+});
+
 test('a changed constant passed like a line number to a non-line function is still a change', () => {
   const src = (k: number) => `extern void log_value(const char *, int);\nnoinline int check(int x) { if (x < 0) log_value("v %d\\n", ${k}); return x; }\n`;
   const r = diffC(src(1), src(2));
