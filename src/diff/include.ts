@@ -272,7 +272,8 @@ export function includeChanges(ctx: DiffContext, markers: Markers): Inclusion {
     if (k.has(p, F_IGNORED)) continue;
     if (k.symStatus[p] !== CHANGED) {
       k.symStatus[p] = k.symTwin[p] ? CHANGED : NEW;
-      k.reason(p, `its part ${k.symName(f)} changed`);
+      const why = k.reasons.get(f)?.[0];
+      k.reason(p, `its part ${k.symName(f)} changed${why === undefined ? '' : ` (${why})`}`);
     }
   }
   for (let f = 1; f < k.nsym; f++) {

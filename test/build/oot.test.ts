@@ -6,7 +6,7 @@
  * is refused before anything is built.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
@@ -75,6 +75,37 @@ test('a failed verification (an --expect the patched module does not meet) exits
   expect(r.status).toBe(4);
   expect(r.stderr.trim().split('\n').pop()).toMatch(/^kelp: .*livepatch-fix\.ko: verification failed: --expect \/.*\/ not matched \(output: "hello from kelp_demo, read 1 time\(s\), fixed by a livepatch\\n1\\n"\)/);
   expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+}, 600_000);
+
+test('a constant passed to printk changed by the patch is a change; lines the patch only moves are not', () => {
+  if (skipUnlessReady(pre)) return;
+  // kelp_demo with a pr_err("... %d") whose constant becomes a __LINE__ look-alike: mov $imm, %esi; call _printk.
+  const mod = join(tmp.dir, 'printk-mod');
+  cpSync(join(REPO_ROOT, 'examples', 'oot'), mod, { recursive: true, filter: (f) => !/\/out$/.test(f) });
+  const c = join(mod, 'kelp_demo.c');
+  const orig = readFileSync(c, 'utf8').replace('\treads++;\n', '\treads++;\n\tif (!v && reads < 0)\n\t\tpr_err("kelp_demo: %d\\n", 700);\n');
+  writeFileSync(c, orig);
+  const patchOf = (after: string, name: string): string => {
+    const d = spawnSync('diff', ['-u', '--label', 'a/kelp_demo.c', '--label', 'b/kelp_demo.c', c, '-'], { input: after, encoding: 'utf8' });
+    expect(d.status).toBe(1);
+    const f = join(tmp.dir, name);
+    writeFileSync(f, d.stdout);
+    return f;
+  };
+  // Three comment lines on top: every line moves, the code does not change.
+  const moved = patchOf(orig.replace('#include <linux/module.h>', '/*\n * moved\n */\n#include <linux/module.h>'), 'moved.patch');
+  const build = (patch: string, out: string) => kelp(['build', patch, '--oot-module', mod, '--kdir', target.kdir, '-o', join(tmp.dir, out), '--json']);
+  const r1 = build(moved, 'moved-out');
+  expect(r1.status).toBe(3);
+  expect(r1.stderr).toMatch(/changes no function of kelp_demo\.o/);
+  // The constant itself: 700 becomes 900 (and lines move too).
+  const changed = patchOf(orig.replace('#include <linux/module.h>', '/* moved */\n#include <linux/module.h>').replace('%d\\n", 700)', '%d\\n", 900)'), 'const.patch');
+  const r2 = build(changed, 'const-out');
+  expect([r2.status, r2.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
+  // pr_err's call sits in the function's .cold part.
+  expect(r2.stderr).toMatch(/changed function: kelp_demo_show: its part kelp_demo_show\.cold changed \(the constant passed to _printk changed from 700 to 900, and the patch moves no line from 700 to 900\)/);
+  const report = JSON.parse(readFileSync(join(tmp.dir, 'const-out', 'livepatch-const.json'), 'utf8'));
+  expect(report.objects[0].changedFunctions).toEqual([{ name: 'kelp_demo_show', oldName: 'kelp_demo_show' }]);
 }, 600_000);
 
 test('a kernel configuration without CONFIG_LIVEPATCH is refused before any build; nothing is written', () => {
