@@ -7,7 +7,16 @@
  * The data is plain (it crosses to the diff worker threads). A file changed by
  * several patches keeps one stage per patch, applied in order.
  */
-import { parsePatch, structuredPatch } from 'diff';
+import { createRequire } from 'node:module';
+import type * as JsDiff from 'diff';
+
+// jsdiff loads only when a map is made from patches or texts: `kelp diff`
+// without --patch never needs it (its peak memory is benchmarked).
+let jsdiff: typeof JsDiff | null = null;
+function diffLib(): typeof JsDiff {
+  if (!jsdiff) jsdiff = createRequire(import.meta.url)('diff') as typeof JsDiff;
+  return jsdiff;
+}
 
 /** One hunk as jsdiff holds it: `oldStart` is the first old line covered (1-based), lines start with ' ', '-' or '+'. */
 export interface LineHunk {
@@ -78,7 +87,7 @@ export class LineMap {
     const data: LineMapData = {};
     for (const [path, before, after] of files) {
       if (before === null || after === null || before === after) continue;
-      const p = structuredPatch(path, path, before, after, '', '', { context: 0 });
+      const p = diffLib().structuredPatch(path, path, before, after, '', '', { context: 0 });
       data[path] = [plainHunks(p.hunks)];
     }
     return new LineMap(data);
@@ -88,7 +97,7 @@ export class LineMap {
   static fromPatchTexts(texts: Iterable<string>): LineMap {
     const data: LineMapData = {};
     for (const text of texts) {
-      for (const p of parsePatch(text)) {
+      for (const p of diffLib().parsePatch(text)) {
         const path = patchPath(p.newFileName) ?? patchPath(p.oldFileName);
         if (path === null || p.hunks.length === 0) continue;
         if (patchPath(p.oldFileName) === null || patchPath(p.newFileName) === null) continue;

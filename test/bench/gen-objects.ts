@@ -43,15 +43,21 @@ export function assembly(n: number, changed: ReadonlySet<number>): string {
   return out.join('\n');
 }
 
-/** Writes orig.o and patched.o for N functions into `dir`; returns their paths. */
-export function generatePair(dir: string, n: number, changes = 5): { orig: string; patched: string } {
+/**
+ * Writes orig.o and patched.o for N functions into `dir`; returns their paths.
+ * With `debug`, the assembler adds DWARF 5 (.debug_info, .debug_line,
+ * .debug_aranges, .debug_rnglists) with relocations to every function, as a
+ * kernel object built with CONFIG_DEBUG_INFO carries.
+ */
+export function generatePair(dir: string, n: number, changes = 5, debug = false): { orig: string; patched: string } {
   const changed = new Set<number>();
   for (let c = 0; c < changes; c++) changed.add(Math.floor(((c + 0.5) * n) / changes));
-  const files = { orig: join(dir, `orig-${n}.o`), patched: join(dir, `patched-${n}.o`) };
+  const tag = debug ? `${n}-g` : `${n}`;
+  const files = { orig: join(dir, `orig-${tag}.o`), patched: join(dir, `patched-${tag}.o`) };
   for (const [which, set] of [['orig', new Set<number>()], ['patched', changed]] as const) {
-    const s = join(dir, `${which}-${n}.s`);
+    const s = join(dir, `${which}-${tag}.s`);
     writeFileSync(s, assembly(n, set));
-    execFileSync('as', ['--64', '-o', files[which], s]);
+    execFileSync('as', ['--64', ...(debug ? ['-g', '--gdwarf-5'] : []), '-o', files[which], s]);
   }
   return files;
 }
