@@ -24,6 +24,8 @@
  * The value range for a PC-relative type is [S.lo + A - P.hi, S.hi + A - P.lo],
  * for an absolute one [S.lo + A, S.hi + A]; both ends must fit.
  */
+import { modinfoValue } from '../link/modinfo.js';
+import { isGplCompatible } from './modinfo.js';
 import { SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_ABS, SHN_LIVEPATCH, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_RELA, STB_WEAK } from '../../elf/constants.js';
 import { computeRelocation, describeRelocation, relocationName } from '../../rela/x86_64.js';
 import type { AddressRange, CheckContext } from './context.js';
@@ -49,6 +51,8 @@ function symbolRange(ctx: CheckContext, r: ModRela, livepatchSection: boolean): 
   if (sym.shndx === SHN_UNDEF) {
     const e = target.symvers?.get(sym.name);
     if (!e) return sym.bind === STB_WEAK ? { lo: 0n, hi: 0n } : undefined;
+    // A GPL-only export is not found for a module without a GPL-compatible license; a weak reference then stays 0.
+    if (sym.bind === STB_WEAK && e.type.endsWith('_GPL') && !isGplCompatible(modinfoValue(m.modinfo(), 'license'))) return { lo: 0n, hi: 0n };
     if (e.module !== 'vmlinux') return area;
     const a = target.vmlinuxAddress(sym.name);
     return a === undefined ? undefined : { lo: a, hi: a };

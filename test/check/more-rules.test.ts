@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ElfObject } from '../../elf/model.js';
-import { SHT_REL, SHT_RELA, STB_WEAK } from '../../elf/constants.js';
+import { R_X86_64_32, SHT_REL, SHT_RELA, STB_WEAK } from '../../elf/constants.js';
 import { describeRelocation } from '../../rela/x86_64.js';
 import { checkModuleAgainst, CheckTarget, type CheckReport } from '../../src/check/index.js';
 import { readSymvers, type ExportedSymbol } from '../../src/symbols/symvers.js';
@@ -112,6 +112,22 @@ describe('kelp check: exports (real Module.symvers entries)', () => {
     expect(placesOf(strong, 'undefined.gpl-only')).toContain(`symbol ${gpl.name}`);
     expect(placesOf(r, 'undefined.gpl-only')).toEqual(placesOf(strong, 'undefined.gpl-only').filter((x) => x !== `symbol ${gpl.name}`));
     expect(rules(r)).toEqual(['undefined.gpl-only']);
+  });
+
+  test('relocations to a weak GPL-only reference of a non-GPL module are computed with 0, the value the loader leaves', async () => {
+    if (skipUnlessReady(pre)) return;
+    const gpl = realExport((e) => e.type === 'EXPORT_SYMBOL_GPL' && e.namespace === '');
+    // Every relocation to it made R_X86_64_32 (zero-extended): 0 fits, a kernel address does not.
+    const abs32 = (o: ElfObject) => {
+      const sym = o.symbols.find((x) => x.name === gpl.name)!;
+      sym.bind = STB_WEAK;
+      for (const r of section(o, '.rela.text').relocations!) if (r.symbol === sym) { r.type = R_X86_64_32; r.addend = 0n; }
+    };
+    const gplLicensed = check(await calling('weak-abs32-gpl.ko', gpl.name, abs32));
+    expect(rules(gplLicensed)).toEqual(['relocation.overflow']);
+    const mit = check(await calling('weak-abs32-mit.ko', gpl.name, (o) => { nonGpl(o); abs32(o); }));
+    expect(rules(mit)).toEqual(['undefined.gpl-only']);
+    expect(placesOf(mit, 'undefined.gpl-only')).not.toContain(`symbol ${gpl.name}`);
   });
 
   test('undefined.namespace: a namespaced export without import_ns=; with it, nothing', async () => {
