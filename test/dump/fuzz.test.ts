@@ -20,6 +20,7 @@ import { kpatchUnitObjects } from './corpus.js';
 import { buildSmallCorpus } from './small-corpus.js';
 import { buildAttributeCorpus } from './build-attributes-corpus.js';
 import { difference, kelpProcess, parseArgs, readelf } from './harness.js';
+import { rng } from '../support/rng.js';
 
 const tmp = makeTmpDir('dump-fuzz');
 afterAll(() => tmp.cleanup());
@@ -38,17 +39,6 @@ beforeAll(async () => {
   gaSeeds = buildAttributeCorpus(gaDir).slice(0, 3).map((f) => ({ name: f.split('/').pop()!, buf: readFileSync(f) }));
 }, 300_000);
 
-/** mulberry32: a small deterministic PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Shdr { off: number; type: number; offset: number; size: number; link: number; entsize: number }
 

@@ -5,18 +5,8 @@
  */
 import { createTwoFilesPatch } from 'diff';
 import { LineMap, mapLine } from '../../src/patch/lines.js';
+import { rng } from '../support/rng.js';
 
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random deletions and insertions over distinct lines; returns the new lines and, per original line, its new number (or undefined). */
 function edit(lines: string[], rand: () => number, tag: string): { after: string[]; moved: Array<number | undefined> } {
