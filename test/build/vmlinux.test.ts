@@ -99,7 +99,7 @@ test('an in-tree module patch (binfmt_misc): module found from kbuild\'s record,
   expect(report.verify.checksAfterDisable[0].output).toBe('enabled\n');
 }, 900_000);
 
-test('a second build of the same patch takes the originals from the cache', async () => {
+test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'cached');
   const r = await unchanged('cached', () => kelp(buildArgs(CMDLINE_PATCH, out, ['--json'])));
@@ -108,6 +108,9 @@ test('a second build of the same patch takes the originals from the cache', asyn
   expect(report.cache).toEqual({ hits: 1, misses: 0 });
   expect(report.objects[0].cached).toBe(true);
   expect(existsSync(join(out, 'livepatch-cmdline.ko'))).toBe(true);
+  // Deterministic: byte-identical to the example's module, built in another work directory (and maybe not from the cache).
+  const example = join(tmp.dir, 'example', 'livepatch-cmdline.ko');
+  if (existsSync(example)) expect(readFileSync(join(out, 'livepatch-cmdline.ko')).equals(readFileSync(example))).toBe(true);
 }, 300_000);
 
 describe('bad input leaves no module and the tree as it was', () => {
