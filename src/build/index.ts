@@ -31,6 +31,7 @@ import {
   Children, cmdFileOf, KELP_KCFLAGS, makeFailure, objectsIncluding, readCmdFile, requireLivepatchConfig, runMake, type CmdInfo,
 } from './kbuild.js';
 import { LineMap } from '../patch/lines.js';
+import { preparedWithKelpFlags } from '../target/source.js';
 import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
 import { Progress, type ProgressSink } from './progress.js';
 
@@ -455,6 +456,9 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
   const origDir = join(c.work, 'orig');
   const patchedDir = join(c.work, 'patched');
   const kcflags = `KCFLAGS=${KELP_KCFLAGS}`;
+  if (!(await preparedWithKelpFlags(tree))) {
+    c.progress.say(`${tree} was prepared without kelp's KCFLAGS (${KELP_KCFLAGS}): kbuild redoes its prepare step once (scripts/mod, generated headers; no source file changes)`);
+  }
   c.progress.phase('build originals', `${objs.length} object(s)`);
   guard.protect(objs.flatMap((o) => [o, cmdFileOf(o)]));
   const compiler = compilerVersion(c.cc);

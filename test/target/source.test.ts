@@ -7,11 +7,15 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { fetchTarget } from '../../src/target/fetch.js';
 import { KELP_KCFLAGS, preparedWithKelpFlags } from '../../src/target/source.js';
+import { REPO_ROOT } from '../support/paths.js';
+import { makeTmpDir } from '../support/tmp.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
 
 let pre: PrereqStatus | undefined;
 let target: TargetInfo;
+const tmp = makeTmpDir('target-source');
+afterAll(() => tmp.cleanup());
 
 beforeAll(async () => {
   pre = await ensureDebianPackages([...targetPackages({ source: true }), 'binutils']);
@@ -62,6 +66,15 @@ test('a prepared tree rebuilt without kelp\'s flags is prepared again by the nex
   // A plain kbuild run in the tree (what a user's own `make` does) redoes prepare without the flags.
   const plain = await execa('make', ['scripts/mod/'], { cwd: tree, reject: false, all: true, env: { LC_ALL: 'C' } });
   expect(plain.exitCode).toBe(0);
+  expect(await preparedWithKelpFlags(tree)).toBe(false);
+  // kelp build on such a tree says that kbuild redoes the prepare step (and leaves it prepared with kelp's flags).
+  const out = join(tmp.dir, 'build');
+  const b = await execa(process.execPath, [join(REPO_ROOT, 'bin', 'kelp'), 'build', join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch'),
+    '--sourcedir', tree, '--kdir', target.kdir, '--symbols', target.systemMap, '-o', out], { reject: false, all: true });
+  expect([b.exitCode, b.all?.slice(-2000)]).toEqual([0, expect.any(String)]);
+  expect(b.all).toMatch(/was prepared without kelp's KCFLAGS \(-ffunction-sections -fdata-sections\): kbuild redoes its prepare step once/);
+  expect(await preparedWithKelpFlags(tree)).toBe(true);
+  await execa('make', ['scripts/mod/'], { cwd: tree, env: { LC_ALL: 'C' } });
   expect(await preparedWithKelpFlags(tree)).toBe(false);
   const lines: string[] = [];
   const again = await fetchTarget({ source: true, progress: (l) => lines.push(l) });
