@@ -91,6 +91,7 @@ const FAKE_INSMOD = `#!/bin/sh
 # Stand-in for insmod: does what the kernel's livepatch core shows in sysfs.
 #   FAKE_FLIP_AFTER  seconds until transition reads 0 (default 1; "never" to stall)
 #   FAKE_INSMOD_FAIL set to make it fail
+#   FAKE_NO_SIGNAL   set for a kernel without the signal file (Linux 5.1 and later)
 echo "insmod $*" >>"$FAKE_LOG"
 [ -z "\${FAKE_INSMOD_FAIL:-}" ] || { echo "insmod: fake failure" >&2; exit 1; }
 objcopy -O binary --only-section=.modinfo "$1" "$FAKE_LOG.modinfo" || exit 1
@@ -100,7 +101,7 @@ mkdir -p "$lp/vmlinux/cmdline_proc_show,1" "$lp/vmlinux/version_proc_show,1" "$K
 echo 1 >"$lp/enabled"
 echo 1 >"$lp/transition"
 echo 0 >"$lp/force"
-: >"$lp/signal"
+[ -n "\${FAKE_NO_SIGNAL:-}" ] || : >"$lp/signal"
 echo 1 >"$lp/replace"
 echo OEK >"$KELPCTL_SYSFS/module/$name/taint"
 after=\${FAKE_FLIP_AFTER:-1}

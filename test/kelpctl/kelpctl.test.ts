@@ -177,6 +177,15 @@ describe.each(SHELLS)('kelpctl under $name', ({ argv: shell }) => {
       expect(sys.read('sys/kernel/livepatch/lp_good/signal')).toBe('1\n');
     });
 
+    it('without a signal file (Linux 5.1 and later) says the kernel signals by itself, and keeps waiting', () => {
+      const r = sys.run(shell, ['load', good, '--timeout', '2'], { FAKE_FLIP_AFTER: '1.6', FAKE_NO_SIGNAL: '1' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('kelpctl: lp_good: transition stalled after 1s; no signal file, the kernel signals blocking tasks itself after 15s\n');
+      expect(r.stdout).toContain('kelpctl: lp_good: loaded, transition complete\n');
+      expect(fs.existsSync(path.join(sys.root, 'sys/kernel/livepatch/lp_good/signal'))).toBe(false);
+    });
+
     it('on timeout names the tasks that still block and leaves the patch in transition', () => {
       sys.addTask(100, 'stuck-daemon', 0, '[<0>] do_nanosleep+0x6c/0x140\n[<0>] hrtimer_nanosleep+0x8e/0x120\n');
       sys.addTask(101, 'switched', 1, '[<0>] ep_poll+0x2a/0x40\n');
