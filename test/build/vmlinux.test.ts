@@ -99,6 +99,29 @@ test('an in-tree module patch (binfmt_misc): module found from kbuild\'s record,
   expect(report.verify.checksAfterDisable[0].output).toBe('enabled\n');
 }, 900_000);
 
+test('two patches, vmlinux and a module: one livepatch with two klp_objects, both patched in the VM and both restored when disabled', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'multi');
+  const binfmt = 'grep -q binfmt_misc /proc/mounts || mount -t binfmt_misc none /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/status';
+  const r = await unchanged('multi', () => kelp(buildArgs(CMDLINE_PATCH, out, [
+    join(REPO_ROOT, 'examples', 'module', 'binfmt_misc.patch'), '--name', 'livepatch-multi', '--json',
+    '--verify', '--check', 'cat /proc/cmdline', '--check', binfmt,
+  ])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(r.stdout);
+  expect(report.moduleName).toBe('livepatch_multi');
+  expect(report.targets).toEqual({ binfmt_misc: ['fs/binfmt_misc.o'], vmlinux: ['fs/proc/cmdline.o'] });
+  const ko = readFileSync(join(out, 'livepatch-multi.ko'), 'latin1');
+  expect(ko).toContain('.klp.rela.vmlinux.');
+  expect(ko).toContain('.klp.rela.binfmt_misc.');
+  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual([
+    expect.stringMatching(/ kelp_example=patched\n$/), 'enabled (livepatched by kelp)\n', '1\n',
+  ]);
+  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual([
+    expect.not.stringMatching(/kelp_example/), 'enabled\n', 'disabled\n',
+  ]);
+}, 300_000);
+
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'cached');
