@@ -18,8 +18,9 @@
  *
  * Each old_name must name a function of its object at old_sympos, with the
  * livepatch core's rules for positions (as for .klp.sym symbols).
+ * readKlpTables is shared with `kelp dump --livepatch`, which shows the tables.
  */
-import { R_X86_64_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_UNDEF, STT_OBJECT } from '../../elf/constants.js';
+import { R_X86_64_64, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_UNDEF, STT_OBJECT, STT_SECTION } from '../../elf/constants.js';
 import type { CheckContext } from './context.js';
 import type { ModRela, ModuleImage } from './module.js';
 import { at } from './problem.js';
@@ -34,6 +35,14 @@ const MODULE_NAME_LEN = 56;
 export interface KlpFuncEntry {
   oldName: string;
   oldSympos: bigint;
+  /**
+   * The symbol klp_func.new_func's relocation names (`sym+0xA` with a non-zero
+   * addend; a section symbol by its section's name), or undefined when the
+   * pointer has no relocation (NULL).
+   */
+  newFunc: string | undefined;
+  /** Where new_func points (section index, offset), when it points into the module. */
+  newFuncTarget: Pointer | undefined;
   /** Where the entry lies: `section+0xoff`. */
   place: string;
 }
@@ -50,7 +59,8 @@ export interface KlpTables {
   objects: KlpObjectEntry[];
 }
 
-interface Pointer {
+/** A place in the module: a section index and an offset in it. */
+export interface Pointer {
   section: number;
   offset: bigint;
 }
@@ -152,6 +162,18 @@ function stringAt(m: ModuleImage, rel: DataRelocs, section: number, offset: bigi
   return t ? m.stringAt(t.section, t.offset, max) : undefined;
 }
 
+/** klp_func.new_func: the relocated pointer's symbol and, when it points into the module, where. */
+function newFuncAt(m: ModuleImage, rel: DataRelocs, section: number, offset: bigint): { newFunc: string | undefined; newFuncTarget: Pointer | undefined } {
+  const r = rel.at(section, offset);
+  if (!r) return { newFunc: undefined, newFuncTarget: undefined };
+  const sym = m.symbols[r.sym];
+  const base = !sym ? `<symbol ${r.sym}>` : sym.type === STT_SECTION && sym.name === '' ? m.name(sym.shndx) : sym.name;
+  return {
+    newFunc: r.addend === 0n ? base : `${base}${r.addend < 0n ? '-' : '+'}0x${(r.addend < 0n ? -r.addend : r.addend).toString(16)}`,
+    newFuncTarget: rel.target(r),
+  };
+}
+
 function u64At(m: ModuleImage, section: number, offset: bigint): bigint {
   const s = m.section(section);
   const d = s ? m.data(s) : undefined;
@@ -189,7 +211,10 @@ export function readKlpTables(m: ModuleImage): KlpTables[] {
           valid = false;
           break;
         }
-        funcs.push({ oldName, oldSympos: u64At(m, funcsPtr.section, f + 16n), place: at(m.name(funcsPtr.section), f) });
+        funcs.push({
+          oldName, oldSympos: u64At(m, funcsPtr.section, f + 16n), ...newFuncAt(m, rel, funcsPtr.section, f + 8n),
+          place: at(m.name(funcsPtr.section), f),
+        });
       }
       if (!valid) break;
       objects.push({ name, funcs, place: at(m.name(objsPtr.section), o) });

@@ -16,6 +16,12 @@ export const KLP_RELA_PREFIX = '.klp.rela.';
 const KLP_RELA_NAME = /^\.klp\.rela\.([^.]{1,55})\.(.+)$/;
 const MODULE_NAME = /^[A-Za-z0-9_]{1,55}$/;
 
+/** Splits a `.klp.rela.<object>.<section>` name as the livepatch core does, or returns undefined. */
+export function parseKlpRelaName(name: string): { object: string; section: string } | undefined {
+  const m = KLP_RELA_NAME.exec(name);
+  return m ? { object: m[1], section: m[2] } : undefined;
+}
+
 export function checkKlpRelaSections(ctx: CheckContext): void {
   const { m, target, p } = ctx;
   for (const s of m.sections) {
@@ -24,7 +30,7 @@ export function checkKlpRelaSections(ctx: CheckContext): void {
     const flagged = (s.sh_flags & SHF_RELA_LIVEPATCH) !== 0;
     if (!name.startsWith(KLP_RELA_PREFIX) && !flagged) continue;
     const place = `section ${name}`;
-    const parsed = KLP_RELA_NAME.exec(name);
+    const parsed = parseKlpRelaName(name);
     if (!parsed) {
       p.add('klp-rela.name', place, 'not a livepatch relocation section name the kernel can parse (.klp.rela.<object>.<section>, object at most 55 characters without \'.\')');
     }
@@ -43,14 +49,14 @@ export function checkKlpRelaSections(ctx: CheckContext): void {
       p.add('klp-rela.info', place, `sh_info ${s.sh_info} names no section (the module has ${m.sections.length})`);
     } else if ((applied.sh_flags & SHF_ALLOC) === 0) {
       p.add('klp-rela.info', place, `sh_info names ${m.name(applied)}, which is not loaded (no SHF_ALLOC)`);
-    } else if (parsed && parsed[2] !== m.name(applied)) {
-      p.note(`${name} applies to ${m.name(applied)}, not to the section its name ends with (${parsed[2]})`);
+    } else if (parsed && parsed.section !== m.name(applied)) {
+      p.note(`${name} applies to ${m.name(applied)}, not to the section its name ends with (${parsed.section})`);
     }
     if (!m.symtab || s.sh_link !== m.symtab.index) {
       p.add('klp-rela.link', place, `sh_link ${s.sh_link} is not the symbol table${m.symtab ? ` (section ${m.symtab.index})` : ''}`);
     }
     if (!parsed) continue;
-    const object = parsed[1];
+    const { object } = parsed;
     if (object !== 'vmlinux') {
       if (!MODULE_NAME.test(object)) {
         p.add('klp-rela.object', place, `${object} is not a module name (letters, digits and '_'; the kernel spells '-' as '_')`);

@@ -86,6 +86,11 @@ export class ModuleImage {
     return new ModuleImage(file, buf, problems);
   }
 
+  /** A module already in memory (`kelp dump --livepatch` reads the file itself). */
+  static fromBuffer(file: string, buf: Buffer, problems: ProblemList): ModuleImage {
+    return new ModuleImage(file, buf, problems);
+  }
+
   get sections(): readonly SectionHeader[] {
     return this.elf.sections;
   }

@@ -9,16 +9,22 @@
 import { SHN_UNDEF, STB_WEAK, STT_SECTION, STT_FILE } from '../../elf/constants.js';
 import { modinfoValue } from '../link/modinfo.js';
 import type { CheckContext } from './context.js';
+import type { ModSymbol, ModuleImage } from './module.js';
 import { isGplCompatible } from './modinfo.js';
 import { KLP_SYM_PREFIX } from './klp-sym.js';
+
+/** The undefined symbols the module loader resolves from exports (not the livepatch core's .klp.sym ones). */
+export function loaderUndefinedSymbols(m: ModuleImage): ModSymbol[] {
+  return m.symbols.filter((s) => s.index !== 0 && s.shndx === SHN_UNDEF && s.name !== ''
+    && s.type !== STT_SECTION && s.type !== STT_FILE && !s.name.startsWith(KLP_SYM_PREFIX));
+}
 
 export function checkUndefinedSymbols(ctx: CheckContext): void {
   const { m, target, p } = ctx;
   const info = m.modinfo();
   const license = modinfoValue(info, 'license');
   const imports = new Set(info.filter((e) => e.key === 'import_ns').map((e) => e.value));
-  const undefinedSymbols = m.symbols.filter((s) => s.index !== 0 && s.shndx === SHN_UNDEF && s.name !== ''
-    && s.type !== STT_SECTION && s.type !== STT_FILE && !s.name.startsWith(KLP_SYM_PREFIX));
+  const undefinedSymbols = loaderUndefinedSymbols(m);
   if (undefinedSymbols.length === 0) return;
   if (!target.symvers) {
     p.note(`${undefinedSymbols.length} undefined symbol(s) not checked against the exports (give --symvers or --kdir)`);

@@ -1,6 +1,8 @@
 /**
- * `kelp dump`: readelf-compatible dumps (-h -l -S -g -s -r -n -x -p -e -W).
- * The implementation under src/dump/ is loaded only when the command runs.
+ * `kelp dump`: readelf-compatible dumps (-h -l -S -g -s -r -n -x -p -e -W),
+ * or with --livepatch [--json] kelp's own view of a livepatch module (never
+ * mixed with readelf output). The implementation under src/dump/ is loaded
+ * only when the command runs.
  */
 import { Command } from 'commander';
 import { KelpError } from '../../elf/errors.js';
@@ -13,7 +15,19 @@ function collect(value: string, previous: string[]): string[] {
 interface RawOptions {
   fileHeader?: boolean; programHeaders?: boolean; segments?: boolean; sectionHeaders?: boolean; sections?: boolean;
   sectionGroups?: boolean; syms?: boolean; symbols?: boolean; relocs?: boolean; notes?: boolean; headers?: boolean;
-  wide?: boolean; hexDump: string[]; stringDump: string[];
+  wide?: boolean; hexDump: string[]; stringDump: string[]; livepatch?: boolean; json?: boolean;
+}
+
+/** The readelf options given, as typed (for the usage error of --livepatch). */
+function readelfOptionsGiven(raw: RawOptions): string[] {
+  const flags: Array<[keyof RawOptions, string]> = [
+    ['fileHeader', '-h'], ['programHeaders', '-l'], ['segments', '--segments'], ['sectionHeaders', '-S'], ['sections', '--sections'],
+    ['sectionGroups', '-g'], ['headers', '-e'], ['syms', '-s'], ['symbols', '--symbols'], ['relocs', '-r'], ['notes', '-n'], ['wide', '-W'],
+  ];
+  const given = flags.filter(([k]) => raw[k]).map(([, f]) => f);
+  if (raw.hexDump.length > 0) given.push('-x');
+  if (raw.stringDump.length > 0) given.push('-p');
+  return given;
 }
 
 const dump: Subcommand = {
@@ -22,7 +36,12 @@ const dump: Subcommand = {
     program
       .command('dump')
       .summary('print ELF files exactly as readelf does')
-      .description('Print ELF file contents byte-identical to GNU readelf 2.40 with the same options.')
+      .description('Print ELF file contents byte-identical to GNU readelf 2.40 with the same options.\n\n'
+        + 'With --livepatch, print kelp\'s own view of livepatch modules instead: the module (name, livepatch=, vermagic, '
+        + 'license, __versions), the klp_object/klp_func tables, the .klp.rela sections by object with their relocations, '
+        + 'the .klp.sym symbols and the undefined symbols the loader resolves; with --json, one JSON array with an entry '
+        + 'per file. --livepatch is refused together with readelf options (exit 1). A file that is not a livepatch module '
+        + 'is still described, and the view says it is not one (exit 0).')
       .helpOption('--help', 'display help for dump')
       .option('-h, --file-header', 'display the ELF file header')
       .option('-l, --program-headers', 'display the program headers')
@@ -38,8 +57,21 @@ const dump: Subcommand = {
       .option('-x, --hex-dump <number|name>', 'dump a section as bytes (repeatable)', collect, [])
       .option('-p, --string-dump <number|name>', 'dump a section as strings (repeatable)', collect, [])
       .option('-W, --wide', 'allow output wider than 80 characters')
+      .option('--livepatch', 'kelp\'s livepatch view instead of readelf output (alone, not with readelf options)')
+      .option('--json', 'with --livepatch: print the view as a JSON array, one entry per file')
       .argument('<file...>', 'ELF files')
       .action(async (files: string[], raw: RawOptions) => {
+        if (raw.livepatch) {
+          const readelfOptions = readelfOptionsGiven(raw);
+          if (readelfOptions.length > 0) throw new KelpError(`dump: --livepatch cannot be combined with readelf options (${readelfOptions.join(' ')})`);
+          const { runLivepatchDump } = await import('../dump/livepatch.js');
+          process.exitCode = runLivepatchDump(files, { json: !!raw.json }, {
+            stdout: (chunk) => process.stdout.write(chunk),
+            stderr: (line) => process.stderr.write(line),
+          });
+          return;
+        }
+        if (raw.json) throw new KelpError('dump: --json needs --livepatch (readelf output has no JSON form)');
         const { runDump, emptyOptions, hasDisplayOption } = await import('../dump/index.js');
         const o = emptyOptions();
         o.fileHeader = !!(raw.fileHeader || raw.headers);
@@ -52,7 +84,7 @@ const dump: Subcommand = {
         o.wide = !!raw.wide;
         o.hexDumps = raw.hexDump;
         o.stringDumps = raw.stringDump;
-        if (!hasDisplayOption(o)) throw new KelpError('dump: nothing to do: give at least one of -h -l -S -g -s -r -n -x -p -e');
+        if (!hasDisplayOption(o)) throw new KelpError('dump: nothing to do: give at least one of -h -l -S -g -s -r -n -x -p -e, or --livepatch');
         process.exitCode = runDump(files, o, {
           stdout: (chunk) => process.stdout.write(chunk),
           stderr: (line) => process.stderr.write(line),
