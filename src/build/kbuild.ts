@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
 import { KelpError } from '../../elf/errors.js';
+import { templatesDir } from '../link/template.js';
 
 /** The code-generation flags every object kelp compares is built with. */
 export { KELP_KCFLAGS } from '../target/source.js';
@@ -44,6 +45,17 @@ export class Children {
   }
 }
 
+/**
+ * Where gcc finds `#include "kpatch-macros.h"` of kpatch-style patches:
+ * templates/ through CPATH (searched like -I, -nostdinc or not). Not through
+ * KCFLAGS: a changed command line would make kbuild redo the tree's prepare
+ * step and rewrite files there.
+ */
+export function patchIncludePath(): string {
+  const own = process.env.CPATH;
+  return own !== undefined && own !== '' ? `${templatesDir()}:${own}` : templatesDir();
+}
+
 export interface MakeResult { exitCode: number | null; signal: NodeJS.Signals | null; output: string }
 
 /** Runs make in its own process group (so an interrupt stops gcc too), collecting its output. */
@@ -55,7 +67,7 @@ export function runMake(args: string[], opts: { cwd: string; children: Children;
     }
     const child = spawn('make', args, {
       cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C', KBUILD_VERBOSE: '0' },
+      env: { ...process.env, LC_ALL: 'C', KBUILD_VERBOSE: '0', CPATH: patchIncludePath() },
     });
     opts.children.add(child);
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);

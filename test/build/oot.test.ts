@@ -108,6 +108,24 @@ test('a constant passed to printk changed by the patch is a change; lines the pa
   expect(report.objects[0].changedFunctions).toEqual([{ name: 'kelp_demo_show', oldName: 'kelp_demo_show' }]);
 }, 600_000);
 
+test('a kpatch-style patch (#include "kpatch-macros.h", a post-patch callback) builds unchanged and its callback runs in the VM', () => {
+  if (skipUnlessReady(pre)) return;
+  const example = join(REPO_ROOT, 'examples', 'oot');
+  const before = hashTree(example);
+  const out = join(tmp.dir, 'kpatch-style');
+  const r = kelp([
+    'build', join(REPO_ROOT, 'test', 'build', 'fixtures', 'kpatch-style.patch'), '--oot-module', example, '--kdir', target.kdir, '-o', out, '--json',
+    '--verify', '--check', 'cat /proc/kelp_demo', '--check', 'dmesg | grep -c "kpatch-style post-patch callback ran"',
+  ]);
+  expect([r.status, r.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(r.stdout);
+  expect(report.objects[0].changedFunctions).toEqual([{ name: 'kelp_demo_greeting', oldName: 'kelp_demo_greeting' }]);
+  expect(report.objects[0].newFunctions).toEqual(['kelp_demo_post_patch']);
+  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual(['hello from a kpatch-style patch, read 1 time(s)\n', '1\n', '1\n']);
+  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual(['hello from kelp_demo, read 2 time(s)\n', '1\n', 'disabled\n']);
+  expect(hashTree(example)).toEqual(before);
+}, 600_000);
+
 test('a kernel configuration without CONFIG_LIVEPATCH is refused before any build; nothing is written', () => {
   // A minimal tree: a configuration with livepatch support unset, a Makefile, one source.
   const tree = join(tmp.dir, 'no-livepatch');
