@@ -30,6 +30,7 @@ import { TreeGuard } from './guard.js';
 import {
   Children, cmdFileOf, KELP_KCFLAGS, makeFailure, objectsIncluding, readCmdFile, requireLivepatchConfig, runMake, type CmdInfo,
 } from './kbuild.js';
+import { withLineDirectives } from '../patch/line-directives.js';
 import { LineMap } from '../patch/lines.js';
 import { preparedWithKelpFlags } from '../target/source.js';
 import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
@@ -223,19 +224,32 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     if (!existsSync(symvers)) throw new KelpError('no such file', symvers);
     const patchedC = [...applied.after.keys()].filter((p) => p.endsWith('.c'));
     const headers = [...applied.after.keys()].filter((p) => p.endsWith('.h') && applied.before.get(p) !== null);
-    progress.note(`${changes.length} file change(s) in ${o.patches.length} patch(es)`);
+    // What the patched build compiles: the patched C sources and headers with #line directives keeping unchanged lines' numbers.
+    const compiled = new Map<string, string | null>();
+    let directives = 0;
+    for (const [p, content] of applied.after) {
+      const before = applied.before.get(p);
+      if (content !== null && before !== undefined && before !== null && /\.[ch]$/.test(p)) {
+        const d = withLineDirectives(before, content);
+        compiled.set(p, d.text);
+        directives += d.directives;
+      } else {
+        compiled.set(p, content);
+      }
+    }
+    progress.note(`${changes.length} file change(s) in ${o.patches.length} patch(es), ${directives} #line directive(s) keeping unchanged lines' numbers`);
     checkInterrupt(tree);
 
     const cache = new ObjectCache(join(cacheRoot(o.cache), 'objects'));
     const cc = compilerOf(config) ?? 'gcc';
     let objects: Objects;
     if (oot) {
-      objects = await buildOutOfTree({ tree, kdir, applied, patchedC, headers, work, jobs, children, progress, checkInterrupt });
+      objects = await buildOutOfTree({ tree, kdir, applied, compiled, patchedC, headers, work, jobs, children, progress, checkInterrupt });
     } else {
       const g = guard!;
       try {
         objects = await buildInTree({
-          tree, config, cc, cache: o.useCache === false ? null : cache, guard: g, applied, patchedC, headers, work, jobs, children, progress, checkInterrupt,
+          tree, config, cc, cache: o.useCache === false ? null : cache, guard: g, applied, compiled, patchedC, headers, work, jobs, children, progress, checkInterrupt,
         });
       } finally {
         g.restore();
@@ -426,6 +440,8 @@ function describeVerifyFailure(v: NonNullable<BuildReport['verify']>): string {
 interface BuildCommon {
   tree: string;
   applied: AppliedPatches;
+  /** Path → what the patched build compiles (null: deleted); see withLineDirectives. */
+  compiled: Map<string, string | null>;
   patchedC: string[];
   headers: string[];
   work: string;
@@ -488,7 +504,7 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
   c.checkInterrupt(tree);
 
   guard.protect(c.applied.after.keys());
-  for (const [p, content] of c.applied.after) guard.write(p, content);
+  for (const [p, content] of c.compiled) guard.write(p, content);
   c.progress.phase('build patched', `${objs.length} object(s)`);
   await make([`-j${c.jobs}`, kcflags, ...objs], tree, c, 'patched objects', (pid) => guard.noteGroup(pid));
   const info = new Map<string, CmdInfo>();
@@ -524,7 +540,7 @@ async function buildOutOfTree(c: BuildCommon & { kdir: string }): Promise<Object
   await copyInto(join(mod, koName), origModule);
 
   c.progress.phase('build patched', `${objs.length} object(s)`);
-  for (const [p, content] of c.applied.after) {
+  for (const [p, content] of c.compiled) {
     const abs = join(mod, p);
     if (content === null) await fs.rm(abs, { force: true });
     else {

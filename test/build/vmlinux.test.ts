@@ -24,9 +24,9 @@ const tmp = makeTmpDir('build-vmlinux');
 const FIX = (name: string) => join(REPO_ROOT, 'test', 'build', 'fixtures', name);
 const CMDLINE_PATCH = join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch');
 /** The sources the patches here touch. */
-const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S', 'fs/binfmt_misc.c'];
+const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S', 'fs/binfmt_misc.c', 'fs/ext4/inode.c'];
 /** Objects kbuild builds in the tree for them: never left holding patched code. */
-const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o', 'fs/binfmt_misc.o'];
+const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o', 'fs/binfmt_misc.o', 'fs/ext4/inode.o'];
 const PATCHED_MARKS = [/kelp_example=patched/, / kelp\n/, /livepatched by kelp/];
 
 function patchedObjectsInTree(): string[] {
@@ -120,6 +120,17 @@ test('two patches, vmlinux and a module: one livepatch with two klp_objects, bot
   expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual([
     expect.not.stringMatching(/kelp_example/), 'enabled\n', 'disabled\n',
   ]);
+}, 300_000);
+
+test('a fix adding lines to fs/ext4/inode.c changes only its function: #line directives keep the __LINE__ of the ~30 functions below it that pass one to ext4 helpers', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'ext4');
+  const r = await unchanged('ext4', () => kelp(buildArgs(FIX('ext4-lines.patch'), out, ['--json'])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  expect(r.stderr).toMatch(/1 #line directive\(s\) keeping unchanged lines' numbers/);
+  const report = JSON.parse(r.stdout);
+  expect(report.targets).toEqual({ ext4: ['fs/ext4/inode.o'] });
+  expect(report.objects[0].changedFunctions).toEqual([{ name: 'ext4_inode_is_fast_symlink', oldName: 'ext4_inode_is_fast_symlink' }]);
 }, 300_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
