@@ -10,7 +10,7 @@
 import { findSympos } from '../symbols/sympos.js';
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
-import { CHANGED, F_FORCED, F_IGNORED, F_INCLUDE, NEW, SAME } from './model.js';
+import { CHANGED, F_FORCED, F_IGNORED, F_INCLUDE, NEW, SAME, type Kelf } from './model.js';
 import { C_AUX, C_DROPPED, C_INIT, C_KPATCH, C_SPECIAL } from './sections.js';
 import { hasFentry } from './structure.js';
 import type { Markers } from './markers.js';
@@ -153,6 +153,13 @@ export class Inclusion {
     }
     // Data.
     if (k.has(sym, F_INCLUDE)) return SELF;
+    if (isCompilerConstant(k, sym)) {
+      // __func__.N and CSWTCH.N: the patch carries its own copy, changed or
+      // not. The target's copy would need a position among its many
+      // same-named constants (often undecidable), and their addresses mean nothing.
+      this.includeData(sym, k.symStatus[sym] === NEW);
+      return SELF;
+    }
     if (k.symStatus[sym] === NEW && (k.secClass[sec] & C_DROPPED) === 0) {
       this.includeData(sym);
       return SELF;
@@ -258,6 +265,11 @@ export class Inclusion {
     if (!res.found && !ctx.symbols.mentions(name)) ctx.notes.push(`${name} is not in the target's symbol table ${ctx.symbols.table.source}; assuming it is unique`);
     return res.sympos;
   }
+}
+
+/** A read-only constant the compiler made and numbered: a function's name (`__func__.N`) or a switch table (`CSWTCH.N`). */
+function isCompilerConstant(k: Kelf, d: number): boolean {
+  return k.isLocal(d) && !k.isWritable(k.symSec[d]) && /^(?:__func__|CSWTCH)\.\d+$/.test(k.symName(d));
 }
 
 /** Marks changed parents, checks patchability, and includes everything the patch needs. */

@@ -162,6 +162,21 @@ describe('line numbers checked against the patch (--patch)', () => {
   });
 });
 
+test('__func__ and switch tables used by a changed function are copied, not looked up in the target', () => {
+  const src = (k: number) => `
+noinline int a(int x) { if (x < 0) printk("%s\\n", __func__); switch (x) { case 0: return 11; case 1: return 27; case 2: return 39; case 3: return 44; case 4: return 58; case 5: return 61; default: return x + ${k}; } }
+noinline int b(int x) { if (x < 0) printk("%s\\n", __func__); return x + 2; }
+`;
+  const r = diffC(src(1), src(3), ['--target', 'mymod']);
+  expect(r.status).toBe(0);
+  expect(r.meta!.functions.map((f) => f.name)).toEqual(['a']);
+  const defined = r.obj!.symbols.filter((s) => s.section !== null && s.type === 1).map((s) => s.name.replace(/\.\d+$/, '.N')).sort();
+  expect(defined).toEqual(['CSWTCH.N', '__func__.N']);
+  expect(undefinedNames(r).filter((n) => /__func__|CSWTCH/.test(n))).toEqual([]);
+  // Unchanged copies are not reported as new data.
+  expect(r.meta!.newData).toEqual([]);
+});
+
 test('a changed constant passed like a line number to a non-line function is still a change', () => {
   const src = (k: number) => `extern void log_value(const char *, int);\nnoinline int check(int x) { if (x < 0) log_value("v %d\\n", ${k}); return x; }\n`;
   const r = diffC(src(1), src(2));
