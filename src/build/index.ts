@@ -31,6 +31,7 @@ import {
   Children, cmdFileOf, KELP_KCFLAGS, makeFailure, objectsIncluding, readCmdFile, requireLivepatchConfig, runMake, type CmdInfo,
 } from './kbuild.js';
 import { withLineDirectives } from '../patch/line-directives.js';
+import { withDependencies } from './module-deps.js';
 import { LineMap } from '../patch/lines.js';
 import { preparedWithKelpFlags } from '../target/source.js';
 import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
@@ -356,7 +357,12 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     let verify: BuildReport['verify'] = null;
     if (o.verify) {
       progress.phase('verify');
-      verify = await verifyModule(o, koTmp, linked.moduleName, [...new Set(changedIdx.map((i) => moduleFiles.get(diffJobs[i].opts.target!)).filter((f): f is string => f !== undefined))], kdir, progress);
+      const targets = [...new Set(changedIdx.map((i) => moduleFiles.get(diffJobs[i].opts.target!)).filter((f): f is string => f !== undefined))];
+      // The patched modules and what they depend on (ext4 needs jbd2, mbcache, crc16), loaded before the livepatch.
+      const modulesDir = targetModulesDir(kdir);
+      const { order, missing } = withDependencies(targets, (n) => (modulesDir === undefined ? undefined : findModuleFile(modulesDir, n)));
+      if (missing.length > 0) progress.say(`module dependencies not found${modulesDir === undefined ? '' : ` under ${modulesDir}`}: ${missing.join(', ')}`);
+      verify = await verifyModule(o, koTmp, linked.moduleName, order, kdir, progress);
       checkInterrupt(tree);
     }
     progress.end();

@@ -122,15 +122,18 @@ test('two patches, vmlinux and a module: one livepatch with two klp_objects, bot
   ]);
 }, 300_000);
 
-test('a fix adding lines to fs/ext4/inode.c changes only its function: #line directives keep the __LINE__ of the ~30 functions below it that pass one to ext4 helpers', async () => {
+test('a fix adding lines to fs/ext4/inode.c changes only its function (#line directives keep the __LINE__ of the ~30 functions below it that pass one to ext4 helpers), and loads in the VM after ext4\'s dependencies', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'ext4');
-  const r = await unchanged('ext4', () => kelp(buildArgs(FIX('ext4-lines.patch'), out, ['--json'])));
+  // --verify loads ext4 in the VM, after the modules its depends= names (jbd2, mbcache, crc16).
+  const r = await unchanged('ext4', () => kelp(buildArgs(FIX('ext4-lines.patch'), out, ['--json', '--verify', '--check', 'grep -w ext4 /proc/filesystems'])));
   expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
   expect(r.stderr).toMatch(/1 #line directive\(s\) keeping unchanged lines' numbers/);
   const report = JSON.parse(r.stdout);
   expect(report.targets).toEqual({ ext4: ['fs/ext4/inode.o'] });
   expect(report.objects[0].changedFunctions).toEqual([{ name: 'ext4_inode_is_fast_symlink', oldName: 'ext4_inode_is_fast_symlink' }]);
+  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual(['\text4\n', '1\n']);
+  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual(['\text4\n', 'disabled\n']);
 }, 300_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
