@@ -297,7 +297,7 @@ export function includeChanges(ctx: DiffContext, markers: Markers): Inclusion {
     if (k.symStatus[f] !== CHANGED) continue;
     const sec = k.symSec[f];
     if (!hasFentry(k, f)) {
-      refuse(ctx, `${k.file}: ${k.symName(f)}`, 'changed, but it has no __fentry__ call at entry (notrace or not built with -mfentry) and cannot be patched');
+      refuse(ctx, `${k.file}: ${k.symName(f)}`, 'changed, but it has no __fentry__ call at entry (notrace, as every `inline` function of the kernel is, or not built with -mfentry) and cannot be patched; patch its callers instead');
     }
     if (k.secBundled[sec] !== f && k.isText(sec) && (k.secClass[sec] & C_INIT) === 0) {
       refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it shares section ${k.secName(sec)} with other code; build with -ffunction-sections`);
