@@ -126,6 +126,20 @@ test('a kpatch-style patch (#include "kpatch-macros.h", a post-patch callback) b
   expect(hashTree(example)).toEqual(before);
 }, 600_000);
 
+test('a check for the patched behaviour that fails once the patch is disabled is reported, not a verification failure', () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'grep-check');
+  const r = kelp([
+    'build', join(REPO_ROOT, 'examples', 'oot', 'fix.patch'), '--oot-module', join(REPO_ROOT, 'examples', 'oot'), '--kdir', target.kdir,
+    '-o', out, '--json', '--verify', '--check', 'grep "fixed by a livepatch" /proc/kelp_demo', '--expect-disabled', '^disabled$',
+  ]);
+  expect([r.status, r.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(r.stdout);
+  expect(report.verify.checks.map((c: { exitCode: number }) => c.exitCode)).toEqual([0, 0]);
+  expect(report.verify.checksAfterDisable.map((c: { exitCode: number; output: string }) => [c.exitCode, c.output])).toEqual([[1, ''], [0, 'disabled\n']]);
+  expect(report.verify.ok).toBe(true);
+}, 600_000);
+
 test('a kernel configuration without CONFIG_LIVEPATCH is refused before any build; nothing is written', () => {
   // A minimal tree: a configuration with livepatch support unset, a Makefile, one source.
   const tree = join(tmp.dir, 'no-livepatch');
