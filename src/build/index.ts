@@ -84,6 +84,8 @@ export interface ObjectReport {
   result: 'changed' | 'no-change';
   cached: boolean;
   changedFunctions: Array<{ name: string; oldName: string }>;
+  /** Changed functions without __fentry__ that the patch replaces by replacing their callers. */
+  throughCallers: Array<{ name: string; callers: string[] }>;
   newFunctions: string[];
   newData: string[];
   diffBytes: number;
@@ -326,6 +328,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
       return {
         object: obj, target: diffJobs[i].opts.target!, result: r.exitCode === 0 ? 'changed' : 'no-change', cached: objects.cached.has(obj),
         changedFunctions: r.report.changedFunctions.map((f) => ({ name: f.name, oldName: f.oldName })),
+        throughCallers: r.report.throughCallers.map((f) => ({ name: f.name, callers: f.callers })),
         newFunctions: r.report.newFunctions, newData: r.report.newData,
         diffBytes: r.exitCode === 0 ? statSync(diffJobs[i].opts.output).size : 0,
       };

@@ -29,6 +29,8 @@ export const F_FORCED = 4;
 export const F_LINE_ONLY = 8;
 /** Named: a symbol the correlation pass matches by name (not a section or file symbol, name not empty). */
 export const F_NAMED = 16;
+/** A changed function without __fentry__ that the patch replaces through its callers (they call its copy). */
+export const F_VIA_CALLERS = 32;
 
 const TWO32 = 0x100000000;
 

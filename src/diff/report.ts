@@ -10,6 +10,8 @@ export interface DiffReport {
   /** 0 written, 3 no change, 2 refused. */
   result: 'changed' | 'no-change' | 'refused';
   changedFunctions: Array<{ name: string; oldName: string; reasons: string[] }>;
+  /** Changed functions without __fentry__, replaced by replacing their callers (listed in changedFunctions). */
+  throughCallers: Array<{ name: string; callers: string[]; reasons: string[] }>;
   newFunctions: string[];
   newData: string[];
   lineOnlyFunctions: string[];
@@ -36,6 +38,7 @@ export function makeReport(ctx: DiffContext, inc: Inclusion | null, result: Diff
       const t = P.symTwin[f];
       return { name: P.symName(f), oldName: t ? ctx.orig.symName(t) : P.symName(f), reasons: P.reasons.get(f) ?? [] };
     }) : [],
+    throughCallers: inc ? [...inc.viaCallers].map(([f, callers]) => ({ name: P.symName(f), callers: names(callers).sort(), reasons: P.reasons.get(f) ?? [] })) : [],
     newFunctions: inc ? names(inc.newFunctions) : [],
     newData: inc ? names(inc.newData) : [],
     lineOnlyFunctions: lineOnly,
@@ -50,6 +53,9 @@ export function formatReport(r: DiffReport, verbose: boolean): string {
   for (const f of r.changedFunctions) {
     const renamed = f.oldName !== f.name ? ` (was ${f.oldName})` : '';
     out.push(`changed function: ${f.name}${renamed}: ${f.reasons.join('; ')}`);
+  }
+  for (const f of r.throughCallers) {
+    out.push(`changed function: ${f.name} (no __fentry__: replaced through its callers ${f.callers.join(', ')}): ${f.reasons.join('; ')}`);
   }
   for (const n of r.newFunctions) out.push(`new function: ${n}`);
   for (const n of r.newData) out.push(`new data: ${n}`);

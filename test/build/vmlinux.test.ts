@@ -24,9 +24,9 @@ const tmp = makeTmpDir('build-vmlinux');
 const FIX = (name: string) => join(REPO_ROOT, 'test', 'build', 'fixtures', name);
 const CMDLINE_PATCH = join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch');
 /** The sources the patches here touch. */
-const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S', 'fs/binfmt_misc.c', 'fs/ext4/inode.c'];
+const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S', 'fs/binfmt_misc.c', 'fs/ext4/inode.c', 'kernel/sys.c'];
 /** Objects kbuild builds in the tree for them: never left holding patched code. */
-const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o', 'fs/binfmt_misc.o', 'fs/ext4/inode.o'];
+const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o', 'fs/binfmt_misc.o', 'fs/ext4/inode.o', 'kernel/sys.o'];
 const PATCHED_MARKS = [/kelp_example=patched/, / kelp\n/, /livepatched by kelp/];
 
 function patchedObjectsInTree(): string[] {
@@ -134,6 +134,19 @@ test('a fix adding lines to fs/ext4/inode.c changes only its function (#line dir
   expect(report.objects[0].changedFunctions).toEqual([{ name: 'ext4_inode_is_fast_symlink', oldName: 'ext4_inode_is_fast_symlink' }]);
   expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual(['\text4\n', '1\n']);
   expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual(['\text4\n', 'disabled\n']);
+}, 300_000);
+
+test('a syscall fix: SYSCALL_DEFINE\'s __do_sys_newuname has no __fentry__, so its callers are replaced; uname -m changes in the VM and comes back', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'uname');
+  const r = await unchanged('uname', () => kelp(buildArgs(FIX('uname.patch'), out, ['--json', '--verify', '--check', 'uname -m', '--expect', '^kelp$', '--expect-disabled', '^x86_64$'])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  expect(r.stderr).toMatch(/changed function: __do_sys_newuname \(no __fentry__: replaced through its callers __ia32_sys_newuname, __x64_sys_newuname\)/);
+  const report = JSON.parse(r.stdout);
+  expect(report.objects[0].changedFunctions.map((f: { name: string }) => f.name).sort()).toEqual(['__ia32_sys_newuname', '__x64_sys_newuname']);
+  expect(report.objects[0].throughCallers).toEqual([{ name: '__do_sys_newuname', callers: ['__ia32_sys_newuname', '__x64_sys_newuname'] }]);
+  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual(['kelp\n', '1\n']);
+  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual(['x86_64\n', 'disabled\n']);
 }, 300_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {

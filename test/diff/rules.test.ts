@@ -191,6 +191,46 @@ test('a changed function without an __fentry__ call is refused', () => {
   expect(r.obj).toBeNull();
 });
 
+describe('a changed function without __fentry__ is replaced through its callers when it can be', () => {
+  const helper = (k: number) => `static noinline notrace int helper(int x) { return x * ${k} + 1; }\n`;
+  const callers = 'noinline int one(int x) { return helper(x) + 1; }\nnoinline int two(int x) { return helper(x) - 2; }\nnoinline int other(int x) { return x; }\n';
+
+  test('a static notrace function called directly: its callers are replaced and call the patch\'s copy', () => {
+    const r = diffC(helper(3) + callers, helper(5) + callers, ['--target', 'mymod']);
+    expect(r.status).toBe(0);
+    expect(r.meta!.functions.map((f) => f.name).sort()).toEqual(['one', 'two']);
+    expect(definedFunctions(r)).toEqual(['helper', 'one', 'two']);
+    expect(undefinedNames(r).filter((n) => n.includes('helper'))).toEqual([]);
+    expect(r.stderr).toMatch(/changed function: one: calls helper, which changed but has no __fentry__ to be patched by itself/);
+    expect(r.stderr).toMatch(/changed function: helper \(no __fentry__: replaced through its callers one, two\): code differs/);
+  });
+
+  test('through a chain: a notrace caller of a notrace function passes the change on to its own callers', () => {
+    const chain = (k: number) => `static noinline notrace int inner(int x) { return x + ${k}; }\nstatic noinline notrace int middle(int x) { return inner(x) * 2; }\nnoinline int outer(int x) { return middle(x) - 1; }\n`;
+    const r = diffC(chain(1), chain(4), ['--target', 'mymod']);
+    expect(r.status).toBe(0);
+    expect(r.meta!.functions.map((f) => f.name)).toEqual(['outer']);
+    expect(definedFunctions(r)).toEqual(['inner', 'middle', 'outer']);
+  });
+
+  test.each([
+    ['its address stored in data', 'int (*hook)(int) = helper;\n', /helper: changed, but it has no __fentry__ .* nor replaced through its callers: its address is stored in \.data\.hook/],
+    ['its address taken in code', 'extern void keep(int (*)(int));\nnoinline void reg(void) { keep(helper); }\n', /helper: changed, but .* nor replaced through its callers: reg\+0x[0-9a-f]+ takes its address/],
+  ])('refused when %s', (_what, extra, message) => {
+    const r = diffC(helper(3) + callers + extra, helper(5) + callers + extra, ['--target', 'mymod']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.obj).toBeNull();
+  });
+
+  test('refused when it is global (callers in other objects)', () => {
+    const src = (k: number) => `notrace noinline int shared_helper(int x) { return x * ${k}; }\nnoinline int user(int x) { return shared_helper(x); }\n`;
+    const r = diffC(src(3), src(5));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/shared_helper: changed, but .* nor replaced through its callers: it is global, so callers elsewhere may call it/);
+  });
+});
+
 test('a change to __init code is refused', () => {
   const src = (k: number) => `int setup_value;\n__init int setup(void) { setup_value = ${k}; return 0; }\n`;
   const r = diffC(src(1), src(2));
