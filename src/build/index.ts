@@ -32,6 +32,7 @@ import {
 } from './kbuild.js';
 import { withLineDirectives } from '../patch/line-directives.js';
 import { withDependencies } from './module-deps.js';
+import { kernelEntrySizes } from './entry-sizes.js';
 import { LineMap } from '../patch/lines.js';
 import { preparedWithKelpFlags } from '../target/source.js';
 import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
@@ -101,6 +102,8 @@ export interface BuildReport {
   kdir: string;
   targets: Record<string, string[]>;
   objects: ObjectReport[];
+  /** The special sections' entry sizes read from the target kernel (SECTION=BYTES), null when the probe did not build. */
+  entrySizes: string[] | null;
   sizes: { ko: number; diffObjects: number };
   cache: { hits: number; misses: number };
   timings: Record<string, number>;
@@ -290,6 +293,10 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     } else if (objects.origModule !== undefined) {
       for (const obj of objects.list) moduleFiles.set(targetOf(obj), objects.origModule);
     }
+    // The special sections' entry sizes as the target kernel defines them.
+    const probe = await kernelEntrySizes(kdir, join(work, 'entry-sizes'), children);
+    checkInterrupt(tree);
+    if (probe.sizes === null) progress.say(`could not compile the entry-size probe against ${kdir} (${probe.why}); kelp diff checks its defaults against each section`);
     // Where the patches moved lines: a __LINE__ immediate may differ only that way.
     const lineMap = LineMap.fromTexts([...applied.before].map(([p, b]) => [p, b, applied.after.get(p) ?? null])).data;
     const diffJobs: DiffJob[] = objects.list.map((obj) => {
@@ -298,7 +305,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
       return {
         opts: {
           orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
-          output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers, lineMap,
+          output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers, lineMap, entrySizes: probe.sizes ?? undefined,
         },
       };
     });
@@ -373,7 +380,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     const koBytes = statSync(koTmp).size;
     const report: BuildReport = {
       name, moduleName: linked.moduleName, ko: join(outdir, `${name}.ko`), patches: o.patches.map((p) => resolve(p)),
-      tree, kind: oot ? 'out-of-tree' : 'in-tree', kdir, targets, objects: objectReports,
+      tree, kind: oot ? 'out-of-tree' : 'in-tree', kdir, targets, objects: objectReports, entrySizes: probe.sizes,
       sizes: { ko: koBytes, diffObjects: objectReports.reduce((n, r) => n + r.diffBytes, 0) },
       cache: { hits: objects.cached.size, misses: objects.list.length - objects.cached.size },
       timings: { ...progress.timings }, total: Math.round((Date.now() - started) / 10) / 100,

@@ -156,15 +156,20 @@ function fits(k: Kelf, sec: number, size: number, partialLast: boolean): boolean
   const a = k.relStart[sec];
   const b = k.relStart[sec + 1];
   if (n === 0 || b === a) return true;
-  // Every entry starts with a relocation (its site), and the relocations sit
-  // at a few fixed offsets within an entry.
-  const slots = new Set<number>();
+  // Every entry starts with a relocation (its site), the relocations sit at
+  // a few fixed offsets within an entry, and each offset always holds the
+  // same relocation type: a size half the real one would put jump labels'
+  // 32-bit code and 64-bit key relocations at the same offset.
+  const slots = new Map<number, number>();
   let anchors = 0;
   let last = -1;
   for (let j = a; j < b; j++) {
     const off = k.relOff[j];
     const at = off % size;
-    slots.add(at);
+    const type = k.relType[j];
+    const seen = slots.get(at);
+    if (seen === undefined) slots.set(at, type);
+    else if (seen !== type) return false;
     if (at === 0 && Math.floor(off / size) !== last) {
       anchors++;
       last = Math.floor(off / size);

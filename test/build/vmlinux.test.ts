@@ -122,16 +122,26 @@ test('two patches, vmlinux and a module: one livepatch with two klp_objects, bot
   ]);
 }, 300_000);
 
-test('a fix adding lines to fs/ext4/inode.c changes only its function (#line directives keep the __LINE__ of the ~30 functions below it that pass one to ext4 helpers), and loads in the VM after ext4\'s dependencies', async () => {
+test('ext4: a fix adding lines changes only its function (#line directives keep the __LINE__ of the ~30 below it), a second one keeps its jump labels\' 16-byte entries with their keys, and both load in the VM after ext4\'s dependencies', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'ext4');
   // --verify loads ext4 in the VM, after the modules its depends= names (jbd2, mbcache, crc16).
-  const r = await unchanged('ext4', () => kelp(buildArgs(FIX('ext4-lines.patch'), out, ['--json', '--verify', '--check', 'grep -w ext4 /proc/filesystems'])));
+  // A second patch on top changes mpage_prepare_extent_to_map, which holds jump labels: their 16-byte
+  // __jump_table entries (6.1's struct jump_entry, read from the kernel) must keep their keys, or loading oopses.
+  const r = await unchanged('ext4', () => kelp(buildArgs(FIX('ext4-lines.patch'), out, [
+    FIX('ext4-jump.patch'), '--name', 'livepatch-ext4', '--json', '--verify', '--check', 'grep -w ext4 /proc/filesystems',
+  ])));
   expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
-  expect(r.stderr).toMatch(/1 #line directive\(s\) keeping unchanged lines' numbers/);
+  expect(r.stderr).toMatch(/2 #line directive\(s\) keeping unchanged lines' numbers/);
   const report = JSON.parse(r.stdout);
+  expect(report.entrySizes).toEqual(['.parainstructions=16', '__ex_table=12', '__bug_table=12', '.altinstructions=12', '__jump_table=16', '.orc_unwind=6', '.static_call_sites=8']);
   expect(report.targets).toEqual({ ext4: ['fs/ext4/inode.o'] });
-  expect(report.objects[0].changedFunctions).toEqual([{ name: 'ext4_inode_is_fast_symlink', oldName: 'ext4_inode_is_fast_symlink' }]);
+  expect(report.objects[0].changedFunctions.map((f: { name: string }) => f.name).sort()).toEqual(['ext4_inode_is_fast_symlink', 'mpage_prepare_extent_to_map']);
+  const jt = spawnSync('readelf', ['-rW', join(out, 'livepatch-ext4.ko')], { encoding: 'utf8' }).stdout.split('\n\n').find((b) => b.includes("'.rela__jump_table'") || b.includes("'.klp.rela.vmlinux.__jump_table'"));
+  expect(jt).toBeDefined();
+  // Five sites: code and target (PC32) and the key (PC64, an export the loader resolves) each.
+  expect(jt!.match(/R_X86_64_PC32 +0+ mpage_prepare_extent_to_map \+/g)).toHaveLength(10);
+  expect(jt!.match(/R_X86_64_PC64 +0+ hugetlb_optimize_vmemmap_key \+ 2/g)).toHaveLength(5);
   expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual(['\text4\n', '1\n']);
   expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual(['\text4\n', 'disabled\n']);
 }, 300_000);

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ElfFile } from '../../elf/reader.js';
+import { R_X86_64_PC32, R_X86_64_PC64 } from '../../elf/constants.js';
 import { compile, definedFunctions, diffC, kelpDiff, undefinedNames, workdir, KELP } from './support.js';
 
 const BASE = `
@@ -229,6 +230,33 @@ describe('a changed function without __fentry__ is replaced through its callers 
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/shared_helper: changed, but .* nor replaced through its callers: it is global, so callers elsewhere may call it/);
   });
+});
+
+test('jump labels: 16-byte __jump_table entries are found although the default size is 24, and kept with their keys', () => {
+  const src = (k: number) => `
+struct static_key key_a, key_b, key_c;
+noinline int gated(int x) {
+  JUMP_SITE(key_a, yes_a); x += 1;
+yes_a:
+  JUMP_SITE(key_b, yes_b); x *= 2;
+yes_b:
+  return x + ${k};
+}
+noinline int other(int x) {
+  JUMP_SITE(key_c, yes_c); return x;
+yes_c:
+  return -x;
+}
+`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(0);
+  const jt = r.obj!.sections.find((s) => s.name === '__jump_table')!;
+  expect(jt.data.length).toBe(32);
+  const rel = r.obj!.sections.find((s) => s.name === '.rela__jump_table')!;
+  expect(rel.relocations!.map((x) => [x.offset, x.type, x.symbol?.name ?? ''])).toEqual([
+    [0n, R_X86_64_PC32, 'gated'], [4n, R_X86_64_PC32, 'gated'], [8n, R_X86_64_PC64, '.klp.sym.vmlinux.key_a,0'],
+    [16n, R_X86_64_PC32, 'gated'], [20n, R_X86_64_PC32, 'gated'], [24n, R_X86_64_PC64, '.klp.sym.vmlinux.key_b,0'],
+  ]);
 });
 
 test('a change to __init code is refused', () => {
