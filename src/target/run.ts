@@ -153,6 +153,22 @@ function lastLine(text: string): string | undefined {
   return lines[lines.length - 1];
 }
 
+/**
+ * What kelpctl said went wrong: its last `kelpctl:` line and, after a
+ * transition timeout, the tasks it lists as still blocking (not the last
+ * line of their stacks).
+ */
+export function kelpctlMessage(output: string): string | undefined {
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  let i = lines.length - 1;
+  while (i >= 0 && !lines[i].startsWith('kelpctl:')) i--;
+  if (i < 0) return lastLine(output);
+  const tasks = lines.slice(i + 1).filter((l) => /^task \d+ \(/.test(l)).map((l) => l.replace(/: patch_state .*$/, ''));
+  if (tasks.length === 0) return lines[i];
+  const shown = tasks.slice(0, 6).join(', ');
+  return `${lines[i]} ${shown}${tasks.length > 6 ? ` and ${tasks.length - 6} more` : ''}`;
+}
+
 /** Boots the target and reports what happened. Throws only for unusable inputs or tools. */
 export async function runTarget(o: RunOptions): Promise<RunResult> {
   const started = Date.now();
@@ -234,7 +250,7 @@ export async function runTarget(o: RunOptions): Promise<RunResult> {
       return { file: m.file, name: m.name, loaded: false, enabled: null, error: why, output: '' };
     }
     let err: string | null = null;
-    if (!r.loaded || r.exitCode !== 0) err = lastLine(r.output) ?? `load failed (exit ${r.exitCode})`;
+    if (!r.loaded || r.exitCode !== 0) err = kelpctlMessage(r.output) ?? `load failed (exit ${r.exitCode})`;
     else if (r.enabled === false) err = 'loaded, but its livepatch is not enabled';
     else if (r.transition === true) err = 'loaded, but its livepatch transition did not finish';
     else if (m.livepatch && r.enabled === null) err = 'loaded, but no livepatch appeared in /sys/kernel/livepatch';
@@ -250,7 +266,7 @@ export async function runTarget(o: RunOptions): Promise<RunResult> {
     const r = parser.disables.get(k);
     if (r === undefined) return { name, ok: false, enabled: null, error: 'not attempted: the target stopped earlier' };
     const ok = r.exitCode === 0 && r.enabled !== true;
-    return { name, ok, enabled: r.enabled, error: ok ? null : (lastLine(r.output) ?? `disable failed (exit ${r.exitCode})`) };
+    return { name, ok, enabled: r.enabled, error: ok ? null : (kelpctlMessage(r.output) ?? `disable failed (exit ${r.exitCode})`) };
   });
   const allOutput = checkOut.map((c) => c.output).join('');
   const expect = expects.map((pattern, i) => ({ pattern, matched: regexps[i]!.test(allOutput) }));

@@ -19,6 +19,7 @@ import {
   isRoot,
   vermagic,
 } from './harness.js';
+import { kelpctlMessage } from '../../src/target/run.js';
 
 const EX = {
   usage: 2,
@@ -203,6 +204,8 @@ describe.each(SHELLS)('kelpctl under $name', ({ argv: shell }) => {
       expect(r.stderr).toContain('  task 103 (no-stack): patch_state 0, target 1\n      (stack not readable)\n');
       expect(r.stderr).toContain('  task 301 (worker-io): patch_state 0, target 1\n      [<0>] io_schedule+0x3/0x4\n');
       expect(r.stderr).not.toContain('task 300 ');
+      // kelp target run reports this as the module's error: the message and the blocking tasks, not a stack line.
+      expect(kelpctlMessage(r.stderr)).toBe('kelpctl: lp_good: transition not finished after 2s; left in transition, tasks still blocking it: task 100 (stuck-daemon), task 103 (no-stack), task 301 (worker-io)');
       expect(r.stderr).not.toContain('switched');
       expect(r.stderr).not.toContain('idle-task');
       expect(sys.read('sys/kernel/livepatch/lp_good/signal')).toBe('1\n');
