@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
 import { makeTmpDir } from '../support/tmp.js';
-import { hashTree, kelp } from './support.js';
+import { hashTree, kelp, outputs } from './support.js';
 
 let pre: PrereqStatus;
 let target: TargetInfo;
@@ -48,13 +48,13 @@ test('npm run example: fix.patch becomes a verified livepatch of kelp_demo; the 
   // In the VM: kelp_demo loaded first, then the livepatch; the patched show() keeps the module's own counter.
   expect(report.verify.ok).toBe(true);
   expect(report.verify.check.ok).toBe(true);
-  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual([
+  expect(outputs(report).before).toEqual([
     'hello from kelp_demo, read 1 time(s), fixed by a livepatch\n',
     'hello from kelp_demo, read 2 time(s), fixed by a livepatch\n',
     '1\n',
   ]);
   // Disabled in the VM: the original line is back and the module's counter carries on.
-  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual([
+  expect(outputs(report).after).toEqual([
     'hello from kelp_demo, read 3 time(s)\n',
     'hello from kelp_demo, read 4 time(s)\n',
     'disabled\n',
@@ -121,8 +121,8 @@ test('a kpatch-style patch (#include "kpatch-macros.h", a post-patch callback) b
   const report = JSON.parse(r.stdout);
   expect(report.objects[0].changedFunctions).toEqual([{ name: 'kelp_demo_greeting', oldName: 'kelp_demo_greeting' }]);
   expect(report.objects[0].newFunctions).toEqual(['kelp_demo_post_patch']);
-  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual(['hello from a kpatch-style patch, read 1 time(s)\n', '1\n', '1\n']);
-  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual(['hello from kelp_demo, read 2 time(s)\n', '1\n', 'disabled\n']);
+  expect(outputs(report).before).toEqual(['hello from a kpatch-style patch, read 1 time(s)\n', '1\n', '1\n']);
+  expect(outputs(report).after).toEqual(['hello from kelp_demo, read 2 time(s)\n', '1\n', 'disabled\n']);
   expect(hashTree(example)).toEqual(before);
 }, 600_000);
 

@@ -83,3 +83,8 @@ export function hashTree(root: string): Record<string, string> {
   }
   return out;
 }
+
+/** The outputs of a build report's verify checks: before the patch was disabled, and after. */
+export function outputs(report: { verify: { checks: Array<{ output: string }>; checksAfterDisable: Array<{ output: string }> } }): { before: string[]; after: string[] } {
+  return { before: report.verify.checks.map((c) => c.output), after: report.verify.checksAfterDisable.map((c) => c.output) };
+}

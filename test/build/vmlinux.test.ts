@@ -15,7 +15,7 @@ import { REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
 import { makeTmpDir } from '../support/tmp.js';
-import { hashFiles, kelp, kelpWatching, sourcesModifiedSince, stamp } from './support.js';
+import { hashFiles, kelp, kelpWatching, outputs, sourcesModifiedSince, stamp } from './support.js';
 
 let pre: PrereqStatus;
 let target: TargetInfo;
@@ -114,10 +114,10 @@ test('two patches, vmlinux and a module: one livepatch with two klp_objects, bot
   const ko = readFileSync(join(out, 'livepatch-multi.ko'), 'latin1');
   expect(ko).toContain('.klp.rela.vmlinux.');
   expect(ko).toContain('.klp.rela.binfmt_misc.');
-  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual([
+  expect(outputs(report).before).toEqual([
     expect.stringMatching(/ kelp_example=patched\n$/), 'enabled (livepatched by kelp)\n', '1\n',
   ]);
-  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual([
+  expect(outputs(report).after).toEqual([
     expect.not.stringMatching(/kelp_example/), 'enabled\n', 'disabled\n',
   ]);
 }, 300_000);
@@ -142,8 +142,8 @@ test('ext4: a fix adding lines changes only its function (#line directives keep 
   // Five sites: code and target (PC32) and the key (PC64, an export the loader resolves) each.
   expect(jt!.match(/R_X86_64_PC32 +0+ mpage_prepare_extent_to_map \+/g)).toHaveLength(10);
   expect(jt!.match(/R_X86_64_PC64 +0+ hugetlb_optimize_vmemmap_key \+ 2/g)).toHaveLength(5);
-  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual(['\text4\n', '1\n']);
-  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual(['\text4\n', 'disabled\n']);
+  expect(outputs(report).before).toEqual(['\text4\n', '1\n']);
+  expect(outputs(report).after).toEqual(['\text4\n', 'disabled\n']);
 }, 300_000);
 
 test('a syscall fix: SYSCALL_DEFINE\'s __do_sys_newuname has no __fentry__, so its callers are replaced; uname -m changes in the VM and comes back', async () => {
@@ -155,8 +155,8 @@ test('a syscall fix: SYSCALL_DEFINE\'s __do_sys_newuname has no __fentry__, so i
   const report = JSON.parse(r.stdout);
   expect(report.objects[0].changedFunctions.map((f: { name: string }) => f.name).sort()).toEqual(['__ia32_sys_newuname', '__x64_sys_newuname']);
   expect(report.objects[0].throughCallers).toEqual([{ name: '__do_sys_newuname', callers: ['__ia32_sys_newuname', '__x64_sys_newuname'] }]);
-  expect(report.verify.checks.map((c: { output: string }) => c.output)).toEqual(['kelp\n', '1\n']);
-  expect(report.verify.checksAfterDisable.map((c: { output: string }) => c.output)).toEqual(['x86_64\n', 'disabled\n']);
+  expect(outputs(report).before).toEqual(['kelp\n', '1\n']);
+  expect(outputs(report).after).toEqual(['x86_64\n', 'disabled\n']);
 }, 300_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
