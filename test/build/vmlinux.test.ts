@@ -10,10 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { guardDir } from '../../src/build/guard.js';
+import { findModuleFile } from '../../src/build/index.js';
 import { cacheRoot } from '../../src/target/cache.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
-import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
+import { getTarget, runOnTarget, targetPackages, type TargetInfo } from '../support/target.js';
 import { makeTmpDir } from '../support/tmp.js';
 import { hashFiles, kelp, kelpWatching, outputs, sourcesModifiedSince, stamp } from './support.js';
 
@@ -98,6 +99,27 @@ test('an in-tree module patch (binfmt_misc): module found from kbuild\'s record,
   expect(report.verify.checks[0].output).toBe('enabled (livepatched by kelp)\n');
   expect(report.verify.checksAfterDisable[0].output).toBe('enabled\n');
 }, 900_000);
+
+test('the binfmt_misc livepatch loaded before binfmt_misc itself: the kernel patches the module when it loads', async () => {
+  if (skipUnlessReady(pre)) return;
+  let ko = join(tmp.dir, 'module', 'livepatch-binfmt_misc.ko');
+  if (!existsSync(ko)) {
+    const out = join(tmp.dir, 'module-late');
+    const b = await unchanged('module-late', () => kelp(buildArgs(join(REPO_ROOT, 'examples', 'module', 'binfmt_misc.patch'), out)));
+    expect([b.status, lastLine(b.stderr)]).toEqual([0, expect.any(String)]);
+    ko = join(out, 'livepatch-binfmt_misc.ko');
+  }
+  const binfmt = findModuleFile(target.modules, 'binfmt_misc');
+  expect(binfmt).toBeDefined();
+  const r = await runOnTarget('build-module-late', {
+    kernel: target.kernel,
+    load: [ko, binfmt!],
+    check: ['mount -t binfmt_misc none /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/status', 'dmesg'],
+  });
+  expect([r.error, r.modules.map((m) => [m.name, m.loaded, m.error])]).toEqual([null, [['livepatch_binfmt_misc', true, null], ['binfmt_misc', true, null]]]);
+  expect(r.checks[0].output).toBe('enabled (livepatched by kelp)\n');
+  expect(r.checks[1].output).toMatch(/livepatch: applying patch 'livepatch_binfmt_misc' to loading module 'binfmt_misc'/);
+}, 300_000);
 
 test('two patches, vmlinux and a module: one livepatch with two klp_objects, both patched in the VM and both restored when disabled', async () => {
   if (skipUnlessReady(pre)) return;
