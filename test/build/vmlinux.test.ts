@@ -168,6 +168,20 @@ test('ext4: a fix adding lines changes only its function (#line directives keep 
   expect(outputs(report).after).toEqual(['\text4\n', 'disabled\n']);
 }, 300_000);
 
+test('new data, new per-cpu data and a new function with WARN_ON_ONCE: carried by the livepatch module, counting in the VM', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'new-data');
+  const r = await unchanged('new-data', () => kelp(buildArgs(FIX('new-data.patch'), out, ['--json', '--verify', '--check', 'cat /proc/cmdline', '--check', 'cat /proc/cmdline'])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(r.stdout);
+  expect(report.objects[0].changedFunctions.map((f: { name: string }) => f.name)).toEqual(['cmdline_proc_show']);
+  expect(report.objects[0].newFunctions).toEqual(['cmdline_note_read']);
+  expect([...report.objects[0].newData].sort()).toEqual(['cmdline_reads', 'cmdline_reads_pcpu']);
+  const { before, after } = outputs(report);
+  expect(before).toEqual([expect.stringMatching(/ reads=1 pcpu=1\n$/), expect.stringMatching(/ reads=2 pcpu=2\n$/), '1\n']);
+  expect(after.slice(0, 2).every((o) => !o.includes('reads='))).toBe(true);
+}, 300_000);
+
 test('a syscall fix: SYSCALL_DEFINE\'s __do_sys_newuname has no __fentry__, so its callers are replaced; uname -m changes in the VM and comes back', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'uname');
