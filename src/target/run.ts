@@ -154,9 +154,9 @@ function lastLine(text: string): string | undefined {
 }
 
 /**
- * What kelpctl said went wrong: its last `kelpctl:` line and, after a
- * transition timeout, the tasks it lists as still blocking (not the last
- * line of their stacks).
+ * What kelpctl said went wrong: after a transition timeout, its message and
+ * the tasks it lists as still blocking (not the last line of their stacks);
+ * otherwise the last line.
  */
 export function kelpctlMessage(output: string): string | undefined {
   const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '');
@@ -164,7 +164,8 @@ export function kelpctlMessage(output: string): string | undefined {
   while (i >= 0 && !lines[i].startsWith('kelpctl:')) i--;
   if (i < 0) return lastLine(output);
   const tasks = lines.slice(i + 1).filter((l) => /^task \d+ \(/.test(l)).map((l) => l.replace(/: patch_state .*$/, ''));
-  if (tasks.length === 0) return lines[i];
+  // Without a task list, what came last says it (insmod's own complaint after kelpctl's note, say).
+  if (tasks.length === 0) return lines[lines.length - 1];
   const shown = tasks.slice(0, 6).join(', ');
   return `${lines[i]} ${shown}${tasks.length > 6 ? ` and ${tasks.length - 6} more` : ''}`;
 }

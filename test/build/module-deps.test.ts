@@ -34,3 +34,12 @@ test('ext4 comes after jbd2, mbcache and crc16; a module without dependencies st
   expect(none.missing).toEqual(['jbd2']);
   expect(none.order.map((f) => basename(f, '.ko'))).not.toContain('jbd2');
 });
+
+test('a soft dependency (libcrc32c: softdep=pre: crc32c) brings the generic provider of that alias first', () => {
+  if (skipUnlessReady(pre)) return;
+  const dir = targetModulesDir(target.kdir)!;
+  const find = (n: string) => findModuleFile(dir, n);
+  const r = withDependencies([find('libcrc32c')!], find);
+  expect(r.order.map((f) => basename(f, '.ko'))).toEqual(['crc32c_generic', 'libcrc32c']);
+  expect(r.missing).toEqual([]);
+});
