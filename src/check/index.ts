@@ -13,6 +13,7 @@ import { checkModinfo } from './modinfo.js';
 import { ModuleImage } from './module.js';
 import { ProblemList, type Problem } from './problem.js';
 import { checkRelocations } from './relocations.js';
+import { checkSpecialSections } from './special.js';
 import { CheckTarget, type CheckTargetOptions } from './target.js';
 import { checkUndefinedSymbols } from './undefined.js';
 
@@ -40,6 +41,7 @@ export function checkModuleAgainst(file: string, target: CheckTarget): CheckRepo
     checkKlpSymbols(ctx);
     checkUndefinedSymbols(ctx);
     checkRelocations(ctx);
+    checkSpecialSections(ctx);
   }
   return { file, ok: p.problems.length === 0, problems: p.problems, notes: p.notes };
 }

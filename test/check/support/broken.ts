@@ -5,7 +5,8 @@
  */
 import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ElfObject, type Section } from '../../../elf/model.js';
+import { RELA_SIZE, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHT_RELA } from '../../../elf/constants.js';
+import { ElfObject, Section, type Relocation } from '../../../elf/model.js';
 import { writeObject } from '../../../elf/writer.js';
 import { linkModule } from '../../../src/link/index.js';
 import type { CheckReport } from '../../../src/check/index.js';
@@ -112,4 +113,37 @@ export function uniqueDataName(systemMap: string, length: number): string {
   const found = [...systemMapNames(systemMap)].find(([name, l]) => name.length === length && l.length === 1 && /^[dDbB]$/.test(l[0]));
   if (!found) throw new Error(`no unique data symbol of ${length} characters in the System.map`);
   return found[0];
+}
+
+/**
+ * The `.klp.rela.<object>.<target>` section of a module, made as kelp link
+ * makes one (SHT_RELA, SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH,
+ * sh_link .symtab, sh_info the target) when the module has none.
+ */
+export function klpRelaSection(obj: ElfObject, object: string, target: string): Section {
+  const name = `.klp.rela.${object}.${target}`;
+  const found = obj.sections.find((x) => x.name === name);
+  if (found) return found;
+  const s = new Section(name, SHT_RELA, SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH);
+  s.link = obj.symtab;
+  s.infoSection = section(obj, target);
+  s.entsize = RELA_SIZE;
+  s.align = 8;
+  s.relocations = [];
+  obj.sections.push(s);
+  return s;
+}
+
+/** Takes the relocation at `offset` of `target` out of whichever relocation section holds it (dropping a section it empties). */
+export function takeRelocation(obj: ElfObject, target: string, offset: bigint): Relocation {
+  const t = section(obj, target);
+  for (const s of obj.sections) {
+    if (s.infoSection !== t || !s.relocations) continue;
+    const i = s.relocations.findIndex((r) => r.offset === offset);
+    if (i < 0) continue;
+    const [r] = s.relocations.splice(i, 1);
+    if (s.relocations.length === 0) obj.sections = obj.sections.filter((x) => x !== s);
+    return r;
+  }
+  throw new Error(`no relocation at ${target}+0x${offset.toString(16)}`);
 }
