@@ -155,10 +155,12 @@ export class Inclusion {
     }
     // Data.
     if (k.has(sym, F_INCLUDE)) return SELF;
-    if (isCompilerConstant(k, sym)) {
-      // __func__.N and CSWTCH.N: the patch carries its own copy, changed or
-      // not. The target's copy would need a position among its many
-      // same-named constants (often undecidable), and their addresses mean nothing.
+    if (isCompilerConstant(k, sym) || isPerSiteState(k, sym)) {
+      // __func__.N and CSWTCH.N, and the once-flags and ratelimit states of
+      // WARN_ONCE, printk_once and printk_ratelimited: the patch carries its
+      // own copy, changed or not. The target's would need a position among
+      // its many same-named ones (often undecidable: vmlinux has dozens of
+      // __already_done.26), and a fresh copy only lets a warning print once more.
       this.includeData(sym, k.symStatus[sym] === NEW);
       return SELF;
     }
@@ -371,6 +373,11 @@ function patchThroughCallers(ctx: DiffContext, inc: Inclusion): Map<number, stri
     }
   }
   return blocked;
+}
+
+/** A static a macro makes per call site for its own bookkeeping: once-flags, ratelimit states, lockdep keys. */
+function isPerSiteState(k: Kelf, d: number): boolean {
+  return k.isLocal(d) && /^(?:__already_done|__print_once|__warned|_rs|__key)\.\d+$/.test(k.symName(d));
 }
 
 /** Marks changed parents, checks patchability, and includes everything the patch needs. */

@@ -178,6 +178,19 @@ noinline int b(int x) { if (x < 0) printk("%s\\n", __func__); return x + 2; }
   expect(r.meta!.newData).toEqual([]);
 });
 
+test('once-flags and ratelimit states of a changed function are copied, not looked up in the target', () => {
+  const src = (k: number) => `
+noinline int a(int x) { static int __already_done; static int _rs; if (x < 0 && !__already_done) { __already_done = 1; _rs++; printk("once\\n"); } return x + ${k}; }
+noinline int b(int x) { static int __already_done; if (x < 0 && !__already_done) { __already_done = 1; printk("once\\n"); } return x + 2; }
+`;
+  const r = diffC(src(1), src(3), ['--target', 'mymod']);
+  expect(r.status).toBe(0);
+  expect(r.meta!.functions.map((f) => f.name)).toEqual(['a']);
+  const defined = r.obj!.symbols.filter((s) => s.section !== null && s.type === 1).map((s) => s.name.replace(/\.\d+$/, '.N')).sort();
+  expect(defined).toEqual(['__already_done.N', '_rs.N']);
+  expect(undefinedNames(r).filter((n) => /__already_done|_rs/.test(n))).toEqual([]);
+});
+
 test('a changed constant passed like a line number to a non-line function is still a change', () => {
   const src = (k: number) => `extern void log_value(const char *, int);\nnoinline int check(int x) { if (x < 0) log_value("v %d\\n", ${k}); return x; }\n`;
   const r = diffC(src(1), src(2));
