@@ -424,9 +424,13 @@ export function targetModulesDir(kdir: string): string | undefined {
   return existsSync(host) ? host : undefined;
 }
 
-/** The .ko of module `name` (kernel spelling) under a module tree, found by walking kernel/. */
-export function findModuleFile(modulesDir: string, name: string): string | undefined {
-  const want = new Set([`${name}.ko`, `${name.replace(/_/g, '-')}.ko`]);
+/** File name → path of every .ko under a module tree (kernel/, updates/, extra/), walked once per tree. */
+const moduleIndexes = new Map<string, Map<string, string>>();
+
+function moduleIndex(modulesDir: string): Map<string, string> {
+  const hit = moduleIndexes.get(modulesDir);
+  if (hit) return hit;
+  const index = new Map<string, string>();
   const stack = [join(modulesDir, 'kernel'), join(modulesDir, 'updates'), join(modulesDir, 'extra')];
   while (stack.length > 0) {
     const dir = stack.pop()!;
@@ -438,10 +442,17 @@ export function findModuleFile(modulesDir: string, name: string): string | undef
     }
     for (const e of entries) {
       if (e.isDirectory()) stack.push(join(dir, e.name));
-      else if (want.has(e.name)) return join(dir, e.name);
+      else if (e.name.endsWith('.ko') && !index.has(e.name)) index.set(e.name, join(dir, e.name));
     }
   }
-  return undefined;
+  moduleIndexes.set(modulesDir, index);
+  return index;
+}
+
+/** The .ko of module `name` (kernel spelling, `_`; the file may use `-`) under a module tree. */
+export function findModuleFile(modulesDir: string, name: string): string | undefined {
+  const index = moduleIndex(modulesDir);
+  return index.get(`${name}.ko`) ?? index.get(`${name.replace(/_/g, '-')}.ko`);
 }
 
 function describeVerifyFailure(v: NonNullable<BuildReport['verify']>): string {

@@ -16,14 +16,7 @@
  * undefined behaviour). Where no such line follows a change before the next
  * one, the lines in between keep their shifted numbers.
  */
-import { createRequire } from 'node:module';
-import type * as JsDiff from 'diff';
-
-let jsdiff: typeof JsDiff | null = null;
-function diffLib(): typeof JsDiff {
-  if (!jsdiff) jsdiff = createRequire(import.meta.url)('diff') as typeof JsDiff;
-  return jsdiff;
-}
+import { diffLib } from './jsdiff.js';
 
 /** Splits text into lines without their terminators; a final newline makes no empty last line. */
 function splitLines(text: string): string[] {

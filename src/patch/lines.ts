@@ -7,16 +7,7 @@
  * The data is plain (it crosses to the diff worker threads). A file changed by
  * several patches keeps one stage per patch, applied in order.
  */
-import { createRequire } from 'node:module';
-import type * as JsDiff from 'diff';
-
-// jsdiff loads only when a map is made from patches or texts: `kelp diff`
-// without --patch never needs it (its peak memory is benchmarked).
-let jsdiff: typeof JsDiff | null = null;
-function diffLib(): typeof JsDiff {
-  if (!jsdiff) jsdiff = createRequire(import.meta.url)('diff') as typeof JsDiff;
-  return jsdiff;
-}
+import { diffLib } from './jsdiff.js';
 
 /** One hunk as jsdiff holds it: `oldStart` is the first old line covered (1-based), lines start with ' ', '-' or '+'. */
 export interface LineHunk {
