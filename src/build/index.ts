@@ -29,6 +29,7 @@ import { runDiffs, type DiffJob, type DiffOutcome } from './diff-pool.js';
 import { TreeGuard } from './guard.js';
 import {
   Children, cmdFileOf, KELP_KCFLAGS, makeFailure, objectsIncluding, readCmdFile, requireLivepatchConfig, runMake, type CmdInfo,
+  configValue,
 } from './kbuild.js';
 import { withLineDirectives } from '../patch/line-directives.js';
 import { withDependencies } from './module-deps.js';
@@ -299,6 +300,9 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     if (probe.sizes === null) progress.say(`could not compile the entry-size probe against ${kdir} (${probe.why}); kelp diff checks its defaults against each section`);
     // Where the patches moved lines: a __LINE__ immediate may differ only that way.
     const lineMap = LineMap.fromTexts([...applied.before].map(([p, b]) => [p, b, applied.after.get(p) ?? null])).data;
+    // IBT kernels: the image tells which functions keep their ENDBR (kelp diff's IBT rule).
+    const ibtKernel = configValue(config, 'X86_KERNEL_IBT') === 'y' ? o.kernel : undefined;
+    if (configValue(config, 'X86_KERNEL_IBT') === 'y' && ibtKernel === undefined) progress.say('an IBT kernel and no --kernel: kelp diff refuses a patch that takes the address of a target function');
     const diffJobs: DiffJob[] = objects.list.map((obj) => {
       const target = targetOf(obj);
       const modSymbols = target === 'vmlinux' ? symbols : moduleFiles.get(target);
@@ -306,6 +310,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
         opts: {
           orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
           output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers, lineMap, entrySizes: probe.sizes ?? undefined,
+          kernel: ibtKernel, kernelMap: ibtKernel !== undefined && target !== 'vmlinux' ? symbols : undefined,
         },
       };
     });

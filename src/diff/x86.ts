@@ -83,6 +83,31 @@ export function pcAdjust(k: Kelf, sec: number, j: number): number {
   return ends[lo] - off;
 }
 
+/**
+ * True when relocation `j` in code is the rel32 operand of a direct call,
+ * jump or conditional jump (e8, e9, 0f 80..8f), which needs no ENDBR at its
+ * target: the instruction holding it starts 1 (or 2) bytes before it.
+ */
+export function isDirectBranch(k: Kelf, sec: number, j: number): boolean {
+  if (!isPcRelative(k.relType[j]) || !k.isText(sec)) return false;
+  const off = k.relOff[j];
+  const d = k.secData(sec);
+  if (off < 1 || off + 4 > d.length) return false;
+  const ends = instructionEnds(k, sec);
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ends[mid] <= off) lo = mid + 1;
+    else hi = mid;
+  }
+  const start = lo === 0 ? 0 : ends[lo - 1];
+  if (lo >= ends.length || ends[lo] !== off + 4) return false;
+  if (start === off - 1) return d[start] === 0xe8 || d[start] === 0xe9;
+  if (start === off - 2) return d[start] === 0x0f && (d[start + 1] & 0xf0) === 0x80;
+  return false;
+}
+
 /** Functions whose arguments carry `__LINE__` (WARN, might_sleep, printk and friends). */
 const LINE_CONSUMERS = /^(warn_slowpath_\w+|__warn_printk|__might_sleep|___might_sleep|__might_resched|__might_fault|_?printk|lockdep_rcu_suspicious|__btrfs_abort_transaction|btrfs_handle_fs_error|__btrfs_handle_fs_error|_btrfs_printk|btrfs_printk|__btrfs_panic|__btrfs_std_error|__xfs_printk|xfs_error_report|xfs_corruption_error|__ext4_error|__ext4_std_error|__ext4_warning|__ext4_msg|__ubsan_handle_\w+|__dynamic_pr_debug|rcu_read_lock_held)$/;
 
