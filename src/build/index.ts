@@ -34,6 +34,7 @@ import {
 import { withLineDirectives } from '../patch/line-directives.js';
 import { withDependencies } from './module-deps.js';
 import { kernelEntrySizes } from './entry-sizes.js';
+import { moduleStem } from '../util/decompress.js';
 import { LineMap } from '../patch/lines.js';
 import { preparedWithKelpFlags } from '../target/source.js';
 import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
@@ -429,7 +430,7 @@ export function targetModulesDir(kdir: string): string | undefined {
   return existsSync(host) ? host : undefined;
 }
 
-/** File name → path of every .ko under a module tree (kernel/, updates/, extra/), walked once per tree. */
+/** `name.ko` → path of every module file (.ko, or compressed: .ko.xz, .ko.zst, .ko.gz) under a module tree (kernel/, updates/, extra/), walked once per tree. */
 const moduleIndexes = new Map<string, Map<string, string>>();
 
 function moduleIndex(modulesDir: string): Map<string, string> {
@@ -447,14 +448,17 @@ function moduleIndex(modulesDir: string): Map<string, string> {
     }
     for (const e of entries) {
       if (e.isDirectory()) stack.push(join(dir, e.name));
-      else if (e.name.endsWith('.ko') && !index.has(e.name)) index.set(e.name, join(dir, e.name));
+      else {
+        const stem = moduleStem(e.name);
+        if (stem !== null && !index.has(`${stem}.ko`)) index.set(`${stem}.ko`, join(dir, e.name));
+      }
     }
   }
   moduleIndexes.set(modulesDir, index);
   return index;
 }
 
-/** The .ko of module `name` (kernel spelling, `_`; the file may use `-`) under a module tree. */
+/** The module file of `name` (kernel spelling, `_`; the file may use `-`, and be compressed) under a module tree. */
 export function findModuleFile(modulesDir: string, name: string): string | undefined {
   const index = moduleIndex(modulesDir);
   return index.get(`${name}.ko`) ?? index.get(`${name.replace(/_/g, '-')}.ko`);

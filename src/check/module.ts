@@ -13,6 +13,7 @@ import { ElfFile, type SectionHeader } from '../../elf/reader.js';
 import type { SymbolTable } from '../../elf/symbols.js';
 import type { ModInfo } from '../link/modinfo.js';
 import { ProblemList } from './problem.js';
+import { compressionOf, decompress } from '../util/decompress.js';
 
 export interface ModSymbol {
   index: number;
@@ -83,6 +84,9 @@ export class ModuleImage {
       const err = e as NodeJS.ErrnoException;
       throw new KelpError(err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : (err.code ?? err.message), file);
     }
+    // A compressed module (.ko.xz): the loader decompresses it (CONFIG_MODULE_DECOMPRESS or the userspace insmod), so the rules apply to its contents.
+    const c = compressionOf(buf);
+    if (c !== null) buf = decompress(buf, c, file);
     return new ModuleImage(file, buf, problems);
   }
 

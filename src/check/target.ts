@@ -13,6 +13,7 @@ import { kdirRelease } from '../link/index.js';
 import { readSymbolTable } from '../symbols/read.js';
 import { SymbolIndex, type SymbolTable, type TargetSymbol } from '../symbols/table.js';
 import { readSymvers, Symvers, type ExportedSymbol } from '../symbols/symvers.js';
+import { moduleStem, readMaybeCompressed } from '../util/decompress.js';
 
 export interface CheckTargetOptions {
   /** System.map, vmlinux (ELF), readelf -s text or a kallsyms dump. */
@@ -119,7 +120,7 @@ export class ObjectSymbols {
  * that is not an init section; the per-CPU section's symbols count too.
  */
 export function moduleKallsyms(file: string, object: string): ObjectSymbols {
-  const elf = ElfFile.parse(readFileSync(file), file);
+  const elf = ElfFile.parse(readMaybeCompressed(file), file);
   const sh = elf.findSectionByType(SHT_SYMTAB);
   if (!sh) throw new KelpError('has no symbol table', file);
   const t = elf.symbolTable(sh.index);
@@ -141,9 +142,10 @@ export function moduleKallsyms(file: string, object: string): ObjectSymbols {
   return new ObjectSymbols(object, { source: file, format: 'elf', symbols, hasFiles: false });
 }
 
-/** The kernel's spelling of a module file's name: without .ko, `-` as `_`. */
+/** The kernel's spelling of a module file's name: without .ko (.ko.xz, ...), `-` as `_`. */
 export function kernelNameOfFile(file: string): string {
-  return basename(file).replace(/\.ko$/, '').replace(/-/g, '_');
+  const b = basename(file);
+  return (moduleStem(b) ?? b).replace(/-/g, '_');
 }
 
 function findModules(root: string, out: Map<string, string>, depth = 0): void {
@@ -157,7 +159,7 @@ function findModules(root: string, out: Map<string, string>, depth = 0): void {
   for (const e of entries) {
     const p = join(root, e.name);
     if (e.isDirectory()) findModules(p, out, depth + 1);
-    else if (e.name.endsWith('.ko') && !out.has(kernelNameOfFile(e.name))) out.set(kernelNameOfFile(e.name), p);
+    else if (moduleStem(e.name) !== null && !out.has(kernelNameOfFile(e.name))) out.set(kernelNameOfFile(e.name), p);
   }
 }
 

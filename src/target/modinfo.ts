@@ -2,8 +2,8 @@
  * Just enough ELF to read a kernel module's .modinfo (name, livepatch flag,
  * vermagic) on the host, so results can name the module before it is loaded.
  */
-import { promises as fs } from 'node:fs';
 import { basename } from 'node:path';
+import { moduleStem, readMaybeCompressed } from '../util/decompress.js';
 
 export interface ModuleIdentity {
   /** The module name the kernel will use (sysfs, livepatch directory). */
@@ -17,7 +17,8 @@ export interface ModuleIdentity {
 
 /** The kernel's name for a module file without a recorded name: basename, '-' -> '_'. */
 export function nameFromFile(file: string): string {
-  return basename(file).replace(/\.ko$/, '').replace(/-/g, '_');
+  const b = basename(file);
+  return (moduleStem(b) ?? b).replace(/-/g, '_');
 }
 
 /** Parses the .modinfo section of an ELF64 little-endian module image. */
@@ -52,7 +53,7 @@ export function parseModinfo(buf: Buffer): Map<string, string> | undefined {
 
 /** Reads a module file's identity; a non-module gets its file-derived name. */
 export async function identifyModule(file: string): Promise<ModuleIdentity> {
-  const info = parseModinfo(await fs.readFile(file));
+  const info = parseModinfo(readMaybeCompressed(file));
   const fromFile = nameFromFile(file);
   if (info === undefined) return { name: fromFile, livepatch: false, vermagic: undefined, isModule: false };
   return {

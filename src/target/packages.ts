@@ -13,6 +13,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   'apt-cache': 'apt',
   tar: 'tar',
   xz: 'xz-utils',
+  zstd: 'zstd',
   make: 'make',
   'gcc-12': 'gcc-12',
   bc: 'bc',
@@ -24,8 +25,11 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
 /** Packages `kelp target run` needs on the host. */
 export const RUN_PACKAGES: readonly string[] = ['qemu-system-x86', 'busybox-static'];
 
-/** Packages `kelp target fetch` needs (download and unpack). */
-export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg'];
+/** Packages that decompress a target's files: Debian 6.12's modules (.ko.xz), bzImage payloads (xz on 6.1, zstd on 6.12). */
+export const DECOMPRESS_PACKAGES: readonly string[] = ['xz-utils', 'zstd'];
+
+/** Packages `kelp target fetch` needs (download and unpack), and what reading the fetched files needs. */
+export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg', ...DECOMPRESS_PACKAGES];
 
 /** Packages needed to build out-of-tree modules against the fetched headers. */
 export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev', 'libelf1', 'libssl3'];
