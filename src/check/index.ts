@@ -6,6 +6,7 @@
  * input (an unreadable file, a non-ELF module, a bad --symbols) throws.
  */
 import type { CheckContext } from './context.js';
+import { checkIndirectBranchTargets } from './ibt.js';
 import { checkKlpFuncs } from './klp-funcs.js';
 import { checkKlpRelaSections } from './klp-rela.js';
 import { checkKlpSymbols } from './klp-sym.js';
@@ -42,6 +43,7 @@ export function checkModuleAgainst(file: string, target: CheckTarget): CheckRepo
     checkUndefinedSymbols(ctx);
     checkRelocations(ctx);
     checkSpecialSections(ctx);
+    checkIndirectBranchTargets(ctx);
   }
   return { file, ok: p.problems.length === 0, problems: p.problems, notes: p.notes };
 }

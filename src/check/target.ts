@@ -24,8 +24,10 @@ export interface CheckTargetOptions {
   kdir?: string;
   /** uname -r of the target. */
   release?: string;
-  /** Module trees (directories searched for *.ko) or single .ko files of the target. */
+  /** Module trees (directories searched for *.ko, *.ko.xz) or single module files of the target. */
   modules?: string[];
+  /** The target's vmlinuz or vmlinux: under IBT, which functions keep their ENDBR. */
+  kernel?: string;
 }
 
 /** The loadable-module area: every module section lies in [lo, hi). */
@@ -177,6 +179,10 @@ export class CheckTarget {
   /** Module symbol tables from a kallsyms dump's [module] lines. */
   private readonly kallsymsModules = new Map<string, ObjectSymbols>();
   private readonly loaded = new Map<string, ObjectSymbols | null>();
+  /** --kernel: the target's image. */
+  readonly kernel: string | undefined;
+  /** CONFIG_X86_KERNEL_IBT from the kdir's configuration; undefined when unknown. */
+  readonly ibtConfigured: boolean | undefined;
 
   constructor(opts: CheckTargetOptions) {
     const table = readSymbolTable(opts.symbols);
@@ -238,6 +244,8 @@ export class CheckTarget {
       }
     }
     this.area = moduleArea(config);
+    this.kernel = opts.kernel;
+    this.ibtConfigured = config === undefined ? undefined : config.get('CONFIG_X86_KERNEL_IBT') === 'y';
     this.vermagicFlags = vermagicFlags(config);
     this.vermagicSource = this.vermagicFlags === undefined ? undefined : configDir;
 
