@@ -17,7 +17,7 @@
 import { existsSync, mkdtempSync, promises as fs, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { ExitCode, isInterruption, KelpError, signalExitCode } from '../errors.js';
 import { kdirRelease, linkModule, writeFileAtomic, type LinkResult } from '../link/index.js';
 import { SymbolCounts } from '../link/symbol-table.js';
 import { kernelModuleName } from '../patch/meta.js';
@@ -162,7 +162,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
   let guard: TreeGuard | null = null;
   let stopDiffs: (() => Promise<void>) | null = null;
   const checkInterrupt = (where: string) => {
-    if (interrupted !== null) throw new KelpError(`interrupted (${interrupted}); nothing was written and the tree is as it was`, where, interrupted === 'SIGINT' ? 130 : 143);
+    if (interrupted !== null) throw new KelpError(`interrupted (${interrupted}); nothing was written and the tree is as it was`, where, signalExitCode(interrupted));
   };
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted !== null) return;
@@ -173,7 +173,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     // Should the pipeline not unwind (a hung tool), restore and leave anyway.
     setTimeout(() => {
       try { guard?.restore(); } catch { /* the journal stays for the next run */ }
-      process.exit(sig === 'SIGINT' ? 130 : 143);
+      process.exit(signalExitCode(sig));
     }, 20_000).unref();
   };
   const onExit = () => {
@@ -323,21 +323,21 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     }
     const refusals: string[] = [];
     outcomes.forEach((r, i) => {
-      if (r.exitCode === 2) for (const x of r.report.refusals) refusals.push(`${objects.list[i]}: ${x.where}: ${x.reason}`);
-      else if (r.exitCode !== 0 && r.exitCode !== 3) refusals.push(`${objects.list[i]}: kelp diff failed (exit ${r.exitCode})`);
+      if (r.exitCode === ExitCode.Refused) for (const x of r.report.refusals) refusals.push(`${objects.list[i]}: ${x.where}: ${x.reason}`);
+      else if (r.exitCode !== ExitCode.Ok && r.exitCode !== ExitCode.NoChange) refusals.push(`${objects.list[i]}: kelp diff failed (exit ${r.exitCode})`);
     });
-    if (refusals.length > 0) throw new KelpError(`cannot be live-patched (${refusals.length} problem(s)): ${refusals.join('; ')}`, o.patches[0], 2);
-    const changedIdx = outcomes.map((r, i) => (r.exitCode === 0 ? i : -1)).filter((i) => i >= 0);
-    if (changedIdx.length === 0) throw new KelpError(`changes no function of ${objects.list.join(', ')} (only comments, line numbers or unused code?)`, o.patches[0], 3);
+    if (refusals.length > 0) throw new KelpError(`cannot be live-patched (${refusals.length} problem(s)): ${refusals.join('; ')}`, o.patches[0], ExitCode.Refused);
+    const changedIdx = outcomes.map((r, i) => (r.exitCode === ExitCode.Ok ? i : -1)).filter((i) => i >= 0);
+    if (changedIdx.length === 0) throw new KelpError(`changes no function of ${objects.list.join(', ')} (only comments, line numbers or unused code?)`, o.patches[0], ExitCode.NoChange);
     const counts = symbols !== undefined ? SymbolCounts.read(symbols) : null;
     const objectReports: ObjectReport[] = objects.list.map((obj, i) => {
       const r = outcomes[i];
       return {
-        object: obj, target: diffJobs[i].opts.target!, result: r.exitCode === 0 ? 'changed' : 'no-change', cached: objects.cached.has(obj),
+        object: obj, target: diffJobs[i].opts.target!, result: r.exitCode === ExitCode.Ok ? 'changed' : 'no-change', cached: objects.cached.has(obj),
         changedFunctions: r.report.changedFunctions.map((f) => ({ name: f.name, oldName: f.oldName })),
         throughCallers: r.report.throughCallers.map((f) => ({ name: f.name, callers: f.callers })),
         newFunctions: r.report.newFunctions, newData: r.report.newData,
-        diffBytes: r.exitCode === 0 ? statSync(diffJobs[i].opts.output).size : 0,
+        diffBytes: r.exitCode === ExitCode.Ok ? statSync(diffJobs[i].opts.output).size : 0,
       };
     });
     if (counts !== null) {
@@ -388,15 +388,15 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     };
     if (verify !== null && !verify.ok) {
       keepWork = true;
-      throw new KelpError(`verification failed: ${verify.error ?? describeVerifyFailure(verify)}${verify.log ? ` (console log: ${verify.log})` : ''}; module kept in ${work}`, koTmp, 4);
+      throw new KelpError(`verification failed: ${verify.error ?? describeVerifyFailure(verify)}${verify.log ? ` (console log: ${verify.log})` : ''}; module kept in ${work}`, koTmp, ExitCode.VerifyFailed);
     }
     const json = join(outdir, `${name}.json`);
     await writeFileAtomic(join(outdir, `${name}.ko`), readFileSync(koTmp));
     await writeFileAtomic(json, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
     return { ko: report.ko, json, report };
   } catch (e) {
-    if (interrupted !== null && !(e instanceof KelpError && (e.exitCode === 130 || e.exitCode === 143))) {
-      throw new KelpError(`interrupted (${interrupted}); nothing was written and the tree is as it was`, o.sourcedir ?? o.ootModule, interrupted === 'SIGINT' ? 130 : 143);
+    if (interrupted !== null && !(e instanceof KelpError && isInterruption(e.exitCode))) {
+      throw new KelpError(`interrupted (${interrupted}); nothing was written and the tree is as it was`, o.sourcedir ?? o.ootModule, signalExitCode(interrupted));
     }
     throw e;
   } finally {

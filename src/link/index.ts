@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SHF_RELA_LIVEPATCH, SHN_LIVEPATCH } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError, KelpError } from '../errors.js';
 import { ElfObject } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
 import { kernelModuleName } from '../patch/meta.js';
@@ -98,7 +98,8 @@ export async function linkModule(opts: LinkOptions): Promise<LinkResult> {
     return { output: opts.output, moduleName, plan, conversion, modinfo, builddir: keep ? builddir : null };
   } catch (e) {
     if (process.env.KELP_KEEP_TMP) keep = true;
-    if (keep && e instanceof KelpError) throw new KelpError(`${e.message} (build directory kept: ${builddir})`, e.file, e.exitCode);
+    const k = keep ? asKelpError(e) : undefined;
+    if (k !== undefined) throw new KelpError(`${k.message} (build directory kept: ${builddir})`, k.file, k.exitCode);
     throw e;
   } finally {
     if (!keep && !process.env.KELP_KEEP_TMP) rmSync(builddir, { recursive: true, force: true });
