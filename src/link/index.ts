@@ -93,7 +93,7 @@ export async function linkModule(opts: LinkOptions): Promise<LinkResult> {
     const obj = ElfObject.read(await fs.readFile(built), opts.output);
     const conversion = convertToLivepatch(obj, plan.standIns);
     const bytes = writeObject(obj);
-    const modinfo = verifyModule(bytes, opts.output, moduleName, kdirRelease(kdir), plan);
+    const modinfo = checkLinkedModule(bytes, opts.output, moduleName, kdirRelease(kdir), plan);
     await writeFileAtomic(opts.output, bytes);
     return { output: opts.output, moduleName, plan, conversion, modinfo, builddir: keep ? builddir : null };
   } catch (e) {
@@ -107,7 +107,7 @@ export async function linkModule(opts: LinkOptions): Promise<LinkResult> {
 }
 
 /** Re-reads the written bytes and checks what the kernel will rely on. */
-export function verifyModule(bytes: Buffer, file: string, moduleName: string, release: string | undefined, plan: LinkPlan): ModInfo {
+export function checkLinkedModule(bytes: Buffer, file: string, moduleName: string, release: string | undefined, plan: LinkPlan): ModInfo {
   const obj = ElfObject.read(bytes, file);
   for (const sym of obj.symbols) {
     if (sym.name.startsWith(STAND_IN_PREFIX)) throw new KelpError(`stand-in ${sym.name} survived the conversion`, file);
