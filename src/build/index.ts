@@ -202,7 +202,11 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     let repaired: string[] = [];
     if (!oot) {
       // First of all: take the tree, and repair it should an earlier kelp have been killed while it was patched.
-      guard = TreeGuard.acquire(cacheRoot(o.cache), tree);
+      // Another kelp building in it: wait (said once per holder), Ctrl-C still stops.
+      guard = await TreeGuard.acquire(cacheRoot(o.cache), tree, {
+        onWait: (pid) => progress.say(`waiting for the tree: another kelp build (pid ${pid}) is building in ${tree}`),
+        check: () => checkInterrupt(tree),
+      });
       guard.noteWork(work);
       repaired = guard.repaired;
       if (repaired.length > 0) progress.say(`repaired the tree left patched by an earlier, interrupted kelp build (${repaired.length} file(s) restored)`);
