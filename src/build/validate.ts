@@ -62,7 +62,11 @@ export async function validate(ctx: BuildContext): Promise<Validated> {
   let repaired: string[] = [];
   if (!oot) {
     // First of all: take the tree, and repair it should an earlier kelp have been killed while it was patched.
-    const guard = TreeGuard.acquire(cacheRoot(o.cache), tree);
+    // Another kelp building in it: wait (said once per holder), Ctrl-C still stops.
+    const guard = await TreeGuard.acquire(cacheRoot(o.cache), tree, {
+      onWait: (pid) => ctx.progress.say(`waiting for the tree: another kelp build (pid ${pid}) is building in ${tree}`),
+      check: () => ctx.checkInterrupt(tree),
+    });
     ctx.interrupts.guard = guard;
     guard.noteWork(ctx.work);
     repaired = guard.repaired;
