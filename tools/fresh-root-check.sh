@@ -53,15 +53,23 @@ case $only in '' | test | example) ;; *) usage ;; esac
 [ -n "$shared" ] || shared=$(cd "$repo/.." && pwd)/shared
 [ "$(id -u)" = 0 ] || { echo "fresh-root-check: needs root (mmdebstrap, chroot, mount)" >&2; exit 1; }
 [ -d "$shared" ] || { echo "fresh-root-check: $shared: the peer suite is missing (--shared DIR)" >&2; exit 1; }
+
+# What this script runs on the checking host beyond a Debian base (the tools
+# test, test/prereq/tools.test.ts, reads this line).
+host_packages="mmdebstrap git"
+missing=
+for p in $host_packages; do
+	dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "== installing on this host:$missing"
+	# shellcheck disable=SC2086 # a list of package names
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $missing ||
+		{ apt-get -o DPkg::Lock::Timeout=600 update -q &&
+			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $missing; }
+fi
 commit=$(git -C "$repo" rev-parse --verify -q "$ref^{commit}") ||
 	{ echo "fresh-root-check: $repo: no commit '$ref'" >&2; exit 1; }
-
-if ! command -v mmdebstrap >/dev/null 2>&1; then
-	echo "== installing mmdebstrap on this host"
-	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends mmdebstrap ||
-		{ apt-get -o DPkg::Lock::Timeout=600 update -q &&
-			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends mmdebstrap; }
-fi
 
 mkdir -p "$work"
 dir=$(mktemp -d "$work/kelp-fresh-root.XXXXXX")
@@ -106,22 +114,18 @@ mmdebstrap --variant=minbase --include=make,gcc,g++,python3 bookworm "$root" \
 chroot "$root" dpkg-query -W -f='${Package}\n' | sort >"$logs/base-packages.txt"
 echo "   $(wc -l <"$logs/base-packages.txt") packages (list in $logs/base-packages.txt)"
 
-# Node.js: the files of this host's installation only (a Debian package such
-# as nodesource's nodejs, or a tarball under a prefix such as /usr/local).
+# Node.js: this host's node and npm files only, whatever installed them (a
+# Debian package such as nodesource's nodejs, npm upgraded in place, or a
+# tarball under /usr/local): dpkg in the root does not know about them.
 node=$(readlink -f "$(command -v node)")
-if pkg=$(dpkg-query -S "$node" 2>/dev/null | sed -n '1s/:.*//p') && [ -n "$pkg" ]; then
-	echo "== copying Node.js $(node --version) (files of the host package $pkg)"
-	dpkg-query -L "$pkg" | while read -r f; do
-		case $f in /usr/share/doc/* | /usr/share/man/*) continue ;; esac
-		[ -d "$f" ] && [ ! -L "$f" ] && continue
-		[ -e "$f" ] || [ -L "$f" ] && printf '%s\n' "${f#/}"
-	done | tar -C / -cf - --no-recursion -T - | tar -C "$root" -xpf - --keep-directory-symlink
-else
-	prefix=$(dirname "$(dirname "$node")")
-	echo "== copying Node.js $(node --version) (prefix $prefix)"
-	(cd / && tar -cf - "${prefix#/}/bin/node" "${prefix#/}/bin/npm" "${prefix#/}/bin/npx" "${prefix#/}/lib/node_modules/npm") |
-		tar -C "$root" -xpf - --keep-directory-symlink
-fi
+prefix=$(dirname "$(dirname "$node")")
+echo "== copying Node.js $(node --version) from $prefix (node, npm, npx)"
+(
+	cd /
+	for f in bin/node bin/npm bin/npx bin/corepack lib/node_modules/npm lib/node_modules/corepack; do
+		[ -e "$prefix/$f" ] || [ -L "$prefix/$f" ] && printf '%s\n' "${prefix#/}/$f"
+	done
+) | tar -C / -cf - -T - | tar -C "$root" -xpf - --keep-directory-symlink
 chroot "$root" node --version >/dev/null || { echo "fresh-root-check: node does not run in the root" >&2; exit 1; }
 
 echo "== cloning $repo at $ref ($commit) to /work/kelp, $shared to /work/shared"
