@@ -44,15 +44,23 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   // patches and trees
   diff: 'diffutils',
   git: 'git',
+  // the base system's programs that scripts and tests use (on every Debian machine)
+  awk: 'mawk',
+  sed: 'sed',
+  grep: 'grep',
   find: 'findutils',
   xargs: 'findutils',
-  sort: 'coreutils',
-  sha1sum: 'coreutils',
-  head: 'coreutils',
-  id: 'coreutils',
-  grep: 'grep',
+  mount: 'mount',
+  umount: 'mount',
+  ...Object.fromEntries([
+    'cat', 'chmod', 'chroot', 'cp', 'date', 'dd', 'dirname', 'env', 'head', 'id', 'mkdir', 'mktemp', 'mv', 'od',
+    'readlink', 'rm', 'rmdir', 'sha1sum', 'sleep', 'sort', 'tail', 'tee', 'tr', 'uname', 'wc',
+  ].map((t) => [t, 'coreutils'])),
+  // tools/fresh-root-check.sh, on the checking host
+  mmdebstrap: 'mmdebstrap',
   // the runtime itself (copied onto a fresh machine, not an apt prerequisite)
   node: 'nodejs',
+  npm: 'nodejs',
   // benchmarks
   '/usr/bin/time': 'time',
 };
