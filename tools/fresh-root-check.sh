@@ -15,7 +15,14 @@
 #      The kelp cache (/root/.cache/kelp) starts empty: everything is cold.
 #
 #   tools/fresh-root-check.sh [--keep] [--work DIR] [--repo DIR] [--shared DIR]
-#                             [--only test|example] [REF]
+#                             [--only test|example] [--base-tar FILE] [REF]
+#
+# This host's network setup goes in with the root: /etc/resolv.conf, the proxy
+# variables, and an extra CA bundle for npm when the host has one
+# (NODE_EXTRA_CA_CERTS or npm's cafile: a TLS-intercepting proxy's CA). The
+# bundle is a file under /etc/fresh-root-check, not the ca-certificates
+# package. --base-tar FILE keeps the bootstrapped base (before Node.js and the
+# clone) in FILE and reuses it on later runs, to repeat the check faster.
 #
 # Needs root (mmdebstrap, chroot, mount; mmdebstrap is installed with apt-get
 # when missing) and the network (Debian's archive, the npm registry). The root
@@ -35,6 +42,7 @@ shared=
 work=${TMPDIR:-/var/tmp}
 keep=0
 only=
+base_tar=
 ref=main
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -43,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--repo) [ $# -ge 2 ] || usage; repo=$2; shift ;;
 	--shared) [ $# -ge 2 ] || usage; shared=$2; shift ;;
 	--only) [ $# -ge 2 ] || usage; only=$2; shift ;;
+	--base-tar) [ $# -ge 2 ] || usage; base_tar=$2; shift ;;
 	-h | --help) usage ;;
 	-*) echo "fresh-root-check: unknown option $1" >&2; usage ;;
 	*) ref=$1 ;;
@@ -104,12 +113,21 @@ trap 'exit 130' INT TERM HUP
 now() { date +%s; }
 t0=$(now)
 
-echo "== mmdebstrap bookworm minbase + make gcc g++ python3 into $root"
-mmdebstrap --variant=minbase --include=make,gcc,g++,python3 bookworm "$root" \
-	"deb http://deb.debian.org/debian bookworm main" \
-	"deb http://deb.debian.org/debian bookworm-updates main" \
-	"deb http://deb.debian.org/debian-security bookworm-security main" >"$logs/mmdebstrap.log" 2>&1 ||
-	{ tail -n 30 "$logs/mmdebstrap.log"; echo "fresh-root-check: mmdebstrap failed" >&2; exit 1; }
+if [ -n "$base_tar" ] && [ -f "$base_tar" ]; then
+	echo "== base root from $base_tar"
+	mkdir -p "$root"
+	tar -C "$root" -xpf "$base_tar"
+else
+	echo "== mmdebstrap bookworm minbase + make gcc g++ python3 into $root"
+	mmdebstrap --variant=minbase --include=make,gcc,g++,python3 bookworm "$root" \
+		"deb http://deb.debian.org/debian bookworm main" \
+		"deb http://deb.debian.org/debian bookworm-updates main" \
+		"deb http://deb.debian.org/debian-security bookworm-security main" >"$logs/mmdebstrap.log" 2>&1 ||
+		{ tail -n 30 "$logs/mmdebstrap.log"; echo "fresh-root-check: mmdebstrap failed" >&2; exit 1; }
+	if [ -n "$base_tar" ]; then
+		tar -C "$root" -cpf "$base_tar.tmp" . && mv -f "$base_tar.tmp" "$base_tar"
+	fi
+fi
 # shellcheck disable=SC2016 # a dpkg-query format, not shell
 chroot "$root" dpkg-query -W -f='${Package}\n' | sort >"$logs/base-packages.txt"
 echo "   $(wc -l <"$logs/base-packages.txt") packages (list in $logs/base-packages.txt)"
@@ -134,6 +152,20 @@ git clone -q --no-hardlinks "$repo" "$root/work/kelp"
 git -C "$root/work/kelp" checkout -q --detach "$commit"
 cp -a "$shared" "$root/work/shared"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+netenv=
+for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+	eval "val=\${$v:-}"
+	# shellcheck disable=SC2154 # set by the eval
+	[ -z "$val" ] || netenv="$netenv $v=$val"
+done
+ca=${NODE_EXTRA_CA_CERTS:-}
+[ -n "$ca" ] || ca=$(npm config get cafile 2>/dev/null || true)
+if [ -n "$ca" ] && [ "$ca" != null ] && [ -f "$ca" ]; then
+	mkdir -p "$root/etc/fresh-root-check"
+	cp -L "$ca" "$root/etc/fresh-root-check/extra-ca.crt"
+	netenv="$netenv NODE_EXTRA_CA_CERTS=/etc/fresh-root-check/extra-ca.crt"
+	echo "   npm trusts this host's extra CA bundle ($ca)"
+fi
 
 for m in /proc /sys /dev; do
 	mkdir -p "$root$m"
@@ -148,7 +180,8 @@ done
 # a clean environment (no KELP_CACHE, no XDG dirs: the kelp cache is
 # /root/.cache/kelp, empty).
 inroot() {
-	chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb CI=true \
+	# shellcheck disable=SC2086 # NAME=VALUE words without spaces
+	chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb CI=true $netenv \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		sh -c "cd /work/kelp && $1"
 }
