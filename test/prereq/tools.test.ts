@@ -133,9 +133,9 @@ export function checkSpawns(spawns: readonly Spawn[], o: CheckOptions): Problem[
   return problems;
 }
 
-const SCANNED_DIRS = ['src', 'elf', 'rela', 'bin', 'test', 'examples', 'tools'];
+const SCANNED_DIRS = ['src', 'elf', 'rela', 'bin', 'test', 'examples', 'tools', '.ci'];
 /** The scanner and this test hold synthetic calls of their own. */
-const NOT_SCANNED = new Set(['test/prereq', 'test/fixtures']);
+const NOT_SCANNED = new Set(['test/prereq']);
 
 function walk(dir: string, out: string[]): void {
   for (const e of readdirSync(dir).sort()) {
@@ -184,6 +184,7 @@ describe('every spawned program has its Debian package', () => {
     expect(found('bin/kelpctl', 'od')).toBe(true); // a shell script
     expect(found('examples/ci/build.sh', 'dpkg-query')).toBe(true);
     expect(found('tools/fresh-root-check.sh', 'mmdebstrap')).toBe(true);
+    expect(found('.ci/run', 'npm')).toBe(true);
     expect(spawns.length).toBeGreaterThan(100);
   });
 
