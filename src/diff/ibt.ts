@@ -16,7 +16,7 @@
  * link keeps it, since the patch takes its address) and the reference goes
  * to the copy. Otherwise it refuses.
  */
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { readKernelElf } from '../target/kernel-image.js';
 import { ENDBR64, moduleBranchTargets, vmlinuxBranchTargets, type BranchTargets } from '../symbols/branch-targets.js';
 import { readSymbolTable } from '../symbols/read.js';

@@ -18,7 +18,7 @@
  * `.ibt_endbr_seal` as relocations to its own symbols.
  */
 import { SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, SHT_RELA, SHT_SYMTAB, STT_FUNC } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfFile, type SectionHeader } from '../../elf/reader.js';
 import type { SymbolIndex } from './table.js';
 

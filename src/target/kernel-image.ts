@@ -12,7 +12,7 @@
  * (4 bytes, little-endian) after the stream; gzip records it itself.
  */
 import { readFileSync } from 'node:fs';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { compressionOf, decompress } from '../util/decompress.js';
 import { systemMessage } from '../util/system-error.js';
 

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { requireTool } from '../target/tools.js';
 import { systemMessage } from './system-error.js';
 
