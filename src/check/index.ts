@@ -11,6 +11,7 @@ import { checkKlpFuncs } from './klp-funcs.js';
 import { checkKlpRelaSections } from './klp-rela.js';
 import { checkKlpSymbols } from './klp-sym.js';
 import { checkModinfo } from './modinfo.js';
+import { checkModuleSections } from './module-sections.js';
 import { ModuleImage } from './module.js';
 import { ProblemList, type Problem } from './problem.js';
 import { checkRelocations } from './relocations.js';
@@ -36,6 +37,7 @@ export function checkModuleAgainst(file: string, target: CheckTarget): CheckRepo
   const m = ModuleImage.read(file, p);
   const ctx: CheckContext = { m, target, p, patchedObjects: null, klpAddress: new Map() };
   checkModinfo(m, target, p);
+  checkModuleSections(m, target, p);
   if (m.symtab) {
     checkKlpFuncs(ctx);
     checkKlpRelaSections(ctx);
