@@ -31,8 +31,8 @@ import { isDirectBranch, pcAdjust } from './x86.js';
 
 /** The IBT facts of a diff: whether the target has IBT, and where each object's facts come from. */
 export interface IbtFacts {
-  /** The target kernel is built with IBT. */
-  enabled: boolean;
+  /** The target kernel is built with IBT (decided on first need). */
+  enabled: () => boolean;
   /** The facts of `vmlinux` or the target module; null when not given. */
   targets: (object: string) => BranchTargets | null;
   /** The option that would give the missing facts, for messages. */
@@ -43,24 +43,39 @@ export interface IbtFacts {
  * The IBT facts for a diff: `kernel` is the target's vmlinux or bzImage,
  * `kernelMap` the System.map that names its addresses (for a vmlinux target,
  * `--symbols` does); a module target's own `.ko` (given as `--symbols`)
- * carries its facts. IBT is on when the image seals ENDBRs or, without an
- * image, when the original object was compiled for IBT.
+ * carries its facts. IBT is on when the image seals ENDBRs, or when either
+ * object was compiled for IBT. Everything is read on first need: most
+ * patches take no target function's address, and a 6.12 bzImage takes
+ * seconds to unpack.
  */
-export function readIbtFacts(opts: { kernel?: string; kernelMap?: string; symbols?: string }, orig: Kelf, target: string, symbols: SymbolIndex | null): IbtFacts {
-  let vmlinux: BranchTargets | null = null;
-  if (opts.kernel !== undefined) {
-    const map = opts.kernelMap !== undefined ? new SymbolIndex(readSymbolTable(opts.kernelMap)) : target === 'vmlinux' ? symbols : null;
-    if (map === null) throw new KelpError('--kernel needs --kernel-map (the System.map of that kernel) for a module target', opts.kernel);
-    vmlinux = vmlinuxBranchTargets(readKernelElf(opts.kernel), opts.kernel, map);
+export function readIbtFacts(opts: { kernel?: string; kernelMap?: string; symbols?: string }, orig: Kelf, patched: Kelf, target: string, symbols: SymbolIndex | null): IbtFacts {
+  if (opts.kernel !== undefined && opts.kernelMap === undefined && target !== 'vmlinux') {
+    throw new KelpError('--kernel needs --kernel-map (the System.map of that kernel) for a module target', opts.kernel);
   }
-  let module: BranchTargets | null = null;
-  if (target !== 'vmlinux' && opts.symbols !== undefined) {
-    const buf = readMaybeCompressed(opts.symbols);
-    if (buf.length >= 4 && buf.readUInt32LE(0) === 0x464c457f) module = moduleBranchTargets(buf, opts.symbols);
-  }
+  let vmlinux: BranchTargets | null | undefined;
+  const vmlinuxFacts = (): BranchTargets | null => {
+    if (vmlinux !== undefined) return vmlinux;
+    vmlinux = null;
+    if (opts.kernel !== undefined) {
+      const map = opts.kernelMap !== undefined ? new SymbolIndex(readSymbolTable(opts.kernelMap)) : symbols;
+      if (map !== null) vmlinux = vmlinuxBranchTargets(readKernelElf(opts.kernel), opts.kernel, map);
+    }
+    return vmlinux;
+  };
+  let module: BranchTargets | null | undefined;
+  const moduleFacts = (): BranchTargets | null => {
+    if (module !== undefined) return module;
+    module = null;
+    if (target !== 'vmlinux' && opts.symbols !== undefined) {
+      const buf = readMaybeCompressed(opts.symbols);
+      if (buf.length >= 4 && buf.readUInt32LE(0) === 0x464c457f) module = moduleBranchTargets(buf, opts.symbols);
+    }
+    return module;
+  };
+  let enabled: boolean | undefined;
   return {
-    enabled: vmlinux !== null ? vmlinux.sealing : compiledForIbt(orig),
-    targets: (object) => (object === 'vmlinux' ? vmlinux : object === target ? module : null),
+    enabled: () => (enabled ??= compiledForIbt(orig) || compiledForIbt(patched) || (vmlinuxFacts()?.sealing ?? false)),
+    targets: (object) => (object === 'vmlinux' ? vmlinuxFacts() : object === target ? moduleFacts() : null),
     hint: target === 'vmlinux' ? "--kernel (the target's vmlinuz or vmlinux)" : `--kernel and --kernel-map for vmlinux, --symbols ${target}.ko for the module`,
   };
 }
@@ -87,7 +102,7 @@ function includedRanges(k: Kelf, inc: Inclusion, sec: number): Array<[number, nu
 /** Applies the rule; copies functions into the patch where that makes it safe. Returns true when it included something. */
 export function checkIndirectBranchTargets(ctx: DiffContext, inc: Inclusion): boolean {
   const ibt = ctx.ibt;
-  if (!ibt?.enabled) return false;
+  if (!ibt) return false;
   const k = ctx.patched;
   let copied = false;
   for (let sec = 1; sec < k.nsec; sec++) {
@@ -100,7 +115,7 @@ export function checkIndirectBranchTargets(ctx: DiffContext, inc: Inclusion): bo
         if (k.isText(sec) && isDirectBranch(k, sec, j)) continue;
         if (k.relAdd[j] + pcAdjust(k, sec, j) !== 0) continue;
         const res: Resolution = inc.resolutions.get(t) ?? inc.resolve(t, sec, j);
-        if (res.kind !== 'klp') continue;
+        if (res.kind !== 'klp' || !ibt.enabled()) continue;
         if (checkReference(ctx, inc, sec, j, t, res, ibt)) copied = true;
       }
     }

@@ -141,7 +141,7 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     symvers: opts.symvers ? readSymvers(opts.symvers) : new Symvers(),
     lines: lineMapOf(opts), ibt: null,
   };
-  ctx.ibt = readIbtFacts(opts, orig, target, ctx.symbols);
+  ctx.ibt = readIbtFacts(opts, orig, patched, target, ctx.symbols);
   if (!ctx.symbols) ctx.notes.push('no --symbols: every target symbol is assumed unique (sympos 0)');
 
   // The passes.
