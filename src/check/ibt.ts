@@ -79,7 +79,8 @@ export function checkIndirectBranchTargets(ctx: CheckContext): void {
         let map = code.get(sec.index);
         if (!map) code.set(sec.index, (map = decodeCode(text)));
         const insn = map.at(Number(r.offset));
-        if (insn?.directBranch) continue;
+        // A call or jump needs no ENDBR; a load or store of what is there takes no address.
+        if (insn !== undefined && insn.kind !== 'address') continue;
         if (insn && describeRelocation(r.type)?.pcRelative === true) adjust = BigInt(insn.end) - r.offset;
       }
       if (r.addend + adjust !== 0n) continue;

@@ -8,9 +8,10 @@
  * faults with "Missing ENDBR" (#CP). QEMU's emulation has no CET, so only
  * this rule stands between that patch and a fleet.
  *
- * What counts as taking an address is objtool's rule: a relocation to the
- * function's start that is not the operand of a direct call or jump, in
- * code or in data (special sections aside). When the patched object defines
+ * What counts as taking an address: a relocation to the function's start
+ * in data (special sections aside), or in code as an immediate or a LEA's
+ * displacement; not the operand of a direct call or jump, nor a memory
+ * operand (a load of a variable an undefined symbol names). When the patched object defines
  * the function, kelp makes it safe: the patch carries its own copy (with the
  * ENDBR the compiler gave it there, and objtool's run on the livepatch's
  * link keeps it, since the patch takes its address) and the reference goes
@@ -27,7 +28,7 @@ import { refuse } from './context.js';
 import type { Inclusion, Resolution } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
 import { C_DROPPED, C_SPECIAL } from './sections.js';
-import { isDirectBranch, pcAdjust } from './x86.js';
+import { codeReferenceKind, pcAdjust } from './x86.js';
 
 /** The IBT facts of a diff: whether the target has IBT, and where each object's facts come from. */
 export interface IbtFacts {
@@ -112,7 +113,9 @@ export function checkIndirectBranchTargets(ctx: DiffContext, inc: Inclusion): bo
       for (let j = a; j < b; j++) {
         const t = k.relSym[j];
         if (!t || k.isSection(t) || (!k.isUndefined(t) && !k.isFunc(t))) continue;
-        if (k.isText(sec) && isDirectBranch(k, sec, j)) continue;
+        // A call or jump needs no ENDBR; a load or store of what is there takes no address.
+        const kind = codeReferenceKind(k, sec, j);
+        if (kind === 'branch' || kind === 'memory') continue;
         if (k.relAdd[j] + pcAdjust(k, sec, j) !== 0) continue;
         const res: Resolution = inc.resolutions.get(t) ?? inc.resolve(t, sec, j);
         if (res.kind !== 'klp' || !ibt.enabled()) continue;

@@ -10,6 +10,7 @@ import {
   R_X86_64_GOTPC32, R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_REX_GOTPCRELX,
 } from '../../elf/constants.js';
 import type { Kelf } from './model.js';
+import { referenceKind, type ReferenceKind } from '../../rela/x86-insn.js';
 
 // iced-x86 (WebAssembly, ~30 MiB of memory once instantiated) loads on the
 // first decode: most diffs never need one, and `kelp build`/`kelp --help`
@@ -84,15 +85,13 @@ export function pcAdjust(k: Kelf, sec: number, j: number): number {
 }
 
 /**
- * True when relocation `j` in code is the rel32 operand of a direct call,
- * jump or conditional jump (e8, e9, 0f 80..8f), which needs no ENDBR at its
- * target: the instruction holding it starts 1 (or 2) bytes before it.
+ * What relocation `j` in code does (rela/x86-insn.ts): the rel32 of a direct
+ * call or jump ('branch'), an address made a value ('address': an immediate,
+ * a LEA), or a memory operand ('memory'); undefined outside decoded code.
  */
-export function isDirectBranch(k: Kelf, sec: number, j: number): boolean {
-  if (!isPcRelative(k.relType[j]) || !k.isText(sec)) return false;
+export function codeReferenceKind(k: Kelf, sec: number, j: number): ReferenceKind | undefined {
+  if (!k.isText(sec)) return undefined;
   const off = k.relOff[j];
-  const d = k.secData(sec);
-  if (off < 1 || off + 4 > d.length) return false;
   const ends = instructionEnds(k, sec);
   let lo = 0;
   let hi = ends.length;
@@ -101,11 +100,8 @@ export function isDirectBranch(k: Kelf, sec: number, j: number): boolean {
     if (ends[mid] <= off) lo = mid + 1;
     else hi = mid;
   }
-  const start = lo === 0 ? 0 : ends[lo - 1];
-  if (lo >= ends.length || ends[lo] !== off + 4) return false;
-  if (start === off - 1) return d[start] === 0xe8 || d[start] === 0xe9;
-  if (start === off - 2) return d[start] === 0x0f && (d[start + 1] & 0xf0) === 0x80;
-  return false;
+  if (lo >= ends.length) return undefined;
+  return referenceKind(k.secData(sec), lo === 0 ? 0 : ends[lo - 1], off);
 }
 
 /** Functions whose arguments carry `__LINE__` (WARN, might_sleep, printk and friends). */
