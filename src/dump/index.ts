@@ -19,10 +19,14 @@ import { printSymbols } from './symbols.js';
 import { printSectionDumps } from './section-dumps.js';
 import { printNotes } from './notes.js';
 import { FileSource, preloadHeaders } from './source.js';
+import { printDynamicSection } from './dynamic-section.js';
+import { printVersionSections } from './version-sections.js';
+import { printHistogram } from './histogram.js';
+import { printArchSpecific, printUnwind } from './arch-specific.js';
 import { systemMessage } from '../util/system-error.js';
 
 export type { DumpOptions } from './options.js';
-export { emptyOptions, hasDisplayOption, parseSectionRequest } from './options.js';
+export { emptyOptions, hasDisplayOption, parseSectionRequest, setAll } from './options.js';
 
 export interface DumpIo {
   /** Receives stdout bytes in large chunks. */
@@ -49,11 +53,16 @@ function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, 
   if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
   if (opts.sectionGroups) printSectionGroups(ctx);
   if (opts.programHeaders) printProgramHeaders(ctx, opts.fileHeader);
+  if (opts.dynamic) printDynamicSection(ctx);
   if (opts.relocs) printRelocations(ctx);
-  if (opts.syms) printSymbols(ctx);
+  if (opts.unwind) printUnwind(ctx);
+  if (opts.syms || opts.dynSyms) printSymbols(ctx);
+  if (opts.histogram) printHistogram(ctx);
+  if (opts.versionInfo) printVersionSections(ctx);
   let warnings: string[] = [];
   if (opts.hexDumps.length > 0 || opts.stringDumps.length > 0) warnings = printSectionDumps(ctx);
   if (opts.notes) printNotes(ctx);
+  if (opts.archSpecific) printArchSpecific(ctx);
   return warnings;
 }
 

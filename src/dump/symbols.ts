@@ -14,11 +14,13 @@ export function printSymbols(ctx: DumpContext): void {
   const { elf } = ctx;
   // readelf 2.40 does not look for symbols through the dynamic segment of a file without section headers.
   if (elf.sections.length === 0) {
-    ctx.out.w('\nDynamic symbol information is not available for displaying symbols.\n');
+    if (ctx.opts.syms) ctx.out.w('\nDynamic symbol information is not available for displaying symbols.\n');
     return;
   }
+  // --dyn-syms alone shows only the SHT_DYNSYM tables.
+  const symtabs = ctx.opts.syms;
   for (const s of elf.sections) {
-    if (s.sh_type === SHT_SYMTAB || s.sh_type === SHT_DYNSYM) printTable(ctx, s);
+    if ((s.sh_type === SHT_SYMTAB && symtabs) || s.sh_type === SHT_DYNSYM) printTable(ctx, s);
   }
 }
 
