@@ -16,7 +16,7 @@ interface RawOptions {
   fileHeader?: boolean; programHeaders?: boolean; segments?: boolean; sectionHeaders?: boolean; sections?: boolean;
   sectionGroups?: boolean; syms?: boolean; symbols?: boolean; relocs?: boolean; notes?: boolean; headers?: boolean;
   wide?: boolean; hexDump: string[]; stringDump: string[]; livepatch?: boolean; json?: boolean;
-  all?: boolean; dynamic?: boolean; versionInfo?: boolean; dynSyms?: boolean; histogram?: boolean; archSpecific?: boolean; unwind?: boolean;
+  sectionDetails?: boolean; fullSectionName?: boolean; all?: boolean; dynamic?: boolean; versionInfo?: boolean; dynSyms?: boolean; histogram?: boolean; archSpecific?: boolean; unwind?: boolean;
 }
 
 /** The readelf options given, as typed (for the usage error of --livepatch). */
@@ -24,7 +24,7 @@ function readelfOptionsGiven(raw: RawOptions): string[] {
   const flags: Array<[keyof RawOptions, string]> = [
     ['fileHeader', '-h'], ['programHeaders', '-l'], ['segments', '--segments'], ['sectionHeaders', '-S'], ['sections', '--sections'],
     ['sectionGroups', '-g'], ['headers', '-e'], ['syms', '-s'], ['symbols', '--symbols'], ['relocs', '-r'], ['notes', '-n'], ['wide', '-W'],
-    ['all', '-a'], ['dynamic', '-d'], ['versionInfo', '-V'], ['dynSyms', '--dyn-syms'], ['histogram', '-I'], ['archSpecific', '-A'], ['unwind', '-u'],
+    ['all', '-a'], ['sectionDetails', '-t'], ['fullSectionName', '-N'], ['dynamic', '-d'], ['versionInfo', '-V'], ['dynSyms', '--dyn-syms'], ['histogram', '-I'], ['archSpecific', '-A'], ['unwind', '-u'],
   ];
   const given = flags.filter(([k]) => raw[k]).map(([, f]) => f);
   if (raw.hexDump.length > 0) given.push('-x');
@@ -52,6 +52,8 @@ const dump: Subcommand = {
       .option('-S, --section-headers', 'display the section headers')
       .option('--sections', 'an alias for --section-headers')
       .option('-g, --section-groups', 'display the section groups')
+      .option('-t, --section-details', 'display the section headers in detail')
+      .option('-N, --full-section-name', 'the same as --section-details in readelf 2.40')
       .option('-e, --headers', 'equivalent to -h -l -S')
       .option('-s, --syms', 'display the symbol tables')
       .option('--symbols', 'an alias for --syms')
@@ -88,6 +90,8 @@ const dump: Subcommand = {
         o.programHeaders ||= !!(raw.programHeaders || raw.segments || raw.headers);
         o.sectionHeaders ||= !!(raw.sectionHeaders || raw.sections || raw.headers);
         o.sectionGroups ||= !!raw.sectionGroups;
+        o.sectionDetails = !!(raw.sectionDetails || raw.fullSectionName);
+        o.sectionHeaders ||= o.sectionDetails;
         o.syms ||= !!(raw.syms || raw.symbols);
         o.relocs ||= !!raw.relocs;
         o.notes ||= !!raw.notes;

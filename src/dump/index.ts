@@ -19,6 +19,7 @@ import { printSymbols } from './symbols.js';
 import { printSectionDumps } from './section-dumps.js';
 import { printNotes } from './notes.js';
 import { FileSource, preloadHeaders } from './source.js';
+import { printSectionDetails } from './section-details.js';
 import { printDynamicSection } from './dynamic-section.js';
 import { printVersionSections } from './version-sections.js';
 import { printHistogram } from './histogram.js';
@@ -50,7 +51,8 @@ function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, 
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
   if (showName) out.w(`\nFile: ${file}\n`);
   if (opts.fileHeader) printFileHeader(ctx);
-  if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
+  if (opts.sectionDetails) printSectionDetails(ctx, opts.fileHeader);
+  else if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
   if (opts.sectionGroups) printSectionGroups(ctx);
   if (opts.programHeaders) printProgramHeaders(ctx, opts.fileHeader);
   if (opts.dynamic) printDynamicSection(ctx);

@@ -5,6 +5,8 @@ export interface DumpOptions {
   programHeaders: boolean;
   sectionHeaders: boolean;
   sectionGroups: boolean;
+  /** -t/-N: the section headers in detail (implies sectionHeaders). */
+  sectionDetails: boolean;
   syms: boolean;
   relocs: boolean;
   notes: boolean;
@@ -29,7 +31,7 @@ export interface DumpOptions {
 
 export function emptyOptions(): DumpOptions {
   return {
-    fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false,
+    fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false, sectionDetails: false,
     syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, histogram: false,
     archSpecific: false, unwind: false, wide: false, hexDumps: [], stringDumps: [],
   };
