@@ -16,7 +16,7 @@ interface RawOptions {
   fileHeader?: boolean; programHeaders?: boolean; segments?: boolean; sectionHeaders?: boolean; sections?: boolean;
   sectionGroups?: boolean; syms?: boolean; symbols?: boolean; relocs?: boolean; notes?: boolean; headers?: boolean;
   wide?: boolean; hexDump: string[]; stringDump: string[]; livepatch?: boolean; json?: boolean;
-  sectionDetails?: boolean; fullSectionName?: boolean; all?: boolean; dynamic?: boolean; versionInfo?: boolean; dynSyms?: boolean; histogram?: boolean; archSpecific?: boolean; unwind?: boolean;
+  archiveIndex?: boolean; sectionDetails?: boolean; fullSectionName?: boolean; all?: boolean; dynamic?: boolean; versionInfo?: boolean; dynSyms?: boolean; histogram?: boolean; archSpecific?: boolean; unwind?: boolean;
 }
 
 /** The readelf options given, as typed (for the usage error of --livepatch). */
@@ -24,7 +24,7 @@ function readelfOptionsGiven(raw: RawOptions): string[] {
   const flags: Array<[keyof RawOptions, string]> = [
     ['fileHeader', '-h'], ['programHeaders', '-l'], ['segments', '--segments'], ['sectionHeaders', '-S'], ['sections', '--sections'],
     ['sectionGroups', '-g'], ['headers', '-e'], ['syms', '-s'], ['symbols', '--symbols'], ['relocs', '-r'], ['notes', '-n'], ['wide', '-W'],
-    ['all', '-a'], ['sectionDetails', '-t'], ['fullSectionName', '-N'], ['dynamic', '-d'], ['versionInfo', '-V'], ['dynSyms', '--dyn-syms'], ['histogram', '-I'], ['archSpecific', '-A'], ['unwind', '-u'],
+    ['all', '-a'], ['archiveIndex', '-c'], ['sectionDetails', '-t'], ['fullSectionName', '-N'], ['dynamic', '-d'], ['versionInfo', '-V'], ['dynSyms', '--dyn-syms'], ['histogram', '-I'], ['archSpecific', '-A'], ['unwind', '-u'],
   ];
   const given = flags.filter(([k]) => raw[k]).map(([, f]) => f);
   if (raw.hexDump.length > 0) given.push('-x');
@@ -63,6 +63,7 @@ const dump: Subcommand = {
       .option('-V, --version-info', 'display the version sections')
       .option('--dyn-syms', 'display the dynamic symbol table')
       .option('-I, --histogram', 'display histograms of the symbol hash bucket list lengths')
+      .option('-c, --archive-index', 'display the symbol index of archives')
       .option('-A, --arch-specific', 'display architecture-specific information')
       .option('-u, --unwind', 'display the unwind information')
       .option('-x, --hex-dump <number|name>', 'dump a section as bytes (repeatable)', collect, [])
@@ -101,10 +102,11 @@ const dump: Subcommand = {
         o.histogram ||= !!raw.histogram;
         o.archSpecific ||= !!raw.archSpecific;
         o.unwind ||= !!raw.unwind;
+        o.archiveIndex ||= !!raw.archiveIndex;
         o.wide = !!raw.wide;
         o.hexDumps = raw.hexDump;
         o.stringDumps = raw.stringDump;
-        if (!hasDisplayOption(o)) throw new KelpError('dump: nothing to do: give at least one of -a -h -l -S -g -s -r -d -V -A -I -u -n -x -p -e --dyn-syms, or --livepatch');
+        if (!hasDisplayOption(o)) throw new KelpError('dump: nothing to do: give at least one of -a -h -l -S -g -t -s -r -d -V -A -I -u -n -c -x -p -e --dyn-syms, or --livepatch');
         process.exitCode = runDump(files, o, {
           stdout: (chunk) => process.stdout.write(chunk),
           stderr: (line) => process.stderr.write(line),

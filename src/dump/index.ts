@@ -19,6 +19,8 @@ import { printSymbols } from './symbols.js';
 import { printSectionDumps } from './section-dumps.js';
 import { printNotes } from './notes.js';
 import { FileSource, preloadHeaders } from './source.js';
+import { archiveKind } from './archive.js';
+import { dumpArchive } from './archive-dump.js';
 import { printSectionDetails } from './section-details.js';
 import { printDynamicSection } from './dynamic-section.js';
 import { printVersionSections } from './version-sections.js';
@@ -73,29 +75,55 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
   const utf8 = io.utf8 ?? localeIsUtf8();
   const out = new Out((chunk) => io.stdout(chunk));
   const session = new DumpSession();
+  const sparseFrom = io.sparseFrom ?? 32 << 20;
+  // readelf names each file when there are several, and every file after an archive.
+  let showName = files.length > 1;
+  const problem = (err: unknown): number => {
+    out.flush();
+    if (err instanceof KelpError) {
+      io.stderr(`kelp: ${err.describe()}\n`);
+      return err.exitCode || 1;
+    }
+    throw err;
+  };
+  const dumpOne = (src: FileSource, name: string): number => {
+    try {
+      const warnings = dumpSource(src, name, opts, out, utf8, showName, session);
+      out.flush();
+      for (const w of warnings) io.stderr(`kelp: ${name}: ${w}\n`);
+      return warnings.length > 0 ? 1 : 0;
+    } catch (err) {
+      return problem(err);
+    }
+  };
   let status = 0;
   for (const file of files) {
     let src: FileSource;
     try {
-      src = FileSource.open(file, io.sparseFrom ?? 32 << 20);
+      src = FileSource.open(file, sparseFrom);
     } catch (err) {
       io.stderr(`kelp: ${file}: ${systemMessage(err as NodeJS.ErrnoException)}\n`);
       status = 1;
       continue;
     }
     try {
-      const warnings = dumpSource(src, file, opts, out, utf8, files.length > 1, session);
-      out.flush();
-      for (const w of warnings) io.stderr(`kelp: ${file}: ${w}\n`);
-      if (warnings.length > 0) status = 1;
-    } catch (err) {
-      out.flush();
-      if (err instanceof KelpError) {
-        io.stderr(`kelp: ${err.describe()}\n`);
-        status = Math.max(status, err.exitCode || 1);
-      } else {
-        throw err;
+      src.need(0, 8);
+      const kind = archiveKind(src.buf);
+      if (kind !== undefined) {
+        showName = true;
+        src.need(0, src.buf.length);
+        try {
+          status = Math.max(status, dumpArchive(src.buf, file, kind === 'thin', {
+            out, opts, sparseFrom, member: dumpOne,
+            problem: (line) => io.stderr(`kelp: ${line}\n`),
+          }));
+        } catch (err) {
+          status = Math.max(status, problem(err));
+        }
+        continue;
       }
+      if (opts.archiveIndex) io.stderr(`kelp: ${file}: is not an archive so its index cannot be displayed\n`);
+      status = Math.max(status, dumpOne(src, file));
     } finally {
       src.close();
     }

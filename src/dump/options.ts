@@ -16,6 +16,8 @@ export interface DumpOptions {
   versionInfo: boolean;
   /** --dyn-syms: the SHT_DYNSYM tables only (-s prints them too). */
   dynSyms: boolean;
+  /** -c/--archive-index. */
+  archiveIndex: boolean;
   /** -I/--histogram. */
   histogram: boolean;
   /** -A/--arch-specific. */
@@ -32,7 +34,7 @@ export interface DumpOptions {
 export function emptyOptions(): DumpOptions {
   return {
     fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false, sectionDetails: false,
-    syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, histogram: false,
+    syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, archiveIndex: false, histogram: false,
     archSpecific: false, unwind: false, wide: false, hexDumps: [], stringDumps: [],
   };
 }
@@ -46,7 +48,7 @@ export function setAll(o: DumpOptions): void {
 /** True when at least one display option is set (readelf refuses to run without one). */
 export function hasDisplayOption(o: DumpOptions): boolean {
   return o.fileHeader || o.programHeaders || o.sectionHeaders || o.sectionGroups || o.syms || o.relocs
-    || o.notes || o.dynamic || o.versionInfo || o.dynSyms || o.histogram || o.archSpecific || o.unwind
+    || o.notes || o.dynamic || o.versionInfo || o.dynSyms || o.histogram || o.archSpecific || o.unwind || o.archiveIndex
     || o.hexDumps.length > 0 || o.stringDumps.length > 0;
 }
 

@@ -39,6 +39,7 @@ export function parseArgs(args: readonly string[]): DumpOptions {
         case 'wide': o.wide = true; break;
         case 'headers': o.fileHeader = o.programHeaders = o.sectionHeaders = true; break;
         case 'all': setAll(o); break;
+        case 'archive-index': o.archiveIndex = true; break;
         case 'section-details': case 'full-section-name': o.sectionHeaders = o.sectionDetails = true; break;
         case 'dynamic': o.dynamic = true; break;
         case 'version-info': o.versionInfo = true; break;
@@ -71,6 +72,7 @@ export function parseArgs(args: readonly string[]): DumpOptions {
         case 'W': o.wide = true; break;
         case 'e': o.fileHeader = o.programHeaders = o.sectionHeaders = true; break;
         case 'a': setAll(o); break;
+        case 'c': o.archiveIndex = true; break;
         case 't': case 'N': o.sectionHeaders = o.sectionDetails = true; break;
         case 'd': o.dynamic = true; break;
         case 'V': o.versionInfo = true; break;
