@@ -25,6 +25,8 @@ export interface DumpOptions {
   /** -u/--unwind. */
   unwind: boolean;
   wide: boolean;
+  /** -z/--decompress: -x and -p show compressed sections decompressed. */
+  decompress: boolean;
   /** -x/--hex-dump requests, in command-line order (numbers or names). */
   hexDumps: string[];
   /** -p/--string-dump requests. */
@@ -35,7 +37,7 @@ export function emptyOptions(): DumpOptions {
   return {
     fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false, sectionDetails: false,
     syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, archiveIndex: false, histogram: false,
-    archSpecific: false, unwind: false, wide: false, hexDumps: [], stringDumps: [],
+    archSpecific: false, unwind: false, wide: false, decompress: false, hexDumps: [], stringDumps: [],
   };
 }
 
