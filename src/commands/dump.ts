@@ -16,14 +16,14 @@ interface RawOptions {
   fileHeader?: boolean; programHeaders?: boolean; segments?: boolean; sectionHeaders?: boolean; sections?: boolean;
   sectionGroups?: boolean; syms?: boolean; symbols?: boolean; relocs?: boolean; notes?: boolean; headers?: boolean;
   wide?: boolean; hexDump: string[]; stringDump: string[]; livepatch?: boolean; json?: boolean;
-  decompress?: boolean; archiveIndex?: boolean; sectionDetails?: boolean; fullSectionName?: boolean; all?: boolean; dynamic?: boolean; versionInfo?: boolean; dynSyms?: boolean; histogram?: boolean; archSpecific?: boolean; unwind?: boolean;
+  useDynamic?: boolean; decompress?: boolean; archiveIndex?: boolean; sectionDetails?: boolean; fullSectionName?: boolean; all?: boolean; dynamic?: boolean; versionInfo?: boolean; dynSyms?: boolean; histogram?: boolean; archSpecific?: boolean; unwind?: boolean;
 }
 
 /** The readelf options given, as typed (for the usage error of --livepatch). */
 function readelfOptionsGiven(raw: RawOptions): string[] {
   const flags: Array<[keyof RawOptions, string]> = [
     ['fileHeader', '-h'], ['programHeaders', '-l'], ['segments', '--segments'], ['sectionHeaders', '-S'], ['sections', '--sections'],
-    ['sectionGroups', '-g'], ['headers', '-e'], ['syms', '-s'], ['symbols', '--symbols'], ['relocs', '-r'], ['notes', '-n'], ['wide', '-W'], ['decompress', '-z'],
+    ['sectionGroups', '-g'], ['headers', '-e'], ['syms', '-s'], ['symbols', '--symbols'], ['relocs', '-r'], ['notes', '-n'], ['wide', '-W'], ['decompress', '-z'], ['useDynamic', '-D'],
     ['all', '-a'], ['archiveIndex', '-c'], ['sectionDetails', '-t'], ['fullSectionName', '-N'], ['dynamic', '-d'], ['versionInfo', '-V'], ['dynSyms', '--dyn-syms'], ['histogram', '-I'], ['archSpecific', '-A'], ['unwind', '-u'],
   ];
   const given = flags.filter(([k]) => raw[k]).map(([, f]) => f);
@@ -68,6 +68,7 @@ const dump: Subcommand = {
       .option('-u, --unwind', 'display the unwind information')
       .option('-x, --hex-dump <number|name>', 'dump a section as bytes (repeatable)', collect, [])
       .option('-p, --string-dump <number|name>', 'dump a section as strings (repeatable)', collect, [])
+      .option('-D, --use-dynamic', 'with -r and -s, use the dynamic section\'s relocation and symbol tables')
       .option('-z, --decompress', 'decompress sections before -x and -p dump them')
       .option('-W, --wide', 'allow output wider than 80 characters')
       .option('--livepatch', 'kelp\'s livepatch view instead of readelf output (alone, not with readelf options)')
@@ -106,6 +107,7 @@ const dump: Subcommand = {
         o.archiveIndex ||= !!raw.archiveIndex;
         o.wide = !!raw.wide;
         o.decompress = !!raw.decompress;
+        o.useDynamic = !!raw.useDynamic;
         o.hexDumps = raw.hexDump;
         o.stringDumps = raw.stringDump;
         if (!hasDisplayOption(o)) throw new KelpError('dump: nothing to do: give at least one of -a -h -l -S -g -t -s -r -d -V -A -I -u -n -c -x -p -e --dyn-syms, or --livepatch');

@@ -21,6 +21,7 @@ import { printNotes } from './notes.js';
 import { FileSource, preloadHeaders } from './source.js';
 import { archiveKind } from './archive.js';
 import { dumpArchive } from './archive-dump.js';
+import { printDynamicRelocations, printDynamicSymbols } from './use-dynamic.js';
 import { printSectionDetails } from './section-details.js';
 import { printDynamicSection } from './dynamic-section.js';
 import { printVersionSections } from './version-sections.js';
@@ -58,9 +59,13 @@ function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, 
   if (opts.sectionGroups) printSectionGroups(ctx);
   if (opts.programHeaders) printProgramHeaders(ctx, opts.fileHeader);
   if (opts.dynamic) printDynamicSection(ctx);
-  if (opts.relocs) printRelocations(ctx);
+  if (opts.relocs) {
+    if (opts.useDynamic) printDynamicRelocations(ctx);
+    else printRelocations(ctx);
+  }
   if (opts.unwind) printUnwind(ctx);
-  if (opts.syms || opts.dynSyms) printSymbols(ctx);
+  if (opts.useDynamic && (opts.syms || opts.dynSyms)) printDynamicSymbols(ctx);
+  else if (opts.syms || opts.dynSyms) printSymbols(ctx);
   if (opts.histogram) printHistogram(ctx);
   if (opts.versionInfo) printVersionSections(ctx);
   let warnings: string[] = [];

@@ -16,6 +16,8 @@ export interface DumpOptions {
   versionInfo: boolean;
   /** --dyn-syms: the SHT_DYNSYM tables only (-s prints them too). */
   dynSyms: boolean;
+  /** -D/--use-dynamic: -r and -s use the dynamic section's tables. */
+  useDynamic: boolean;
   /** -c/--archive-index. */
   archiveIndex: boolean;
   /** -I/--histogram. */
@@ -36,7 +38,7 @@ export interface DumpOptions {
 export function emptyOptions(): DumpOptions {
   return {
     fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false, sectionDetails: false,
-    syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, archiveIndex: false, histogram: false,
+    syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, archiveIndex: false, useDynamic: false, histogram: false,
     archSpecific: false, unwind: false, wide: false, decompress: false, hexDumps: [], stringDumps: [],
   };
 }

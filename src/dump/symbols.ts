@@ -24,12 +24,13 @@ export function printSymbols(ctx: DumpContext): void {
   }
 }
 
-function printTable(ctx: DumpContext, sec: SectionHeader): void {
+/** Prints one symbol table; `title` replaces readelf's `Symbol table '<name>' contains N entries:` line. */
+export function printTable(ctx: DumpContext, sec: SectionHeader, title?: string): void {
   const { elf, out, wide, utf8, machine, osabi, file } = ctx;
   ctx.needSymtab(sec.index);
   const table = elf.symbolTable(sec.index);
   const n = table.count;
-  out.w(`\nSymbol table '${ctx.sectionName(sec)}' contains ${n} ${n === 1 ? 'entry' : 'entries'}:\n`
+  out.w((title ?? `\nSymbol table '${ctx.sectionName(sec)}' contains ${n} ${n === 1 ? 'entry' : 'entries'}:\n`)
     + '   Num:    Value          Size Type    Bind   Vis      Ndx Name\n');
   const buf = elf.buf;
   const strings = table.strings;

@@ -39,6 +39,7 @@ export function parseArgs(args: readonly string[]): DumpOptions {
         case 'wide': o.wide = true; break;
         case 'headers': o.fileHeader = o.programHeaders = o.sectionHeaders = true; break;
         case 'all': setAll(o); break;
+        case 'use-dynamic': o.useDynamic = true; break;
         case 'decompress': o.decompress = true; break;
         case 'archive-index': o.archiveIndex = true; break;
         case 'section-details': case 'full-section-name': o.sectionHeaders = o.sectionDetails = true; break;
@@ -73,6 +74,7 @@ export function parseArgs(args: readonly string[]): DumpOptions {
         case 'W': o.wide = true; break;
         case 'e': o.fileHeader = o.programHeaders = o.sectionHeaders = true; break;
         case 'a': setAll(o); break;
+        case 'D': o.useDynamic = true; break;
         case 'z': o.decompress = true; break;
         case 'c': o.archiveIndex = true; break;
         case 't': case 'N': o.sectionHeaders = o.sectionDetails = true; break;
