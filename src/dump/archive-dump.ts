@@ -3,11 +3,11 @@
  * the member that defines each symbol, then (with any other display option)
  * every member in turn as an object named `lib.a(member.o)`.
  */
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { Archive, thinMemberPath } from './archive.js';
 import type { Out } from './context.js';
 import type { DumpOptions } from './options.js';
-import { FileSource } from './source.js';
+import { ByteSource } from '../../elf/source.js';
 
 export interface ArchiveRun {
   readonly out: Out;
@@ -15,7 +15,7 @@ export interface ArchiveRun {
   /** Reports one problem line (without the `kelp: ` prefix). */
   problem(line: string): void;
   /** Dumps one member; returns its exit status. */
-  member(src: FileSource, name: string): number;
+  member(src: ByteSource, name: string): number;
   readonly sparseFrom: number;
 }
 
@@ -73,13 +73,13 @@ export function dumpArchive(buf: Buffer, file: string, thin: boolean, run: Archi
   }
   for (const m of a.members()) {
     if (!thin) {
-      status = Math.max(status, run.member(FileSource.whole(buf.subarray(m.offset)), m.qualifiedName));
+      status = Math.max(status, run.member(ByteSource.whole(buf.subarray(m.offset), m.qualifiedName), m.qualifiedName));
       continue;
     }
     const path = thinMemberPath(file, m.name);
-    let src: FileSource;
+    let src: ByteSource;
     try {
-      src = FileSource.open(path, run.sparseFrom);
+      src = ByteSource.open(path, run.sparseFrom);
     } catch {
       throw new KelpError(`input file '${path}' is not readable`, file);
     }

@@ -5,7 +5,7 @@
  * in a thin archive, `thin.a[member.o]` with its bytes in a file beside it.
  */
 import { basename } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { DumpUnsupportedError } from './names.js';
 
 export const ARMAG = '!<arch>\n';

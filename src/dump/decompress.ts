@@ -9,7 +9,7 @@ import { inflateSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { DumpContext } from './context.js';
 import type { SectionHeader } from '../../elf/reader.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 
 const SHF_COMPRESSED = 0x800;
 const ELFCOMPRESS_ZLIB = 1;

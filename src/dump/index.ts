@@ -6,7 +6,7 @@
  * one line each on `stderr` and make the exit status non-zero.
  */
 import { ElfFile } from '../../elf/reader.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError, ExitCode } from '../errors.js';
 import { DumpContext, DumpSession, Out } from './context.js';
 import type { DumpOptions } from './options.js';
 import { localeIsUtf8 } from './format.js';
@@ -18,7 +18,7 @@ import { printRelocations } from './relocations.js';
 import { printSymbols } from './symbols.js';
 import { printSectionDumps } from './section-dumps.js';
 import { printNotes } from './notes.js';
-import { FileSource, preloadHeaders } from './source.js';
+import { ByteSource } from '../../elf/source.js';
 import { archiveKind } from './archive.js';
 import { dumpArchive } from './archive-dump.js';
 import { printDynamicRelocations, printDynamicSymbols } from './use-dynamic.js';
@@ -45,12 +45,11 @@ export interface DumpIo {
 
 /** Dumps one file already in memory. Throws a KelpError for a file kelp cannot describe; returns warnings. */
 export function dumpBuffer(buf: Buffer, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session = new DumpSession()): string[] {
-  return dumpSource(FileSource.whole(buf), file, opts, out, utf8, showName, session);
+  return dumpSource(ByteSource.whole(buf, file), file, opts, out, utf8, showName, session);
 }
 
-function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session: DumpSession): string[] {
-  preloadHeaders(src);
-  const elf = ElfFile.parse(src.buf, file);
+function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session: DumpSession): string[] {
+  const elf = ElfFile.parse(src, file);
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
   if (showName) out.w(`\nFile: ${file}\n`);
   if (opts.fileHeader) printFileHeader(ctx);
@@ -85,13 +84,14 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
   let showName = files.length > 1;
   const problem = (err: unknown): number => {
     out.flush();
-    if (err instanceof KelpError) {
-      io.stderr(`kelp: ${err.describe()}\n`);
-      return err.exitCode || 1;
+    const k = asKelpError(err);
+    if (k !== undefined) {
+      io.stderr(`kelp: ${k.describe()}\n`);
+      return k.exitCode || ExitCode.BadInput;
     }
     throw err;
   };
-  const dumpOne = (src: FileSource, name: string): number => {
+  const dumpOne = (src: ByteSource, name: string): number => {
     try {
       const warnings = dumpSource(src, name, opts, out, utf8, showName, session);
       out.flush();
@@ -103,9 +103,10 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
   };
   let status = 0;
   for (const file of files) {
-    let src: FileSource;
+    let src: ByteSource;
     try {
-      src = FileSource.open(file, sparseFrom);
+      // Large files (the node binary is ~100 MB) are read on demand: peak memory follows what the options touch.
+      src = ByteSource.open(file, sparseFrom);
     } catch (err) {
       io.stderr(`kelp: ${file}: ${systemMessage(err as NodeJS.ErrnoException)}\n`);
       status = 1;
