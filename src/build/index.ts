@@ -32,6 +32,7 @@ import {
 } from './kbuild.js';
 import { withLineDirectives } from '../patch/line-directives.js';
 import { withDependencies } from './module-deps.js';
+import { affectedInTree, LARGE_SET, refuseLayoutChanges } from './affected.js';
 import { kernelEntrySizes } from './entry-sizes.js';
 import { LineMap } from '../patch/lines.js';
 import { preparedWithKelpFlags } from '../target/source.js';
@@ -255,7 +256,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
       const g = guard!;
       try {
         objects = await buildInTree({
-          tree, config, cc, cache: o.useCache === false ? null : cache, guard: g, applied, compiled, patchedC, headers, work, jobs, children, progress, checkInterrupt,
+          tree, config, cc, cache: o.useCache === false ? null : cache, kernelCache: cacheRoot(o.cache), guard: g, applied, compiled, patchedC, headers, work, jobs, children, progress, checkInterrupt,
         });
       } finally {
         g.restore();
@@ -484,17 +485,9 @@ async function make(args: string[], cwd: string, c: BuildCommon, what: string, o
 }
 
 /** In-tree: single-object kbuild targets in the tree itself, every write journalled by the guard. */
-async function buildInTree(c: BuildCommon & { config: string; cc: string; cache: ObjectCache | null; guard: TreeGuard }): Promise<Objects> {
+async function buildInTree(c: BuildCommon & { config: string; cc: string; cache: ObjectCache | null; guard: TreeGuard; kernelCache: string }): Promise<Objects> {
   const { tree, guard } = c;
-  const list = new Set(c.patchedC.map((p) => p.replace(/\.c$/, '.o')));
-  if (c.headers.length > 0) {
-    const users = await objectsIncluding(tree, c.headers);
-    if (users.length === 0 && list.size === 0) {
-      throw new KelpError(`no built object of the tree depends on ${c.headers.join(', ')} (kbuild's .cmd files name none); build the objects that include it once, or patch the .c files too`, tree);
-    }
-    for (const u of users) list.add(u);
-  }
-  const objs = [...list].sort();
+  const objs = await affectedInTree(c);
   const origDir = join(c.work, 'orig');
   const patchedDir = join(c.work, 'patched');
   const kcflags = `KCFLAGS=${KELP_KCFLAGS}`;
@@ -502,6 +495,7 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
     c.progress.say(`${tree} was prepared without kelp's KCFLAGS (${KELP_KCFLAGS}): kbuild redoes its prepare step once (scripts/mod, generated headers; no source file changes)`);
   }
   c.progress.phase('build originals', `${objs.length} object(s)`);
+  if (objs.length > LARGE_SET) c.progress.say(`building ${objs.length} objects twice (original and patched); this takes a while`, true);
   guard.protect(objs.flatMap((o) => [o, cmdFileOf(o)]));
   const compiler = compilerVersion(c.cc);
   const keys = new Map<string, string>();
@@ -543,6 +537,7 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
 
 /** Out-of-tree: the module directory is copied; both builds run in the copy (the user's directory is never written). */
 async function buildOutOfTree(c: BuildCommon & { kdir: string }): Promise<Objects> {
+  refuseLayoutChanges(c.applied, [...c.headers, ...c.patchedC]);
   const mod = join(c.work, 'module');
   await fs.cp(c.tree, mod, { recursive: true, filter: (src) => !/\/\.git$/.test(src) });
   const args = ['-C', c.kdir, `M=${mod}`, `KCFLAGS=${KELP_KCFLAGS}`, `-j${c.jobs}`, 'modules'];
