@@ -62,7 +62,7 @@ $(foreach o,$(kelp-y),$(info Y $(1)/$(o) $(if $(call kelp-composite,$(o)),$(addp
 $(foreach o,$(kelp-m),$(info M $(1)/$(o) $(if $(call kelp-composite,$(o),m),$(addprefix $(1)/,$(call kelp-parts,$(o),m)) $(if $(call kelp-parts,$(o),m),,-))))
 $(foreach o,$(kelp-lib),$(info L $(1)/$(o)))
 $(info F $(1) $(3) $(subdir-ccflags-y) $(ccflags-y) $(asflags-y))
-$(foreach v,$(filter CFLAGS_%.o,$(.VARIABLES)),$(if $(filter file override,$(origin $(v))),$(info C $(1)/$(v:CFLAGS_%=%) $($(v)))))
+$(foreach v,$(filter-out CFLAGS_REMOVE_%,$(filter CFLAGS_%.o,$(.VARIABLES))),$(if $(filter file override,$(origin $(v))),$(info C $(1)/$(v:CFLAGS_%=%) $($(v)))))
 $(eval kelp-subv-$(1) := $(if $(filter V,$(2)),$(sort $(patsubst %/,%,$(filter %/,$(obj-y))))))
 $(eval kelp-subm-$(1) := $(filter-out $(kelp-subv-$(1)),$(sort $(patsubst %/,%,$(filter %/,$(obj-y) $(obj-m))))))
 $(eval kelp-inh-$(1) := $(3) $(subdir-ccflags-y))

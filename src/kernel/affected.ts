@@ -6,7 +6,7 @@
  * from what happens to have been built before.
  */
 import { readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { configuredObjects, type ConfiguredTree } from './configured.js';
 import { whyNotConfigured } from './config-reason.js';
 import { includeIndex, objectsIncludingHeaders } from './includes.js';
@@ -18,7 +18,7 @@ export interface Affected {
   notConfigured: Array<{ file: string; option: string | null; message: string }>;
   /** Header → how many configured objects include it. */
   includers: Record<string, number>;
-  /** Patched headers on whose includers' paths a computed #include could not be resolved. */
+  /** What the user should know about the search (objects from generated sources, includes through unknown macros). */
   notes: string[];
   /** Timings (ms): the Makefile evaluation, the include index (0 when cached). */
   ms: { objects: number; includes: number };
@@ -58,18 +58,10 @@ export async function affectedObjects(tree: string, patchedC: string[], headers:
       const r = objectsIncludingHeaders(index, [h]);
       includers[h] = r.objects.length;
       for (const o of r.objects) list.add(o);
+      if (r.generated.length > 0) notes.push(`${h}: ${r.generated.length} object(s) made from generated sources beside its includers are rebuilt too (${r.generated.slice(0, 3).join(', ')}${r.generated.length > 3 ? ', ...' : ''})`);
       if (r.objects.length === 0 && included.includes(h)) notConfigured.push({ file: h, ...whyNotConfigured(tree, conf, config, h) });
     }
-    const unresolved = Object.entries(index.unresolved);
-    if (unresolved.length > 0) {
-      // Headers included through a macro kelp could not follow: their includers are searched as if they included every patched header.
-      const viaMacro = objectsIncludingHeaders(index, unresolved.map(([f]) => f));
-      const extra = viaMacro.objects.filter((o) => !list.has(o));
-      if (extra.length > 0 && headers.some((h) => unresolved.some(([f]) => posix.dirname(f) === posix.dirname(h)))) {
-        for (const o of extra) list.add(o);
-        notes.push(`${extra.length} object(s) that include a header through a macro (${unresolved.map(([f, m]) => `${f}: ${m.join(', ')}`).slice(0, 3).join('; ')}) are rebuilt too`);
-      }
-    }
+    for (const [f, macros] of Object.entries(index.unresolved)) notes.push(`${f}: #include ${macros.join(', ')} names no file kelp could find (not followed)`);
   }
   return { objects: [...list].sort(), notConfigured, includers, notes, ms: { objects: objectsMs, includes: includesMs }, includesCached, conf };
 }

@@ -37,7 +37,6 @@ export interface IncludeIndex {
 }
 
 const FORMAT = 1;
-const INCLUDE_RE = /^[ \t]*#[ \t]*include[ \t]*(?:([<"])([^>"\n]+)[>"]|([A-Za-z_][A-Za-z0-9_]*)\b)/gm;
 /** Directories of a tree never reached by a kernel object's #include. */
 const SKIP_TOP = new Set(['.git', 'Documentation', 'debian', '.pc']);
 const SKIP_EXT = /\.(o|cmd|ko|a|mod|order|d|tmp|rst|txt|json|yaml|py|sh|pl)$/;
@@ -76,6 +75,7 @@ function objectFlags(conf: ConfiguredTree, object: string): string[] {
 export async function buildIncludeIndex(tree: string, conf: ConfiguredTree): Promise<IncludeIndex> {
   const started = Date.now();
   const exists = await listFiles(tree);
+  const config = readFileSync(join(tree, '.config'), 'latin1');
   // The extra -I/-iquote directories any configured directory adds: tried for includes the standard path does not find.
   const extra = new Set<string>();
   const sources: Record<string, string> = {};
@@ -133,42 +133,88 @@ export async function buildIncludeIndex(tree: string, conf: ConfiguredTree): Pro
   for (const f of new Set(Object.values(forced).flat())) if (exists.has(f)) idOf(f);
   for (const f of FORCED_INCLUDES) if (exists.has(f)) idOf(f);
   // Read in batches (the kernel's sources are many small files).
+  const computed: Array<{ id: number; macro: string }> = [];
+  const defines = new Map<string, Array<{ from: string; quote: boolean; name: string }>>();
   while (queue.length > 0) {
     const batch = queue.splice(0, 256);
-    const texts = await Promise.all(batch.map((id) => fs.readFile(join(tree, files[id]), 'latin1').catch(() => '')));
+    const texts = await Promise.all(batch.map((id) => fs.readFile(join(tree, files[id])).catch(() => Buffer.alloc(0))));
     batch.forEach((id, k) => {
-      const text = texts[k];
       const from = files[id];
       const out = new Set<number>();
-      INCLUDE_RE.lastIndex = 0;
-      for (let m = INCLUDE_RE.exec(text); m !== null; m = INCLUDE_RE.exec(text)) {
-        if (m[3] !== undefined) {
-          const macro = m[3];
-          const target = computedInclude(text, macro);
-          if (target === 'self') continue;
-          if (target === null) (unresolved[from] ??= []).push(macro);
-          else for (const p of resolveName(from, target.quote, target.name)) out.add(idOf(p));
-          continue;
+      for (const d of directives(texts[k])) {
+        if (d.kind === 'define') {
+          let list = defines.get(d.name);
+          if (list === undefined) defines.set(d.name, (list = []));
+          list.push({ from, quote: d.quote, name: d.target });
+        } else if (d.kind === 'macro') {
+          if (!/^TRACE_INCLUDE(_FILE)?$/.test(d.name)) computed.push({ id, macro: d.name });
+        } else {
+          for (const p of resolveName(from, d.quote, d.target)) out.add(idOf(p));
         }
-        for (const p of resolveName(from, m[1] === '"', m[2].trim())) out.add(idOf(p));
       }
       includes[id] = [...out];
     });
+    if (queue.length === 0) {
+      // `#include MACRO`: whatever any scanned file defines MACRO as (define_trace.h's TRACE_INCLUDE re-includes its includer, already on the path).
+      for (const c of computed.splice(0)) {
+        const defs = defines.get(c.macro) ?? [];
+        if (c.macro.startsWith('CONFIG_')) {
+          // A string option naming a file (unset: the #include is compiled out).
+          const v = new RegExp(`^${c.macro}="([^"]+)"$`, 'm').exec(config);
+          if (v !== null) defs.push({ from: files[c.id], quote: true, name: v[1] });
+          else continue;
+        }
+        if (defs.length === 0) (unresolved[files[c.id]] ??= []).push(c.macro);
+        for (const d of defs) for (const p of resolveName(d.from, d.quote, d.name)) includes[c.id].push(idOf(p));
+      }
+    }
   }
   return { files, includes, unresolved, sources, forced, generated, ms: Date.now() - started };
 }
 
+type Directive =
+  | { kind: 'include'; quote: boolean; target: string }
+  | { kind: 'macro'; name: string }
+  | { kind: 'define'; name: string; quote: boolean; target: string };
+
+const INCLUDE = Buffer.from('include');
+const DEFINE = Buffer.from('define');
+
+/** Whether `at` follows `#` at the start of a line (blanks allowed around the `#`). */
+function afterHash(buf: Buffer, at: number): boolean {
+  let j = at - 1;
+  while (j >= 0 && (buf[j] === 0x20 || buf[j] === 0x09)) j--;
+  if (j < 0 || buf[j] !== 0x23) return false;
+  j--;
+  while (j >= 0 && (buf[j] === 0x20 || buf[j] === 0x09)) j--;
+  return j < 0 || buf[j] === 0x0a;
+}
+
+function restOfLine(buf: Buffer, from: number): string {
+  let e = buf.indexOf(0x0a, from);
+  if (e < 0) e = buf.length;
+  return buf.toString('latin1', from, e);
+}
+
 /**
- * What `#include MACRO` in `text` names: a `#define MACRO "x"` or `<x>` of
- * the same file; 'self' for the trace-event pattern (define_trace.h
- * re-including the header that included it, already on the includer's
- * path); null when it cannot be told.
+ * The #include lines of a file (every one: #if is not evaluated), and its
+ * `#define NAME <file>` / `"file"` lines (what a computed include may name).
  */
-export function computedInclude(text: string, macro: string): { quote: boolean; name: string } | 'self' | null {
-  if (/^TRACE_INCLUDE$|^TRACE_INCLUDE_FILE$/.test(macro)) return 'self';
-  const re = new RegExp(`^[ \\t]*#[ \\t]*define[ \\t]+${macro}[ \\t]+([<"])([^>"\\n]+)[>"]`, 'm');
-  const m = re.exec(text);
-  return m ? { quote: m[1] === '"', name: m[2].trim() } : null;
+export function directives(buf: Buffer): Directive[] {
+  const out: Directive[] = [];
+  for (let i = buf.indexOf(INCLUDE); i >= 0; i = buf.indexOf(INCLUDE, i + INCLUDE.length)) {
+    if (!afterHash(buf, i)) continue;
+    const m = /^[ \t]*(?:([<"])([^>"]+)[>"]|([A-Za-z_][A-Za-z0-9_]*))/.exec(restOfLine(buf, i + INCLUDE.length));
+    if (m === null) continue;
+    if (m[3] !== undefined) out.push({ kind: 'macro', name: m[3] });
+    else out.push({ kind: 'include', quote: m[1] === '"', target: m[2].trim() });
+  }
+  for (let i = buf.indexOf(DEFINE); i >= 0; i = buf.indexOf(DEFINE, i + DEFINE.length)) {
+    if (!afterHash(buf, i)) continue;
+    const m = /^[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+([<"])([^>"]+)[>"][ \t]*(?:\/[*/].*)?$/.exec(restOfLine(buf, i + DEFINE.length));
+    if (m !== null && /\.(h|c|inc)$/.test(m[3].trim())) out.push({ kind: 'define', name: m[1], quote: m[2] === '"', target: m[3].trim() });
+  }
+  return out;
 }
 
 function cacheFile(cacheDir: string, tree: string, config: string): string {
@@ -195,10 +241,11 @@ export async function includeIndex(tree: string, conf: ConfiguredTree, cacheDir:
 
 /**
  * The configured objects that include one of `headers` (tree-relative paths),
- * directly or through other headers, and the unresolved computed includes on
- * the way (each a place where the answer might be incomplete).
+ * directly or through other headers; `all` when the forced includes reach
+ * them (every object); `generated`: objects whose source is made at build
+ * time, taken when a sibling in their directory includes the header.
  */
-export function objectsIncludingHeaders(index: IncludeIndex, headers: string[]): { objects: string[]; all: boolean } {
+export function objectsIncludingHeaders(index: IncludeIndex, headers: string[]): { objects: string[]; all: boolean; generated: string[] } {
   const ids = new Map<string, number>();
   index.files.forEach((f, i) => ids.set(f, i));
   const reverse: number[][] = index.files.map(() => []);
@@ -220,5 +267,8 @@ export function objectsIncludingHeaders(index: IncludeIndex, headers: string[]):
   for (const [obj, src] of Object.entries(index.sources)) {
     if (all || isReached(src) || (index.forced[obj] ?? []).some(isReached)) objects.push(obj);
   }
-  return { objects: objects.sort(), all };
+  // Objects made from generated sources (asn1 parsers, raid6 unrolled code) are not scanned: rebuilt when a sibling of their directory includes the header.
+  const dirs = new Set(objects.map((o) => posix.dirname(o)));
+  const generated = index.generated.filter((o) => all || dirs.has(posix.dirname(o)));
+  return { objects: [...objects, ...generated].sort(), all, generated };
 }
