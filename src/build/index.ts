@@ -478,8 +478,11 @@ interface BuildCommon {
   checkInterrupt: (where: string) => void;
 }
 
-async function make(args: string[], cwd: string, c: BuildCommon, what: string, onSpawn?: (pid: number) => void): Promise<void> {
-  const r = await runMake(args, { cwd, children: c.children, onSpawn });
+async function make(args: string[], cwd: string, c: BuildCommon, what: string, onSpawn?: (pid: number) => void, total = 0): Promise<void> {
+  // kbuild's "  CC [M]  path.o" lines count the objects compiled so far.
+  let compiled = 0;
+  const log = total > 0 ? (line: string) => { if (/^\s+CC( \[M\])?\s+\S+\.o$/.test(line)) c.progress.note(`${++compiled}/${total} object(s)`); } : undefined;
+  const r = await runMake(args, { cwd, children: c.children, onSpawn, log });
   c.checkInterrupt(c.tree);
   if (r.exitCode !== 0) throw new KelpError(`building the ${what} failed: ${makeFailure(r.output)}`, c.tree);
 }
@@ -514,7 +517,7 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
   if (misses.length > 0) {
     // Built afresh from the tree's sources (an object left in the tree is restored afterwards by the guard).
     for (const o of misses) guard.write(o, null);
-    await make([`-j${c.jobs}`, kcflags, ...misses], tree, c, `original objects (${misses.join(', ')})`, (pid) => guard.noteGroup(pid));
+    await make([`-j${c.jobs}`, kcflags, ...misses], tree, c, `original objects (${misses.length > 20 ? `${misses.length} objects` : misses.join(', ')})`, (pid) => guard.noteGroup(pid), misses.length);
     for (const o of misses) {
       await copyInto(join(tree, o), join(origDir, o));
       if (c.cache) await c.cache.store(keys.get(o)!, join(tree, o), tree, o, readCmdFile(tree, o).deps);
@@ -526,7 +529,7 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
   guard.protect(c.applied.after.keys());
   for (const [p, content] of c.compiled) guard.write(p, content);
   c.progress.phase('build patched', `${objs.length} object(s)`);
-  await make([`-j${c.jobs}`, kcflags, ...objs], tree, c, 'patched objects', (pid) => guard.noteGroup(pid));
+  await make([`-j${c.jobs}`, kcflags, ...objs], tree, c, 'patched objects', (pid) => guard.noteGroup(pid), objs.length);
   const info = new Map<string, CmdInfo>();
   for (const o of objs) {
     await copyInto(join(tree, o), join(patchedDir, o));
