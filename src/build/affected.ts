@@ -6,7 +6,7 @@
  * Refuses struct layout changes; a patch that changes nothing the
  * configuration builds ends here with exit 3.
  */
-import { KelpError } from '../../elf/errors.js';
+import { ExitCode, KelpError } from '../errors.js';
 import { affectedObjects } from '../kernel/affected.js';
 import { describeLayoutChange, layoutChanges } from '../kernel/struct-layout.js';
 import type { AppliedPatches } from './patch.js';
@@ -35,7 +35,7 @@ export function refuseLayoutChanges(applied: AppliedPatches, files: string[]): v
     if (before === null || before === undefined || after === null || after === undefined) continue;
     for (const ch of layoutChanges(before, after)) problems.push(describeLayoutChange(f, ch));
   }
-  if (problems.length > 0) throw new KelpError(`cannot be live-patched: ${problems.join('; ')}`, applied.changes[0]?.patch, 2);
+  if (problems.length > 0) throw new KelpError(`cannot be live-patched: ${problems.join('; ')}`, applied.changes[0]?.patch, ExitCode.Refused);
 }
 
 /** The objects to build for an in-tree patch, sorted. */
@@ -60,7 +60,7 @@ export async function affectedInTree(c: AffectedInput): Promise<string[]> {
       ...aff.notConfigured.map((n) => `${n.file} (${n.option ?? 'not configured'})`),
       ...c.headers.filter((h) => (aff.includers[h] ?? 0) === 0).map((h) => `${h} (no configured object includes it)`),
     ];
-    throw new KelpError(`changes nothing this kernel's configuration builds: ${what.join(', ')}`, c.applied.changes[0]?.patch, 3);
+    throw new KelpError(`changes nothing this kernel's configuration builds: ${what.join(', ')}`, c.applied.changes[0]?.patch, ExitCode.NoChange);
   }
   return [...list].sort();
 }

@@ -22,7 +22,7 @@ let target: TargetInfo;
 let tree: string;
 const tmp = makeTmpDir('build-tree-headers');
 const FIX = (name: string) => join(REPO_ROOT, 'test', 'build', 'fixtures', name);
-const WATCHED = ['fs/ext4/truncate.h', 'fs/ext4/ext4.h', 'fs/ext4/inode-test.c', 'fs/ntfs/aops.c'];
+const WATCHED = ['fs/fat/fat.h', 'fs/ext4/ext4.h', 'fs/ext4/inode-test.c', 'fs/ntfs/aops.c'];
 
 beforeAll(async () => {
   pre = await ensureDebianPackages(targetPackages({ source: true }));
@@ -59,26 +59,30 @@ test('the configured objects computed from the Makefiles name exactly the module
   expect(conf.objects.get('kernel/sys.o')).toEqual({ object: 'kernel/sys.o', target: 'vmlinux', lib: false });
 }, 600_000);
 
-test('a header fix whose includers were never built: every configured includer is rebuilt and the changed ext4 functions are patched', () => {
+test('a header fix whose includers were never built: every configured includer is rebuilt, in two modules, and the changed functions are patched (verified in the VM)', () => {
   if (skipUnlessReady(pre)) return;
-  const includers = ['fs/ext4/file.o', 'fs/ext4/indirect.o', 'fs/ext4/inline.o', 'fs/ext4/inode.o'];
-  // kbuild's records of earlier builds (which the old search relied on) play no part: note which of them exist.
-  const recorded = includers.filter((o) => existsSync(join(tree, o.replace(/([^/]+)$/, '.$1.cmd'))));
-  const out = join(tmp.dir, 'truncate');
-  const r = unchanged('truncate', () => kelp(buildArgs(FIX('ext4-truncate-header.patch'), out, ['--json', '--no-cache'])));
+  // fs/fat/fat.h: the fat module's objects, vfat's and msdos's.
+  const includers = ['cache', 'dir', 'fatent', 'file', 'inode', 'misc', 'namei_msdos', 'namei_vfat', 'nfs'].map((n) => `fs/fat/${n}.o`);
+  const cmdFile = (o: string) => join(tree, o.replace(/([^/]+)$/, '.$1.cmd'));
+  // kbuild's records of earlier builds (which the old search relied on) play no part: note which exist.
+  const recorded = includers.filter((o) => existsSync(cmdFile(o)));
+  const out = join(tmp.dir, 'fat');
+  const r = unchanged('fat', () => kelp(buildArgs(FIX('fat-checksum-header.patch'), out, ['--json', '--no-cache', '--verify'])));
   expect([r.status, r.stderr.slice(-3000)]).toEqual([0, expect.any(String)]);
-  expect(r.stderr).toMatch(/fs\/ext4\/truncate\.h: included by 4 object\(s\) of this kernel's configuration/);
+  expect(r.stderr).toMatch(/fs\/fat\/fat\.h: included by 9 object\(s\) of this kernel's configuration/);
   const report = JSON.parse(r.stdout);
   expect(report.objects.map((o: { object: string }) => o.object)).toEqual(includers);
   expect(report.objects.every((o: { cached: boolean }) => !o.cached)).toBe(true);
-  const changed = report.objects.filter((o: { result: string }) => o.result === 'changed').map((o: { object: string }) => o.object);
-  expect(changed).toEqual(['fs/ext4/indirect.o', 'fs/ext4/inode.o']);
-  expect(Object.keys(report.targets)).toEqual(['ext4']);
-  const fns = report.objects.flatMap((o: { changedFunctions: Array<{ name: string }> }) => o.changedFunctions.map((f) => f.name));
-  expect(fns.length).toBeGreaterThan(0);
-  expect(readdirSync(out).sort()).toEqual(['livepatch-ext4-truncate-header.json', 'livepatch-ext4-truncate-header.ko']);
+  // fat_checksum's callers: fat_parse_long (dir.c, module fat) and vfat_build_slots (namei_vfat.c, module vfat).
+  const changed = Object.fromEntries(report.objects.filter((o: { result: string }) => o.result === 'changed')
+    .map((o: { object: string; changedFunctions: Array<{ name: string }> }) => [o.object, o.changedFunctions.map((f) => f.name).sort()]));
+  expect(changed).toEqual({ 'fs/fat/dir.o': ['fat_parse_long.constprop.0'], 'fs/fat/namei_vfat.o': ['vfat_add_entry'] });
+  expect(report.targets).toEqual({ fat: ['fs/fat/dir.o'], vfat: ['fs/fat/namei_vfat.o'] });
+  expect(readdirSync(out).sort()).toEqual(['livepatch-fat-checksum-header.json', 'livepatch-fat-checksum-header.ko']);
+  // In the VM: fat and vfat (the originals) loaded, then the livepatch, enabled.
+  expect(report.verify.ok).toBe(true);
   // The tree's build records are as they were (the guard removes what kelp built).
-  expect(includers.filter((o) => existsSync(join(tree, o.replace(/([^/]+)$/, '.$1.cmd'))))).toEqual(recorded);
+  expect(includers.filter((o) => existsSync(cmdFile(o)))).toEqual(recorded);
 }, 1_800_000);
 
 test('a struct that gains a member in a header is refused, naming the struct and the member, before anything is built', () => {
