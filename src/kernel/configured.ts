@@ -12,6 +12,7 @@ import { join, posix } from 'node:path';
 import { KelpError } from '../errors.js';
 import { templatesDir } from '../link/template.js';
 import { writeFileAtomic } from '../target/atomic.js';
+import { treeStamp } from './stamp.js';
 
 export interface ConfiguredObject {
   /** The object's path relative to the tree (a composite module: its parts carry the module). */
@@ -36,7 +37,7 @@ export interface ConfiguredTree {
 }
 
 /** Bumped when the listing's format or rules change (old cache entries are then ignored). */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** Only the flags that change where #include finds files. */
 export function includeFlags(words: string[], dir: string): string[] {
@@ -154,6 +155,13 @@ async function topVariables(tree: string): Promise<{ vars: string[]; libDirs: st
   return { vars, libDirs };
 }
 
+/** The Makefiles a listing was computed from: each directory's Kbuild or Makefile, and the top ones. */
+function makefilesOf(tree: string, dirs: string[]): string[] {
+  const files = ['Makefile', 'Kbuild', 'arch/x86/Makefile', 'scripts/Kbuild.include'];
+  for (const d of dirs) files.push(existsSync(join(tree, d, 'Kbuild')) ? `${d}/Kbuild` : `${d}/Makefile`);
+  return files;
+}
+
 /** The cache file of a tree's listing: keyed by the tree, its configuration and the Makefiles' listing format. */
 function cacheFile(cacheDir: string, tree: string, config: string): string {
   const h = createHash('sha256').update(`${FORMAT}\0${tree}\0`).update(config).digest('hex').slice(0, 32);
@@ -171,7 +179,10 @@ export async function configuredObjects(tree: string, cacheDir: string | null): 
   const file = cacheDir === null ? null : cacheFile(cacheDir, tree, Buffer.concat([config, readFileSync(autoConf)]).toString('latin1'));
   if (file !== null) {
     try {
-      return parseListing(await fs.readFile(file, 'latin1'));
+      const text = await fs.readFile(file, 'latin1');
+      const [first, rest] = [text.slice(0, text.indexOf('\n')), text.slice(text.indexOf('\n') + 1)];
+      const listing = parseListing(rest);
+      if (first === `# stamp ${await treeStamp(tree, makefilesOf(tree, listing.dirs))}`) return listing;
     } catch { /* not cached yet */ }
   }
   const top = await topVariables(tree);
@@ -183,7 +194,7 @@ export async function configuredObjects(tree: string, cacheDir: string | null): 
   if (listing.objects.size === 0) throw new KelpError('the tree\'s Makefiles list no objects for this configuration', tree);
   if (file !== null) {
     await fs.mkdir(join(cacheDir!, 'kernel'), { recursive: true });
-    await writeFileAtomic(file, r.stdout);
+    await writeFileAtomic(file, `# stamp ${await treeStamp(tree, makefilesOf(tree, listing.dirs))}\n${r.stdout}`);
   }
   return listing;
 }

@@ -12,6 +12,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { writeFileAtomic } from '../target/atomic.js';
 import type { ConfiguredTree } from './configured.js';
+import { treeStamp } from './stamp.js';
 
 /** kbuild's LINUXINCLUDE for x86 (arch first, then generic, then uapi), and its forced includes. */
 export const STANDARD_INCLUDE = [
@@ -34,9 +35,11 @@ export interface IncludeIndex {
   generated: string[];
   /** Milliseconds the scan took. */
   ms: number;
+  /** Fingerprint of the scanned files (stamp.ts): a cached index whose files changed is rebuilt. */
+  stamp: string;
 }
 
-const FORMAT = 1;
+const FORMAT = 2;
 /** Directories of a tree never reached by a kernel object's #include. */
 const SKIP_TOP = new Set(['.git', 'Documentation', 'debian', '.pc']);
 const SKIP_EXT = /\.(o|cmd|ko|a|mod|order|d|tmp|rst|txt|json|yaml|py|sh|pl)$/;
@@ -169,7 +172,7 @@ export async function buildIncludeIndex(tree: string, conf: ConfiguredTree): Pro
       }
     }
   }
-  return { files, includes, unresolved, sources, forced, generated, ms: Date.now() - started };
+  return { files, includes, unresolved, sources, forced, generated, ms: Date.now() - started, stamp: await treeStamp(tree, files) };
 }
 
 type Directive =
@@ -228,7 +231,8 @@ export async function includeIndex(tree: string, conf: ConfiguredTree, cacheDir:
   const file = cacheDir === null ? null : cacheFile(cacheDir, tree, config);
   if (file !== null) {
     try {
-      return { index: JSON.parse(await fs.readFile(file, 'utf8')) as IncludeIndex, cached: true };
+      const index = JSON.parse(await fs.readFile(file, 'utf8')) as IncludeIndex;
+      if (index.stamp === await treeStamp(tree, index.files)) return { index, cached: true };
     } catch { /* not cached yet */ }
   }
   const index = await buildIncludeIndex(tree, conf);
