@@ -118,9 +118,10 @@ export function parseListing(text: string): ConfiguredTree {
   return { objects, dirFlags, objectFlags, dirs, modules: [...modules].sort() };
 }
 
-function run(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs make (reading Makefiles only: nothing is built) and collects its output. */
+function runMake(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn('make', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let errSize = 0;
@@ -128,7 +129,7 @@ function run(cmd: string, args: string[], cwd: string): Promise<{ code: number |
     child.stderr.on('data', (d: Buffer) => {
       if (errSize < (1 << 20)) { err.push(d); errSize += d.length; }
     });
-    child.on('error', (e) => rej(new KelpError(`cannot run ${cmd}: ${e.message}`, cwd)));
+    child.on('error', (e) => rej(new KelpError(`cannot run make: ${e.message}`, cwd)));
     child.on('close', (code) => res({ code, stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('latin1') }));
   });
 }
@@ -141,7 +142,7 @@ function run(cmd: string, args: string[], cwd: string): Promise<{ code: number |
 async function topVariables(tree: string): Promise<{ vars: string[]; libDirs: string[] }> {
   const names = ['SRCARCH', 'ARCH', 'BITS', 'ARCH_CORE', 'ARCH_LIB', 'ARCH_DRIVERS'];
   const recipe = names.map((n) => `echo '${n}=$(strip $(${n}))'`).join('; ');
-  const r = await run('make', ['-s', '--no-print-directory', '--eval', `kelp-top-vars: ; @${recipe}`, 'kelp-top-vars'], tree);
+  const r = await runMake(['-s', '--no-print-directory', '--eval', `kelp-top-vars: ; @${recipe}`, 'kelp-top-vars'], tree);
   if (r.code !== 0) throw new KelpError(`cannot read the top-level directories from the tree's Makefile: ${r.stderr.trim().split('\n').pop() ?? ''}`, join(tree, 'Makefile'));
   const vars: string[] = [];
   let libDirs: string[] = [];
@@ -188,7 +189,7 @@ export async function configuredObjects(tree: string, cacheDir: string | null): 
   const top = await topVariables(tree);
   const mk = join(templatesDir(), 'kbuild-objects.mk');
   // The top-level Kbuild lists the directories (obj-y += kernel/ ...).
-  const r = await run('make', ['-s', '-r', '-R', '--no-print-directory', '-f', mk, 'KELP_DIRS=V:.', `KELP_LIBDIRS=${top.libDirs.join(' ')}`, ...top.vars, 'kelp-list'], tree);
+  const r = await runMake(['-s', '-r', '-R', '--no-print-directory', '-f', mk, 'KELP_DIRS=V:.', `KELP_LIBDIRS=${top.libDirs.join(' ')}`, ...top.vars, 'kelp-list'], tree);
   if (r.code !== 0) throw new KelpError(`evaluating the tree's Makefiles failed: ${r.stderr.trim().split('\n').filter((l) => /error|Error/.test(l)).slice(0, 2).join(' / ') || r.stderr.trim().split('\n').pop()}`, tree);
   const listing = parseListing(r.stdout);
   if (listing.objects.size === 0) throw new KelpError('the tree\'s Makefiles list no objects for this configuration', tree);
