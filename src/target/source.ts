@@ -52,6 +52,12 @@ export function compilerOf(config: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/** The whole CONFIG_CC_VERSION_TEXT, e.g. `gcc-14 (Debian 14.2.0-19) 14.2.0`. */
+export function compilerTextOf(config: string): string | undefined {
+  const m = /^CONFIG_CC_VERSION_TEXT="([^"]*)"/m.exec(config);
+  return m ? m[1] : undefined;
+}
+
 async function make(tree: string, args: string[]): Promise<void> {
   const r = await execa('make', args, {
     cwd: tree, reject: false, stdin: 'ignore', all: true, maxBuffer: 64 << 20,
