@@ -88,7 +88,7 @@ export async function fetchTarget(opts: FetchOptions = {}): Promise<TargetInfo> 
     throw new TargetError('not a kernel release (what uname -r prints, e.g. 6.1.0-50-amd64 or 6.12.117+deb13-amd64)', opts.release);
   }
   const apt = new AptState(root);
-  const memo = opts.release === undefined ? join(root, distro, 'resolved.json') : join(root, distro, 'resolved', `${opts.release}.json`);
+  const memo = opts.release === undefined ? join(root, distro, 'resolved-default.json') : join(root, distro, 'resolved', `${opts.release}.json`);
   let pk: KernelPackages;
   try {
     pk = await resolveKernelPackagesCached(apt, memo, { distro, release: opts.release, say });

@@ -88,7 +88,7 @@ export async function prepareSource(tree: string, config: string): Promise<void>
   const cc = compilerOf(config);
   // Debian's kernel Makefile includes .kernelvariables; setting CC there makes a
   // later `make path/file.o` use the image's compiler without CC= on the command line.
-  if (cc !== undefined && /^gcc(-\d+)?$/.test(cc)) {
+  if (cc !== undefined && /^(x86_64-linux-gnu-)?gcc(-\d+)?$/.test(cc)) {
     await fs.writeFile(join(tree, '.kernelvariables'), `CC = ${cc}\n`);
   }
   await fs.writeFile(join(tree, '.config'), applyConfigOverrides(config));
