@@ -37,11 +37,14 @@ import { LineMap } from '../patch/lines.js';
 import { preparedWithKelpFlags } from '../target/source.js';
 import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
 import { Progress, type ProgressSink } from './progress.js';
+import { withTargetPaths } from './target-paths.js';
 
 export const PHASES = ['validate', 'build originals', 'build patched', 'diff', 'link', 'verify'] as const;
 
 export interface BuildOptions {
   patches: string[];
+  /** A Debian kernel release (uname -r): source, kdir, System.map and image come from its fetch. */
+  release?: string;
   /** A configured kernel tree (in-tree patches). */
   sourcedir?: string;
   /** The build directory whose kbuild builds the module (default: sourcedir). */
@@ -151,9 +154,10 @@ async function copyInto(from: string, to: string): Promise<void> {
   await fs.copyFile(from, to);
 }
 
-export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
+export async function buildLivepatch(opts: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
-  const sink: ProgressSink = o.progress ?? { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY };
+  const sink: ProgressSink = opts.progress ?? { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY };
+  const o = (await withTargetPaths(opts, (l) => { if (opts.quiet !== true) sink.write(`kelp: ${l}\n`); })).opts;
   const phases = o.verify ? [...PHASES] : PHASES.filter((p) => p !== 'verify');
   const progress = new Progress(phases, sink, o.quiet === true);
   const jobs = Math.max(1, o.jobs ?? availableParallelism());
@@ -195,10 +199,10 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     }
     const oot = o.ootModule !== undefined;
     if (oot && o.sourcedir !== undefined) throw new KelpError('--oot-module and --sourcedir exclude each other');
-    if (!oot && o.sourcedir === undefined) throw new KelpError('needs --sourcedir (a configured kernel tree) or --oot-module (a module directory)');
+    if (!oot && o.sourcedir === undefined) throw new KelpError('needs --release (a Debian kernel release), --sourcedir (a configured kernel tree) or --oot-module (a module directory)');
     const tree = resolve(oot ? o.ootModule! : o.sourcedir!);
     if (!existsSync(tree) || !statSync(tree).isDirectory()) throw new KelpError('no such directory', oot ? o.ootModule : o.sourcedir);
-    if (oot && o.kdir === undefined) throw new KelpError('--oot-module needs --kdir (the target kernel\'s build directory)');
+    if (oot && o.kdir === undefined) throw new KelpError('--oot-module needs --release or --kdir (the target kernel\'s build directory)');
     let repaired: string[] = [];
     if (!oot) {
       // First of all: take the tree, and repair it should an earlier kelp have been killed while it was patched.

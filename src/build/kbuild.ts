@@ -120,7 +120,8 @@ export function parseCmdFile(text: string, obj: string): CmdInfo {
   const deps: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i];
-    if (l.startsWith('cmd_')) command = l.slice(l.indexOf(':=') + 2).trim();
+    // 6.1 writes cmd_<obj> := ...; since 6.2 kbuild writes savedcmd_<obj> := ... instead.
+    if ((l.startsWith('cmd_') || l.startsWith('savedcmd_')) && l.includes(':=')) command = l.slice(l.indexOf(':=') + 2).trim();
     else if (l.startsWith('source_')) source = l.slice(l.indexOf(':=') + 2).trim();
     else if (l.startsWith('deps_') && l.includes(':=')) {
       for (let j = i + 1; j < lines.length; j++) {

@@ -82,13 +82,18 @@ export function pickRelease(all: KernelRelease[], release: string): KernelReleas
 }
 
 /** Resolves `release` (default: bookworm's current kernel) to its packages. */
-export async function resolveKernelPackages(apt: AptState, opts: { distro?: string; release?: string; say?: (l: string) => void } = {}): Promise<KernelPackages> {
+export interface ResolveOptions { distro?: string; release?: string; source?: boolean; say?: (l: string) => void }
+
+export async function resolveKernelPackages(apt: AptState, opts: ResolveOptions = {}): Promise<KernelPackages> {
   const distro = opts.distro ?? 'debian';
   const meta = META[distro];
   if (meta === undefined) throw new TargetError(`unsupported distribution (supported: ${SUPPORTED_DISTROS.join(', ')})`, distro);
   const all = await listReleases(apt, opts.say);
   const release = opts.release ?? await defaultRelease(apt, meta);
   const row = pickRelease(all, release);
+  if (opts.source === true && !row.source) {
+    throw new TargetError(`the archive has no ${sourcePackageOf(release)} at ${row.version}: no source for this release (kelp target list shows which releases have source)`, release);
+  }
   if (!row.headers) throw new TargetError(`the archive has no linux-headers-${release} at ${row.version}: kelp cannot build modules for it`, release);
   const headers = `linux-headers-${release}`;
   const stanza = await showVersion(apt, headers, row.version);
@@ -110,7 +115,7 @@ export async function resolveKernelPackages(apt: AptState, opts: { distro?: stri
  * resolveKernelPackages, remembered in `memoFile` for as long as kelp's package
  * lists are unchanged (a warm fetch then runs no apt-cache at all).
  */
-export async function resolveKernelPackagesCached(apt: AptState, memoFile: string, opts: { distro?: string; release?: string; say?: (l: string) => void } = {}): Promise<KernelPackages> {
+export async function resolveKernelPackagesCached(apt: AptState, memoFile: string, opts: ResolveOptions = {}): Promise<KernelPackages> {
   await apt.ensureLists(opts.say);
   const stamp = await apt.stamp();
   if (stamp !== undefined) {

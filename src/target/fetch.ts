@@ -91,7 +91,7 @@ export async function fetchTarget(opts: FetchOptions = {}): Promise<TargetInfo> 
   const memo = opts.release === undefined ? join(root, distro, 'resolved-default.json') : join(root, distro, 'resolved', `${opts.release}.json`);
   let pk: KernelPackages;
   try {
-    pk = await resolveKernelPackagesCached(apt, memo, { distro, release: opts.release, say });
+    pk = await resolveKernelPackagesCached(apt, memo, { distro, release: opts.release, source: opts.source, say });
   } catch (err) {
     // Without usable package lists, a kernel fetched earlier still serves.
     const cached = await newestCompleted(join(root, distro), opts.source === true, opts.release);

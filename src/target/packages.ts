@@ -19,16 +19,21 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   flex: 'flex',
   bison: 'bison',
   openssl: 'openssl',
+  pahole: 'dwarves',
+  mmdebstrap: 'mmdebstrap',
+  chroot: 'coreutils',
+  unshare: 'util-linux',
 };
 
 /** Packages `kelp target run` needs on the host. */
 export const RUN_PACKAGES: readonly string[] = ['qemu-system-x86', 'busybox-static'];
 
 /** Packages `kelp target fetch` needs (download and unpack). */
-export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg'];
+export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg', 'debian-archive-keyring'];
 
 /** Packages needed to build out-of-tree modules against the fetched headers. */
-export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev', 'libelf1', 'libssl3'];
+/** (dwarves: pahole, with which 6.12's kbuild writes BTF into every module it links.) */
+export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev', 'libelf1', 'libssl3', 'dwarves'];
 
 /** Packages needed by `kelp target fetch --source` (make prepare of the kernel tree). */
 export const SOURCE_PACKAGES: readonly string[] = [
