@@ -38,6 +38,8 @@ import { preparedWithKelpFlags } from '../target/source.js';
 import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { withTargetPaths } from './target-paths.js';
+import { activeToolchain, chooseToolchain, setToolchain } from '../kernel/toolchain.js';
+import { templatesDir } from '../link/template.js';
 
 export const PHASES = ['validate', 'build originals', 'build patched', 'diff', 'link', 'verify'] as const;
 
@@ -45,6 +47,8 @@ export interface BuildOptions {
   patches: string[];
   /** A Debian kernel release (uname -r): source, kdir, System.map and image come from its fetch. */
   release?: string;
+  /** Build even when neither the host nor a build root has the kernel's exact compiler (recorded in the report). */
+  skipCompilerCheck?: boolean;
   /** A configured kernel tree (in-tree patches). */
   sourcedir?: string;
   /** The build directory whose kbuild builds the module (default: sourcedir). */
@@ -107,6 +111,8 @@ export interface BuildReport {
   objects: ObjectReport[];
   /** The special sections' entry sizes read from the target kernel (SECTION=BYTES), null when the probe did not build. */
   entrySizes: string[] | null;
+  /** The kernel's compiler (CONFIG_CC_VERSION_TEXT), the one kelp built with, where, and whether the check was skipped. */
+  compiler: { kernel: string | null; used: string | null; where: string; checkSkipped: boolean };
   sizes: { ko: number; diffObjects: number };
   cache: { hits: number; misses: number };
   timings: Record<string, number>;
@@ -157,7 +163,7 @@ async function copyInto(from: string, to: string): Promise<void> {
 export async function buildLivepatch(opts: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
   const sink: ProgressSink = opts.progress ?? { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY };
-  const o = (await withTargetPaths(opts, (l) => { if (opts.quiet !== true) sink.write(`kelp: ${l}\n`); })).opts;
+  const { opts: o, target: fetched } = await withTargetPaths(opts, (l) => { if (opts.quiet !== true) sink.write(`kelp: ${l}\n`); });
   const phases = o.verify ? [...PHASES] : PHASES.filter((p) => p !== 'verify');
   const progress = new Progress(phases, sink, o.quiet === true);
   const jobs = Math.max(1, o.jobs ?? availableParallelism());
@@ -213,7 +219,14 @@ export async function buildLivepatch(opts: BuildOptions): Promise<BuildResult> {
     }
     const kdir = resolve(o.kdir ?? tree);
     if (!existsSync(join(kdir, 'Makefile'))) throw new KelpError('not a kernel build directory (no Makefile)', kdir);
-    const config = requireLivepatchConfig(join(oot ? kdir : tree, '.config'));
+    const configFile = join(oot ? kdir : tree, '.config');
+    const config = requireLivepatchConfig(configFile);
+    // The kernel's own compiler: the host's when it is exactly that gcc, else the release's build root.
+    const toolchain = await chooseToolchain({
+      config, configFile, codename: fetched?.codename, cache: cacheRoot(o.cache), binds: [cacheRoot(o.cache), tree, kdir, templatesDir()],
+      skipCheck: o.skipCompilerCheck, say: (l) => progress.say(l),
+    });
+    setToolchain(toolchain);
     if (!existsSync(join(kdir, 'Module.symvers'))) {
       throw new KelpError('has no Module.symvers (the kernel was not fully built here); pass --kdir with the target\'s headers (the "kdir" of kelp target fetch)', kdir);
     }
@@ -385,6 +398,7 @@ export async function buildLivepatch(opts: BuildOptions): Promise<BuildResult> {
     const report: BuildReport = {
       name, moduleName: linked.moduleName, ko: join(outdir, `${name}.ko`), patches: o.patches.map((p) => resolve(p)),
       tree, kind: oot ? 'out-of-tree' : 'in-tree', kdir, targets, objects: objectReports, entrySizes: probe.sizes,
+      compiler: { kernel: toolchain.kernel, used: toolchain.used, where: toolchain.where, checkSkipped: toolchain.checkSkipped },
       sizes: { ko: koBytes, diffObjects: objectReports.reduce((n, r) => n + r.diffBytes, 0) },
       cache: { hits: objects.cached.size, misses: objects.list.length - objects.cached.size },
       timings: { ...progress.timings }, total: Math.round((Date.now() - started) / 10) / 100,
@@ -406,6 +420,7 @@ export async function buildLivepatch(opts: BuildOptions): Promise<BuildResult> {
   } finally {
     progress.end();
     try { guard?.restore(); } finally {
+      setToolchain(null);
       for (const s of signals) process.off(s, onSignal);
       process.off('exit', onExit);
       if (!keepWork) rmSync(work, { recursive: true, force: true });
@@ -507,7 +522,7 @@ async function buildInTree(c: BuildCommon & { config: string; cc: string; cache:
   }
   c.progress.phase('build originals', `${objs.length} object(s)`);
   guard.protect(objs.flatMap((o) => [o, cmdFileOf(o)]));
-  const compiler = compilerVersion(c.cc);
+  const compiler = activeToolchain()?.used ?? compilerVersion(c.cc);
   const keys = new Map<string, string>();
   const cached = new Set<string>();
   for (const o of objs) {

@@ -35,6 +35,19 @@ export function targetOfPreparedTree(sourcedir: string): TargetInfo | undefined 
   }
 }
 
+/** The fetched target whose headers tree is `kdir` (<entry>/root/usr/src/linux-headers-R). */
+export function targetOfKdir(kdir: string): TargetInfo | undefined {
+  const dir = resolve(kdir);
+  const file = join(dir, '..', '..', '..', '..', 'target.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const info = JSON.parse(readFileSync(file, 'utf8')) as TargetInfo;
+    return resolve(info.kdir) === dir ? info : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Fills the paths `o` leaves out from its target; returns the options and the target, if any. */
 export async function withTargetPaths<T extends TargetPathOptions>(o: T, say: (l: string) => void): Promise<{ opts: T; target?: TargetInfo }> {
   let target: TargetInfo | undefined;
@@ -45,7 +58,8 @@ export async function withTargetPaths<T extends TargetPathOptions>(o: T, say: (l
   } else if (o.sourcedir !== undefined) {
     target = targetOfPreparedTree(o.sourcedir);
   }
-  if (target === undefined) return { opts: o };
+  // A kdir of a fetched target tells its release (and so its compiler), but fills in nothing.
+  if (target === undefined) return { opts: o, target: o.kdir !== undefined ? targetOfKdir(o.kdir) : undefined };
   const opts = { ...o };
   if (opts.ootModule === undefined) opts.sourcedir ??= target.source;
   opts.kdir ??= target.kdir;

@@ -4,7 +4,8 @@
  * time, and described by paths.
  */
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { chooseToolchain, withToolchain } from '../kernel/toolchain.js';
 import { exists, removeTree, withLock, writeFileAtomic } from './atomic.js';
 import { CacheEntry, cacheRoot } from './cache.js';
 import { AptState } from '../kernel/apt.js';
@@ -133,6 +134,8 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
       say(`unpacking ${pk.release}`);
       await removeTree(rootDir);
       for (const f of files) await extractDeb(f, rootDir);
+      // trixie's packages install to /usr/lib only (merged /usr): lib -> usr/lib, as on a trixie host.
+      if (!(await exists(join(rootDir, 'lib'))) && (await exists(join(rootDir, 'usr', 'lib')))) await fs.symlink(join('usr', 'lib'), join(rootDir, 'lib'));
       await relativizeSymlinks(rootDir);
       const info = pathsOf(dir, pk, undefined);
       await relocateHeadersMakefile(info.kdir);
@@ -169,7 +172,8 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
         const tree = await unpackSourceTarball(debRoot, join(srcBase));
         await removeTree(debRoot);
         say('preparing the source (olddefconfig, prepare, modules_prepare)');
-        await prepareSource(tree, await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8'));
+        const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
+        await withToolchain(await toolchainFor(dir, pk, config, say), () => prepareSource(tree, config));
         await writeFileAtomic(join(srcBase, 'tree'), `${tree}\n`);
       });
       await fs.rm(file, { force: true });
@@ -177,7 +181,8 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();
     if (!(await preparedWithKelpFlags(source))) {
       say('re-preparing the source with kelp\'s flags (it was rebuilt without them)');
-      await refreshPreparation(source);
+      const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
+      await withToolchain(await toolchainFor(dir, pk, config, say), () => refreshPreparation(source!));
     }
   } else if (await entry.isDone('source')) {
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();
@@ -187,6 +192,11 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
   const info = pathsOf(dir, pk, source, compiler);
   await writeFileAtomic(join(dir, INFO_FILE), `${JSON.stringify(info, null, 2)}\n`);
   return info;
+}
+
+/** The kernel's own compiler for preparing its source (the host's, or the release's build root). */
+function toolchainFor(dir: string, pk: KernelPackages, config: string, say: (l: string) => void) {
+  return chooseToolchain({ config, configFile: pathsOf(dir, pk, undefined).config, codename: pk.codename, cache: dirname(dirname(dir)), binds: [dir], say });
 }
 
 /** The most recently completed fetch under `distroDir` (with source when required). */
