@@ -8,6 +8,7 @@
  * The choice is made once per kelp run and is process-wide: every `make` kelp
  * runs for the target (makeInvocation) goes through it.
  */
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { KelpError } from '../../elf/errors.js';
 import { compilerTextOf } from '../target/source.js';
@@ -58,6 +59,15 @@ export function compilerCommand(text: string): string {
   return text.split(/\s+/)[0]!;
 }
 
+/** The host's Debian release (VERSION_CODENAME of /etc/os-release). */
+function hostCodename(): string | undefined {
+  try {
+    return /^VERSION_CODENAME=(\S+)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 async function versionLine(cc: string): Promise<string | undefined> {
   const path = which(cc);
   if (path === undefined) return undefined;
@@ -92,7 +102,9 @@ export async function chooseToolchain(o: ChooseOptions): Promise<Toolchain> {
   const gcc = cc.replace(/^x86_64-linux-gnu-/, '');
   const codename = o.codename ?? RELEASE_OF_GCC[gcc];
   let inRoot: string | undefined;
-  if (codename !== undefined && /^gcc-\d+$/.test(gcc)) {
+  // On a host of the kernel's own release, that release's root would hold the host's very gcc.
+  const sameRelease = host !== undefined && codename !== undefined && hostCodename() === codename;
+  if (codename !== undefined && /^gcc-\d+$/.test(gcc) && !sameRelease) {
     const root = new BuildRoot(o.cache, codename, gcc);
     await root.ensure(o.say);
     inRoot = await root.compilerText(cc);
