@@ -18,7 +18,7 @@ import { isRoot, requireTool } from '../target/tools.js';
 import { ARCHIVE_KEYRING, SUITES } from './suites.js';
 
 /** What a root holds beside gcc-N: kbuild's tools for objects, prepare and module links (BTF). */
-export const ROOT_PACKAGES = ['make', 'bc', 'flex', 'bison', 'libc6-dev', 'libelf-dev', 'libssl-dev', 'dwarves', 'openssl', 'xz-utils', 'kmod', 'cpio', 'perl'];
+export const ROOT_PACKAGES = ['make', 'bc', 'flex', 'bison', 'libc6-dev', 'libelf-dev', 'libssl-dev', 'dwarves', 'openssl', 'xz-utils', 'kmod', 'cpio', 'perl', 'python3'];
 
 export class BuildRoot {
   readonly dir: string;
@@ -30,16 +30,38 @@ export class BuildRoot {
   get root(): string { return join(this.dir, 'root'); }
   private get marker(): string { return join(this.dir, 'complete'); }
 
-  async isReady(): Promise<boolean> {
-    return exists(this.marker);
+  get packages(): string[] { return [this.gcc, 'gcc', ...ROOT_PACKAGES]; }
+
+  /** The packages the completed root was made with (undefined: not made). */
+  private async made(): Promise<string[] | undefined> {
+    try {
+      return (JSON.parse(await fs.readFile(this.marker, 'utf8')) as { packages: string[] }).packages;
+    } catch {
+      return undefined;
+    }
   }
 
-  /** Creates the root once (about 400 MB); later calls return at once. */
+  async isReady(): Promise<boolean> {
+    const have = await this.made();
+    return have !== undefined && this.packages.every((p) => have.includes(p));
+  }
+
+  /** Creates the root once (about 400 MB), or adds packages a newer kelp needs; later calls return at once. */
   async ensure(say: (l: string) => void = () => {}): Promise<void> {
     if (await this.isReady()) return;
     await fs.mkdir(this.dir, { recursive: true });
     await withLock(`${this.dir}.lock`, async () => {
       if (await this.isReady()) return;
+      const have = await this.made();
+      if (have !== undefined) {
+        const missing = this.packages.filter((p) => !have.includes(p));
+        say(`adding ${missing.join(', ')} to the ${this.codename} build root`);
+        const argv = this.wrap(['sh', '-c', `apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${missing.join(' ')}`], '/', []);
+        const r = await execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore', all: true, maxBuffer: 64 << 20 });
+        if (r.exitCode !== 0) throw new TargetError(`installing ${missing.join(', ')} failed: ${(r.all ?? '').trim().split('\n').pop()}`, this.root);
+        await writeFileAtomic(this.marker, `${JSON.stringify({ at: new Date().toISOString(), packages: this.packages })}\n`);
+        return;
+      }
       const mmdebstrap = requireTool('mmdebstrap');
       const mode = isRoot() ? 'root' : 'unshare';
       say(`making a ${this.codename} build root with ${this.gcc} (mmdebstrap --variant=minbase, once)`);
@@ -48,7 +70,7 @@ export class BuildRoot {
         .map((s) => `deb [signed-by=${ARCHIVE_KEYRING}] ${s.uri} ${s.name} main`);
       const r = await execa(mmdebstrap, [
         '--variant=minbase', `--mode=${mode}`, `--keyring=${ARCHIVE_KEYRING}`, '--aptopt=Acquire::Languages "none"',
-        '--dpkgopt=path-exclude=/usr/share/{doc,man,locale}/*', `--include=${[this.gcc, 'gcc', ...ROOT_PACKAGES].join(',')}`,
+        '--dpkgopt=path-exclude=/usr/share/{doc,man,locale}/*', `--include=${this.packages.join(',')}`,
         this.codename, this.root, ...sources,
       ], { reject: false, stdin: 'ignore', all: true, maxBuffer: 64 << 20, env: { LC_ALL: 'C' } });
       if (r.exitCode !== 0) {
@@ -56,7 +78,7 @@ export class BuildRoot {
         const why = (r.all ?? '').trim().split('\n').filter((l) => /^E:|error/i.test(l)).slice(-1)[0] ?? `exit ${r.exitCode}`;
         throw new TargetError(`mmdebstrap of a ${this.codename} build root failed${mode === 'unshare' ? ' (without root it needs unprivileged user namespaces and /etc/subuid)' : ''}: ${why}`, this.root);
       }
-      await writeFileAtomic(this.marker, `${new Date().toISOString()}\n`);
+      await writeFileAtomic(this.marker, `${JSON.stringify({ at: new Date().toISOString(), packages: this.packages })}\n`);
     });
   }
 

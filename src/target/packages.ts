@@ -37,5 +37,8 @@ export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev'
 
 /** Packages needed by `kelp target fetch --source` (make prepare of the kernel tree). */
 export const SOURCE_PACKAGES: readonly string[] = [
-  ...KBUILD_PACKAGES, 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'xz-utils', 'tar', 'openssl',
+  ...KBUILD_PACKAGES, 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'xz-utils', 'tar', 'openssl', 'python3',
 ];
+
+/** Packages for kernels built by a compiler the host lacks (trixie's gcc-14): kelp makes a build root of their release. */
+export const BUILD_ROOT_PACKAGES: readonly string[] = ['mmdebstrap', 'util-linux', 'coreutils', 'debian-archive-keyring'];
