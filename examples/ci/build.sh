@@ -26,7 +26,7 @@ done
 # Host tools, from the same package lists kelp's tests use.
 pkgs=$(cd "$root" && node --input-type=module -e "
   const p = await import('./dist/src/target/packages.js');
-  const want = [...p.FETCH_PACKAGES, ...p.RUN_PACKAGES, ...p.KBUILD_PACKAGES, ...($oot ? [] : p.SOURCE_PACKAGES)];
+  const want = [...p.FETCH_PACKAGES, ...p.RUN_PACKAGES, ...p.KBUILD_PACKAGES, ...($oot ? [] : p.SOURCE_PACKAGES), ...($release ? p.BUILD_ROOT_PACKAGES : [])];
   console.log([...new Set(want)].join(' '));")
 missing=""
 for p in $pkgs; do
