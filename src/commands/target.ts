@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import type { Subcommand } from './registry.js';
+import { ExitCode } from '../errors.js';
 import { TargetError } from '../target/errors.js';
 import type { CheckResult, RunResult } from '../target/run.js';
 import { SUPPORTED_DISTROS } from '../target/distros.js';
@@ -115,21 +116,22 @@ const target: Subcommand = {
       .option('--kvm', 'use KVM when /dev/kvm is usable (default: software emulation)')
       .option('--append <args>', 'extra kernel command-line arguments')
       .option('--log <file>', 'keep the serial console log in this file')
+      .option('--file <path>', 'put a file into the target\'s root as /<basename>, for the checks (repeatable)', collect, [])
       .option('--json', 'print the result as JSON')
       .action(async (opts: {
         kernel: string; load: string[]; check: string[]; expect: string[]; disable: string[];
-        timeout: number; kvm?: boolean; append?: string; log?: string; json?: boolean;
+        timeout: number; kvm?: boolean; append?: string; log?: string; file: string[]; json?: boolean;
       }) => {
         const { runTarget } = await import('../target/run.js');
         const result = await runTarget({
           kernel: opts.kernel, load: opts.load, check: opts.check, expect: opts.expect, disable: opts.disable,
-          timeout: opts.timeout, kvm: opts.kvm === true, append: opts.append, log: opts.log,
+          timeout: opts.timeout, kvm: opts.kvm === true, append: opts.append, log: opts.log, files: opts.file,
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         else process.stdout.write(formatRun(result));
         if (!result.ok) {
           if (result.error !== null) process.stderr.write(`kelp: ${opts.kernel}: ${result.error}${result.log ? ` (console log: ${result.log})` : ''}\n`);
-          process.exitCode = result.error !== null ? 2 : 1;
+          process.exitCode = result.error !== null ? ExitCode.TargetFailed : ExitCode.BadInput;
         }
       });
   },

@@ -6,7 +6,7 @@
  * one line each on `stderr` and make the exit status non-zero.
  */
 import { ElfFile } from '../../elf/reader.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError, ExitCode } from '../errors.js';
 import { DumpContext, DumpSession, Out } from './context.js';
 import type { DumpOptions } from './options.js';
 import { localeIsUtf8 } from './format.js';
@@ -18,7 +18,7 @@ import { printRelocations } from './relocations.js';
 import { printSymbols } from './symbols.js';
 import { printSectionDumps } from './section-dumps.js';
 import { printNotes } from './notes.js';
-import { FileSource, preloadHeaders } from './source.js';
+import { ByteSource } from '../../elf/source.js';
 import { systemMessage } from '../util/system-error.js';
 
 export type { DumpOptions } from './options.js';
@@ -37,12 +37,11 @@ export interface DumpIo {
 
 /** Dumps one file already in memory. Throws a KelpError for a file kelp cannot describe; returns warnings. */
 export function dumpBuffer(buf: Buffer, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session = new DumpSession()): string[] {
-  return dumpSource(FileSource.whole(buf), file, opts, out, utf8, showName, session);
+  return dumpSource(ByteSource.whole(buf, file), file, opts, out, utf8, showName, session);
 }
 
-function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session: DumpSession): string[] {
-  preloadHeaders(src);
-  const elf = ElfFile.parse(src.buf, file);
+function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session: DumpSession): string[] {
+  const elf = ElfFile.parse(src, file);
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
   if (showName) out.w(`\nFile: ${file}\n`);
   if (opts.fileHeader) printFileHeader(ctx);
@@ -64,9 +63,10 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
   const session = new DumpSession();
   let status = 0;
   for (const file of files) {
-    let src: FileSource;
+    let src: ByteSource;
     try {
-      src = FileSource.open(file, io.sparseFrom ?? 32 << 20);
+      // Large files (the node binary is ~100 MB) are read on demand: peak memory follows what the options touch.
+      src = ByteSource.open(file, io.sparseFrom ?? 32 << 20);
     } catch (err) {
       io.stderr(`kelp: ${file}: ${systemMessage(err as NodeJS.ErrnoException)}\n`);
       status = 1;
@@ -79,9 +79,10 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
       if (warnings.length > 0) status = 1;
     } catch (err) {
       out.flush();
-      if (err instanceof KelpError) {
-        io.stderr(`kelp: ${err.describe()}\n`);
-        status = Math.max(status, err.exitCode || 1);
+      const k = asKelpError(err);
+      if (k !== undefined) {
+        io.stderr(`kelp: ${k.describe()}\n`);
+        status = Math.max(status, k.exitCode || ExitCode.BadInput);
       } else {
         throw err;
       }

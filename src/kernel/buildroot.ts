@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { exists, removeTree, withLock, writeFileAtomic } from '../target/atomic.js';
+import { removeTree, withLock, writeFileAtomic } from '../target/atomic.js';
 import { TargetError } from '../target/errors.js';
 import { isRoot, requireTool } from '../target/tools.js';
 import { ARCHIVE_KEYRING, SUITES } from './suites.js';

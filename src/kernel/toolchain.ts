@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { compilerTextOf } from '../target/source.js';
 import { which } from '../target/tools.js';
 import { BuildRoot } from './buildroot.js';

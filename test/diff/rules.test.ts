@@ -492,6 +492,7 @@ test('deterministic: two runs give byte-identical output', () => {
   const a = kelpDiff(o, p, join(dir, 'a.o'));
   const b = kelpDiff(o, p, join(dir, 'b.o'));
   expect(a.status).toBe(0);
+  expect(b.status).toBe(0);
   expect(readFileSync(join(dir, 'a.o')).equals(readFileSync(join(dir, 'b.o')))).toBe(true);
 });
 
