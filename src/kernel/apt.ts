@@ -77,10 +77,8 @@ export class AptState {
 
   /** Runs an apt program with kelp's configuration. */
   async run(tool: 'apt-get' | 'apt-cache', args: string[], cwd?: string): Promise<AptRun> {
-    const r = await execa(requireTool(tool), args, {
-      cwd, reject: false, stdin: 'ignore', maxBuffer: 64 << 20,
-      env: { LC_ALL: 'C', APT_CONFIG: this.configFile },
-    });
+    const o = { cwd, reject: false, stdin: 'ignore', maxBuffer: 64 << 20, env: { LC_ALL: 'C', APT_CONFIG: this.configFile } } as const;
+    const r = tool === 'apt-get' ? await execa(requireTool('apt-get'), args, o) : await execa(requireTool('apt-cache'), args, o);
     return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
   }
 

@@ -25,7 +25,8 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   flex: 'flex',
   bison: 'bison',
   openssl: 'openssl',
-  pahole: 'dwarves',
+  pahole: 'pahole',
+  dpkg: 'dpkg',
   mmdebstrap: 'mmdebstrap',
   unshare: 'util-linux',
   // ELF tools the tests compare kelp's output with
@@ -71,19 +72,19 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
 export const RUN_PACKAGES: readonly string[] = ['qemu-system-x86', 'busybox-static'];
 
 /** Packages `kelp target fetch` needs (download and unpack). */
-export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg', 'debian-archive-keyring'];
+export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg'];
 
 /** Packages needed to build out-of-tree modules against the fetched headers. */
-/** (dwarves: pahole, with which 6.12's kbuild writes BTF into every module it links.) */
-export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev', 'libelf1', 'libssl3', 'dwarves'];
+/** (pahole: 6.12's kbuild writes BTF into every module it links with it.) */
+export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev', 'libelf1', 'libssl3', 'pahole'];
 
 /** Packages needed by `kelp target fetch --source` (make prepare of the kernel tree). */
 export const SOURCE_PACKAGES: readonly string[] = [
-  ...KBUILD_PACKAGES, 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'xz-utils', 'tar', 'openssl', 'python3',
+  ...KBUILD_PACKAGES, 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'xz-utils', 'tar', 'openssl',
 ];
 
 /** Packages for kernels built by a compiler the host lacks (trixie's gcc-14): kelp makes a build root of their release. */
-export const BUILD_ROOT_PACKAGES: readonly string[] = ['mmdebstrap', 'util-linux', 'coreutils', 'debian-archive-keyring'];
+export const BUILD_ROOT_PACKAGES: readonly string[] = ['mmdebstrap', 'util-linux', 'coreutils'];
 
 /**
  * Packages whose programs the tests run themselves (compilers and binutils to
