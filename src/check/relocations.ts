@@ -8,7 +8,7 @@
  *
  * The address model for the overflow check:
  *  - P, the relocated field, lies somewhere in the module area [lo, hi)
- *    (target.ts: MODULES_VADDR..MODULES_END from the kernel configuration);
+ *    (rela/module-area.ts: MODULES_VADDR..MODULES_END from the kernel configuration);
  *    the loader gives no guarantee where, so a relocation passes only when it
  *    fits for both the nearest and the farthest placement;
  *  - S is the System.map address for a vmlinux symbol (a .klp.sym.vmlinux
