@@ -12,7 +12,7 @@
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KelpError } from '../errors.js';
-import { kernelModuleName } from '../patch/meta.js';
+import { kernelModuleName } from '../kmod/names.js';
 import { cacheRoot } from '../target/cache.js';
 import { compilerOf, preparedWithKelpFlags } from '../target/source.js';
 import { compilerVersion, objectCacheKey, ObjectCache } from './cache.js';

@@ -10,6 +10,7 @@ import { SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF, SHT_SYMTAB, STB_LOCAL, STT_FILE, S
 import { KelpError } from '../errors.js';
 import { ElfFile } from '../../elf/reader.js';
 import { moduleArea, type ModuleArea } from '../../rela/module-area.js';
+import { moduleNameOfFile } from '../kmod/names.js';
 import { kdirRelease } from '../link/index.js';
 import { readSymbolTable } from '../symbols/read.js';
 import { SymbolIndex, type SymbolTable, type TargetSymbol } from '../symbols/table.js';
@@ -114,11 +115,6 @@ export function moduleKallsyms(file: string, object: string): ObjectSymbols {
   return new ObjectSymbols(object, { source: file, format: 'elf', symbols, hasFiles: false });
 }
 
-/** The kernel's spelling of a module file's name: without .ko, `-` as `_`. */
-export function kernelNameOfFile(file: string): string {
-  return basename(file).replace(/\.ko$/, '').replace(/-/g, '_');
-}
-
 function findModules(root: string, out: Map<string, string>, depth = 0): void {
   if (depth > 12) return;
   let entries;
@@ -130,7 +126,7 @@ function findModules(root: string, out: Map<string, string>, depth = 0): void {
   for (const e of entries) {
     const p = join(root, e.name);
     if (e.isDirectory()) findModules(p, out, depth + 1);
-    else if (e.name.endsWith('.ko') && !out.has(kernelNameOfFile(e.name))) out.set(kernelNameOfFile(e.name), p);
+    else if (e.name.endsWith('.ko') && !out.has(moduleNameOfFile(e.name))) out.set(moduleNameOfFile(e.name), p);
   }
 }
 
@@ -222,7 +218,7 @@ export class CheckTarget {
           throw new KelpError('no such file or directory', m);
         }
         if (st.isDirectory()) findModules(m, files);
-        else files.set(kernelNameOfFile(m), m);
+        else files.set(moduleNameOfFile(m), m);
       }
       this.moduleFiles = files;
     } else {

@@ -4,6 +4,7 @@
  * reported into a structured result.
  */
 import { createHash } from 'node:crypto';
+import { kernelModuleName } from '../kmod/names.js';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -177,7 +178,7 @@ export async function runTarget(o: RunOptions): Promise<RunResult> {
   const loads = (o.load ?? []).map((f) => resolve(f));
   const checks = [...(o.check ?? [])];
   const expects = [...(o.expect ?? [])];
-  const disable = (o.disable ?? []).map((n) => n.replace(/-/g, '_'));
+  const disable = (o.disable ?? []).map(kernelModuleName);
   const timeout = o.timeout ?? 120;
   if (!(timeout > 0)) throw new TargetError('must be a positive number of seconds', '--timeout');
   const regexps = expects.map((p) => {
