@@ -5,7 +5,7 @@
  * module tree.
  */
 import { ElfObject } from '../../elf/model.js';
-import { modinfoValue, readModinfo } from '../link/modinfo.js';
+import { modinfoValue, readModinfo } from '../kmod/modinfo.js';
 import { readMaybeCompressed } from '../util/decompress.js';
 
 export interface LoadOrder {

@@ -16,12 +16,12 @@
  */
 import { SHF_ALLOC, SHF_EXECINSTR, SHN_LIVEPATCH, STT_FUNC, STT_NOTYPE } from '../../elf/constants.js';
 import { describeRelocation } from '../../rela/x86_64.js';
-import { decodeCode, type CodeMap } from '../../rela/x86-insn.js';
+import { instructionAt, instructionEnds, referenceKind } from '../../rela/insn.js';
 import { readKernelElf } from '../target/kernel-image.js';
 import { ENDBR64, moduleBranchTargets, vmlinuxBranchTargets, type BranchTargets } from '../symbols/branch-targets.js';
 import { readMaybeCompressed } from '../util/decompress.js';
 import type { CheckContext } from './context.js';
-import { parseKlpSymName } from './klp-sym.js';
+import { parseKlpSymName } from '../kmod/names.js';
 import { at } from './problem.js';
 
 /** Sections that reference code without branching to it (objtool's validate_ibt skips them). */
@@ -62,7 +62,7 @@ export function checkIndirectBranchTargets(ctx: CheckContext): void {
   const ibt = target.kernel !== undefined ? factsOf('vmlinux')!.sealing : target.ibtConfigured ?? (compiledForIbt(ctx) || undefined);
   if (ibt === false) return;
   const unknown = new Set<string>();
-  const code = new Map<number, CodeMap>();
+  const code = new Map<number, Uint32Array>();
   for (const { rel, target: sec } of m.relocationSections()) {
     if (!sec || (sec.sh_flags & SHF_ALLOC) === 0 || notABranchSource(m.name(sec))) continue;
     const rels = m.relocations(rel);
@@ -76,12 +76,14 @@ export function checkIndirectBranchTargets(ctx: CheckContext): void {
       // The place referenced: S + A for data; S + A + (end of instruction - field) for PC-relative code.
       let adjust = 0n;
       if (text !== undefined) {
-        let map = code.get(sec.index);
-        if (!map) code.set(sec.index, (map = decodeCode(text)));
-        const insn = map.at(Number(r.offset));
-        // A call or jump needs no ENDBR; a load or store of what is there takes no address.
-        if (insn !== undefined && insn.kind !== 'address') continue;
-        if (insn && describeRelocation(r.type)?.pcRelative === true) adjust = BigInt(insn.end) - r.offset;
+        let ends = code.get(sec.index);
+        if (!ends) code.set(sec.index, (ends = instructionEnds(text)));
+        const i = instructionAt(ends, Number(r.offset));
+        if (i >= 0) {
+          // A call or jump needs no ENDBR; a load or store of what is there takes no address.
+          if (referenceKind(text, i === 0 ? 0 : ends[i - 1], Number(r.offset)) !== 'address') continue;
+          if (describeRelocation(r.type)?.pcRelative === true) adjust = BigInt(ends[i]) - r.offset;
+        }
       }
       if (r.addend + adjust !== 0n) continue;
       if (ibt === undefined) {

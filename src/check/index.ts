@@ -12,7 +12,7 @@ import { checkKlpRelaSections } from './klp-rela.js';
 import { checkKlpSymbols } from './klp-sym.js';
 import { checkModinfo } from './modinfo.js';
 import { checkModuleSections } from './module-sections.js';
-import { ModuleImage } from './module.js';
+import { ModuleImage } from '../kmod/image.js';
 import { ProblemList, type Problem } from './problem.js';
 import { checkRelocations } from './relocations.js';
 import { checkSpecialSections } from './special.js';

@@ -15,7 +15,7 @@ import { SHF_ALLOC, SHT_NOBITS } from '../../elf/constants.js';
 import { ElfFile } from '../../elf/reader.js';
 import { kernelVersionOf } from '../../rela/special-sections.js';
 import { readMaybeCompressed } from '../util/decompress.js';
-import type { ModuleImage } from './module.js';
+import type { ModuleImage } from '../kmod/image.js';
 import type { ProblemList } from './problem.js';
 import type { CheckTarget } from './target.js';
 

@@ -35,7 +35,7 @@ import { SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_NOBITS } from '../../elf/constants.j
 import { SPECIAL_SECTIONS, keyOffset, type EntryField } from '../../rela/special-sections.js';
 import { describeRelocation, relocationName } from '../../rela/x86_64.js';
 import type { CheckContext } from './context.js';
-import { parseKlpRelaName } from './klp-rela.js';
+import { parseKlpRelaName } from '../kmod/names.js';
 import { at } from './problem.js';
 
 /** What the kernel reads from a field that no relocation wrote (0: an offset to the field itself), and from one written wrong. */

@@ -14,9 +14,9 @@ import { ensureDebianPackages } from '../support/prereq.js';
 import { DECOMPRESS_PACKAGES } from '../../src/target/packages.js';
 import { compressionOf, moduleStem, readMaybeCompressed } from '../../src/util/decompress.js';
 import { readKernelElf } from '../../src/target/kernel-image.js';
-import { identifyModule, nameFromFile } from '../../src/target/modinfo.js';
+import { identifyModule } from '../../src/target/modinfo.js';
 import { readSymbolTable } from '../../src/symbols/read.js';
-import { kernelNameOfFile } from '../../src/check/target.js';
+import { moduleNameOfFile } from '../../src/kmod/names.js';
 import { withDependencies } from '../../src/build/module-deps.js';
 
 let dir: string;
@@ -73,8 +73,7 @@ describe('compressed files', () => {
   test('modinfo, module names, symbols and dependencies of a .ko.xz', async () => {
     const id = await identifyModule(`${ko}.xz`);
     expect(id).toMatchObject({ name: 'demo_mod', isModule: true, vermagic: expect.stringMatching(/^6\.12\.95/) });
-    expect(nameFromFile('/x/demo-mod.ko.xz')).toBe('demo_mod');
-    expect(kernelNameOfFile('/x/demo-mod.ko.xz')).toBe('demo_mod');
+    expect(moduleNameOfFile('/x/demo-mod.ko.xz')).toBe('demo_mod');
     expect(readSymbolTable(`${ko}.xz`).symbols.some((s) => s.name === 'used_by_test' && s.defined)).toBe(true);
     const order = withDependencies([`${ko}.xz`], (n) => (n === 'dep_a' ? join(dir, 'dep_a.ko.xz') : undefined));
     expect(order.order).toEqual([join(dir, 'dep_a.ko.xz'), `${ko}.xz`]);
