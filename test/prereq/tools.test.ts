@@ -70,6 +70,7 @@ export const DYNAMIC: readonly Resolution[] = [
   { file: 'src/build/cache.ts', expr: 'cc', tools: ['gcc-12'], reason: "compilerVersion(cc): the target kernel's compiler (bookworm: gcc-12), read from its config" },
   { file: 'src/util/decompress.ts', expr: 'requireTool(tool)', tools: ['xz', 'zstd'], reason: "tool is 'xz' or 'zstd', by the file's magic" },
   { file: 'bin/kelpctl', expr: '$pm_tool', tools: ['xz', 'unxz', 'zstd', 'gzip'], reason: 'plain_module: the decompressor of a compressed module, by its magic (unxz where xz is missing: busybox)' },
+  { file: 'test/diff/objtool-tables.test.ts', expr: 'objtool', tools: [], reason: "the fetched target's own objtool (KDIR/tools/objtool/objtool, from its linux-kbuild package), not a host program" },
   { file: 'test/target/compressed.test.ts', expr: 'c', tools: ['xz', 'zstd'], reason: "test.each over 'xz', 'zstd' (gzip is node:zlib)" },
   { file: 'src/build/kbuild.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
   { file: 'src/link/kbuild.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
