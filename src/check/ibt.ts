@@ -58,8 +58,9 @@ export function checkIndirectBranchTargets(ctx: CheckContext): void {
     facts.set(object, f);
     return f;
   };
-  // IBT: the image says it; else the kdir's configuration; else the module itself (compiled with ENDBRs).
-  const ibt = target.kernel !== undefined ? factsOf('vmlinux')!.sealing : target.ibtConfigured ?? (compiledForIbt(ctx) || undefined);
+  // IBT: the kdir's configuration says it; else the module (compiled with ENDBRs) and the image. A 6.1
+  // image is never unpacked: its configuration, or its module's lack of ENDBRs, ends the rule first.
+  const ibt = target.ibtConfigured ?? (!compiledForIbt(ctx) ? false : target.kernel !== undefined ? factsOf('vmlinux')!.sealing : true);
   if (ibt === false) return;
   const unknown = new Set<string>();
   const code = new Map<number, Uint32Array>();
@@ -86,10 +87,6 @@ export function checkIndirectBranchTargets(ctx: CheckContext): void {
         }
       }
       if (r.addend + adjust !== 0n) continue;
-      if (ibt === undefined) {
-        unknown.add(k.object);
-        continue;
-      }
       const f = factsOf(k.object);
       if (f === null) {
         unknown.add(k.object);
@@ -105,6 +102,6 @@ export function checkIndirectBranchTargets(ctx: CheckContext): void {
   }
   if (unknown.size > 0) {
     const want = [...unknown].map((o) => (o === 'vmlinux' ? '--kernel (vmlinuz or vmlinux)' : `--modules with ${o}`));
-    p.note(`ibt.endbr: the module takes the address of functions of ${[...unknown].join(', ')}${ibt === undefined ? ' (IBT unknown: no --kdir configuration)' : ' under IBT'}; whether their ENDBR survives was not checked (give ${want.join(', ')})`);
+    p.note(`ibt.endbr: the module takes the address of functions of ${[...unknown].join(', ')} under IBT; whether their ENDBR survives was not checked (give ${want.join(', ')})`);
   }
 }
