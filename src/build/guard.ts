@@ -16,7 +16,7 @@ import {
   rmSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 
 interface JournalEntry {
   /** Path relative to the tree. */

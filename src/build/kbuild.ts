@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { ExitCode, KelpError } from '../errors.js';
 import { templatesDir } from '../link/template.js';
 
 /** The code-generation flags every object kelp compares is built with. */
@@ -62,7 +62,7 @@ export interface MakeResult { exitCode: number | null; signal: NodeJS.Signals | 
 export function runMake(args: string[], opts: { cwd: string; children: Children; log?: (line: string) => void; onSpawn?: (pid: number) => void }): Promise<MakeResult> {
   return new Promise((res, rej) => {
     if (opts.children.stopping) {
-      rej(new KelpError('interrupted', opts.cwd, 130));
+      rej(new KelpError('interrupted', opts.cwd, ExitCode.Interrupted));
       return;
     }
     const child = spawn('make', args, {

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { parseModinfo } from '../target/modinfo.js';
 import { writeTar, type TarEntry } from './tar.js';
 

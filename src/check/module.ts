@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import {
   EM_X86_64, ET_REL, SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_SYMTAB,
 } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfFile, type SectionHeader } from '../../elf/reader.js';
 import type { SymbolTable } from '../../elf/symbols.js';
 import type { ModInfo } from '../link/modinfo.js';

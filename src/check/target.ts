@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF, SHT_SYMTAB, STB_LOCAL, STT_FILE, STT_FUNC, STT_SECTION } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfFile } from '../../elf/reader.js';
 import { kdirRelease } from '../link/index.js';
 import { readSymbolTable } from '../symbols/read.js';

@@ -5,7 +5,7 @@
  * only when the command runs.
  */
 import { Command } from 'commander';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import type { Subcommand } from './registry.js';
 
 function collect(value: string, previous: string[]): string[] {

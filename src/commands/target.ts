@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import type { Subcommand } from './registry.js';
+import { ExitCode } from '../errors.js';
 import { TargetError } from '../target/errors.js';
 import type { CheckResult, RunResult } from '../target/run.js';
 import { SUPPORTED_DISTROS } from '../target/distros.js';
@@ -106,7 +107,7 @@ const target: Subcommand = {
         else process.stdout.write(formatRun(result));
         if (!result.ok) {
           if (result.error !== null) process.stderr.write(`kelp: ${opts.kernel}: ${result.error}${result.log ? ` (console log: ${result.log})` : ''}\n`);
-          process.exitCode = result.error !== null ? 2 : 1;
+          process.exitCode = result.error !== null ? ExitCode.TargetFailed : ExitCode.BadInput;
         }
       });
   },

@@ -6,7 +6,7 @@
  * one line each on `stderr` and make the exit status non-zero.
  */
 import { ElfFile } from '../../elf/reader.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError, ExitCode } from '../errors.js';
 import { DumpContext, DumpSession, Out } from './context.js';
 import type { DumpOptions } from './options.js';
 import { localeIsUtf8 } from './format.js';
@@ -79,9 +79,10 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
       if (warnings.length > 0) status = 1;
     } catch (err) {
       out.flush();
-      if (err instanceof KelpError) {
-        io.stderr(`kelp: ${err.describe()}\n`);
-        status = Math.max(status, err.exitCode || 1);
+      const k = asKelpError(err);
+      if (k !== undefined) {
+        io.stderr(`kelp: ${k.describe()}\n`);
+        status = Math.max(status, k.exitCode || ExitCode.BadInput);
       } else {
         throw err;
       }

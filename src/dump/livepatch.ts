@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import {
   SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, SHT_RELA, STT_FUNC, STT_SECTION,
 } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError, ExitCode } from '../errors.js';
 import { relocationName, isSupportedRelocation } from '../../rela/x86_64.js';
 import { readKlpTables, type KlpFuncEntry } from '../check/klp-funcs.js';
 import { KLP_RELA_PREFIX, parseKlpRelaName } from '../check/klp-rela.js';
@@ -421,9 +421,10 @@ export function runLivepatchDump(files: readonly string[], opts: { json: boolean
       continue;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      if (err instanceof KelpError) {
-        problem = err.describe();
-        status = Math.max(status, err.exitCode || 1);
+      const k = asKelpError(err);
+      if (k !== undefined) {
+        problem = k.describe();
+        status = Math.max(status, k.exitCode || ExitCode.BadInput);
       } else if (e && typeof e.code === 'string') {
         // An fs error (readFileSync of a directory carries no path).
         problem = `${file}: ${systemMessage(e)}`;

@@ -6,7 +6,7 @@
  * for other machines kelp refuses them rather than print something readelf
  * would print differently.
  */
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { MACHINE_NAMES } from './machines.js';
 
 export const EM_X86_64 = 62;

@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SHF_RELA_LIVEPATCH, SHN_LIVEPATCH } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError, KelpError } from '../errors.js';
 import { ElfObject } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
 import { kernelModuleName } from '../patch/meta.js';
@@ -93,12 +93,13 @@ export async function linkModule(opts: LinkOptions): Promise<LinkResult> {
     const obj = ElfObject.read(await fs.readFile(built), opts.output);
     const conversion = convertToLivepatch(obj, plan.standIns);
     const bytes = writeObject(obj);
-    const modinfo = verifyModule(bytes, opts.output, moduleName, kdirRelease(kdir), plan);
+    const modinfo = checkLinkedModule(bytes, opts.output, moduleName, kdirRelease(kdir), plan);
     await writeFileAtomic(opts.output, bytes);
     return { output: opts.output, moduleName, plan, conversion, modinfo, builddir: keep ? builddir : null };
   } catch (e) {
     if (process.env.KELP_KEEP_TMP) keep = true;
-    if (keep && e instanceof KelpError) throw new KelpError(`${e.message} (build directory kept: ${builddir})`, e.file, e.exitCode);
+    const k = keep ? asKelpError(e) : undefined;
+    if (k !== undefined) throw new KelpError(`${k.message} (build directory kept: ${builddir})`, k.file, k.exitCode);
     throw e;
   } finally {
     if (!keep && !process.env.KELP_KEEP_TMP) rmSync(builddir, { recursive: true, force: true });
@@ -106,7 +107,7 @@ export async function linkModule(opts: LinkOptions): Promise<LinkResult> {
 }
 
 /** Re-reads the written bytes and checks what the kernel will rely on. */
-export function verifyModule(bytes: Buffer, file: string, moduleName: string, release: string | undefined, plan: LinkPlan): ModInfo {
+export function checkLinkedModule(bytes: Buffer, file: string, moduleName: string, release: string | undefined, plan: LinkPlan): ModInfo {
   const obj = ElfObject.read(bytes, file);
   for (const sym of obj.symbols) {
     if (sym.name.startsWith(STAND_IN_PREFIX)) throw new KelpError(`stand-in ${sym.name} survived the conversion`, file);

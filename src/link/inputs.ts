@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { EM_X86_64, ET_REL, SHN_UNDEF, STT_FUNC } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfObject, ElfSymbol, Section } from '../../elf/model.js';
 import {
   KLP_SYM_PREFIX, META_SECTION, META_VERSION, klpSymbolName,

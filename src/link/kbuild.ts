@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 
 /** The component files kbuild links into the module (the module's own name may not be one of them). */
 export const TABLES_BASENAME = 'kelp-tables';

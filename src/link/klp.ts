@@ -18,7 +18,7 @@ import {
   RELA_SIZE, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, SHN_UNDEF, SHT_REL, SHT_RELA,
   STB_GLOBAL,
 } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfObject, ElfSymbol, Relocation, Section } from '../../elf/model.js';
 import type { KlpSymbol } from '../patch/meta.js';
 import { describeRelocation, relocationName } from '../../rela/x86_64.js';

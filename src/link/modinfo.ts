@@ -1,5 +1,5 @@
 /** The .modinfo section: NUL-separated `key=value` strings. */
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import type { ElfObject } from '../../elf/model.js';
 
 export type ModInfo = Array<{ key: string; value: string }>;

@@ -11,7 +11,7 @@
  * gives the symbols their real names back.
  */
 import { STB_GLOBAL, STT_FUNC, STV_HIDDEN } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfSymbol } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
 import { KLP_SYM_PREFIX, type KlpSymbol } from '../patch/meta.js';

@@ -3,7 +3,7 @@
  * The module column is `vmlinux` or the module's path without `.ko`.
  */
 import { readFileSync } from 'node:fs';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 
 export interface ExportedSymbol {
   name: string;

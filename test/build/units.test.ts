@@ -8,7 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../../src/errors.js';
 import { ObjectCache, objectCacheKey } from '../../src/build/cache.js';
 import { guardDir, TreeGuard } from '../../src/build/guard.js';
 import { parseCmdFile } from '../../src/build/kbuild.js';

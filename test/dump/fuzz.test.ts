@@ -9,7 +9,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError } from '../../src/errors.js';
 import { ElfFile } from '../../elf/reader.js';
 import { ElfObject } from '../../elf/model.js';
 import { Out } from '../../src/dump/context.js';
@@ -217,12 +217,12 @@ function exerciseReader(buf: Buffer, name: string): unknown {
         } else if (s.sh_type === 17) elf.group(s);
         else if (s.sh_type === 7) elf.notes(s.sh_offset, s.sh_size, s.sh_addralign, `section ${s.index}`);
       } catch (e) {
-        if (!(e instanceof KelpError)) return e;
+        if (asKelpError(e) === undefined) return e;
       }
     }
     ElfObject.read(buf, name);
   } catch (e) {
-    if (!(e instanceof KelpError)) return e;
+    if (asKelpError(e) === undefined) return e;
   }
   return undefined;
 }
@@ -247,8 +247,8 @@ test('thousands of seeded mutations: the reader and kelp dump end in output or a
     const res = dumpInProcess(buf, 'fuzz.o', OPTION_SETS[n % OPTION_SETS.length]);
     if (res.error !== undefined) {
       errors++;
-      if (!(res.error instanceof KelpError)) failures.push(`${label}: dump threw ${(res.error as Error).name}: ${(res.error as Error).stack}`);
-      else if (/\n/.test(res.error.describe())) failures.push(`${label}: a multi-line error: ${res.error.describe()}`);
+      if (asKelpError(res.error) === undefined) failures.push(`${label}: dump threw ${(res.error as Error).name}: ${(res.error as Error).stack}`);
+      else if (/\n/.test(asKelpError(res.error)!.describe())) failures.push(`${label}: a multi-line error: ${asKelpError(res.error)!.describe()}`);
     }
     if (Date.now() - t0 > 5000) failures.push(`${label}: took ${Date.now() - t0} ms`);
     cases++;
@@ -354,7 +354,7 @@ test('GNU build attribute notes with flipped, zeroed and type-character bytes: k
     for (const args of [['-n'], ['-nW']]) {
       const res = dumpInProcess(buf, 'fuzz.o', args);
       if (res.error !== undefined) {
-        if (!(res.error instanceof KelpError)) mismatches.push(`case ${n}: dump threw ${(res.error as Error).stack}`);
+        if (asKelpError(res.error) === undefined) mismatches.push(`case ${n}: dump threw ${(res.error as Error).stack}`);
         continue;
       }
       // readelf's errors about these notes (corrupt names, bad descriptor sizes) go to stderr; stdout is still compared.

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ElfObject, type Relocation, type Section } from '../../elf/model.js';
 import { SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, SHT_RELA, STB_GLOBAL } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../../src/errors.js';
 import { linkModule, type LinkResult } from '../../src/link/index.js';
 import { versionNames } from '../../src/link/klp.js';
 import { readModinfo, modinfoValue } from '../../src/link/modinfo.js';
