@@ -10,6 +10,12 @@
  * plan). On a kelp without them the local run builds the current kernel
  * only, with `--release R` dropped from the build step: the test's name says
  * which ran.
+ *
+ * gitlab-ci.schema.json is GitLab's CI schema (gitlab-org/gitlab
+ * app/assets/javascripts/editor/schema/ci.json, MIT) as the npm package
+ * gitlab-ci-local 4.56.0 ships it (src/schema/schema.js), unmodified, as JSON;
+ * newer gitlab-ci-local releases need Node.js 22 and a native module, so the
+ * schema is kept here and read by ajv (a pinned devDependency).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
