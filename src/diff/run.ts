@@ -4,9 +4,9 @@
  * entries, builds the output and reports. Returns the exit status; writes
  * OUT atomically and only on success.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { CompactElf } from '../../elf/compact.js';
-import { dirname, basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { ExitCode, KelpError } from '../errors.js';
 import { writeObject } from '../../elf/writer.js';
 import { EM_X86_64, ET_REL } from '../../elf/constants.js';
