@@ -6,7 +6,6 @@
  * (help, list, install of a bundle's module without touching the boot files
  * the package owns), and is removed and purged again.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { kelp } from '../build/support.js';
@@ -15,6 +14,7 @@ import { FakeSystem, RUNNING_RELEASE } from '../kelpctl/harness.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { makeTmpDir } from '../support/tmp.js';
+import { runStatus } from '../support/tools.js';
 
 let pre: PrereqStatus;
 const tmp = makeTmpDir('kelpctl-deb');
@@ -26,20 +26,20 @@ beforeAll(async () => {
 }, 900_000);
 afterAll(() => tmp.cleanup());
 
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env, maxBuffer: 64 << 20 });
-  return { status: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
+/** runStatus with shorter names. */
+function r2(r: { stdout: string; stderr: string; status: number }) {
+  return { status: r.status, out: r.stdout, err: r.stderr };
 }
 
 function build(out: string): string {
-  const r = sh('sh', [path.join(REPO_ROOT, 'packaging', 'deb', 'build.sh'), out]);
+  const r = r2(runStatus('sh', [path.join(REPO_ROOT, 'packaging', 'deb', 'build.sh'), out]));
   expect([r.status, r.err]).toEqual([0, '']);
   expect(r.out).toBe(`${path.join(out, DEB)}\n`);
   return path.join(out, DEB);
 }
 
 test('kelpctl --version is the project\'s version (the package\'s)', () => {
-  expect(sh('sh', [path.join(REPO_ROOT, 'bin', 'kelpctl'), '--version']).out).toBe(`kelpctl ${VERSION}\n`);
+  expect(r2(runStatus('sh', [path.join(REPO_ROOT, 'bin', 'kelpctl'), '--version'])).out).toBe(`kelpctl ${VERSION}\n`);
 });
 
 test('build.sh: the same bytes twice, Debian\'s places, a man page from --help, clean under lintian', () => {
@@ -47,7 +47,7 @@ test('build.sh: the same bytes twice, Debian\'s places, a man page from --help, 
   const deb = build(path.join(tmp.dir, 'one'));
   const again = build(path.join(tmp.dir, 'two'));
   expect(fs.readFileSync(deb).equals(fs.readFileSync(again))).toBe(true);
-  const files = sh('dpkg-deb', ['-c', deb]).out.split('\n').filter((l) => l !== '' && !l.endsWith('/'))
+  const files = r2(runStatus('dpkg-deb', ['-c', deb])).out.split('\n').filter((l) => l !== '' && !l.endsWith('/'))
     .map((l) => l.split(/\s+/)).map((f) => `${f[0]} ${f[1]} ${f[5]}`);
   expect(files).toEqual([
     '-rwxr-xr-x root/root ./etc/init.d/kelpctl',
@@ -58,12 +58,12 @@ test('build.sh: the same bytes twice, Debian\'s places, a man page from --help, 
     '-rw-r--r-- root/root ./usr/share/lintian/overrides/kelpctl',
     '-rw-r--r-- root/root ./usr/share/man/man8/kelpctl.8.gz',
   ]);
-  expect(sh('dpkg-deb', ['-f', deb, 'Package', 'Version', 'Architecture']).out).toBe(`Package: kelpctl\nVersion: ${VERSION}\nArchitecture: all\n`);
-  const man = sh('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/share/man/man8/kelpctl.8.gz | zcat', 'sh', deb]).out;
+  expect(r2(runStatus('dpkg-deb', ['-f', deb, 'Package', 'Version', 'Architecture'])).out).toBe(`Package: kelpctl\nVersion: ${VERSION}\nArchitecture: all\n`);
+  const man = r2(runStatus('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/share/man/man8/kelpctl.8.gz | zcat', 'sh', deb])).out;
   expect(man).toMatch(/^\.TH KELPCTL "8" /m);
   expect(man).toContain('load BUNDLE.tar [\\-\\-timeout S]');
   expect(man).toMatch(/11\s+the bundle has no module for the running kernel release/);
-  const lint = sh('lintian', ['--fail-on', 'error,warning,info,pedantic', '--pedantic', '--info', deb]);
+  const lint = r2(runStatus('lintian', ['--fail-on', 'error,warning,info,pedantic', '--pedantic', '--info', deb]));
   expect([lint.status, lint.out]).toEqual([0, '']);
 }, 300_000);
 
@@ -75,7 +75,7 @@ test('dpkg --root installs it into a scratch root; its kelpctl lists, installs a
   fs.mkdirSync(path.join(root, 'var/lib/dpkg/updates'), { recursive: true });
   fs.writeFileSync(path.join(root, 'var/lib/dpkg/status'), '');
   // No shell in the scratch root: maintainer scripts run outside it (they see DPKG_ROOT and leave enabling to that system).
-  const dpkg = (...args: string[]) => sh('dpkg', [`--root=${root}`, '--force-script-chrootless', '--force-depends', ...args]);
+  const dpkg = (...args: string[]) => r2(runStatus('dpkg', [`--root=${root}`, '--force-script-chrootless', '--force-depends', ...args]));
   const i = dpkg('-i', deb);
   // The one complaint: kmod (insmod) is not in the empty root.
   expect([i.status, i.err.replace(/^dpkg: kelpctl: dependency problems, but configuring anyway as you requested:\n kelpctl depends on kmod; however:\n {2}Package kmod is not installed\.\n\n?/m, '')]).toEqual([0, '']);
@@ -83,21 +83,21 @@ test('dpkg --root installs it into a scratch root; its kelpctl lists, installs a
   const kelpctl = path.join(root, 'usr/sbin/kelpctl');
   const sys = new FakeSystem();
   try {
-    expect(sh(kelpctl, ['--help'], sys.env()).out).toMatch(/^Usage: kelpctl COMMAND/);
-    const list = sh(kelpctl, ['list'], sys.env());
+    expect(r2(runStatus('sh', [kelpctl, ...['--help']], { env: sys.env() })).out).toMatch(/^Usage: kelpctl COMMAND/);
+    const list = r2(runStatus('sh', [kelpctl, ...['list']], { env: sys.env() }));
     expect([list.status, list.out]).toEqual([0, `Loaded patch modules:\n  (none)\nInstalled patch modules (${RUNNING_RELEASE}):\n  (none)\n`]);
     const fleet = path.join(tmp.dir, 'fleet');
     addRelease(fleet, RUNNING_RELEASE);
     addRelease(fleet, '9.9.9-decoy-amd64');
     const tar = path.join(tmp.dir, 'fix.tar');
     expect(kelp(['bundle', fleet, '-o', tar]).status).toBe(0);
-    const inst = sh(kelpctl, ['install', tar], sys.env());
+    const inst = r2(runStatus('sh', [kelpctl, ...['install', tar]], { env: sys.env() }));
     expect([inst.status, inst.err]).toEqual([0, '']);
     expect(fs.readFileSync(path.join(sys.state, RUNNING_RELEASE, 'livepatch_fix.ko')).equals(fs.readFileSync(path.join(fleet, RUNNING_RELEASE, 'livepatch-fix.ko')))).toBe(true);
     // The package's kelpctl does not write its own unit, init script or copy: the package has them.
     expect(fs.existsSync(sys.etc)).toBe(false);
     expect(fs.existsSync(path.join(sys.state, 'kelpctl'))).toBe(false);
-    expect(sh(kelpctl, ['list'], sys.env()).out).toContain(`  livepatch_fix  ${path.join(sys.state, RUNNING_RELEASE, 'livepatch_fix.ko')}\n`);
+    expect(r2(runStatus('sh', [kelpctl, ...['list']], { env: sys.env() })).out).toContain(`  livepatch_fix  ${path.join(sys.state, RUNNING_RELEASE, 'livepatch_fix.ko')}\n`);
   } finally {
     sys.cleanup();
   }
