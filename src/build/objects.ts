@@ -13,7 +13,7 @@ import { activeToolchain } from '../kernel/toolchain.js';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KelpError } from '../errors.js';
-import { kernelModuleName } from '../patch/meta.js';
+import { kernelModuleName } from '../kmod/names.js';
 import { cacheRoot } from '../target/cache.js';
 import { compilerOf, preparedWithKelpFlags } from '../target/source.js';
 import { compilerVersion, objectCacheKey, ObjectCache } from './cache.js';
