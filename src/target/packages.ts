@@ -50,7 +50,6 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   help2man: 'help2man',
   lintian: 'lintian',
   gzip: 'gzip',
-  zcat: 'gzip',
   // patches and trees
   diff: 'diffutils',
   git: 'git',

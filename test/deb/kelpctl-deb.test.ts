@@ -59,7 +59,7 @@ test('build.sh: the same bytes twice, Debian\'s places, a man page from --help, 
     '-rw-r--r-- root/root ./usr/share/man/man8/kelpctl.8.gz',
   ]);
   expect(r2(runStatus('dpkg-deb', ['-f', deb, 'Package', 'Version', 'Architecture'])).out).toBe(`Package: kelpctl\nVersion: ${VERSION}\nArchitecture: all\n`);
-  const man = r2(runStatus('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/share/man/man8/kelpctl.8.gz | zcat', 'sh', deb])).out;
+  const man = r2(runStatus('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/share/man/man8/kelpctl.8.gz | gzip -dc', 'sh', deb])).out;
   expect(man).toMatch(/^\.TH KELPCTL "8" /m);
   expect(man).toContain('load BUNDLE.tar [\\-\\-timeout S]');
   expect(man).toMatch(/11\s+the bundle has no module for the running kernel release/);
