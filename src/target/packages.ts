@@ -52,7 +52,6 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   // the kelpctl Debian package (packaging/deb/build.sh) and its check
   help2man: 'help2man',
   lintian: 'lintian',
-  gzip: 'gzip',
   // patches and trees
   diff: 'diffutils',
   git: 'git',
