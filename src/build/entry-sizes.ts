@@ -8,7 +8,8 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ElfObject } from '../../elf/model.js';
-import { runMake, type Children } from './kbuild.js';
+import type { Children } from '../kernel/make.js';
+import { runBuildMake as runMake } from './kbuild.js';
 
 /** Section name and the entry type's sizeof, in the probe's order; a 0 means the kernel has no such table. */
 const PROBE: ReadonlyArray<[string, string, string | null]> = [

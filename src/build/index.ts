@@ -24,7 +24,6 @@ import { verifyInTarget } from './verify.js';
 export { PHASES, type BuildOptions } from './context.js';
 export { defaultModuleName } from './validate.js';
 export type { BuildReport, BuildResult, ObjectReport, VerifyReport } from './report.js';
-export { findModuleFile, targetModulesDir } from './module-tree.js';
 
 export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
   const ctx = new BuildContext(o);

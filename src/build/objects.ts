@@ -18,7 +18,8 @@ import { compilerOf, preparedWithKelpFlags } from '../target/source.js';
 import { compilerVersion, objectCacheKey, ObjectCache } from './cache.js';
 import type { BuildContext } from './context.js';
 import type { TreeGuard } from './guard.js';
-import { cmdFileOf, KELP_KCFLAGS, makeFailure, objectsIncluding, readCmdFile, runMake, type CmdInfo } from './kbuild.js';
+import { makeFailure } from '../kernel/make.js';
+import { cmdFileOf, KELP_KCFLAGS, objectsIncluding, readCmdFile, runBuildMake, type CmdInfo } from './kbuild.js';
 import type { Validated } from './validate.js';
 
 /** The original and patched builds of the objects a patch affects. */
@@ -54,7 +55,7 @@ async function copyInto(from: string, to: string): Promise<void> {
 }
 
 async function make(ctx: BuildContext, v: Validated, args: string[], cwd: string, what: string, onSpawn?: (pid: number) => void): Promise<void> {
-  const r = await runMake(args, { cwd, children: ctx.interrupts.children, onSpawn });
+  const r = await runBuildMake(args, { cwd, children: ctx.interrupts.children, onSpawn });
   ctx.checkInterrupt(v.tree);
   if (r.exitCode !== 0) throw new KelpError(`building the ${what} failed: ${makeFailure(r.output)}`, v.tree);
 }
