@@ -19,6 +19,7 @@ const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
   () => import('./commands/diff.js'),
   () => import('./commands/link.js'),
   () => import('./commands/check.js'),
+  () => import('./commands/bundle.js'),
   () => import('./commands/target.js'),
   () => import('./commands/dump.js'),
 ];

@@ -25,8 +25,8 @@ export function patchIncludePath(): string {
 }
 
 /** Runs make for `kelp build`: kpatch-style patches find kpatch-macros.h (patchIncludePath), quiet kbuild. */
-export function runBuildMake(args: string[], opts: { cwd: string; children: Children; onSpawn?: (pid: number) => void }): Promise<MakeResult> {
-  return runMake(args, { ...opts, env: { ...process.env, LC_ALL: 'C', KBUILD_VERBOSE: '0', CPATH: patchIncludePath() } });
+export function runBuildMake(args: string[], opts: { cwd: string; children: Children; onSpawn?: (pid: number) => void; log?: (line: string) => void }): Promise<MakeResult> {
+  return runMake(args, { ...opts, vars: { LC_ALL: 'C', KBUILD_VERBOSE: '0', CPATH: patchIncludePath() } });
 }
 
 /** What kbuild's .cmd file says about an object. */
@@ -54,7 +54,8 @@ export function parseCmdFile(text: string, obj: string): CmdInfo {
   const deps: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i];
-    if (l.startsWith('cmd_')) command = l.slice(l.indexOf(':=') + 2).trim();
+    // 6.1 writes cmd_<obj> := ...; since 6.2 kbuild writes savedcmd_<obj> := ... instead.
+    if ((l.startsWith('cmd_') || l.startsWith('savedcmd_')) && l.includes(':=')) command = l.slice(l.indexOf(':=') + 2).trim();
     else if (l.startsWith('source_')) source = l.slice(l.indexOf(':=') + 2).trim();
     else if (l.startsWith('deps_') && l.includes(':=')) {
       for (let j = i + 1; j < lines.length; j++) {

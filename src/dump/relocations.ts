@@ -50,7 +50,8 @@ export function printRelocations(ctx: DumpContext): void {
   }
 }
 
-function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTable | undefined): void {
+/** Prints the entries of a REL or RELA table (a section, or a dynamic table described as one). */
+export function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTable | undefined): void {
   const { elf, out, wide, utf8, file } = ctx;
   const isRela = s.sh_type === SHT_RELA;
   if (wide) out.w(`    Offset             Info             Type               Symbol's Value  Symbol's Name${isRela ? ' + Addend' : ''}\n`);

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ExitCode, KelpError } from '../errors.js';
+import { makeInvocation } from './toolchain.js';
 
 /** The processes kelp runs (make), so an interrupt can stop them all. */
 export class Children {
@@ -43,17 +44,25 @@ export interface MakeResult { exitCode: number | null; signal: NodeJS.Signals | 
 
 /** Runs make in its own process group (so an interrupt stops gcc too), collecting its output. */
 export function runMake(
-  args: string[], opts: { cwd: string; children?: Children; env?: NodeJS.ProcessEnv; log?: (line: string) => void; onSpawn?: (pid: number) => void },
+  args: string[],
+  opts: {
+    cwd: string; children?: Children;
+    /** The variables the build needs (inside a build root, the only environment besides PATH). */
+    vars: Record<string, string>;
+    /** The whole environment when make runs directly on the host (default: the host's with `vars`). */
+    hostEnv?: NodeJS.ProcessEnv;
+    log?: (line: string) => void; onSpawn?: (pid: number) => void;
+  },
 ): Promise<MakeResult> {
   return new Promise((res, rej) => {
     if (opts.children?.stopping) {
       rej(new KelpError('interrupted', opts.cwd, ExitCode.Interrupted));
       return;
     }
-    const child = spawn('make', args, {
-      cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      env: opts.env ?? { ...process.env, LC_ALL: 'C' },
-    });
+    // Directly, or inside the target's build root (the kernel's own compiler; kernel/toolchain.ts).
+    const run = makeInvocation(args, opts.cwd, opts.vars);
+    const env = run.file === 'make' && opts.hostEnv !== undefined ? opts.hostEnv : run.env;
+    const child = spawn(run.file, run.args, { cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
     opts.children?.add(child);
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const chunks: string[] = [];

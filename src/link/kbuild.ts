@@ -77,7 +77,7 @@ export async function runKbuild(job: KbuildJob): Promise<string> {
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C' };
   for (const k of ['ARCH', 'CROSS_COMPILE', 'LLVM', 'KBUILD_OUTPUT', 'O', 'W', 'V', 'C', 'KBUILD_MODPOST_WARN', 'KBUILD_MODPOST_NOFINAL']) delete env[k];
-  const { exitCode, output } = await runMake(args, { cwd: builddir, env, log: job.log });
+  const { exitCode, output } = await runMake(args, { cwd: builddir, vars: { LC_ALL: 'C' }, hostEnv: env, log: job.log });
   const ko = join(builddir, `${name}.ko`);
   if (exitCode !== 0 || !existsSync(ko)) {
     throw new KelpError(`kbuild failed: ${makeFailure(output)}`, job.kdir);

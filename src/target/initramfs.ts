@@ -56,7 +56,12 @@ export interface InitramfsInput {
   modules: ReadonlyArray<{ file: string; name: string }>;
   /** Shell commands, each run as its own script. */
   checks: readonly string[];
+  /** Host files copied to /<name> (mode kept: executable or not). */
+  files?: ReadonlyArray<{ file: string; name: string }>;
 }
+
+/** Names in the initramfs root that --file cannot take. */
+export const RESERVED_ROOT: ReadonlySet<string> = new Set(['bin', 'dev', 'proc', 'sys', 'tmp', 'kelp', 'init']);
 
 /** Builds the initramfs image; returns the cpio bytes and the plan the init follows. */
 export async function buildInitramfs(input: InitramfsInput): Promise<{ image: Buffer; plan: InitPlan }> {
@@ -87,6 +92,11 @@ export async function buildInitramfs(input: InitramfsInput): Promise<{ image: Bu
   input.checks.forEach((cmd, j) => {
     entries.push({ type: 'file', path: `${GUEST.checksDir.slice(1)}/${j}.sh`, data: Buffer.from(`${cmd}\n`), mode: 0o755 });
   });
+  for (const f of input.files ?? []) {
+    if (RESERVED_ROOT.has(f.name) || f.name.includes('/')) throw new Error(`bad root file name ${f.name}`);
+    const st = await fs.stat(f.file);
+    entries.push({ type: 'file', path: f.name, data: await fs.readFile(f.file), mode: (st.mode & 0o111) !== 0 ? 0o755 : 0o644 });
+  }
   const plan: InitPlan = { ...input.plan, modules, checks: input.checks.length, kelpctl: kelpctl !== undefined };
   entries.push({ type: 'file', path: 'init', data: Buffer.from(generateInit(plan)), mode: 0o755 });
   return { image: buildCpio(entries), plan };

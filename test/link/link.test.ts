@@ -28,7 +28,7 @@ let single: LinkResult;
 let multi: LinkResult;
 
 beforeAll(async () => {
-  pre = await ensureDebianPackages([...targetPackages(), 'binutils']);
+  pre = await ensureDebianPackages([...targetPackages(), 'binutils', 'kmod']); // readelf, nm; modinfo
   if (!pre.ok) return;
   target = await getTarget();
   cmdline = await cmdlineDiff(tmp.dir, target.kdir);
