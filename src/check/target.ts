@@ -4,7 +4,7 @@
  * the release, where modules load, and the symbol tables of other modules
  * (from --modules, or from the [module] lines of a kallsyms dump).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF, SHT_SYMTAB, STB_LOCAL, STT_FILE, STT_FUNC, STT_SECTION } from '../../elf/constants.js';
 import { KelpError } from '../errors.js';
@@ -17,6 +17,7 @@ import { modulesUnder } from '../kernel/module-tree.js';
 import { readSymbolTable } from '../symbols/read.js';
 import { SymbolIndex, type SymbolTable, type TargetSymbol } from '../symbols/table.js';
 import { readSymvers, Symvers, type ExportedSymbol } from '../symbols/symvers.js';
+import { readMaybeCompressed } from '../util/decompress.js';
 
 export interface CheckTargetOptions {
   /** System.map, vmlinux (ELF), readelf -s text or a kallsyms dump. */
@@ -27,8 +28,10 @@ export interface CheckTargetOptions {
   kdir?: string;
   /** uname -r of the target. */
   release?: string;
-  /** Module trees (directories searched for *.ko) or single .ko files of the target. */
+  /** Module trees (directories searched for *.ko, *.ko.xz) or single module files of the target. */
   modules?: string[];
+  /** The target's vmlinuz or vmlinux: under IBT, which functions keep their ENDBR. */
+  kernel?: string;
 }
 
 /**
@@ -72,7 +75,7 @@ export class ObjectSymbols {
  * that is not an init section; the per-CPU section's symbols count too.
  */
 export function moduleKallsyms(file: string, object: string): ObjectSymbols {
-  const elf = ElfFile.parse(readFileSync(file), file);
+  const elf = ElfFile.parse(readMaybeCompressed(file), file);
   const sh = elf.findSectionByType(SHT_SYMTAB);
   if (!sh) throw new KelpError('has no symbol table', file);
   const t = elf.symbolTable(sh.index);
@@ -108,6 +111,10 @@ export class CheckTarget {
   /** Module symbol tables from a kallsyms dump's [module] lines. */
   private readonly kallsymsModules = new Map<string, ObjectSymbols>();
   private readonly loaded = new Map<string, ObjectSymbols | null>();
+  /** --kernel: the target's image. */
+  readonly kernel: string | undefined;
+  /** CONFIG_X86_KERNEL_IBT from the kdir's configuration; undefined when unknown. */
+  readonly ibtConfigured: boolean | undefined;
 
   constructor(opts: CheckTargetOptions) {
     const table = readSymbolTable(opts.symbols);
@@ -169,6 +176,8 @@ export class CheckTarget {
       }
     }
     this.area = moduleArea(config);
+    this.kernel = opts.kernel;
+    this.ibtConfigured = config === undefined ? undefined : config.get('CONFIG_X86_KERNEL_IBT') === 'y';
     this.vermagicFlags = vermagicFlags(config);
     this.vermagicSource = this.vermagicFlags === undefined ? undefined : configDir;
 

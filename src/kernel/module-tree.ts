@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KelpError } from '../errors.js';
 import { moduleNameOfFile } from '../kmod/names.js';
+import { moduleStem } from '../util/decompress.js';
 import { kdirRelease } from './kdir.js';
 
 /**
@@ -38,7 +39,7 @@ function walkModules(dir: string, visit: (name: string, path: string) => void, o
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) walkModules(p, visit, onError, depth + 1);
-    else if (e.name.endsWith('.ko')) visit(e.name, p);
+    else if (moduleStem(e.name) !== null) visit(e.name, p);
   }
 }
 
@@ -51,7 +52,11 @@ function moduleIndex(modulesDir: string): Map<string, string> {
   const index = new Map<string, string>();
   // extra/ and updates/ before kernel/: a module there overrides the distribution's.
   for (const sub of ['extra', 'updates', 'kernel']) {
-    walkModules(join(modulesDir, sub), (name, path) => { if (!index.has(name)) index.set(name, path); }, () => { /* absent: none there */ });
+    // Debian's 6.12 modules are compressed (.ko.xz): indexed by their .ko name.
+    walkModules(join(modulesDir, sub), (name, path) => {
+      const ko = `${moduleStem(name)}.ko`;
+      if (!index.has(ko)) index.set(ko, path);
+    }, () => { /* absent: none there */ });
   }
   moduleIndexes.set(modulesDir, index);
   return index;
@@ -69,7 +74,7 @@ export function modulesUnder(root: string): Map<string, string> {
   return out;
 }
 
-/** The .ko of module `name` (kernel spelling, `_`; the file may use `-`) under a module tree. */
+/** The module file of `name` (kernel spelling, `_`; the file may use `-`, and be compressed) under a module tree. */
 export function findModuleFile(modulesDir: string, name: string): string | undefined {
   const index = moduleIndex(modulesDir);
   return index.get(`${name}.ko`) ?? index.get(`${name.replace(/_/g, '-')}.ko`);
