@@ -9,14 +9,14 @@
 import { promises as fs, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ExitCode, KelpError } from '../errors.js';
-import { SymbolCounts } from '../link/symbol-table.js';
+import { SymbolCounts } from '../kernel/symbol-map.js';
 import { LineMap } from '../patch/lines.js';
 import { kernelModuleName } from '../kmod/names.js';
 import type { BuildContext } from './context.js';
 import { runDiffs, type DiffJob, type DiffOutcome } from './diff-pool.js';
 import { kernelEntrySizes } from './entry-sizes.js';
-import { configValue } from './kbuild.js';
-import { findModuleFile, targetModulesDir } from './module-tree.js';
+import { configValue } from '../kernel/config.js';
+import { findModuleFile, targetModulesDir } from '../kernel/module-tree.js';
 import type { Objects } from './objects.js';
 import type { ObjectReport } from './report.js';
 import type { Validated } from './validate.js';

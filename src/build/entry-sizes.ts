@@ -8,7 +8,8 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ElfObject } from '../../elf/model.js';
-import { runMake, type Children } from './kbuild.js';
+import type { Children } from '../kernel/make.js';
+import { runBuildMake as runMake } from './kbuild.js';
 import { PROBED_SECTIONS, specialSection, type SpecialSection } from '../../rela/special-sections.js';
 
 const PROBE = PROBED_SECTIONS;

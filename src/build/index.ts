@@ -26,7 +26,6 @@ import { verifyInTarget } from './verify.js';
 export { PHASES, type BuildOptions } from './context.js';
 export { defaultModuleName } from './validate.js';
 export type { BuildReport, BuildResult, ObjectReport, VerifyReport } from './report.js';
-export { findModuleFile, targetModulesDir } from './module-tree.js';
 
 export async function buildLivepatch(opts: BuildOptions): Promise<BuildResult> {
   // --release (or a kelp-prepared tree) fills in the target's paths.

@@ -8,7 +8,7 @@
  */
 import { isInterruption, KelpError, signalExitCode } from '../errors.js';
 import type { TreeGuard } from './guard.js';
-import { Children } from './kbuild.js';
+import { Children } from '../kernel/make.js';
 import type { Progress } from './progress.js';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

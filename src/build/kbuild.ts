@@ -3,49 +3,15 @@
  * records about them (.cmd files: the command, the source, the dependencies,
  * the module an object belongs to).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { kernelModuleName } from '../kmod/names.js';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
-import { ExitCode, KelpError } from '../errors.js';
-import { makeInvocation } from '../kernel/toolchain.js';
+import { KelpError } from '../errors.js';
+import { runMake, type Children, type MakeResult } from '../kernel/make.js';
 import { templatesDir } from '../link/template.js';
 
 /** The code-generation flags every object kelp compares is built with. */
 export { KELP_KCFLAGS } from '../target/source.js';
-
-/** The processes kelp runs (make), so an interrupt can stop them all. */
-export class Children {
-  private readonly running = new Set<ChildProcess>();
-  stopping = false;
-
-  add(c: ChildProcess): void {
-    this.running.add(c);
-    c.once('exit', () => this.running.delete(c));
-  }
-
-  /** Stops every child's process group (TERM, then KILL); resolves when all have exited. */
-  async stopAll(graceMs = 1500): Promise<void> {
-    this.stopping = true;
-    const list = [...this.running];
-    const exited = list.map((c) => new Promise<void>((res) => {
-      if (c.exitCode !== null || c.signalCode !== null) res();
-      else c.once('exit', () => res());
-    }));
-    const signal = (sig: NodeJS.Signals) => {
-      for (const c of list) {
-        if (c.pid === undefined) continue;
-        try { process.kill(-c.pid, sig); } catch { /* already gone */ }
-      }
-    };
-    signal('SIGTERM');
-    const timer = setTimeout(() => signal('SIGKILL'), graceMs);
-    await Promise.all(exited);
-    clearTimeout(timer);
-    // Grandchildren that ignored TERM (none should) get KILL.
-    signal('SIGKILL');
-  }
-}
 
 /**
  * Where gcc finds `#include "kpatch-macros.h"` of kpatch-style patches:
@@ -58,41 +24,9 @@ export function patchIncludePath(): string {
   return own !== undefined && own !== '' ? `${templatesDir()}:${own}` : templatesDir();
 }
 
-export interface MakeResult { exitCode: number | null; signal: NodeJS.Signals | null; output: string }
-
-/** Runs make in its own process group (so an interrupt stops gcc too), collecting its output. */
-export function runMake(args: string[], opts: { cwd: string; children: Children; log?: (line: string) => void; onSpawn?: (pid: number) => void }): Promise<MakeResult> {
-  return new Promise((res, rej) => {
-    if (opts.children.stopping) {
-      rej(new KelpError('interrupted', opts.cwd, ExitCode.Interrupted));
-      return;
-    }
-    const run = makeInvocation(args, opts.cwd, { LC_ALL: 'C', KBUILD_VERBOSE: '0', CPATH: patchIncludePath() });
-    const child = spawn(run.file, run.args, { cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: run.env });
-    opts.children.add(child);
-    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
-    const chunks: string[] = [];
-    let size = 0;
-    const keep = (d: Buffer) => {
-      const s = d.toString('latin1');
-      if (opts.log) for (const l of s.split('\n')) if (l !== '') opts.log(l);
-      chunks.push(s);
-      size += s.length;
-      while (size > (1 << 20) && chunks.length > 1) size -= chunks.shift()!.length;
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    child.on('error', (e) => rej(new KelpError(`cannot run make: ${e.message}`, opts.cwd)));
-    child.on('close', (code, sig) => res({ exitCode: code, signal: sig, output: chunks.join('') }));
-  });
-}
-
-/** The lines of make's output worth showing when a build fails (compiler errors first). */
-export function makeFailure(output: string): string {
-  const lines = output.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
-  const errors = lines.filter((l) => /\berror\b|Error \d|No rule to make target/.test(l));
-  const pick = (errors.length > 0 ? errors : lines).slice(0, 3);
-  return pick.join(' / ') || 'make failed';
+/** Runs make for `kelp build`: kpatch-style patches find kpatch-macros.h (patchIncludePath), quiet kbuild. */
+export function runBuildMake(args: string[], opts: { cwd: string; children: Children; onSpawn?: (pid: number) => void; log?: (line: string) => void }): Promise<MakeResult> {
+  return runMake(args, { ...opts, vars: { LC_ALL: 'C', KBUILD_VERBOSE: '0', CPATH: patchIncludePath() } });
 }
 
 /** What kbuild's .cmd file says about an object. */
@@ -193,18 +127,3 @@ export async function objectsIncluding(dir: string, headers: string[]): Promise<
   return found.sort();
 }
 
-/** The value of CONFIG_<name> in a .config text (undefined when unset). */
-export function configValue(config: string, name: string): string | undefined {
-  const m = new RegExp(`^CONFIG_${name}=(.*)$`, 'm').exec(config);
-  return m ? m[1] : undefined;
-}
-
-/** Reads a kernel .config, refusing one without livepatch support. */
-export function requireLivepatchConfig(configFile: string): string {
-  if (!existsSync(configFile)) throw new KelpError('no kernel configuration (.config); configure the tree first', configFile);
-  const config = readFileSync(configFile, 'latin1');
-  if (configValue(config, 'LIVEPATCH') !== 'y') {
-    throw new KelpError('CONFIG_LIVEPATCH is not set: this kernel cannot load livepatch modules', configFile);
-  }
-  return config;
-}

@@ -19,7 +19,8 @@ import { compilerOf, preparedWithKelpFlags } from '../target/source.js';
 import { compilerVersion, objectCacheKey, ObjectCache } from './cache.js';
 import type { BuildContext } from './context.js';
 import type { TreeGuard } from './guard.js';
-import { cmdFileOf, KELP_KCFLAGS, makeFailure, objectsIncluding, readCmdFile, runMake, type CmdInfo } from './kbuild.js';
+import { makeFailure } from '../kernel/make.js';
+import { cmdFileOf, KELP_KCFLAGS, objectsIncluding, readCmdFile, runBuildMake, type CmdInfo } from './kbuild.js';
 import type { Validated } from './validate.js';
 import { affectedInTree, LARGE_SET, refuseLayoutChanges } from './affected.js';
 
@@ -68,7 +69,7 @@ async function make(ctx: BuildContext, v: Validated, args: string[], cwd: string
   // kbuild's "  CC [M]  path.o" lines count the objects compiled so far.
   let compiled = 0;
   const log = total > 0 ? (line: string) => { if (/^\s+CC( \[M\])?\s+\S+\.o$/.test(line)) ctx.progress.note(`${++compiled}/${total} object(s)`); } : undefined;
-  const r = await runMake(args, { cwd, children: ctx.interrupts.children, onSpawn, log });
+  const r = await runBuildMake(args, { cwd, children: ctx.interrupts.children, onSpawn, log });
   ctx.checkInterrupt(v.tree);
   if (r.exitCode !== 0) throw new KelpError(`building the ${what} failed: ${makeFailure(r.output)}`, v.tree);
 }

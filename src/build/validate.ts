@@ -14,7 +14,7 @@ import { withLineDirectives } from '../patch/line-directives.js';
 import { cacheRoot } from '../target/cache.js';
 import type { BuildContext } from './context.js';
 import { TreeGuard } from './guard.js';
-import { requireLivepatchConfig } from './kbuild.js';
+import { requireLivepatchConfig } from '../kernel/config.js';
 import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
 
 /** What the later passes build from: the trees, the applied patches and the output names. */

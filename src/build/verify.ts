@@ -10,7 +10,7 @@ import type { RunResult } from '../target/run.js';
 import type { BuildContext } from './context.js';
 import type { Diffed } from './diff.js';
 import { withDependencies } from './module-deps.js';
-import { findModuleFile, targetModulesDir } from './module-tree.js';
+import { findModuleFile, targetModulesDir } from '../kernel/module-tree.js';
 import type { VerifyReport } from './report.js';
 import type { Validated } from './validate.js';
 

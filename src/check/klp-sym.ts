@@ -64,7 +64,7 @@ export function checkKlpSymbols(ctx: CheckContext): void {
     for (const r of rels) {
       const sym = m.symbols[r.sym];
       if (!sym || r.sym === 0) continue;
-      const where = at(appliedName, r.offset);
+      const where = applied ? m.place(applied, r.offset) : at(appliedName, r.offset);
       if (isKlpSection) {
         if (sym.shndx !== SHN_LIVEPATCH) {
           // A .klp.sym-named symbol with the wrong st_shndx is reported once, as klp-sym.shndx.

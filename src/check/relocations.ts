@@ -31,7 +31,7 @@ import { computeRelocation, describeRelocation, relocationName } from '../../rel
 import type { AddressRange, CheckContext } from './context.js';
 import type { ModRela } from '../kmod/image.js';
 import { KLP_RELA_PREFIX } from '../kmod/names.js';
-import { at, hex } from './problem.js';
+import { hex } from './problem.js';
 
 const signedHex = (v: bigint): string => {
   const s = BigInt.asIntN(64, v);
@@ -83,7 +83,7 @@ export function checkRelocations(ctx: CheckContext): void {
     const data = applied.sh_type === SHT_NOBITS ? undefined : m.data(applied);
     const size = BigInt(applied.sh_size);
     for (const r of rels) {
-      const where = at(appliedName, r.offset);
+      const where = m.place(applied, r.offset);
       const d = describeRelocation(r.type);
       if (!d) {
         p.add('relocation.type', where, `${relocationName(r.type)} (type ${r.type}) in ${relName}: not a type the x86-64 module loader applies ("Unknown rela relocation")`);

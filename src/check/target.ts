@@ -4,18 +4,20 @@
  * the release, where modules load, and the symbol tables of other modules
  * (from --modules, or from the [module] lines of a kallsyms dump).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF, SHT_SYMTAB, STB_LOCAL, STT_FILE, STT_FUNC, STT_SECTION } from '../../elf/constants.js';
 import { KelpError } from '../errors.js';
 import { ElfFile } from '../../elf/reader.js';
 import { moduleArea, type ModuleArea } from '../../rela/module-area.js';
 import { moduleNameOfFile } from '../kmod/names.js';
-import { kdirRelease } from '../link/index.js';
+import { readKernelConfig } from '../kernel/config.js';
+import { kdirRelease } from '../kernel/kdir.js';
+import { modulesUnder } from '../kernel/module-tree.js';
 import { readSymbolTable } from '../symbols/read.js';
 import { SymbolIndex, type SymbolTable, type TargetSymbol } from '../symbols/table.js';
 import { readSymvers, Symvers, type ExportedSymbol } from '../symbols/symvers.js';
-import { moduleStem, readMaybeCompressed } from '../util/decompress.js';
+import { readMaybeCompressed } from '../util/decompress.js';
 
 export interface CheckTargetOptions {
   /** System.map, vmlinux (ELF), readelf -s text or a kallsyms dump. */
@@ -52,29 +54,6 @@ export function vermagicFlags(config: Map<string, string> | undefined): string |
   return w;
 }
 
-/** Reads `.config` or `include/generated/autoconf.h` of a kdir. */
-export function readKernelConfig(kdir: string): Map<string, string> | undefined {
-  const out = new Map<string, string>();
-  const dotConfig = join(kdir, '.config');
-  const autoconf = join(kdir, 'include', 'generated', 'autoconf.h');
-  if (existsSync(dotConfig)) {
-    for (const line of readFileSync(dotConfig, 'latin1').split('\n')) {
-      const m = /^(CONFIG_\w+)=(.*)$/.exec(line);
-      if (m) out.set(m[1], m[2].replace(/^"(.*)"$/, '$1'));
-    }
-    return out;
-  }
-  if (existsSync(autoconf)) {
-    for (const line of readFileSync(autoconf, 'latin1').split('\n')) {
-      const m = /^#define (CONFIG_\w+) (.*)$/.exec(line);
-      if (!m) continue;
-      const name = m[1].replace(/_MODULE$/, '');
-      out.set(name, m[2] === '1' ? (m[1].endsWith('_MODULE') ? 'm' : 'y') : m[2].replace(/^"(.*)"$/, '$1'));
-    }
-    return out;
-  }
-  return undefined;
-}
 
 /** The symbols of one object (vmlinux or a module) as kallsyms walks them, indexed by name. */
 export class ObjectSymbols {
@@ -116,21 +95,6 @@ export function moduleKallsyms(file: string, object: string): ObjectSymbols {
     });
   }
   return new ObjectSymbols(object, { source: file, format: 'elf', symbols, hasFiles: false });
-}
-
-function findModules(root: string, out: Map<string, string>, depth = 0): void {
-  if (depth > 12) return;
-  let entries;
-  try {
-    entries = readdirSync(root, { withFileTypes: true });
-  } catch (e) {
-    throw new KelpError(`cannot read the module tree: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, root);
-  }
-  for (const e of entries) {
-    const p = join(root, e.name);
-    if (e.isDirectory()) findModules(p, out, depth + 1);
-    else if (moduleStem(e.name) !== null && !out.has(moduleNameOfFile(e.name))) out.set(moduleNameOfFile(e.name), p);
-  }
 }
 
 export class CheckTarget {
@@ -226,7 +190,9 @@ export class CheckTarget {
         } catch {
           throw new KelpError('no such file or directory', m);
         }
-        if (st.isDirectory()) findModules(m, files);
+        if (st.isDirectory()) {
+          for (const [name, path] of modulesUnder(m)) if (!files.has(name)) files.set(name, path);
+        }
         else files.set(moduleNameOfFile(m), m);
       }
       this.moduleFiles = files;

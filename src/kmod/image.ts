@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  EM_X86_64, ET_REL, SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_SYMTAB,
+  EM_X86_64, ET_REL, SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_SYMTAB, STT_FUNC, STT_OBJECT,
 } from '../../elf/constants.js';
 import { KelpError } from '../errors.js';
 import { ElfFile, type SectionHeader } from '../../elf/reader.js';
@@ -61,6 +61,8 @@ export class ModuleImage {
   /** Symbols by index (index 0 is the null symbol); empty without a symbol table. */
   readonly symbols: ModSymbol[] = [];
   private readonly relCache = new Map<number, ModRela[] | null>();
+  /** Per section: its function and object symbols by address (built on first `place`). */
+  private bySection: Map<number, ModSymbol[]> | null = null;
 
   private constructor(readonly file: string, buf: Buffer, problems: ProblemList) {
     this.elf = ElfFile.parse(buf, file);
@@ -180,6 +182,50 @@ export class ModuleImage {
     const s = this.sectionByName(MODINFO_SECTION);
     const d = s ? this.data(s) : undefined;
     return d ? parseModinfo(d) : [];
+  }
+
+  /**
+   * The place of a byte of a section as messages name it: `sym+0xoff` when a
+   * function or object symbol covers the offset (as kelp diff names places),
+   * else `section+0xoff`.
+   */
+  place(s: SectionHeader, offset: bigint): string {
+    const sym = this.symbolCovering(s.index, offset);
+    return sym ? at(sym.name, offset - sym.value) : at(this.name(s), offset);
+  }
+
+  /** The function or object symbol of section `index` whose extent holds `offset` (a sized one; aliases: the first). */
+  symbolCovering(index: number, offset: bigint): ModSymbol | undefined {
+    if (this.bySection === null) {
+      this.bySection = new Map();
+      for (const sym of this.symbols) {
+        if ((sym.type !== STT_FUNC && sym.type !== STT_OBJECT) || sym.size === 0n || !this.isDefinedInSection(sym)) continue;
+        let list = this.bySection.get(sym.shndx);
+        if (!list) this.bySection.set(sym.shndx, (list = []));
+        list.push(sym);
+      }
+      for (const list of this.bySection.values()) list.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.index - b.index));
+    }
+    const list = this.bySection.get(index);
+    if (!list) return undefined;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].value <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    // The candidates start at or before offset; the nearest ones first (an enclosing symbol may start earlier).
+    for (let k = lo - 1; k >= 0 && k >= lo - 8; k--) {
+      const sym = list[k];
+      if (offset < sym.value + sym.size) {
+        // Among aliases at the same address, the first in the table.
+        let first = k;
+        while (first > 0 && list[first - 1].value === sym.value && offset < list[first - 1].value + list[first - 1].size) first--;
+        return list[first];
+      }
+    }
+    return undefined;
   }
 
   /** The NUL-terminated string at a section offset (at most `max` bytes), or undefined. */

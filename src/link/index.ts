@@ -10,13 +10,14 @@
  *  5. verify the result re-reads and write it atomically.
  */
 import { writeFileAtomic } from '../util/atomic.js';
-import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SHF_RELA_LIVEPATCH, SHN_LIVEPATCH } from '../../elf/constants.js';
 import { asKelpError, KelpError } from '../errors.js';
 import { ElfObject } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
+import { kdirRelease } from '../kernel/kdir.js';
 import { KLP_RELA_PREFIX, KLP_SYM_PREFIX, kernelModuleName } from '../kmod/names.js';
 import type { ModInfo } from '../kmod/modinfo.js';
 import { diffBasename, runKbuild, TABLES_BASENAME } from './kbuild.js';
@@ -24,7 +25,8 @@ import { convertToLivepatch, versionNames, type KlpConversion } from './klp.js';
 import { readDiffInput } from './inputs.js';
 import { checkLivepatchModinfo } from './modinfo.js';
 import { kbuildCopy, planLink, STAND_IN_PREFIX, type LinkPlan } from './plan.js';
-import { checkKlpSymbols, SymbolCounts } from './symbol-table.js';
+import { SymbolCounts } from '../kernel/symbol-map.js';
+import { checkKlpSymbols } from './symbol-table.js';
 import { renderLivepatchSource } from './template.js';
 
 export interface LinkOptions {
@@ -53,16 +55,6 @@ export interface LinkResult {
 }
 
 const MODULE_FILE_NAME = /^[A-Za-z0-9_-]{1,55}$/;
-
-/** The kernel release the kdir builds for (include/generated/utsrelease.h). */
-export function kdirRelease(kdir: string): string | undefined {
-  try {
-    const m = /#define\s+UTS_RELEASE\s+"([^"]+)"/.exec(readFileSync(join(kdir, 'include', 'generated', 'utsrelease.h'), 'latin1'));
-    return m ? m[1] : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export async function linkModule(opts: LinkOptions): Promise<LinkResult> {
   const name = opts.name;

@@ -4,12 +4,12 @@
  * the modversions CRCs, .modinfo and .gnu.linkonce.this_module are those of
  * the target kernel.
  */
-import { makeInvocation } from '../kernel/toolchain.js';
-import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { KelpError } from '../errors.js';
+import { checkKdir } from '../kernel/kdir.js';
+import { makeFailure, runMake } from '../kernel/make.js';
 
 /** The component files kbuild links into the module (the module's own name may not be one of them). */
 export const TABLES_BASENAME = 'kelp-tables';
@@ -52,11 +52,6 @@ export function standInSymvers(standIns: string[]): string {
   return standIns.map((s) => `0x00000000\t${s}\tvmlinux\tEXPORT_SYMBOL\t\n`).join('');
 }
 
-export function checkKdir(kdir: string): void {
-  for (const f of ['Makefile', 'Module.symvers', '.config']) {
-    if (!existsSync(join(kdir, f))) throw new KelpError(`not a kernel build directory (no ${f})`, kdir);
-  }
-}
 
 /** Writes the build directory and runs kbuild; returns the built .ko's path. */
 export async function runKbuild(job: KbuildJob): Promise<string> {
@@ -82,30 +77,10 @@ export async function runKbuild(job: KbuildJob): Promise<string> {
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C' };
   for (const k of ['ARCH', 'CROSS_COMPILE', 'LLVM', 'KBUILD_OUTPUT', 'O', 'W', 'V', 'C', 'KBUILD_MODPOST_WARN', 'KBUILD_MODPOST_NOFINAL']) delete env[k];
-  const { code, output } = await new Promise<{ code: number; output: string }>((resolvePromise, reject) => {
-    const run = makeInvocation(args, builddir, { LC_ALL: 'C' });
-    const child = spawn(run.file, run.args, { cwd: builddir, env: run.file === 'make' ? env : run.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const take = (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      out += text;
-      if (job.log) for (const line of text.split('\n')) if (line !== '') job.log(line);
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    child.on('error', (e) => reject(new KelpError(`cannot run make: ${e.message}`, job.kdir)));
-    child.on('close', (c) => resolvePromise({ code: c ?? 1, output: out }));
-  });
+  const { exitCode, output } = await runMake(args, { cwd: builddir, vars: { LC_ALL: 'C' }, hostEnv: env, log: job.log });
   const ko = join(builddir, `${name}.ko`);
-  if (code !== 0 || !existsSync(ko)) {
-    throw new KelpError(`kbuild failed: ${summarizeFailure(output)}`, job.kdir);
+  if (exitCode !== 0 || !existsSync(ko)) {
+    throw new KelpError(`kbuild failed: ${makeFailure(output)}`, job.kdir);
   }
   return ko;
-}
-
-/** The most telling line of a failed build (first error, else the last line). */
-export function summarizeFailure(output: string): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const err = lines.find((l) => /\berror\b|ERROR:|undefined!/.test(l) && !l.startsWith('make'));
-  return (err ?? lines[lines.length - 1] ?? 'make failed with no output').replace(/\s+/g, ' ');
 }

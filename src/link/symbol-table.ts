@@ -5,41 +5,9 @@
  * Sympos resolution itself is `kelp diff`'s; here kelp link only refuses a
  * position the kernel's klp_find_object_symbol would refuse.
  */
-import { readFileSync } from 'node:fs';
 import { KelpError } from '../errors.js';
+import type { SymbolCounts } from '../kernel/symbol-map.js';
 import type { KlpSymbol } from '../patch/meta.js';
-
-export class SymbolCounts {
-  /** object → name → how many symbols of that name. */
-  readonly counts = new Map<string, Map<string, number>>();
-
-  static parse(text: string): SymbolCounts {
-    const t = new SymbolCounts();
-    for (const line of text.split('\n')) {
-      const m = /^[0-9a-fA-F]+\s+\S\s+(\S+)(?:\s+\[(\S+)\])?\s*$/.exec(line);
-      if (!m) continue;
-      const obj = m[2] ?? 'vmlinux';
-      let names = t.counts.get(obj);
-      if (!names) t.counts.set(obj, (names = new Map()));
-      names.set(m[1], (names.get(m[1]) ?? 0) + 1);
-    }
-    return t;
-  }
-
-  static read(file: string): SymbolCounts {
-    const t = SymbolCounts.parse(readFileSync(file, 'latin1'));
-    if (t.counts.size === 0) throw new KelpError('no symbols (expected System.map or /proc/kallsyms lines)', file);
-    return t;
-  }
-
-  has(object: string): boolean {
-    return this.counts.has(object);
-  }
-
-  count(object: string, name: string): number {
-    return this.counts.get(object)?.get(name) ?? 0;
-  }
-}
 
 /**
  * Refuses klp symbols the kernel could not resolve: absent, ambiguous with

@@ -5,6 +5,7 @@
  */
 import { readMaybeCompressed } from '../util/decompress.js';
 import { KelpError } from '../errors.js';
+import { parseMapLine } from '../kernel/symbol-map.js';
 import { ElfFile } from '../../elf/reader.js';
 import {
   SHN_UNDEF, SHT_SYMTAB, STB_LOCAL, STT_FILE, STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION,
@@ -98,8 +99,6 @@ function parseReadelf(text: string, file: string): SymbolTable {
   return { source: file, format: 'readelf', symbols, hasFiles };
 }
 
-const MAP_LINE = /^([0-9a-fA-F]+)\s+([a-zA-Z?])\s+(\S+)(?:\s+\[(\S+)\])?\s*$/;
-
 function parseMap(text: string, file: string): SymbolTable {
   const symbols: TargetSymbol[] = [];
   let modules = false;
@@ -107,9 +106,9 @@ function parseMap(text: string, file: string): SymbolTable {
   for (let ln = 0; ln < lines.length; ln++) {
     const line = lines[ln];
     if (line.trim() === '') continue;
-    const m = MAP_LINE.exec(line);
-    if (!m) throw new KelpError(`line ${ln + 1}: not a symbol table line (expected ELF, readelf -s --wide, System.map or kallsyms)`, file);
-    const [, address, letter, name, module] = m;
+    const e = parseMapLine(line);
+    if (!e) throw new KelpError(`line ${ln + 1}: not a symbol table line (expected ELF, readelf -s --wide, System.map or kallsyms)`, file);
+    const { address, letter, name, module } = e;
     if (module) modules = true;
     const lower = letter.toLowerCase();
     const kind: SymbolKind = lower === 't' || lower === 'w' ? 'func' : lower === 'u' ? 'notype' : 'object';

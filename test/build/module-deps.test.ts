@@ -3,7 +3,7 @@
  * through the Debian image's module tree, dependencies first.
  */
 import { basename } from 'node:path';
-import { findModuleFile, targetModulesDir } from '../../src/build/index.js';
+import { findModuleFile, targetModulesDir } from '../../src/kernel/module-tree.js';
 import { withDependencies } from '../../src/build/module-deps.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';

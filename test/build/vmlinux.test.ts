@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { guardDir } from '../../src/build/guard.js';
-import { findModuleFile } from '../../src/build/index.js';
+import { findModuleFile } from '../../src/kernel/module-tree.js';
 import { cacheRoot } from '../../src/target/cache.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';

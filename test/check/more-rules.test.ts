@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ElfObject } from '../../elf/model.js';
-import { R_X86_64_32, SHT_REL, SHT_RELA, STB_WEAK } from '../../elf/constants.js';
+import { R_X86_64_32, SHT_REL, SHT_RELA, STB_WEAK, STT_FUNC, STT_OBJECT } from '../../elf/constants.js';
 import { describeRelocation } from '../../rela/x86_64.js';
 import { checkModuleAgainst, CheckTarget, type CheckReport } from '../../src/check/index.js';
 import { readSymvers, type ExportedSymbol } from '../../src/symbols/symvers.js';
@@ -71,6 +71,13 @@ function fieldRelocation(o: ElfObject) {
   const r = rel.relocations!.find((x) => (describeRelocation(x.type)?.size ?? 0) > 0);
   if (!r) throw new Error('no relocation with a field in .rela.text');
   return { r, size: describeRelocation(r.type)!.size };
+}
+
+/** Where check names a byte of .text: the function holding it (`fn+0xoff`), else `.text+0xoff`. */
+function textPlace(o: ElfObject, off: bigint): string {
+  const text = section(o, '.text');
+  const fn = o.symbols.find((s) => s.section === text && (s.type === STT_FUNC || s.type === STT_OBJECT) && s.size > 0n && s.value <= off && off < s.value + s.size);
+  return fn ? `${fn.name}+0x${(off - fn.value).toString(16)}` : `.text+0x${off.toString(16)}`;
 }
 
 const nonGpl = (o: ElfObject) => replaceString(section(o, '.modinfo'), 'license=GPL', 'license=MIT');
@@ -163,7 +170,7 @@ describe('kelp check: relocations', () => {
       const { r: rel, size } = fieldRelocation(o);
       // The field starts inside .text and ends one byte past it.
       rel.offset = BigInt(section(o, '.text').size - size + 1);
-      place = `.text+0x${rel.offset.toString(16)}`;
+      place = textPlace(o, rel.offset);
     }));
     expect(rules(r)).toEqual(['relocation.bounds']);
     expect(r.problems.map((p) => p.place)).toEqual([place]);
@@ -180,7 +187,7 @@ describe('kelp check: relocations', () => {
       expect(data[last]).toBe(0);
       data[last] = 0x5a; // only the field's last byte
       text.data = data;
-      place = `.text+0x${rel.offset.toString(16)}`;
+      place = textPlace(o, rel.offset);
     }));
     expect(rules(r)).toEqual(['relocation.nonzero']);
     expect(r.problems.map((p) => p.place)).toEqual([place]);
