@@ -22,7 +22,7 @@ let target: TargetInfo;
 let tree: string;
 const tmp = makeTmpDir('build-tree-headers');
 const FIX = (name: string) => join(REPO_ROOT, 'test', 'build', 'fixtures', name);
-const WATCHED = ['fs/fat/fat.h', 'fs/ext4/ext4.h', 'fs/ext4/inode-test.c', 'fs/ntfs/aops.c'];
+const WATCHED = ['fs/fat/fat.h', 'fs/ext4/ext4.h', 'fs/ext4/inode-test.c', 'fs/ntfs/aops.c', 'arch/x86/purgatory/purgatory.c'];
 
 beforeAll(async () => {
   pre = await ensureDebianPackages(targetPackages({ source: true }));
@@ -95,7 +95,7 @@ test('a struct that gains a member in a header is refused, naming the struct and
   expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
 }, 600_000);
 
-test('a .c file the configuration does not build: exit 3 naming the CONFIG option, no compiler error', () => {
+test('a .c file the configuration does not build: exit 3 naming the CONFIG option, no compiler error; one built outside the objects is refused', () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'unconfigured');
   // A composite's part whose module is off (ext4-inode-test.o, obj-$(CONFIG_EXT4_KUNIT_TESTS)).
@@ -106,6 +106,10 @@ test('a .c file the configuration does not build: exit 3 naming the CONFIG optio
   const b = unchanged('ntfs', () => kelp(buildArgs(FIX('ntfs-unconfigured.patch'), out)));
   expect(b.status).toBe(3);
   expect(b.stderr).toMatch(/fs\/ntfs\/aops\.c: not built by this kernel's configuration: fs\/Makefile enters fs\/ntfs\/ with CONFIG_NTFS_FS \(CONFIG_NTFS_FS is not set\)/);
-  for (const r of [a, b]) expect(r.stderr).not.toMatch(/error:|build originals/);
+  // Built by its Makefile but outside vmlinux's and the modules' objects (the kexec purgatory blob): refused, never "no change".
+  const c = unchanged('purgatory', () => kelp(buildArgs(FIX('purgatory-outside-objects.patch'), out)));
+  expect(c.status).toBe(2);
+  expect(c.stderr).toMatch(/arch\/x86\/purgatory\/purgatory\.c: built by arch\/x86\/purgatory\/Makefile outside vmlinux's and the modules' objects \(purgatory-y := purgatory\.o/);
+  for (const r of [a, b, c]) expect(r.stderr).not.toMatch(/error:|build originals/);
   expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
 }, 600_000);
