@@ -61,7 +61,7 @@ function normalizePath(p: string, dir: string): string {
   void dir;
   let q = p.replace(/^\$\(srctree\)\//, '').replace(/^\$\(objtree\)\//, '');
   if (q.startsWith('/')) return q;
-  q = posix.normalize(q);
+  q = posix.normalize(q).replace(/(.)\/+$/, '$1');
   return q === '' ? '.' : q;
 }
 
