@@ -9,10 +9,11 @@
  *  - out-of-tree: the module directory is copied and both builds run in the
  *    copy (the user's directory is never written).
  */
+import { activeToolchain } from '../kernel/toolchain.js';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KelpError } from '../errors.js';
-import { kernelModuleName } from '../patch/meta.js';
+import { kernelModuleName } from '../kmod/names.js';
 import { cacheRoot } from '../target/cache.js';
 import { compilerOf, preparedWithKelpFlags } from '../target/source.js';
 import { compilerVersion, objectCacheKey, ObjectCache } from './cache.js';
@@ -88,7 +89,7 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
   ctx.progress.phase('build originals', `${objs.length} object(s)`);
   if (objs.length > LARGE_SET) ctx.progress.say(`building ${objs.length} objects twice (original and patched); this takes a while`, true);
   guard.protect(objs.flatMap((o) => [o, cmdFileOf(o)]));
-  const compiler = compilerVersion(compilerOf(v.config) ?? 'gcc');
+  const compiler = activeToolchain()?.used ?? compilerVersion(compilerOf(v.config) ?? 'gcc');
   const keys = new Map<string, string>();
   const cached = new Set<string>();
   for (const o of objs) {
