@@ -42,6 +42,8 @@ export function refuseLayoutChanges(applied: AppliedPatches, files: string[]): v
 export async function affectedInTree(c: AffectedInput): Promise<string[]> {
   const aff = await affectedObjects(c.tree, c.patchedC, c.headers, c.kernelCache);
   const configured = new Set(aff.objects);
+  const special = aff.notConfigured.filter((n) => n.special);
+  if (special.length > 0) throw new KelpError(`cannot be live-patched: ${special.map((n) => `${n.file}: ${n.message}`).join('; ')}`, c.applied.changes[0]?.patch, ExitCode.Refused);
   for (const n of aff.notConfigured) c.progress.say(`${n.file}: ${n.message}; nothing in the running kernel changes`, true);
   for (const note of aff.notes) c.progress.say(note);
   for (const h of c.headers) {

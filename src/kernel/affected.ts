@@ -15,7 +15,7 @@ export interface Affected {
   /** Objects to rebuild (tree-relative .o paths), sorted. */
   objects: string[];
   /** Patched .c files the configuration does not build, with the reason. */
-  notConfigured: Array<{ file: string; option: string | null; message: string }>;
+  notConfigured: Array<{ file: string; option: string | null; message: string; special: boolean }>;
   /** Header → how many configured objects include it. */
   includers: Record<string, number>;
   /** What the user should know about the search (objects from generated sources, includes through unknown macros). */

@@ -15,6 +15,12 @@ export interface NotConfigured {
   makefile: string | null;
   /** One sentence for the user. */
   message: string;
+  /**
+   * The Makefile builds the file, but outside vmlinux's and the modules'
+   * objects (a blob such as the kexec purgatory, a prepare step): kelp cannot
+   * tell whether the running kernel changes, so this is a refusal, not "no change".
+   */
+  special: boolean;
 }
 
 interface LogicalLine { text: string; conds: string[] }
@@ -46,23 +52,27 @@ function kbuildFile(tree: string, dir: string): string | null {
 }
 
 /** The option a Makefile line assigning `token` names: the variable's $(CONFIG_X), else an enclosing conditional's. */
-function optionFor(tree: string, makefile: string, token: string, depth = 0): { option: string | null; line: string } | null {
+function optionFor(tree: string, makefile: string, token: string, depth = 0): { option: string | null; line: string; variable: string } | null {
   const text = readFileSync(join(tree, makefile), 'latin1');
   for (const l of logicalLines(text)) {
     const m = /^([A-Za-z0-9_.$()-]+?)\s*(\+=|:=|=|\?=)\s*(.*)$/.exec(l.text);
     if (!m || !m[3].split(/\s+/).includes(token)) continue;
     const variable = m[1];
     const own = /\$\((CONFIG_[A-Za-z0-9_]+)\)/.exec(variable);
-    if (own) return { option: own[1], line: l.text };
+    if (own) return { option: own[1], line: l.text, variable };
     // A composite's part (foo-y += file.o): the composite's own line decides.
     const comp = /^(.+?)-(y|objs)$/.exec(variable);
     if (comp && !/^(obj|lib|subdir)$/.test(comp[1]) && depth < 3) {
       const parent = optionFor(tree, makefile, `${comp[1]}.o`, depth + 1);
       if (parent !== null && parent.option !== null) return parent;
     }
-    return { option: l.conds.length > 0 ? l.conds[l.conds.length - 1] : null, line: l.text };
+    return { option: l.conds.length > 0 ? l.conds[l.conds.length - 1] : null, line: l.text, variable };
   }
   return null;
+}
+
+function isSet(config: string, option: string): boolean {
+  return new RegExp(`^${option}=`, 'm').test(config);
 }
 
 function optionState(config: string, option: string): string {
@@ -78,11 +88,11 @@ export function whyNotConfigured(tree: string, conf: ConfiguredTree, config: str
   if (visited.has(dir)) {
     const mk = kbuildFile(tree, dir);
     const found = mk === null ? null : optionFor(tree, mk, obj);
-    if (found !== null && found.option !== null) {
-      return { option: found.option, makefile: mk, message: `not built by this kernel's configuration: ${mk} builds it with ${found.option} (${optionState(config, found.option)})` };
+    if (found === null) return { option: null, makefile: mk, special: false, message: `not built by this kernel's configuration (${mk ?? dir} does not list ${obj})` };
+    if (found.option !== null && !isSet(config, found.option)) {
+      return { option: found.option, makefile: mk, special: false, message: `not built by this kernel's configuration: ${mk} builds it with ${found.option} (${optionState(config, found.option)})` };
     }
-    if (found === null) return { option: null, makefile: mk, message: `not built by this kernel's configuration (${mk ?? dir} does not list ${obj})` };
-    return { option: null, makefile: mk, message: `not built by this kernel's configuration (${mk}: ${found.line})` };
+    return { option: null, makefile: mk, special: true, message: `built by ${mk} outside vmlinux's and the modules' objects (${found.line}), which kelp cannot live-patch` };
   }
   // The nearest directory kbuild enters, and the line that would lead on.
   const parts = dir.split('/');
@@ -93,10 +103,10 @@ export function whyNotConfigured(tree: string, conf: ConfiguredTree, config: str
     const mk = kbuildFile(tree, up);
     const found = mk === null ? null : optionFor(tree, mk, child);
     const sub = parts.slice(0, n + 1).join('/');
-    if (found !== null && found.option !== null) {
-      return { option: found.option, makefile: mk, message: `not built by this kernel's configuration: ${mk} enters ${sub}/ with ${found.option} (${optionState(config, found.option)})` };
+    if (found !== null && found.option !== null && !isSet(config, found.option)) {
+      return { option: found.option, makefile: mk, special: false, message: `not built by this kernel's configuration: ${mk} enters ${sub}/ with ${found.option} (${optionState(config, found.option)})` };
     }
-    return { option: null, makefile: mk, message: `not built by this kernel's configuration (kbuild does not enter ${sub}/)` };
+    return { option: null, makefile: mk, special: false, message: `not built by this kernel's configuration (kbuild does not enter ${sub}/)` };
   }
-  return { option: null, makefile: null, message: `not built by this kernel's configuration (kbuild does not enter ${dir}/)` };
+  return { option: null, makefile: null, special: false, message: `not built by this kernel's configuration (kbuild does not enter ${dir}/)` };
 }

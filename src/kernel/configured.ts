@@ -13,6 +13,7 @@ import { KelpError } from '../errors.js';
 import { templatesDir } from '../link/template.js';
 import { writeFileAtomic } from '../target/atomic.js';
 import { treeStamp } from './stamp.js';
+import { makeInvocation } from './toolchain.js';
 
 export interface ConfiguredObject {
   /** The object's path relative to the tree (a composite module: its parts carry the module). */
@@ -61,7 +62,7 @@ function normalizePath(p: string, dir: string): string {
   void dir;
   let q = p.replace(/^\$\(srctree\)\//, '').replace(/^\$\(objtree\)\//, '');
   if (q.startsWith('/')) return q;
-  q = posix.normalize(q);
+  q = posix.normalize(q).replace(/(.)\/+$/, '$1');
   return q === '' ? '.' : q;
 }
 
@@ -118,10 +119,12 @@ export function parseListing(text: string): ConfiguredTree {
   return { objects, dirFlags, objectFlags, dirs, modules: [...modules].sort() };
 }
 
-/** Runs make (reading Makefiles only: nothing is built) and collects its output. */
+/** Runs make (reading Makefiles only: nothing is built), as kelp's builds run it, and collects its output. */
 function runMake(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
-    const child = spawn('make', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    // In the kernel's build root when kelp builds there: a newer top Makefile re-runs Kconfig when the compiler differs.
+    const run = makeInvocation(args, cwd, { LC_ALL: 'C' });
+    const child = spawn(run.file, run.args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: run.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let errSize = 0;

@@ -112,19 +112,22 @@ export async function buildIncludeIndex(tree: string, conf: ConfiguredTree): Pro
     }
     return id;
   };
+  // Joins without normalising unless the name has . or .. parts (most do not).
+  const joinPath = (dir: string, name: string): string => (/(^|\/)\.\.?(\/|$)|\/\/|^\//.test(name) || dir.endsWith('/') ? posix.normalize(`${dir}/${name}`) : `${dir}/${name}`);
   const resolveName = (from: string, quote: boolean, name: string): string[] => {
     if (quote) {
-      const local = posix.normalize(posix.join(posix.dirname(from), name));
+      const slash = from.lastIndexOf('/');
+      const local = slash < 0 ? posix.normalize(name) : joinPath(from.slice(0, slash), name);
       if (exists.has(local)) return [local];
     }
     if (name.startsWith('/')) return [];
     for (const d of STANDARD_INCLUDE) {
-      const p = posix.normalize(`${d}/${name}`);
+      const p = joinPath(d, name);
       if (exists.has(p)) return [p];
     }
     const found: string[] = [];
     for (const d of extraDirs) {
-      const p = posix.normalize(`${d}/${name}`);
+      const p = joinPath(d, name);
       if (exists.has(p)) found.push(p);
     }
     // Some directories include by tree-relative path (-I $(srctree)).
@@ -193,6 +196,16 @@ function afterHash(buf: Buffer, at: number): boolean {
   return j < 0 || buf[j] === 0x0a;
 }
 
+/** Whether a `#define` at `at` (after the word) has a value starting with < or " (the cheap test before a regex). */
+function namesFile(buf: Buffer, at: number): boolean {
+  let j = at;
+  while (j < buf.length && (buf[j] === 0x20 || buf[j] === 0x09)) j++;
+  while (j < buf.length && buf[j] !== 0x20 && buf[j] !== 0x09 && buf[j] !== 0x0a && buf[j] !== 0x28) j++;
+  if (buf[j] !== 0x20 && buf[j] !== 0x09) return false; // a function-like macro, or no value
+  while (j < buf.length && (buf[j] === 0x20 || buf[j] === 0x09)) j++;
+  return buf[j] === 0x3c || buf[j] === 0x22;
+}
+
 function restOfLine(buf: Buffer, from: number): string {
   let e = buf.indexOf(0x0a, from);
   if (e < 0) e = buf.length;
@@ -213,8 +226,8 @@ export function directives(buf: Buffer): Directive[] {
     else out.push({ kind: 'include', quote: m[1] === '"', target: m[2].trim() });
   }
   for (let i = buf.indexOf(DEFINE); i >= 0; i = buf.indexOf(DEFINE, i + DEFINE.length)) {
-    if (!afterHash(buf, i)) continue;
-    const m = /^[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+([<"])([^>"]+)[>"][ \t]*(?:\/[*/].*)?$/.exec(restOfLine(buf, i + DEFINE.length));
+    if (!afterHash(buf, i) || !namesFile(buf, i + DEFINE.length)) continue;
+    const m = /^[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+([<"])([^>"\n]+)[>"]/.exec(restOfLine(buf, i + DEFINE.length));
     if (m !== null && /\.(h|c|inc)$/.test(m[3].trim())) out.push({ kind: 'define', name: m[1], quote: m[2] === '"', target: m[3].trim() });
   }
   return out;
