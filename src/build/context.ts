@@ -6,6 +6,8 @@
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Toolchain } from '../kernel/toolchain.js';
+import type { TargetInfo } from '../target/fetch.js';
 import { Interrupts } from './interrupt.js';
 import { Progress, type ProgressSink } from './progress.js';
 
@@ -14,6 +16,10 @@ export const PHASES = ['validate', 'build originals', 'build patched', 'diff', '
 
 export interface BuildOptions {
   patches: string[];
+  /** A Debian kernel release (uname -r): source, kdir, System.map and image come from its fetch. */
+  release?: string;
+  /** Build even when neither the host nor a build root has the kernel's exact compiler (recorded in the report). */
+  skipCompilerCheck?: boolean;
   /** A configured kernel tree (in-tree patches). */
   sourcedir?: string;
   /** The build directory whose kbuild builds the module (default: sourcedir). */
@@ -59,8 +65,13 @@ export class BuildContext {
   readonly interrupts: Interrupts;
   /** Keep the work directory at the end (--keep-tmp, or a module that failed verification). */
   keepWork: boolean;
+  /** The fetched target the options came from (--release, a kelp-prepared tree or kdir), if any. */
+  fetched: TargetInfo | undefined;
+  /** The compiler the build uses (validate chooses it). */
+  toolchain: Toolchain | null = null;
 
-  constructor(readonly options: BuildOptions) {
+  constructor(readonly options: BuildOptions, fetched?: TargetInfo) {
+    this.fetched = fetched;
     const sink: ProgressSink = options.progress ?? { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY };
     const phases = options.verify ? [...PHASES] : PHASES.filter((p) => p !== 'verify');
     this.progress = new Progress(phases, sink, options.quiet === true);

@@ -19,6 +19,8 @@ import { linkLivepatch } from './link.js';
 import { buildObjects } from './objects.js';
 import { writeReport, type BuildResult } from './report.js';
 import { validate } from './validate.js';
+import { withTargetPaths } from './target-paths.js';
+import { setToolchain } from '../kernel/toolchain.js';
 import { verifyInTarget } from './verify.js';
 
 export { PHASES, type BuildOptions } from './context.js';
@@ -26,8 +28,11 @@ export { defaultModuleName } from './validate.js';
 export type { BuildReport, BuildResult, ObjectReport, VerifyReport } from './report.js';
 export { findModuleFile, targetModulesDir } from './module-tree.js';
 
-export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
-  const ctx = new BuildContext(o);
+export async function buildLivepatch(opts: BuildOptions): Promise<BuildResult> {
+  // --release (or a kelp-prepared tree) fills in the target's paths.
+  const say = (l: string) => { if (opts.quiet !== true) (opts.progress ?? process.stderr).write(`kelp: ${l}\n`); };
+  const { opts: o, target } = await withTargetPaths(opts, say);
+  const ctx = new BuildContext(o, target);
   const { interrupts, progress } = ctx;
   interrupts.install();
   try {
@@ -42,6 +47,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
   } finally {
     progress.end();
     try { interrupts.restoreTree(); } finally {
+      setToolchain(null);
       interrupts.uninstall();
       if (!ctx.keepWork) rmSync(ctx.work, { recursive: true, force: true });
       else if (o.keepTmp) progress.say(`work directory kept: ${ctx.work}`);

@@ -52,6 +52,8 @@ export interface BuildReport {
   objects: ObjectReport[];
   /** The special sections' entry sizes read from the target kernel (SECTION=BYTES), null when the probe did not build. */
   entrySizes: string[] | null;
+  /** The kernel's compiler (CONFIG_CC_VERSION_TEXT), the one kelp built with, where, and whether the check was skipped. */
+  compiler: { kernel: string | null; used: string | null; where: string; checkSkipped: boolean } | null;
   sizes: { ko: number; diffObjects: number };
   cache: { hits: number; misses: number };
   timings: Record<string, number>;
@@ -70,6 +72,7 @@ export async function writeReport(
   const report: BuildReport = {
     name: v.name, moduleName: linked.moduleName, ko: join(v.outdir, `${v.name}.ko`), patches: ctx.options.patches.map((p) => resolve(p)),
     tree: v.tree, kind: v.oot ? 'out-of-tree' : 'in-tree', kdir: v.kdir, targets: d.targets, objects: d.reports, entrySizes: d.entrySizes,
+    compiler: ctx.toolchain === null ? null : { kernel: ctx.toolchain.kernel, used: ctx.toolchain.used, where: ctx.toolchain.where, checkSkipped: ctx.toolchain.checkSkipped },
     sizes: { ko: statSync(ko).size, diffObjects: d.reports.reduce((n, r) => n + r.diffBytes, 0) },
     cache: { hits: objects.cached.size, misses: objects.list.length - objects.cached.size },
     timings: { ...ctx.progress.timings }, total: Math.round((Date.now() - ctx.started) / 10) / 100,

@@ -5,6 +5,8 @@
  * earlier run left patched) and apply the hunks in memory: a hunk that does
  * not apply stops here, before anything is built.
  */
+import { chooseToolchain, setToolchain } from '../kernel/toolchain.js';
+import { templatesDir } from '../link/template.js';
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { KelpError } from '../errors.js';
@@ -55,10 +57,10 @@ export async function validate(ctx: BuildContext): Promise<Validated> {
   }
   const oot = o.ootModule !== undefined;
   if (oot && o.sourcedir !== undefined) throw new KelpError('--oot-module and --sourcedir exclude each other');
-  if (!oot && o.sourcedir === undefined) throw new KelpError('needs --sourcedir (a configured kernel tree) or --oot-module (a module directory)');
+  if (!oot && o.sourcedir === undefined) throw new KelpError('needs --release (a Debian kernel release), --sourcedir (a configured kernel tree) or --oot-module (a module directory)');
   const tree = resolve(oot ? o.ootModule! : o.sourcedir!);
   if (!existsSync(tree) || !statSync(tree).isDirectory()) throw new KelpError('no such directory', oot ? o.ootModule : o.sourcedir);
-  if (oot && o.kdir === undefined) throw new KelpError('--oot-module needs --kdir (the target kernel\'s build directory)');
+  if (oot && o.kdir === undefined) throw new KelpError('--oot-module needs --release or --kdir (the target kernel\'s build directory)');
   let repaired: string[] = [];
   if (!oot) {
     // First of all: take the tree, and repair it should an earlier kelp have been killed while it was patched.
@@ -74,7 +76,14 @@ export async function validate(ctx: BuildContext): Promise<Validated> {
   }
   const kdir = resolve(o.kdir ?? tree);
   if (!existsSync(join(kdir, 'Makefile'))) throw new KelpError('not a kernel build directory (no Makefile)', kdir);
-  const config = requireLivepatchConfig(join(oot ? kdir : tree, '.config'));
+  const configFile = join(oot ? kdir : tree, '.config');
+  const config = requireLivepatchConfig(configFile);
+  // The kernel's own compiler: the host's when it is exactly that gcc, else the release's build root.
+  ctx.toolchain = await chooseToolchain({
+    config, configFile, codename: ctx.fetched?.codename, cache: cacheRoot(o.cache), binds: [cacheRoot(o.cache), tree, kdir, templatesDir()],
+    skipCheck: o.skipCompilerCheck, say: (l) => ctx.progress.say(l),
+  });
+  setToolchain(ctx.toolchain);
   if (!existsSync(join(kdir, 'Module.symvers'))) {
     throw new KelpError('has no Module.symvers (the kernel was not fully built here); pass --kdir with the target\'s headers (the "kdir" of kelp target fetch)', kdir);
   }

@@ -25,6 +25,10 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   flex: 'flex',
   bison: 'bison',
   openssl: 'openssl',
+  pahole: 'pahole',
+  dpkg: 'dpkg',
+  mmdebstrap: 'mmdebstrap',
+  unshare: 'util-linux',
   // ELF tools the tests compare kelp's output with
   as: 'binutils',
   ld: 'binutils',
@@ -32,6 +36,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   objcopy: 'binutils',
   objdump: 'binutils',
   readelf: 'binutils',
+  ar: 'binutils',
   modinfo: 'kmod',
   cpio: 'cpio',
   // shells kelpctl runs under, and what the tests check it with
@@ -56,8 +61,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
     'cat', 'chmod', 'chroot', 'cp', 'date', 'dd', 'dirname', 'env', 'head', 'id', 'mkdir', 'mktemp', 'mv', 'od',
     'readlink', 'rm', 'rmdir', 'sha1sum', 'sha256sum', 'sleep', 'sort', 'tail', 'tee', 'tr', 'uname', 'wc',
   ].map((t) => [t, 'coreutils'])),
-  // tools/fresh-root-check.sh, on the checking host
-  mmdebstrap: 'mmdebstrap',
+  // tools/fresh-root-check.sh, on the checking host (and kelp's build roots, above)
   // the runtime itself (copied onto a fresh machine, not an apt prerequisite)
   node: 'nodejs',
   npm: 'nodejs',
@@ -72,12 +76,16 @@ export const RUN_PACKAGES: readonly string[] = ['qemu-system-x86', 'busybox-stat
 export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg'];
 
 /** Packages needed to build out-of-tree modules against the fetched headers. */
-export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev', 'libelf1', 'libssl3'];
+/** (pahole: 6.12's kbuild writes BTF into every module it links with it.) */
+export const KBUILD_PACKAGES: readonly string[] = ['make', 'gcc-12', 'libc6-dev', 'libelf1', 'libssl3', 'pahole'];
 
 /** Packages needed by `kelp target fetch --source` (make prepare of the kernel tree). */
 export const SOURCE_PACKAGES: readonly string[] = [
   ...KBUILD_PACKAGES, 'bc', 'flex', 'bison', 'libelf-dev', 'libssl-dev', 'xz-utils', 'tar', 'openssl',
 ];
+
+/** Packages for kernels built by a compiler the host lacks (trixie's gcc-14): kelp makes a build root of their release. */
+export const BUILD_ROOT_PACKAGES: readonly string[] = ['mmdebstrap', 'util-linux', 'coreutils'];
 
 /**
  * Packages whose programs the tests run themselves (compilers and binutils to

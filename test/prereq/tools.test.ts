@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
-  BENCH_PACKAGES, FETCH_PACKAGES, KBUILD_PACKAGES, RUN_PACKAGES, SOURCE_PACKAGES, TEST_PACKAGES, TOOL_PACKAGES,
+  BENCH_PACKAGES, BUILD_ROOT_PACKAGES, FETCH_PACKAGES, KBUILD_PACKAGES, RUN_PACKAGES, SOURCE_PACKAGES, TEST_PACKAGES, TOOL_PACKAGES,
 } from '../../src/target/packages.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { scanShell, scanTypeScript, type Spawn } from './scan.js';
@@ -41,7 +41,7 @@ export const BASE_PACKAGES: ReadonlySet<string> = new Set([
 /** Packages some prerequisite list installs, and which list. */
 function prerequisiteLists(extra: Record<string, readonly string[]> = {}): Map<string, string> {
   const lists: Record<string, readonly string[]> = {
-    RUN_PACKAGES, FETCH_PACKAGES, KBUILD_PACKAGES, SOURCE_PACKAGES, TEST_PACKAGES, ...extra,
+    RUN_PACKAGES, FETCH_PACKAGES, KBUILD_PACKAGES, SOURCE_PACKAGES, BUILD_ROOT_PACKAGES, TEST_PACKAGES, ...extra,
   };
   const by = new Map<string, string>();
   for (const [name, pkgs] of Object.entries(lists)) for (const p of pkgs) if (!by.has(p)) by.set(p, name);
@@ -68,6 +68,14 @@ interface Resolution {
 /** Calls whose program is not a literal: what they run and why. */
 export const DYNAMIC: readonly Resolution[] = [
   { file: 'src/build/cache.ts', expr: 'cc', tools: ['gcc-12'], reason: "compilerVersion(cc): the target kernel's compiler (bookworm: gcc-12), read from its config" },
+  { file: 'src/build/kbuild.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
+  { file: 'src/link/kbuild.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
+  { file: 'src/target/source.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
+  { file: 'test/build/trixie.test.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
+  { file: 'src/kernel/buildroot.ts', expr: 'argv[0]!', tools: ['unshare'], reason: 'BuildRoot.wrap: unshare, then chroot inside the root' },
+  { file: 'src/kernel/buildroot.ts', expr: 'mmdebstrap', tools: ['mmdebstrap'], reason: "mmdebstrap = requireTool('mmdebstrap') above it" },
+  { file: 'src/kernel/toolchain.ts', expr: 'path', tools: ['gcc-12'], reason: "which(cc): the kernel's compiler on the host (bookworm: gcc-12; others only when installed)" },
+  { file: 'test/build/compiler.test.ts', expr: "target.compiler!.split(' ')[0]!", tools: ['gcc-12'], reason: "the bookworm target's compiler (gcc-12)" },
   { file: 'src/target/initramfs.ts', expr: 'path', tools: ['busybox'], reason: "path = requireTool('busybox') above it" },
   { file: 'src/target/qemu.ts', expr: 'qemu', tools: ['qemu-system-x86_64'], reason: "qemu = requireTool('qemu-system-x86_64') above it" },
   { file: 'test/build/oot.test.ts', expr: 'cmd', tools: ['sh'], reason: "package.json's example script, `sh examples/oot/run.sh` (checked below; the script is scanned)" },
@@ -176,9 +184,9 @@ describe('every spawned program has its Debian package', () => {
     const found = (file: string, name: string) => spawns.some((s) => s.file === file && s.name === name && !s.dynamic);
     // issue 10's modinfo, through the test helper run()
     expect(found('test/link/link.test.ts', 'modinfo')).toBe(true);
-    expect(found('src/target/debian.ts', 'apt-get')).toBe(true); // execa(requireTool('apt-get'), ...)
+    expect(found('src/kernel/apt.ts', 'apt-get')).toBe(true); // execa(requireTool('apt-get'), ...)
     expect(found('src/target/source.ts', 'xz')).toBe(true); // SOURCE_TOOLS table
-    expect(found('src/build/kbuild.ts', 'make')).toBe(true); // spawn('make', ...)
+    expect(found('test/support/target.ts', 'make')).toBe(true); // execa('make', ...) (kelp's own makes go through makeInvocation, in DYNAMIC)
     expect(found('test/build/support.ts', 'sha1sum')).toBe(true); // inside sh -c '... | xargs -0 -r sha1sum'
     expect(found('test/kelpctl/kelpctl.test.ts', 'shellcheck')).toBe(true);
     expect(found('bin/kelpctl', 'od')).toBe(true); // a shell script
@@ -207,7 +215,7 @@ describe('every spawned program has its Debian package', () => {
     // The lists are not a dumping ground either: a package there provides a mapped program, or is a build library.
     const libraries = new Set(['libc6-dev', 'libelf1', 'libssl3', 'libelf-dev', 'libssl-dev']);
     const provided = new Set(Object.values(TOOL_PACKAGES));
-    const all = [...RUN_PACKAGES, ...FETCH_PACKAGES, ...KBUILD_PACKAGES, ...SOURCE_PACKAGES, ...TEST_PACKAGES, ...BENCH_PACKAGES];
+    const all = [...RUN_PACKAGES, ...FETCH_PACKAGES, ...KBUILD_PACKAGES, ...SOURCE_PACKAGES, ...BUILD_ROOT_PACKAGES, ...TEST_PACKAGES, ...BENCH_PACKAGES];
     expect(all.filter((p) => !provided.has(p) && !libraries.has(p))).toEqual([]);
   });
 
@@ -288,7 +296,7 @@ describe('the check fails when a spawned program has no package (synthetic sourc
     const src = [
       "import { spawnSync, execFileSync } from 'node:child_process';",
       "import { runStatus } from './support/run.js';",
-      "spawnSync('pahole', ['--version']);",
+      "spawnSync('bpftool', ['--version']);",
       "execFileSync('file', ['-b', x]);",
       "runStatus('patch', ['-p1']);",
       "spawnSync('sh', ['-c', 'cd \"$1\" && zcat x.gz | cpio -id && lz4 -d y'], {});",
@@ -296,7 +304,7 @@ describe('the check fails when a spawned program has no package (synthetic sourc
       "// spawnSync('commented-out', []);",
     ].join('\n');
     expect(problemsOf('test/x.test.ts', src)).toEqual([
-      'test/x.test.ts:3: pahole (spawnSync) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
+      'test/x.test.ts:3: bpftool (spawnSync) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:4: file (execFileSync) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:5: patch (runStatus) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:6: zcat (spawnSync(sh -c)) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
