@@ -73,7 +73,7 @@ const dump: Subcommand = {
       .option('-W, --wide', 'allow output wider than 80 characters')
       .option('--livepatch', 'kelp\'s livepatch view instead of readelf output (alone, not with readelf options)')
       .option('--json', 'with --livepatch: print the view as a JSON array, one entry per file')
-      .argument('<file...>', 'ELF files')
+      .argument('<file...>', 'ELF files or archives')
       .action(async (files: string[], raw: RawOptions) => {
         if (raw.livepatch) {
           const readelfOptions = readelfOptionsGiven(raw);
