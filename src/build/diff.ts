@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { ExitCode, KelpError } from '../errors.js';
 import { SymbolCounts } from '../link/symbol-table.js';
 import { LineMap } from '../patch/lines.js';
-import { kernelModuleName } from '../patch/meta.js';
+import { kernelModuleName } from '../kmod/names.js';
 import type { BuildContext } from './context.js';
 import { runDiffs, type DiffJob, type DiffOutcome } from './diff-pool.js';
 import { kernelEntrySizes } from './entry-sizes.js';

@@ -4,6 +4,7 @@
  * the module an object belongs to).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { kernelModuleName } from '../kmod/names.js';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
 import { ExitCode, KelpError } from '../errors.js';
@@ -136,7 +137,7 @@ export function parseCmdFile(text: string, obj: string): CmdInfo {
   const mod = /-DKBUILD_MODNAME='?"?([A-Za-z0-9_-]+)/.exec(command);
   return {
     command, source, deps,
-    modname: mod ? mod[1].replace(/-/g, '_') : null,
+    modname: mod ? kernelModuleName(mod[1]) : null,
     module: /(^|\s)-DMODULE(\s|$)/.test(command),
   };
 }

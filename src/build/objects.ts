@@ -13,7 +13,7 @@ import { activeToolchain } from '../kernel/toolchain.js';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KelpError } from '../errors.js';
-import { kernelModuleName } from '../patch/meta.js';
+import { kernelModuleName } from '../kmod/names.js';
 import { cacheRoot } from '../target/cache.js';
 import { compilerOf, preparedWithKelpFlags } from '../target/source.js';
 import { compilerVersion, objectCacheKey, ObjectCache } from './cache.js';
@@ -21,6 +21,7 @@ import type { BuildContext } from './context.js';
 import type { TreeGuard } from './guard.js';
 import { cmdFileOf, KELP_KCFLAGS, makeFailure, objectsIncluding, readCmdFile, runMake, type CmdInfo } from './kbuild.js';
 import type { Validated } from './validate.js';
+import { affectedInTree, LARGE_SET, refuseLayoutChanges } from './affected.js';
 
 /** The original and patched builds of the objects a patch affects. */
 export interface Objects {
@@ -49,13 +50,25 @@ export async function buildObjects(ctx: BuildContext, v: Validated): Promise<Obj
   return objects;
 }
 
+/** The source an object is compiled from, for its cache key: the .c or .S file, or nothing for a generated one (its dependencies, recorded with the entry, decide). */
+function objectSource(tree: string, o: string): Buffer {
+  for (const ext of ['.c', '.S']) {
+    const p = join(tree, o.replace(/\.o$/, ext));
+    if (existsSync(p)) return readFileSync(p);
+  }
+  return Buffer.alloc(0);
+}
+
 async function copyInto(from: string, to: string): Promise<void> {
   await fs.mkdir(dirname(to), { recursive: true });
   await fs.copyFile(from, to);
 }
 
-async function make(ctx: BuildContext, v: Validated, args: string[], cwd: string, what: string, onSpawn?: (pid: number) => void): Promise<void> {
-  const r = await runMake(args, { cwd, children: ctx.interrupts.children, onSpawn });
+async function make(ctx: BuildContext, v: Validated, args: string[], cwd: string, what: string, onSpawn?: (pid: number) => void, total = 0): Promise<void> {
+  // kbuild's "  CC [M]  path.o" lines count the objects compiled so far.
+  let compiled = 0;
+  const log = total > 0 ? (line: string) => { if (/^\s+CC( \[M\])?\s+\S+\.o$/.test(line)) ctx.progress.note(`${++compiled}/${total} object(s)`); } : undefined;
+  const r = await runMake(args, { cwd, children: ctx.interrupts.children, onSpawn, log });
   ctx.checkInterrupt(v.tree);
   if (r.exitCode !== 0) throw new KelpError(`building the ${what} failed: ${makeFailure(r.output)}`, v.tree);
 }
@@ -64,15 +77,9 @@ async function make(ctx: BuildContext, v: Validated, args: string[], cwd: string
 async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): Promise<Objects> {
   const { tree } = v;
   const cache = ctx.options.useCache === false ? null : new ObjectCache(join(cacheRoot(ctx.options.cache), 'objects'));
-  const list = new Set(v.patchedC.map((p) => p.replace(/\.c$/, '.o')));
-  if (v.headers.length > 0) {
-    const users = await objectsIncluding(tree, v.headers);
-    if (users.length === 0 && list.size === 0) {
-      throw new KelpError(`no built object of the tree depends on ${v.headers.join(', ')} (kbuild's .cmd files name none); build the objects that include it once, or patch the .c files too`, tree);
-    }
-    for (const u of users) list.add(u);
-  }
-  const objs = [...list].sort();
+  const objs = await affectedInTree({
+    tree, applied: v.applied, patchedC: v.patchedC, headers: v.headers, progress: ctx.progress, kernelCache: cacheRoot(ctx.options.cache),
+  });
   const origDir = join(ctx.work, 'orig');
   const patchedDir = join(ctx.work, 'patched');
   const kcflags = `KCFLAGS=${KELP_KCFLAGS}`;
@@ -80,13 +87,13 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
     ctx.progress.say(`${tree} was prepared without kelp's KCFLAGS (${KELP_KCFLAGS}): kbuild redoes its prepare step once (scripts/mod, generated headers; no source file changes)`);
   }
   ctx.progress.phase('build originals', `${objs.length} object(s)`);
+  if (objs.length > LARGE_SET) ctx.progress.say(`building ${objs.length} objects twice (original and patched); this takes a while`, true);
   guard.protect(objs.flatMap((o) => [o, cmdFileOf(o)]));
   const compiler = activeToolchain()?.used ?? compilerVersion(compilerOf(v.config) ?? 'gcc');
   const keys = new Map<string, string>();
   const cached = new Set<string>();
   for (const o of objs) {
-    const src = join(tree, o.replace(/\.o$/, '.c'));
-    const key = objectCacheKey({ object: o, source: readFileSync(src), config: v.config, compilerVersion: compiler, flags: KELP_KCFLAGS });
+    const key = objectCacheKey({ object: o, source: objectSource(tree, o), config: v.config, compilerVersion: compiler, flags: KELP_KCFLAGS });
     keys.set(o, key);
     const hit = cache ? await cache.lookup(key, tree) : undefined;
     if (hit !== undefined) {
@@ -98,7 +105,7 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
   if (misses.length > 0) {
     // Built afresh from the tree's sources (an object left in the tree is restored afterwards by the guard).
     for (const o of misses) guard.write(o, null);
-    await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...misses], tree, `original objects (${misses.join(', ')})`, (pid) => guard.noteGroup(pid));
+    await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...misses], tree, `original objects (${misses.length > 20 ? `${misses.length} objects` : misses.join(', ')})`, (pid) => guard.noteGroup(pid), misses.length);
     for (const o of misses) {
       await copyInto(join(tree, o), join(origDir, o));
       if (cache) await cache.store(keys.get(o)!, join(tree, o), tree, o, readCmdFile(tree, o).deps);
@@ -110,7 +117,7 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
   guard.protect(v.applied.after.keys());
   for (const [p, content] of v.compiled) guard.write(p, content);
   ctx.progress.phase('build patched', `${objs.length} object(s)`);
-  await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...objs], tree, 'patched objects', (pid) => guard.noteGroup(pid));
+  await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...objs], tree, 'patched objects', (pid) => guard.noteGroup(pid), objs.length);
   const info = new Map<string, CmdInfo>();
   for (const o of objs) {
     await copyInto(join(tree, o), join(patchedDir, o));
@@ -124,6 +131,7 @@ async function buildOutOfTree(ctx: BuildContext, v: Validated): Promise<Objects>
   const mod = join(ctx.work, 'module');
   await fs.cp(v.tree, mod, { recursive: true, filter: (src) => !/\/\.git$/.test(src) });
   const args = ['-C', v.kdir, `M=${mod}`, `KCFLAGS=${KELP_KCFLAGS}`, `-j${ctx.jobs}`, 'modules'];
+  refuseLayoutChanges(v.applied, [...v.headers, ...v.patchedC]);
   ctx.progress.phase('build originals', 'the whole module');
   await make(ctx, v, args, mod, 'original module');
   const list = new Set(v.patchedC.map((p) => p.replace(/\.c$/, '.o')));

@@ -11,6 +11,7 @@
  */
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
+import { deviceTableOf, deviceTableReason } from './device-table.js';
 import { CHANGED, F_IGNORED, F_LINE_ONLY, NEW, SAME, type Kelf } from './model.js';
 import { C_AUX, C_DROPPED, C_INIT, C_METADATA, C_SPECIAL } from './sections.js';
 import { lineNumberDifference, pcAdjust } from './x86.js';
@@ -221,6 +222,12 @@ export function compareData(ctx: DiffContext): void {
       continue;
     }
     P.symStatus[d] = CHANGED;
+    const table = deviceTableOf(P, d);
+    if (table !== null) {
+      // Refused once, under the table's own name.
+      if (!table.aliasOfPresentTable) refuse(ctx, `${P.file}: ${table.table}`, deviceTableReason(table, P.secName(sec)));
+      continue;
+    }
     refuse(ctx, `${P.file}: ${name}`, `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`);
   }
 }

@@ -25,15 +25,13 @@ import {
 } from '../../elf/constants.js';
 import { asKelpError, ExitCode } from '../errors.js';
 import { relocationName, isSupportedRelocation } from '../../rela/x86_64.js';
-import { readKlpTables, type KlpFuncEntry } from '../check/klp-funcs.js';
-import { KLP_RELA_PREFIX, parseKlpRelaName } from '../check/klp-rela.js';
-import { KLP_SYM_PREFIX, parseKlpSymName } from '../check/klp-sym.js';
-import { thisModuleName } from '../check/modinfo.js';
-import { ModuleImage, type ModSymbol } from '../check/module.js';
+import { readKlpTables, type KlpFuncEntry } from '../kmod/klp-func.js';
+import { KLP_RELA_PREFIX, KLP_SYM_PREFIX, parseKlpRelaName, parseKlpSymName } from '../kmod/names.js';
+import { ModuleImage, thisModuleName, type ModSymbol } from '../kmod/image.js';
 import { at, ProblemList } from '../check/problem.js';
 import { loaderUndefinedSymbols } from '../check/undefined.js';
-import { VERSIONS_SECTION, MODVERSION_INFO_SIZE } from '../link/klp.js';
-import { modinfoValue } from '../link/modinfo.js';
+import { VERSIONS_SECTION, MODVERSION_INFO_SIZE } from '../kmod/versions.js';
+import { modinfoValue } from '../kmod/modinfo.js';
 import { systemMessage } from '../util/system-error.js';
 
 /** A 64-bit value in JSON: a number when exact, else its decimal string. */

@@ -17,11 +17,12 @@ import { SHF_RELA_LIVEPATCH, SHN_LIVEPATCH } from '../../elf/constants.js';
 import { asKelpError, KelpError } from '../errors.js';
 import { ElfObject } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
-import { kernelModuleName } from '../patch/meta.js';
+import { KLP_RELA_PREFIX, KLP_SYM_PREFIX, kernelModuleName } from '../kmod/names.js';
+import type { ModInfo } from '../kmod/modinfo.js';
 import { diffBasename, runKbuild, TABLES_BASENAME } from './kbuild.js';
 import { convertToLivepatch, versionNames, type KlpConversion } from './klp.js';
 import { readDiffInput } from './inputs.js';
-import { checkLivepatchModinfo, type ModInfo } from './modinfo.js';
+import { checkLivepatchModinfo } from './modinfo.js';
 import { kbuildCopy, planLink, STAND_IN_PREFIX, type LinkPlan } from './plan.js';
 import { checkKlpSymbols, SymbolCounts } from './symbol-table.js';
 import { renderLivepatchSource } from './template.js';
@@ -112,12 +113,12 @@ export function checkLinkedModule(bytes: Buffer, file: string, moduleName: strin
   for (const sym of obj.symbols) {
     if (sym.name.startsWith(STAND_IN_PREFIX)) throw new KelpError(`stand-in ${sym.name} survived the conversion`, file);
   }
-  const leftover = versionNames(obj).filter((n) => n.startsWith(STAND_IN_PREFIX) || n.startsWith('.klp.sym.'));
+  const leftover = versionNames(obj).filter((n) => n.startsWith(STAND_IN_PREFIX) || n.startsWith(KLP_SYM_PREFIX));
   if (leftover.length > 0) throw new KelpError(`__versions still lists ${leftover.join(', ')}`, file);
   if (!obj.sections.some((s) => s.name === '.gnu.linkonce.this_module')) throw new KelpError('no .gnu.linkonce.this_module section', file);
   const placeholders = new Set([...plan.standIns.values()].map((k) => k.placeholder));
   for (const s of obj.sections) {
-    if (!s.name.startsWith('.klp.rela.') || !s.relocations) continue;
+    if (!s.name.startsWith(KLP_RELA_PREFIX) || !s.relocations) continue;
     if ((s.flags & SHF_RELA_LIVEPATCH) === 0 || !s.infoSection) throw new KelpError(`${s.name} is not a livepatch relocation section`, file);
     for (const r of s.relocations) {
       if (!r.symbol || r.symbol.shndx !== SHN_LIVEPATCH || !placeholders.has(r.symbol.name)) {

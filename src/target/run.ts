@@ -4,6 +4,7 @@
  * reported into a structured result.
  */
 import { createHash } from 'node:crypto';
+import { kernelModuleName } from '../kmod/names.js';
 import { promises as fs, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -204,7 +205,7 @@ export async function runTarget(o: RunOptions): Promise<RunResult> {
   const files = rootFiles(o.files ?? []);
   const checks = [...(o.check ?? [])];
   const expects = [...(o.expect ?? [])];
-  const disable = (o.disable ?? []).map((n) => n.replace(/-/g, '_'));
+  const disable = (o.disable ?? []).map(kernelModuleName);
   const timeout = o.timeout ?? 120;
   if (!(timeout > 0)) throw new TargetError('must be a positive number of seconds', '--timeout');
   const regexps = expects.map((p) => {

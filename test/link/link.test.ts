@@ -10,7 +10,7 @@ import { SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, SHT_RELA, 
 import { KelpError } from '../../src/errors.js';
 import { linkModule, type LinkResult } from '../../src/link/index.js';
 import { versionNames } from '../../src/link/klp.js';
-import { readModinfo, modinfoValue } from '../../src/link/modinfo.js';
+import { readModinfo, modinfoValue } from '../../src/kmod/modinfo.js';
 import { STAND_IN_PREFIX } from '../../src/link/plan.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
