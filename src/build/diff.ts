@@ -15,6 +15,7 @@ import { kernelModuleName } from '../kmod/names.js';
 import type { BuildContext } from './context.js';
 import { runDiffs, type DiffJob, type DiffOutcome } from './diff-pool.js';
 import { kernelEntrySizes } from './entry-sizes.js';
+import { configValue } from './kbuild.js';
 import { findModuleFile, targetModulesDir } from './module-tree.js';
 import type { Objects } from './objects.js';
 import type { ObjectReport } from './report.js';
@@ -62,6 +63,10 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
   if (probe.sizes === null) progress.say(`could not compile the entry-size probe against ${v.kdir} (${probe.why}); kelp diff checks its defaults against each section`);
   // Where the patches moved lines: a __LINE__ immediate may differ only that way.
   const lineMap = LineMap.fromTexts([...v.applied.before].map(([p, b]) => [p, b, v.applied.after.get(p) ?? null])).data;
+  // IBT kernels: the image tells which functions keep their ENDBR (kelp diff's IBT rule).
+  const ibt = configValue(v.config, 'X86_KERNEL_IBT') === 'y';
+  const ibtKernel = ibt ? o.kernel : undefined;
+  if (ibt && ibtKernel === undefined) progress.say('an IBT kernel and no --kernel: kelp diff refuses a patch that takes the address of a target function');
   const jobs: DiffJob[] = objects.list.map((obj) => {
     const target = targetOf(obj);
     const modSymbols = target === 'vmlinux' ? v.symbols : moduleFiles.get(target);
@@ -69,6 +74,7 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
       opts: {
         orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
         output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers: v.symvers, lineMap, entrySizes: probe.sizes ?? undefined,
+        kernel: ibtKernel, kernelMap: ibtKernel !== undefined && target !== 'vmlinux' ? v.symbols : undefined,
       },
     };
   });

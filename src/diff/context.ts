@@ -4,6 +4,7 @@ import type { SymbolIndex } from '../symbols/table.js';
 import type { Symvers } from '../symbols/symvers.js';
 import type { Pair } from './model.js';
 import type { SpecialSpec } from './sections.js';
+import type { IbtFacts } from './ibt.js';
 
 export interface Refusal {
   /** `file: sym+0xoff` or `file: section`. */
@@ -22,6 +23,8 @@ export interface DiffContext extends Pair {
   refusals: Refusal[];
   notes: string[];
   verbose: boolean;
+  /** The IBT facts of the target (null: not known yet). */
+  ibt: IbtFacts | null;
   /** Where the patch moved source lines, when known (`--patch`, or given by kelp build). */
   lines: LineMap | null;
 }

@@ -17,6 +17,9 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   // kelp target fetch --source, kbuild
   tar: 'tar',
   xz: 'xz-utils',
+  unxz: 'xz-utils',
+  gzip: 'gzip',
+  zstd: 'zstd',
   make: 'make',
   gcc: 'gcc',
   'gcc-12': 'gcc-12',
@@ -72,8 +75,11 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
 /** Packages `kelp target run` needs on the host. */
 export const RUN_PACKAGES: readonly string[] = ['qemu-system-x86', 'busybox-static'];
 
-/** Packages `kelp target fetch` needs (download and unpack). */
-export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg'];
+/** Packages that decompress a target's files: Debian 6.12's modules (.ko.xz), bzImage payloads (xz on 6.1, zstd on 6.12). */
+export const DECOMPRESS_PACKAGES: readonly string[] = ['xz-utils', 'zstd'];
+
+/** Packages `kelp target fetch` needs (download and unpack), and what reading the fetched files needs. */
+export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg', ...DECOMPRESS_PACKAGES];
 
 /** Packages needed to build out-of-tree modules against the fetched headers. */
 /** (pahole: 6.12's kbuild writes BTF into every module it links with it.) */
