@@ -73,6 +73,7 @@ export const DYNAMIC: readonly Resolution[] = [
   { file: 'test/diff/objtool-tables.test.ts', expr: 'objtool', tools: [], reason: "the fetched target's own objtool (KDIR/tools/objtool/objtool, from its linux-kbuild package), not a host program" },
   { file: 'test/target/compressed.test.ts', expr: 'c', tools: ['xz', 'zstd'], reason: "test.each over 'xz', 'zstd' (gzip is node:zlib)" },
   { file: 'src/build/kbuild.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
+  { file: 'src/kernel/configured.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
   { file: 'src/link/kbuild.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
   { file: 'src/target/source.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
   { file: 'test/build/trixie.test.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
