@@ -49,6 +49,9 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   shellcheck: 'shellcheck',
   'systemd-analyze': 'systemd',
   setpriv: 'util-linux',
+  // the kelpctl Debian package (packaging/deb/build.sh) and its check
+  help2man: 'help2man',
+  lintian: 'lintian',
   // patches and trees
   diff: 'diffutils',
   git: 'git',
@@ -102,6 +105,7 @@ export const BUILD_ROOT_PACKAGES: readonly string[] = ['mmdebstrap', 'util-linux
 export const TEST_PACKAGES: readonly string[] = [
   'gcc', 'g++', 'libc6-dev', 'binutils', 'kmod', 'cpio', 'busybox-static', 'dash', 'bash',
   'shellcheck', 'systemd', 'util-linux', 'diffutils', 'git', 'findutils', 'coreutils', 'grep',
+  'dpkg', 'help2man', 'gzip', 'lintian',
 ];
 
 /** Packages `npm run bench` needs beyond the tests' (GNU time for peak memory). */

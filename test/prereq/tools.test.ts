@@ -90,6 +90,7 @@ export const DYNAMIC: readonly Resolution[] = [
   { file: 'test/support/tools.ts', expr: 'cmd', tools: [], reason: 'the run/runStatus wrapper: its callers are scanned' },
   { file: '*', expr: 'KELP_BIN', tools: ['node', 'env'], reason: 'bin/kelp, this repository\'s CLI: `#!/usr/bin/env node`' },
   { file: 'examples/ci/build.sh', expr: '$kelp', tools: ['node', 'env'], reason: 'kelp=$root/bin/kelp' },
+  { file: 'examples/ci/plan.sh', expr: '$kelp', tools: ['node', 'env'], reason: 'kelp=$root/bin/kelp' },
   { file: 'bin/kelpctl', expr: '$INSMOD', tools: ['objcopy', 'tr', 'sed', 'mkdir', 'sleep'], reason: "insmod: busybox's in the target; the tests' stand-in script (test/kelpctl/harness.ts) runs these" },
   { file: 'bin/kelpctl', expr: '$RMMOD', tools: ['rm'], reason: "rmmod: busybox's in the target; the tests' stand-in script runs rm" },
 ];
