@@ -5,6 +5,7 @@
  * without building anything, whether or not an object was ever built.
  * Cached per tree and configuration under <cache>/kernel/.
  */
+import { makeInvocation } from './toolchain.js';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
@@ -122,7 +123,7 @@ export function parseListing(text: string): ConfiguredTree {
 /** Runs make (reading Makefiles only: nothing is built), as kelp's builds run it, and collects its output. */
 function runMake(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
-    // In the kernel's build root when kelp builds there: a newer top Makefile re-runs Kconfig when the compiler differs.
+    // With the kernel's own toolchain (a build root's make and gcc when the host's gcc is not the kernel's).
     const run = makeInvocation(args, cwd, { LC_ALL: 'C' });
     const child = spawn(run.file, run.args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: run.env });
     const out: Buffer[] = [];

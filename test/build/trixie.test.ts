@@ -10,6 +10,7 @@
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { targetOfPreparedTree } from '../../src/build/target-paths.js';
 import { chooseToolchain, makeInvocation, withToolchain } from '../../src/kernel/toolchain.js';
 import { cacheRoot } from '../../src/target/cache.js';
 import { BUILD_ROOT_PACKAGES } from '../../src/target/packages.js';
@@ -61,6 +62,8 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     const config = readFileSync(target.config, 'utf8');
     for (const o of ['X86_KERNEL_IBT', 'CALL_PADDING', 'LIVEPATCH']) expect(config).toMatch(new RegExp(`^CONFIG_${o}=y$`, 'm'));
     expect(readFileSync(join(target.source!, 'scripts', 'mod', '.empty.o.cmd'), 'latin1')).toMatch(/^savedcmd_.*gcc-14 /);
+    // The prepared tree knows its target: `kelp build --sourcedir <tree>` alone finds kdir, System.map and image.
+    expect(targetOfPreparedTree(target.source!)).toMatchObject({ kdir: target.kdir, systemMap: target.systemMap, kernel: target.kernel, codename: 'trixie' });
   });
 
   test('kelp build --release: the OOT example (fix.patch) in the trixie root', () => {
