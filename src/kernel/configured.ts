@@ -5,7 +5,6 @@
  * without building anything, whether or not an object was ever built.
  * Cached per tree and configuration under <cache>/kernel/.
  */
-import { makeInvocation } from './toolchain.js';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
