@@ -4,6 +4,7 @@
  * QEMU). The work is in src/build/.
  */
 import type { Command } from 'commander';
+import { KelpError } from '../errors.js';
 import type { Subcommand } from './registry.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -17,7 +18,7 @@ function positiveInt(flag: string) {
 }
 
 interface Opts {
-  release?: string; skipCompilerCheck?: boolean; sourcedir?: string; kdir?: string; ootModule?: string; target?: string; name?: string; output?: string;
+  release: string[]; releases?: string; all?: boolean; suite?: string; flavour?: string; patchFor: string[]; skipCompilerCheck?: boolean; sourcedir?: string; kdir?: string; ootModule?: string; target?: string; name?: string; output?: string;
   symbols?: string; symvers?: string; replace: boolean; jobs?: number; keepTmp?: boolean; json?: boolean;
   verify?: boolean; check: string[]; expect: string[]; expectDisabled: string[]; kernel?: string; timeout?: number; cache?: boolean; quiet?: boolean;
 }
@@ -29,7 +30,12 @@ const build: Subcommand = {
       .summary('patches to a verified livepatch module')
       .description('build a livepatch module from source patches: the affected objects with the tree\'s kbuild, kelp diff, kelp link (and --verify under QEMU)')
       .argument('<patch...>', 'unified diffs (git diff, diff -Nupr), applied in order like patch -p1')
-      .option('--release <release>', 'a Debian kernel release (uname -r, see kelp target list): its source, kdir, System.map and image are fetched and used')
+      .option('--release <release>', 'a Debian kernel release (uname -r, see kelp target list): its source, kdir, System.map and image are fetched and used; repeat it for a fleet build', collect, [])
+      .option('--releases <file>', 'fleet build: the releases in FILE, one a line as uname -r prints it (# comments)')
+      .option('--all', 'fleet build: every release of kelp target list that has source')
+      .option('--suite <suite>', 'with --all: only this suite or codename (e.g. bookworm, trixie-security)')
+      .option('--flavour <flavour>', 'with --all: only this flavour (amd64, cloud-amd64, rt-amd64)')
+      .option('--patch-for <release=file>', 'fleet build: this release\'s own backport, instead of the PATCH list (repeatable)', collect, [])
       .option('--sourcedir <dir>', 'a configured kernel tree (e.g. the "source" of kelp target fetch --source)')
       .option('--kdir <dir>', 'the target kernel\'s build directory, whose kbuild builds the module (default: --sourcedir)')
       .option('--oot-module <dir>', 'an out-of-tree module\'s directory (its own Makefile/Kbuild); patch paths are relative to it')
@@ -39,7 +45,7 @@ const build: Subcommand = {
       .option('--symbols <file>', 'System.map of the target kernel (symbol positions, klp symbol checks)')
       .option('--symvers <file>', 'Module.symvers of the target (default: KDIR/Module.symvers)')
       .option('--no-replace', 'do not set the atomic-replace flag')
-      .option('-j, --jobs <n>', 'parallel make jobs and diff workers (default: the number of CPUs)', positiveInt('--jobs'))
+      .option('-j, --jobs <n>', 'parallel make jobs and diff workers (default: the number of CPUs); in a fleet build, releases built at once (default 1)', positiveInt('--jobs'))
       .option('--keep-tmp', 'keep the work directory and print its path')
       .option('--json', 'print the report (NAME.json) on stdout')
       .option('--verify', 'boot the target kernel under QEMU with the module and run --check/--expect')
@@ -52,9 +58,18 @@ const build: Subcommand = {
       .option('--no-cache', 'rebuild the original objects instead of using the object cache')
       .option('-q, --quiet', 'no progress lines')
       .action(async (patches: string[], opts: Opts) => {
+        const { isFleet } = await import('../fleet/select.js');
+        if (isFleet(opts)) {
+          const { fleetBuild } = await import('../fleet/command.js');
+          process.exitCode = await fleetBuild(patches, opts);
+          return;
+        }
+        if (opts.patchFor.length > 0 || opts.suite !== undefined || opts.flavour !== undefined) {
+          throw new KelpError('--patch-for, --suite and --flavour are for fleet builds (several --release, --releases or --all)');
+        }
         const { buildLivepatch } = await import('../build/index.js');
         const r = await buildLivepatch({
-          patches, release: opts.release, skipCompilerCheck: opts.skipCompilerCheck, sourcedir: opts.sourcedir, kdir: opts.kdir, ootModule: opts.ootModule, target: opts.target, name: opts.name,
+          patches, release: opts.release[0], skipCompilerCheck: opts.skipCompilerCheck, sourcedir: opts.sourcedir, kdir: opts.kdir, ootModule: opts.ootModule, target: opts.target, name: opts.name,
           outdir: opts.output, symbols: opts.symbols, symvers: opts.symvers, replace: opts.replace, jobs: opts.jobs,
           keepTmp: opts.keepTmp, verify: opts.verify, check: opts.check, expect: opts.expect, expectDisabled: opts.expectDisabled, kernel: opts.kernel,
           timeout: opts.timeout, useCache: opts.cache !== false, quiet: opts.quiet,

@@ -1,0 +1,71 @@
+/**
+ * `kelp build PATCH... --release R1 --release R2 …` (or --releases FILE, or
+ * --all): the same fix built for every release of a fleet, each in its own
+ * child `kelp build` (run-one.ts), at most `parallel` at a time. One release
+ * failing never stops the others. Writes OUTDIR/R/NAME.{ko,json} per release
+ * and the summary OUTDIR/fleet.json (atomically, releases in the order given).
+ */
+import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { exitCodeOf, worstOutcome, type Outcome } from './outcome.js';
+import { runRelease, type ReleaseResult } from './run-one.js';
+import { formatTable } from './table.js';
+
+export interface FleetOptions {
+  patches: string[];
+  releases: string[];
+  /** Release → its own backport (replaces `patches` for it). */
+  patchFor: Map<string, string>;
+  outdir: string;
+  /** The module name, the same for every release. */
+  name: string;
+  /** Releases built at once. */
+  parallel: number;
+  /** The other `kelp build` options passed to every release. */
+  args: string[];
+  say: (line: string) => void;
+}
+
+/** The summary written to OUTDIR/fleet.json and printed by --json. */
+export interface FleetSummary {
+  moduleName: string;
+  patches: string[];
+  worst: Outcome;
+  exitCode: number;
+  releases: ReleaseResult[];
+}
+
+/** Runs every release's build; returns the summary (never throws for a failed release). */
+export async function runFleet(o: FleetOptions): Promise<{ summary: FleetSummary; table: string; path: string }> {
+  const outdir = resolve(o.outdir);
+  const results: ReleaseResult[] = new Array(o.releases.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= o.releases.length) return;
+      const release = o.releases[i]!;
+      const dir = join(outdir, release);
+      mkdirSync(dir, { recursive: true });
+      const own = o.patchFor.get(release);
+      o.say(`${release}: building${own !== undefined ? ` with its own patch ${own}` : ''}`);
+      const r = await runRelease({ release, patches: own !== undefined ? [resolve(own)] : o.patches.map((p) => resolve(p)), outdir: dir, args: o.args });
+      o.say(`${release}: ${r.outcome}${r.reason !== undefined ? `: ${r.reason}` : ''} (${r.seconds.toFixed(1)} s)`);
+      results[i] = r;
+    }
+  };
+  const n = Math.max(1, Math.min(o.parallel, o.releases.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  const worst = worstOutcome(results.map((r) => r.outcome));
+  const summary: FleetSummary = { moduleName: o.name, patches: o.patches, worst, exitCode: exitCodeOf(worst), releases: results };
+  const path = join(outdir, 'fleet.json');
+  await writeFileAtomic(path, `${JSON.stringify(summary, null, 2)}\n`);
+  return { summary, table: formatTable(results), path };
+}
+
+/** make jobs for each release when `parallel` releases build at once on this machine. */
+export function jobsPerRelease(parallel: number): number {
+  return Math.max(1, Math.floor(availableParallelism() / parallel));
+}

@@ -1,0 +1,72 @@
+/**
+ * One release of a fleet build, in its own `kelp build --release R --json`
+ * process: the per-build global state (the toolchain choice, the signal
+ * handlers, the tree lock) stays in that process, while downloads, prepared
+ * trees and the object cache are shared through the cache directory.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { classify, errorLine, type Outcome } from './outcome.js';
+
+/** The CLI script the children run (bin/kelp next to dist/). */
+const KELP_BIN = fileURLToPath(new URL('../../../bin/kelp', import.meta.url));
+
+/** What one release's run is given. */
+export interface ReleaseJob {
+  release: string;
+  patches: string[];
+  /** OUTDIR/RELEASE. */
+  outdir: string;
+  /** The other `kelp build` options, the same for every release. */
+  args: string[];
+}
+
+/** What one release's run gave. */
+export interface ReleaseResult {
+  release: string;
+  outcome: Outcome;
+  /** The patches used (the --patch-for backport, or the fleet's). */
+  patches: string[];
+  exitCode: number | null;
+  seconds: number;
+  functions: number;
+  /** NAME.ko and NAME.json, when built. */
+  ko?: string;
+  json?: string;
+  /** The refusal, the hunk that does not apply, the failure. */
+  reason?: string;
+}
+
+interface ChildReport { moduleName?: string; objects?: Array<{ changedFunctions?: unknown[] }>; verify?: unknown }
+
+/** Runs one release's build to the end; never throws for a failed build. */
+export function runRelease(job: ReleaseJob): Promise<ReleaseResult> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const argv = [KELP_BIN, 'build', ...job.patches, '--release', job.release, '-o', job.outdir, '--json', '-q', ...job.args];
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => { if (err.length < 4096) err.push(d); });
+    const finish = (status: number | null, why?: string) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      let report: ChildReport | undefined;
+      if (status === 0) {
+        try { report = JSON.parse(Buffer.concat(out).toString('utf8')) as ChildReport; } catch { report = undefined; }
+      }
+      const error = why ?? errorLine(Buffer.concat(err).toString('utf8'));
+      const outcome = status === 0 && report === undefined ? 'failed' : classify(status, report?.verify !== undefined, error);
+      const functions = (report?.objects ?? []).reduce((n, o) => n + (o.changedFunctions?.length ?? 0), 0);
+      const r: ReleaseResult = { release: job.release, outcome, patches: job.patches, exitCode: status, seconds: Math.round(seconds * 10) / 10, functions };
+      if (report?.moduleName !== undefined) {
+        r.ko = `${job.release}/${report.moduleName}.ko`;
+        r.json = `${job.release}/${report.moduleName}.json`;
+      }
+      if (outcome !== 'built' && outcome !== 'verified') r.reason = error ?? (status === 0 ? 'kelp build printed no report' : `kelp build exited with status ${status}`);
+      resolve(r);
+    };
+    child.on('error', (e) => finish(null, `cannot run kelp build: ${e.message}`));
+    child.on('close', (status, signal) => finish(status, signal !== null ? `stopped by ${signal}` : undefined));
+  });
+}
