@@ -5,11 +5,11 @@
  * failing never stops the others. Writes OUTDIR/R/NAME.{ko,json} per release
  * and the summary OUTDIR/fleet.json (atomically, releases in the order given).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import { exitCodeOf, worstOutcome, type Outcome } from './outcome.js';
+import { exitCodeOf, OUTCOME_LABEL, worstOutcome, type Outcome } from './outcome.js';
 import { runRelease, type ReleaseResult } from './run-one.js';
 import { formatTable } from './table.js';
 
@@ -51,8 +51,10 @@ export async function runFleet(o: FleetOptions): Promise<{ summary: FleetSummary
       mkdirSync(dir, { recursive: true });
       const own = o.patchFor.get(release);
       o.say(`${release}: building${own !== undefined ? ` with its own patch ${own}` : ''}`);
-      const r = await runRelease({ release, patches: own !== undefined ? [resolve(own)] : o.patches.map((p) => resolve(p)), outdir: dir, args: o.args });
-      o.say(`${release}: ${r.outcome}${r.reason !== undefined ? `: ${r.reason}` : ''} (${r.seconds.toFixed(1)} s)`);
+      const shown = own !== undefined ? [own] : o.patches;
+      const r = await runRelease({ release, patches: shown.map((p) => resolve(p)), shown, name: o.name, outdir: dir, args: o.args });
+      if (r.ko === undefined) rmEmptyDir(dir);
+      o.say(`${release}: ${OUTCOME_LABEL[r.outcome]}${r.reason !== undefined ? `: ${r.reason}` : ''} (${r.seconds.toFixed(1)} s)`);
       results[i] = r;
     }
   };
@@ -68,4 +70,9 @@ export async function runFleet(o: FleetOptions): Promise<{ summary: FleetSummary
 /** make jobs for each release when `parallel` releases build at once on this machine. */
 export function jobsPerRelease(parallel: number): number {
   return Math.max(1, Math.floor(availableParallelism() / parallel));
+}
+
+/** Removes a release's output directory when the build left nothing in it. */
+function rmEmptyDir(dir: string): void {
+  try { rmdirSync(dir); } catch { /* not empty (--keep-tmp, an earlier run's files): keep it */ }
 }

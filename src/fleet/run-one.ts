@@ -15,6 +15,10 @@ const KELP_BIN = fileURLToPath(new URL('../../../bin/kelp', import.meta.url));
 export interface ReleaseJob {
   release: string;
   patches: string[];
+  /** The module's file name (NAME of NAME.ko), the same for every release. */
+  name: string;
+  /** The patches as the user named them (for the summary). */
+  shown: string[];
   /** OUTDIR/RELEASE. */
   outdir: string;
   /** The other `kelp build` options, the same for every release. */
@@ -37,7 +41,7 @@ export interface ReleaseResult {
   reason?: string;
 }
 
-interface ChildReport { moduleName?: string; objects?: Array<{ changedFunctions?: unknown[] }>; verify?: unknown }
+interface ChildReport { objects?: Array<{ changedFunctions?: unknown[] }>; verify?: unknown }
 
 /** Runs one release's build to the end; never throws for a failed build. */
 export function runRelease(job: ReleaseJob): Promise<ReleaseResult> {
@@ -56,12 +60,12 @@ export function runRelease(job: ReleaseJob): Promise<ReleaseResult> {
         try { report = JSON.parse(Buffer.concat(out).toString('utf8')) as ChildReport; } catch { report = undefined; }
       }
       const error = why ?? errorLine(Buffer.concat(err).toString('utf8'));
-      const outcome = status === 0 && report === undefined ? 'failed' : classify(status, report?.verify !== undefined, error);
+      const outcome = status === 0 && report === undefined ? 'failed' : classify(status, report?.verify !== undefined && report.verify !== null, error);
       const functions = (report?.objects ?? []).reduce((n, o) => n + (o.changedFunctions?.length ?? 0), 0);
-      const r: ReleaseResult = { release: job.release, outcome, patches: job.patches, exitCode: status, seconds: Math.round(seconds * 10) / 10, functions };
-      if (report?.moduleName !== undefined) {
-        r.ko = `${job.release}/${report.moduleName}.ko`;
-        r.json = `${job.release}/${report.moduleName}.json`;
+      const r: ReleaseResult = { release: job.release, outcome, patches: job.shown, exitCode: status, seconds: Math.round(seconds * 10) / 10, functions };
+      if (report !== undefined) {
+        r.ko = `${job.release}/${job.name}.ko`;
+        r.json = `${job.release}/${job.name}.json`;
       }
       if (outcome !== 'built' && outcome !== 'verified') r.reason = error ?? (status === 0 ? 'kelp build printed no report' : `kelp build exited with status ${status}`);
       resolve(r);
