@@ -40,7 +40,8 @@ export function exitCodeOf(o: Outcome): number {
 
 /** The worst of the outcomes ('built' for none). */
 export function worstOutcome(list: readonly Outcome[]): Outcome {
-  let worst: Outcome = 'built';
+  if (list.length === 0) return 'built';
+  let worst: Outcome = 'verified';
   for (const o of list) if (OUTCOME_ORDER.indexOf(o) > OUTCOME_ORDER.indexOf(worst)) worst = o;
   return worst;
 }
