@@ -1,0 +1,69 @@
+/**
+ * A real fleet build of two bookworm releases (no QEMU) with a patch that
+ * touches code changed between them: fs/proc/namespaces.c's
+ * proc_ns_readlink() took exec_update_lock in 6.1.0-57 (6.1.192) but not yet
+ * in 6.1.0-50 (6.1.176), so the patch applies to 6.1.0-57 only. The other
+ * release still builds; the table and fleet.json name the hunk; the exit
+ * status is the worst outcome.
+ */
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode } from '../../src/errors.js';
+import { REPO_ROOT } from '../support/paths.js';
+import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
+import { getTarget, targetPackages } from '../support/target.js';
+import { makeTmpDir } from '../support/tmp.js';
+import { kelp } from '../build/support.js';
+
+const NEW = '6.1.0-57-amd64';
+const OLD = '6.1.0-50-amd64';
+const PATCH = join(REPO_ROOT, 'test', 'fleet', 'fixtures', 'ns-readlink.patch');
+let pre: PrereqStatus;
+const tmp = makeTmpDir('fleet');
+afterAll(() => tmp.cleanup());
+
+beforeAll(async () => {
+  pre = await ensureDebianPackages(targetPackages({ source: true }));
+  if (!pre.ok) return;
+  await getTarget({ source: true });
+}, 1_200_000);
+
+test('two releases: the patch builds on one and is reported with its hunk on the other', () => {
+  if (skipUnlessReady(pre)) return;
+  const list = join(tmp.dir, 'releases.txt');
+  writeFileSync(list, `# fleet\n${NEW}\n\n${OLD}  # older hosts\n`);
+  const out = join(tmp.dir, 'out');
+  const r = kelp(['build', PATCH, '--releases', list, '-o', out, '--json']);
+  expect([r.status, r.stderr.slice(-3000)]).toEqual([ExitCode.BadInput, expect.any(String)]);
+  const summary = JSON.parse(r.stdout) as { worst: string; exitCode: number; moduleName: string; releases: Array<Record<string, unknown>> };
+  expect(readFileSync(join(out, 'fleet.json'), 'utf8')).toBe(r.stdout);
+  expect(summary.worst).toBe('does-not-apply');
+  expect(summary.exitCode).toBe(ExitCode.BadInput);
+  expect(summary.moduleName).toBe('livepatch-ns-readlink');
+  expect(summary.releases.map((x) => [x.release, x.outcome, x.functions])).toEqual([[NEW, 'built', 1], [OLD, 'does-not-apply', 0]]);
+  const hunk = 'fs/proc/namespaces.c: hunk #1 (@@ -91,7 +91,7 @@) does not apply';
+  expect(summary.releases[1]!.reason).toBe(`${PATCH}: ${hunk}`);
+  // The built release has its module and report; the other has nothing.
+  expect(summary.releases[0]!.ko).toBe(`${NEW}/livepatch-ns-readlink.ko`);
+  expect(readdirSync(join(out, NEW)).sort()).toEqual(['livepatch-ns-readlink.json', 'livepatch-ns-readlink.ko']);
+  const report = JSON.parse(readFileSync(join(out, NEW, 'livepatch-ns-readlink.json'), 'utf8')) as { objects: Array<{ changedFunctions: Array<{ name: string } | string> }> };
+  expect(JSON.stringify(report.objects)).toMatch(/proc_ns_readlink/);
+  expect(existsSync(join(out, OLD))).toBe(false);
+  // The table on stderr: one row per release, the hunk named.
+  const header = r.stderr.split('\n').findIndex((l) => /^RELEASE +RESULT +FUNCTIONS +SECONDS +DETAIL$/.test(l));
+  expect(header).toBeGreaterThanOrEqual(0);
+  const rows = r.stderr.split('\n').slice(header + 1, header + 3);
+  expect(rows[0]).toMatch(new RegExp(`^${NEW} +built +1 +\\d+\\.\\d$`));
+  expect(rows[1]).toMatch(new RegExp(`^${OLD} +patch does not apply +0 +\\d+\\.\\d  .*${hunk.replace(/[()@+.#-]/g, '\\$&')}$`));
+}, 1_800_000);
+
+test('fleet-only options are checked before anything is built', () => {
+  const r = kelp(['build', PATCH, '--release', NEW, '--release', OLD, '--sourcedir', '/nonexistent', '-o', join(tmp.dir, 'x')]);
+  expect(r.status).toBe(ExitCode.BadInput);
+  expect(r.stderr).toBe('kelp: --sourcedir: names one kernel\'s files; a fleet build fetches each release\'s own (drop --sourcedir)\n');
+  const p = kelp(['build', PATCH, '--release', NEW, '--release', OLD, '--patch-for', '6.1.0-1-amd64=x.patch', '-o', join(tmp.dir, 'x')]);
+  expect(p.stderr).toBe('kelp: --patch-for 6.1.0-1-amd64: not one of the releases built\n');
+  const s = kelp(['build', PATCH, '--release', NEW, '--suite', 'bookworm']);
+  expect(s.stderr).toBe('kelp: --patch-for, --suite and --flavour are for fleet builds (several --release, --releases or --all)\n');
+  expect(existsSync(join(tmp.dir, 'x'))).toBe(false);
+});
