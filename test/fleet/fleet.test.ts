@@ -18,6 +18,8 @@ import { kelp } from '../build/support.js';
 const NEW = '6.1.0-57-amd64';
 const OLD = '6.1.0-50-amd64';
 const PATCH = join(REPO_ROOT, 'test', 'fleet', 'fixtures', 'ns-readlink.patch');
+/** The same fix for 6.1.176, before exec_update_lock was taken there. */
+const BACKPORT = join(REPO_ROOT, 'test', 'fleet', 'fixtures', 'ns-readlink-6.1.176.patch');
 let pre: PrereqStatus;
 const tmp = makeTmpDir('fleet');
 afterAll(() => tmp.cleanup());
@@ -55,6 +57,21 @@ test('two releases: the patch builds on one and is reported with its hunk on the
   const rows = r.stderr.split('\n').slice(header + 1, header + 3);
   expect(rows[0]).toMatch(new RegExp(`^${NEW} +built +1 +\\d+\\.\\d$`));
   expect(rows[1]).toMatch(new RegExp(`^${OLD} +patch does not apply +0 +\\d+\\.\\d  .*${hunk.replace(/[()@+.#-]/g, '\\$&')}$`));
+}, 1_800_000);
+
+test('--patch-for gives the older release its own backport, which builds', () => {
+  if (skipUnlessReady(pre)) return;
+  const list = join(tmp.dir, 'old.txt');
+  writeFileSync(list, `${OLD}\n`);
+  const out = join(tmp.dir, 'backport');
+  const r = kelp(['build', PATCH, '--releases', list, '--patch-for', `${OLD}=${BACKPORT}`, '-o', out, '--json']);
+  expect([r.status, r.stderr.slice(-3000)]).toEqual([ExitCode.Ok, expect.any(String)]);
+  const summary = JSON.parse(r.stdout) as { worst: string; releases: Array<Record<string, unknown>> };
+  expect(summary.worst).toBe('built');
+  expect(summary.releases.map((x) => [x.release, x.outcome, x.functions, x.patches])).toEqual([[OLD, 'built', 1, [BACKPORT]]]);
+  expect(r.stderr).toContain(`kelp: ${OLD}: building with its own patch ${BACKPORT}`);
+  const report = JSON.parse(readFileSync(join(out, OLD, 'livepatch-ns-readlink.json'), 'utf8')) as { objects: unknown };
+  expect(JSON.stringify(report.objects)).toMatch(/proc_ns_readlink/);
 }, 1_800_000);
 
 test('fleet-only options are checked before anything is built', () => {
