@@ -28,7 +28,7 @@ const CMDLINE_PATCH = join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch');
 const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S', 'fs/binfmt_misc.c', 'fs/ext4/inode.c', 'kernel/sys.c'];
 /** Objects kbuild builds in the tree for them: never left holding patched code. */
 const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o', 'fs/binfmt_misc.o', 'fs/ext4/inode.o', 'kernel/sys.o'];
-const PATCHED_MARKS = [/kelp_example=patched/, / kelp\n/, /livepatched by kelp/];
+const PATCHED_MARKS = [/kelp_example=patched/, / kelp\n/, /livepatched by kelp/, /kpatch-style patch/];
 
 function patchedObjectsInTree(): string[] {
   return OBJECTS.filter((o) => {
@@ -194,6 +194,25 @@ test('a syscall fix: SYSCALL_DEFINE\'s __do_sys_newuname has no __fentry__, so i
   expect(outputs(report).before).toEqual(['kelp\n', '1\n']);
   expect(outputs(report).after).toEqual(['x86_64\n', 'disabled\n']);
 }, 300_000);
+
+test('kpatch\'s and klp-build\'s patch APIs: KPATCH_SYSCALL_DEFINE1 with KPATCH_PRINTK, then <linux/livepatch_helpers.h>\'s KLP_SYSCALL_DEFINE2 and a callback (6.1 has no such header), build unchanged and work in the VM', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'api');
+  const r = await unchanged('api', () => kelp(buildArgs(FIX('kpatch-syscall.patch'), out, [
+    FIX('klp-helpers.patch'), '--name', 'livepatch-api', '--json', '--verify',
+    '--check', 'uname -m', '--check', 'hostname test; hostname',
+    '--check', 'dmesg | grep -c "klp-style post-patch callback ran for vmlinux"',
+    '--check', 'dmesg | grep -q "kelp: newuname patched by a kpatch-style patch" && echo printed',
+  ])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(r.stdout);
+  const [obj] = report.objects;
+  expect(obj.changedFunctions.map((f: { name: string }) => f.name).sort()).toEqual(['__ia32_sys_newuname', '__ia32_sys_sethostname', '__x64_sys_newuname', '__x64_sys_sethostname']);
+  expect(obj.throughCallers).toEqual([{ name: '__do_sys_newuname', callers: ['__ia32_sys_newuname', '__x64_sys_newuname'] }]);
+  expect(obj.newFunctions).toContain('kelp_klp_post_patch');
+  expect(outputs(report).before).toEqual(['kpatch\n', 'klp!\n', '1\n', 'printed\n', '1\n']);
+  expect(outputs(report).after).toEqual(['x86_64\n', 'test\n', '1\n', 'printed\n', 'disabled\n']);
+}, 600_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
   if (skipUnlessReady(pre)) return;
