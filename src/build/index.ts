@@ -32,10 +32,12 @@ import {
 } from './kbuild.js';
 import { withLineDirectives } from '../patch/line-directives.js';
 import { withDependencies } from './module-deps.js';
+import { providedAcross } from './cross-objects.js';
+import { RefusalError, type BuildRefusal } from './refusals.js';
 import { kernelEntrySizes } from './entry-sizes.js';
 import { LineMap } from '../patch/lines.js';
 import { preparedWithKelpFlags } from '../target/source.js';
-import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
+import { applyChanges, describeMovedHunk, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange, type MovedHunk } from './patch.js';
 import { Progress, type ProgressSink } from './progress.js';
 
 export const PHASES = ['validate', 'build originals', 'build patched', 'diff', 'link', 'verify'] as const;
@@ -68,6 +70,8 @@ export interface BuildOptions {
   kernel?: string;
   /** Seconds before the verification boot is killed. */
   timeout?: number;
+  /** Lines of context a hunk may leave unchecked (patch's --fuzz; default 2, 0 refuses a hunk that needs fuzz). */
+  fuzz?: number;
   /** Cache root (default $KELP_CACHE or ${XDG_CACHE_HOME:-~/.cache}/kelp). */
   cache?: string;
   /** Use the original-object cache (default true). */
@@ -120,6 +124,8 @@ export interface BuildReport {
     log: string | null;
   };
   repairedFromEarlierRun: string[];
+  /** Hunks that applied at an offset or with fuzz, and where they landed (as `patch -p1` would have put them). */
+  movedHunks: MovedHunk[];
 }
 
 export interface BuildResult { ko: string; json: string; report: BuildReport }
@@ -218,7 +224,9 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
         throw new KelpError(`${c.path}: ${c.kind === 'create' ? 'a new .c file would need a Makefile change' : 'deleting a source file'}, which a livepatch cannot carry`, c.patch);
       }
     }
-    const applied: AppliedPatches = applyChanges(tree, changes);
+    const applied: AppliedPatches = applyChanges(tree, changes, o.fuzz ?? 2);
+    // Like patch: every hunk that did not land where its header says, or needed fuzz, is named (shown under --quiet too).
+    for (const m of applied.moved) progress.say(`warning: ${m.patch}: ${describeMovedHunk(m)}`, true);
     if (applied.after.size === 0) throw new KelpError('the patches change no file', o.patches[0]);
     const name = o.name ?? defaultModuleName(o.patches[0]);
     if (!/^[A-Za-z0-9_-]{1,55}$/.test(name)) throw new KelpError(`--name ${JSON.stringify(name)}: a module name is 1 to 55 letters, digits, '_' or '-'`);
@@ -299,13 +307,16 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
     if (probe.sizes === null) progress.say(`could not compile the entry-size probe against ${kdir} (${probe.why}); kelp diff checks its defaults against each section`);
     // Where the patches moved lines: a __LINE__ immediate may differ only that way.
     const lineMap = LineMap.fromTexts([...applied.before].map(([p, b]) => [p, b, applied.after.get(p) ?? null])).data;
-    const diffJobs: DiffJob[] = objects.list.map((obj) => {
+    // New globals one patched object defines and another uses: resolved inside the livepatch module.
+    const provided = providedAcross(objects.list.map((obj) => ({ orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj) })));
+    const diffJobs: DiffJob[] = objects.list.map((obj, i) => {
       const target = targetOf(obj);
       const modSymbols = target === 'vmlinux' ? symbols : moduleFiles.get(target);
       return {
         opts: {
           orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
           output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers, lineMap, entrySizes: probe.sizes ?? undefined,
+          provided: provided[i],
         },
       };
     });
@@ -321,12 +332,10 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
         else progress.say(l.replace(/^kelp: /, ''), l.startsWith('kelp: ')); // problems show under --quiet too
       }
     }
-    const refusals: string[] = [];
-    outcomes.forEach((r, i) => {
-      if (r.exitCode === 2) for (const x of r.report.refusals) refusals.push(`${objects.list[i]}: ${x.where}: ${x.reason}`);
-      else if (r.exitCode !== 0 && r.exitCode !== 3) refusals.push(`${objects.list[i]}: kelp diff failed (exit ${r.exitCode})`);
-    });
-    if (refusals.length > 0) throw new KelpError(`cannot be live-patched (${refusals.length} problem(s)): ${refusals.join('; ')}`, o.patches[0], 2);
+    const failed = outcomes.map((r, i) => (r.exitCode !== 0 && r.exitCode !== 2 && r.exitCode !== 3 ? `${objects.list[i]}: kelp diff failed (exit ${r.exitCode})` : null)).filter((x): x is string => x !== null);
+    if (failed.length > 0) throw new KelpError(failed.join('; '), o.patches[0]);
+    const refusals: BuildRefusal[] = outcomes.flatMap((r, i) => (r.exitCode === 2 ? r.report.refusals.map((x) => ({ object: objects.list[i], ...x })) : []));
+    if (refusals.length > 0) throw new RefusalError(refusals, o.patches[0]);
     const changedIdx = outcomes.map((r, i) => (r.exitCode === 0 ? i : -1)).filter((i) => i >= 0);
     if (changedIdx.length === 0) throw new KelpError(`changes no function of ${objects.list.join(', ')} (only comments, line numbers or unused code?)`, o.patches[0], 3);
     const counts = symbols !== undefined ? SymbolCounts.read(symbols) : null;
@@ -384,7 +393,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
       sizes: { ko: koBytes, diffObjects: objectReports.reduce((n, r) => n + r.diffBytes, 0) },
       cache: { hits: objects.cached.size, misses: objects.list.length - objects.cached.size },
       timings: { ...progress.timings }, total: Math.round((Date.now() - started) / 10) / 100,
-      verify, repairedFromEarlierRun: repaired,
+      verify, repairedFromEarlierRun: repaired, movedHunks: applied.moved,
     };
     if (verify !== null && !verify.ok) {
       keepWork = true;

@@ -197,6 +197,13 @@ function isRunningData(k: Kelf, sec: number): boolean {
   return k.isAlloc(sec) && !k.isText(sec) && !k.isStrings(sec) && !k.secIgnored[sec] && (k.secClass[sec] & (C_DROPPED | C_INIT | C_METADATA | C_SPECIAL | C_AUX)) === 0;
 }
 
+/** A MODULE_DEVICE_TABLE: the table, or the `__mod_<bus>__<name>_device_table` alias the macro gives it. */
+function isDeviceTable(k: Kelf, d: number): boolean {
+  if (/^__mod_.+_device_table$/.test(k.symName(d))) return true;
+  const sec = k.symSec[d];
+  return k.symsOf(sec).some((s) => s !== d && k.value(s) === k.value(d) && /^__mod_.+_device_table$/.test(k.symName(s)));
+}
+
 export function compareData(ctx: DiffContext): void {
   const P = ctx.patched;
   const O = ctx.orig;
@@ -221,7 +228,7 @@ export function compareData(ctx: DiffContext): void {
       continue;
     }
     P.symStatus[d] = CHANGED;
-    refuse(ctx, `${P.file}: ${name}`, `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`);
+    refuse(ctx, `${P.file}: ${name}`, `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`, isDeviceTable(P, d) ? 'device-table' : 'data-changed');
   }
 }
 
@@ -271,7 +278,7 @@ export function compareFunctions(ctx: DiffContext): void {
 
 function refuseInit(ctx: DiffContext, f: number): void {
   const P = ctx.patched;
-  refuse(ctx, `${P.file}: ${P.symName(f)}`, `__init/__exit function changed (in ${P.secName(P.symSec[f])}); init and exit code cannot be live-patched`);
+  refuse(ctx, `${P.file}: ${P.symName(f)}`, `__init/__exit function changed (in ${P.secName(P.symSec[f])}); init and exit code cannot be live-patched`, 'init-code');
 }
 
 function rangeSame(P: Kelf, f: number, O: Kelf, o: number): boolean {

@@ -3,12 +3,17 @@ import type { LineMap } from '../patch/lines.js';
 import type { SymbolIndex } from '../symbols/table.js';
 import type { Symvers } from '../symbols/symvers.js';
 import type { Pair } from './model.js';
+import { adviceFor, type RefusalCategory } from './refusal-kinds.js';
 import type { SpecialSpec } from './sections.js';
 
 export interface Refusal {
   /** `file: sym+0xoff` or `file: section`. */
   where: string;
   reason: string;
+  /** What kind of problem it is (the JSON report's category). */
+  category: RefusalCategory;
+  /** One line of advice for rewriting the fix, when there is one. */
+  advice: string | null;
 }
 
 export interface DiffContext extends Pair {
@@ -24,8 +29,14 @@ export interface DiffContext extends Pair {
   verbose: boolean;
   /** Where the patch moved source lines, when known (`--patch`, or given by kelp build). */
   lines: LineMap | null;
+  /**
+   * Global symbols another object of the same livepatch newly defines: a
+   * reference to one stays an ordinary undefined symbol, which linking the
+   * livepatch module resolves inside it (the target has no such symbol).
+   */
+  provided: Set<string>;
 }
 
-export function refuse(ctx: DiffContext, where: string, reason: string): void {
-  if (!ctx.refusals.some((r) => r.where === where && r.reason === reason)) ctx.refusals.push({ where, reason });
+export function refuse(ctx: DiffContext, where: string, reason: string, category: RefusalCategory): void {
+  if (!ctx.refusals.some((r) => r.where === where && r.reason === reason)) ctx.refusals.push({ where, reason, category, advice: adviceFor(category) });
 }

@@ -115,7 +115,7 @@ export class Inclusion {
     if (!sec) return this.external(sym); // SHN_ABS and friends: by name
     if ((k.secClass[sec] & C_KPATCH) !== 0) {
       // Patch-author markers are read by the diff, never copied: code must not point into them.
-      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}, a kpatch marker section that never reaches the output`);
+      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}, a kpatch marker section that never reaches the output`, 'patch-marker');
       return ERROR;
     }
     const isFunc = k.isFunc(sym);
@@ -136,7 +136,7 @@ export class Inclusion {
       }
       const b = k.secBundled[sec];
       if (b && !k.isSection(sym)) return this.resolve(b, from, j);
-      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}+0x${(k.relAdd[j] + (k.isSection(sym) ? 0 : k.value(sym))).toString(16)}, which no symbol names; it cannot be reached from a patch`);
+      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}+0x${(k.relAdd[j] + (k.isSection(sym) ? 0 : k.value(sym))).toString(16)}, which no symbol names; it cannot be reached from a patch`, 'unnamed-reference');
       return ERROR;
     }
     if (isFunc) {
@@ -203,6 +203,8 @@ export class Inclusion {
   /** A symbol the patched object does not define. */
   private external(sym: number): Resolution {
     const name = this.ctx.patched.symName(sym);
+    // New in another object of this livepatch: the module's own link resolves it.
+    if (this.ctx.provided.has(name)) return { kind: 'undef', name };
     const exp = this.ctx.symvers.get(name);
     if (exp && this.loaderResolves(exp.module)) return { kind: 'undef', name };
     const object = this.ownerOfExternal(sym, name);
@@ -263,7 +265,7 @@ export class Inclusion {
     }
     const res = findSympos(ctx.symbols, { name, file: ctx.orig.sourceFile, neighbours: this.neighbours, global });
     if (!res.ok) {
-      refuse(ctx, `${ctx.patched.file}: ${ctx.patched.symName(sym)}`, `cannot tell which of the target's symbols named ${name} is meant: ${res.candidates.join(', ')}`);
+      refuse(ctx, `${ctx.patched.file}: ${ctx.patched.symName(sym)}`, `cannot tell which of the target's symbols named ${name} is meant: ${res.candidates.join(', ')}`, 'ambiguous-symbol');
       return 0;
     }
     if (!res.found && !ctx.symbols.mentions(name)) ctx.notes.push(`${name} is not in the target's symbol table ${ctx.symbols.table.source}; assuming it is unique`);
@@ -409,10 +411,10 @@ export function includeChanges(ctx: DiffContext, markers: Markers): Inclusion {
     const sec = k.symSec[f];
     if (!hasFentry(k, f)) {
       const why = blocked.get(f);
-      refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it has no __fentry__ call at entry (notrace, as every \`inline\` function of the kernel is, or not built with -mfentry) and cannot be patched${why === undefined ? '' : `, nor replaced through its callers: ${why}`}`);
+      refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it has no __fentry__ call at entry (notrace, as every \`inline\` function of the kernel is, or not built with -mfentry) and cannot be patched${why === undefined ? '' : `, nor replaced through its callers: ${why}`}`, 'no-fentry');
     }
     if (k.secBundled[sec] !== f && k.isText(sec) && (k.secClass[sec] & C_INIT) === 0) {
-      refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it shares section ${k.secName(sec)} with other code; build with -ffunction-sections`);
+      refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it shares section ${k.secName(sec)} with other code; build with -ffunction-sections`, 'shared-section');
     }
     inc.functions.push(f);
     inc.includeFunction(f);

@@ -64,7 +64,7 @@ export function formatReport(r: DiffReport, verbose: boolean): string {
     for (const n of r.ignoredFunctions) out.push(`ignored function: ${n}`);
     for (const n of r.notes) out.push(`note: ${n}`);
   }
-  for (const x of r.refusals) out.push(`kelp: ${x.where}: ${x.reason}`);
+  for (const x of r.refusals) out.push(`kelp: ${x.where}: ${x.reason} [${x.category}]${x.advice === null ? '' : `; advice: ${x.advice}`}`);
   if (r.result === 'no-change') out.push(`kelp: ${r.patched}: no functional change${r.lineOnlyFunctions.length ? ` (only line numbers differ in ${r.lineOnlyFunctions.join(', ')})` : ''}`);
   if (r.result === 'refused') out.push(`kelp: ${r.patched}: cannot be live-patched (${r.refusals.length} problem${r.refusals.length === 1 ? '' : 's'})`);
   return out.length ? `${out.join('\n')}\n` : '';

@@ -48,6 +48,8 @@ export interface DiffOptions {
   lineMap?: LineMapData;
   /** Where the human report goes (default stderr). */
   log?: (text: string) => void;
+  /** Global symbols other objects of the same livepatch newly define (resolved inside the livepatch module). */
+  provided?: string[];
 }
 
 export interface DiffResult {
@@ -140,6 +142,7 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     symbols: opts.symbols ? new SymbolIndex(readSymbolTable(opts.symbols)) : null,
     symvers: opts.symvers ? readSymvers(opts.symvers) : new Symvers(),
     lines: lineMapOf(opts),
+    provided: new Set(opts.provided ?? []),
   };
   if (!ctx.symbols) ctx.notes.push('no --symbols: every target symbol is assumed unique (sympos 0)');
 
@@ -178,7 +181,7 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
   if (ctx.refusals.length > 0) {
     result = 'refused';
     exitCode = 2;
-  } else if (meta.functions.length === 0 && meta.newFunctions.length === 0 && Object.keys(meta.callbacks).length === 0) {
+  } else if (meta.functions.length === 0 && meta.newFunctions.length === 0 && meta.newData.length === 0 && Object.keys(meta.callbacks).length === 0) {
     result = 'no-change';
     exitCode = 3;
   } else {

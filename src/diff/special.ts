@@ -10,6 +10,7 @@
 import { KelpError } from '../../elf/errors.js';
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
+import type { RefusalCategory } from './refusal-kinds.js';
 import type { Inclusion } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
 import { C_ORC, C_ORC_IP, C_SPECIAL } from './sections.js';
@@ -114,6 +115,13 @@ function recordOwner(k: Kelf, j: number, field: number): string | null {
   return data.toString('latin1', off, end < 0 ? data.length : end);
 }
 
+/** What a module key belongs to: a dynamic debug descriptor, a tracepoint, or a plain static key or call. */
+export function keyCategory(key: string, what: 'jump label' | 'static call'): RefusalCategory {
+  if (/^__UNIQUE_ID_ddebug\d+$|^descriptor\.\d+$|^__dyndbg$/.test(key)) return 'dynamic-debug';
+  if (/^__tracepoint_|^__SCK__tp_func_|^__tracepoints$/.test(key)) return 'tracepoint';
+  return what === 'jump label' ? 'jump-label-key-in-module' : 'static-call-key-in-module';
+}
+
 function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res: ReturnType<Inclusion['resolve']>): void {
   const k = ctx.patched;
   const name = k.secName(sec);
@@ -131,7 +139,7 @@ function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res
     if (exp && exp.module !== 'vmlinux') module = exp.module;
   }
   if (module !== null) {
-    refuse(ctx, where, `${what} uses key ${key}, which is defined in module ${module}; the kernel applies a livepatch's relocations to a module too late for ${what}s (use static_key_enabled() or a plain call)`);
+    refuse(ctx, where, `${what} uses key ${key}, which is defined in module ${module}; the kernel applies a livepatch's relocations to a module too late for ${what}s`, keyCategory(key, what));
   }
 }
 
