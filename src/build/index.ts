@@ -93,6 +93,8 @@ export interface ObjectReport {
   throughCallers: Array<{ name: string; callers: string[] }>;
   newFunctions: string[];
   newData: string[];
+  /** Replaced functions whose original has .cold parts, and those parts. */
+  coldParts: Array<{ name: string; parts: string[] }>;
   diffBytes: number;
 }
 
@@ -345,7 +347,7 @@ export async function buildLivepatch(o: BuildOptions): Promise<BuildResult> {
         object: obj, target: diffJobs[i].opts.target!, result: r.exitCode === 0 ? 'changed' : 'no-change', cached: objects.cached.has(obj),
         changedFunctions: r.report.changedFunctions.map((f) => ({ name: f.name, oldName: f.oldName })),
         throughCallers: r.report.throughCallers.map((f) => ({ name: f.name, callers: f.callers })),
-        newFunctions: r.report.newFunctions, newData: r.report.newData,
+        newFunctions: r.report.newFunctions, newData: r.report.newData, coldParts: r.report.coldParts ?? [],
         diffBytes: r.exitCode === 0 ? statSync(diffJobs[i].opts.output).size : 0,
       };
     });

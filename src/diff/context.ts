@@ -26,6 +26,8 @@ export interface DiffContext extends Pair {
   explicitSizes: Set<string>;
   refusals: Refusal[];
   notes: string[];
+  /** What the patch builds differently from the source, always shown (an inert tracepoint site, say). */
+  warnings: string[];
   verbose: boolean;
   /** Where the patch moved source lines, when known (`--patch`, or given by kelp build). */
   lines: LineMap | null;

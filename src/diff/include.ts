@@ -100,11 +100,40 @@ export class Inclusion {
   }
 
   resolve(sym: number, from: number, j: number): Resolution {
+    const own = this.ownDescriptor(sym, j);
+    if (own !== null) return own;
     const hit = this.resolutions.get(sym);
     if (hit) return hit;
     const res = this.decide(sym, from, j);
     this.resolutions.set(sym, res);
     return res;
+  }
+
+  /** Dynamic-debug descriptors the output carries as its own (module targets), in the order first reached. */
+  readonly ownDescriptors: number[] = [];
+
+  /**
+   * A module's dynamic-debug descriptor (pr_debug, dev_dbg) that included
+   * code refers to: the livepatch gets its own copy in its own __dyndbg
+   * section. The module's descriptor holds the jump label key of the site,
+   * and the kernel applies a livepatch's relocations to a module too late
+   * for jump labels; with its own descriptor the key is the livepatch
+   * module's, registered when it loads, and the site is switched on and off
+   * through the livepatch module's entry in dynamic debug control. Decided
+   * per relocation: references by section symbol reach different descriptors.
+   */
+  private ownDescriptor(sym: number, j: number): Resolution | null {
+    const k = this.ctx.patched;
+    const sec = k.symSec[sym];
+    if (this.ctx.target === 'vmlinux' || !sec || k.secName(sec) !== '__dyndbg') return null;
+    const at = (k.isSection(sym) ? 0 : k.value(sym)) + k.relAdd[j];
+    const d = k.isData(sym) && !k.isSection(sym) ? sym : k.symbolAt(sec, at);
+    if (!d || !k.isData(d)) return null;
+    if (!k.has(d, F_INCLUDE)) {
+      this.includeData(d, false);
+      this.ownDescriptors.push(d);
+    }
+    return SELF;
   }
 
   private decide(sym: number, from: number, j: number): Resolution {

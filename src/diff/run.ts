@@ -138,7 +138,7 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
   const patched = load(opts.patched);
   open.push(patched);
   const ctx: DiffContext = {
-    orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], verbose: opts.verbose === true,
+    orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], warnings: [], verbose: opts.verbose === true,
     symbols: opts.symbols ? new SymbolIndex(readSymbolTable(opts.symbols)) : null,
     symvers: opts.symvers ? readSymvers(opts.symvers) : new Symvers(),
     lines: lineMapOf(opts),
@@ -156,6 +156,9 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
   compareFunctions(ctx);
   const inc: Inclusion = includeChanges(ctx, markers);
   selectSpecialEntries(ctx, inc);
+  for (const d of inc.ownDescriptors) {
+    ctx.warnings.push(`${patched.file}: ${patched.symName(d)}: the dynamic debug site gets the livepatch's own descriptor (enable it with 'module <livepatch module> +p' in dynamic debug control, not through ${target})`);
+  }
 
   const O = orig;
   const P = patched;
