@@ -29,7 +29,7 @@ export interface DiffReport {
 }
 
 /** The `.cold` parts of the original of every function the patch replaces (its callers' too, when replaced through them). */
-function oldColdParts(ctx: DiffContext, inc: Inclusion): DiffReport['coldParts'] {
+export function oldColdParts(ctx: DiffContext, inc: Inclusion): DiffReport['coldParts'] {
   const P = ctx.patched;
   const O = ctx.orig;
   const out: DiffReport['coldParts'] = [];

@@ -23,7 +23,7 @@ import { includeChanges, type Inclusion } from './include.js';
 import { applyIgnoredSections, readMarkers } from './markers.js';
 import { Kelf } from './model.js';
 import { buildOutput } from './output.js';
-import { formatReport, makeReport, type DiffReport } from './report.js';
+import { formatReport, makeReport, oldColdParts, type DiffReport } from './report.js';
 import { specialSpecs } from './sections.js';
 import { selectSpecialEntries } from './special.js';
 import { analyseStructure } from './structure.js';
@@ -171,6 +171,7 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     newData: inc.newData.map((d) => P.symName(d)),
     klpSymbols: [],
     callbacks: markers.callbacks,
+    coldParts: oldColdParts(ctx, inc).flatMap((c) => c.parts),
   };
   // klp_func.old_sympos: the replaced function's position in the target.
   meta.functions.forEach((fn, i) => {

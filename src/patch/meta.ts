@@ -67,6 +67,8 @@ export interface DiffMeta {
   /** Every placeholder used by the output's relocations. */
   klpSymbols: KlpSymbol[];
   callbacks: Callbacks;
+  /** The old `.cold` parts of the functions this object's patch replaces (kelpctl looks for tasks asleep in them). */
+  coldParts?: string[];
 }
 
 /** The placeholder name for a symbol of `object` at position `sympos`. */
