@@ -9,5 +9,7 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
   testTimeout: 120000,
+  // Installs the Debian packages the tests run programs from (src/target/packages.ts TEST_PACKAGES).
+  globalSetup: '<rootDir>/test/support/global-setup.mjs',
   reporters: ['default', '<rootDir>/test/support/summary-reporter.mjs'],
 };

@@ -1,27 +1,29 @@
 /**
- * A compact, zero-copy view of an ELF64 relocatable object for tools that
- * walk every section, symbol and relocation of large objects (the diff):
- * section headers, symbols and relocations are read by index straight from
- * the file buffer, nothing is materialized per entry. Validation matches
- * `ElfFile`/`ElfObject.read` (bounds, links, symbol and section indices), so
- * a malformed file fails here with the same kind of one-line error.
+ * CompactElf, a struct-of-arrays view of an ELF64 relocatable object, for
+ * the diff, which walks every section, symbol and relocation of large
+ * objects (dump and check use ElfFile, link and the writer ElfObject; see
+ * headers.ts): section headers sit in typed arrays, symbols and relocations
+ * are read by index straight from the file's bytes, nothing is materialized
+ * per entry. The header and section table are parsed by headers.ts, as for
+ * ElfFile; the rest is validated eagerly with ElfObject.read's checks and
+ * messages (bounds, links, symbol and section indices), so a malformed file
+ * fails here with the same one-line error.
  *
- * `CompactElf.open` reads a file on demand: the buffer spans the whole file
- * but only the headers, the symbol and name tables, and the sections whose
- * contents are asked for (`data`, `ensure`) are read into it, so the pages
- * of sections never looked at (debug info, relocation tables copied
- * elsewhere through `readRegion`'s read-ahead window) are never touched.
+ * `CompactElf.open` reads a file on demand (ByteSource): only the headers,
+ * the symbol and name tables, and the sections whose contents are asked for
+ * (`data`, `ensure`) are read, so the pages of sections never looked at
+ * (debug info, relocation tables copied elsewhere through `readRegion`) are
+ * never touched.
  */
 import {
   RELA_SIZE, REL_SIZE, SHDR_SIZE, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_DYNSYM, SHT_NOBITS, SHT_NULL, SHT_REL, SHT_RELA,
   SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, SHF_INFO_LINK, SYM_SIZE,
 } from './constants.js';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ElfFormatError } from './errors.js';
-import { readHeader, type ElfHeader } from './reader.js';
+import { forEachSectionHeader, readHeader, readSectionTable, type ElfHeader } from './headers.js';
+import { ByteSource } from './source.js';
 
 const TWO32 = 0x100000000;
-const WINDOW = 64 * 1024;
 
 export class CompactElf {
   readonly header: ElfHeader;
@@ -49,39 +51,24 @@ export class CompactElf {
   private shSize: Uint32Array | Float64Array;
   private shAlign: Uint8Array | Float64Array;
   private shEntsize: Uint8Array | Float64Array;
-  /** For a file read on demand: its descriptor, and which sections are in the buffer. */
-  private fd: number | null;
-  private loaded: Uint8Array | null = null;
-  private window: Buffer | null = null;
-  private windowAt = 0;
-  private windowLen = 0;
+  /** The file's bytes (read whole, or on demand). */
+  private readonly src: ByteSource;
+  readonly buf: Buffer;
+  /** For a file read on demand: which sections' contents are in the buffer. */
+  private readonly loaded: Uint8Array | null;
 
-  private constructor(readonly buf: Buffer, readonly file: string, fd: number | null = null) {
-    this.fd = fd;
-    this.fill(0, 64);
-    this.header = readHeader(buf, file);
-    const h = this.header;
-    let shnum = h.e_shnum;
-    let shstrndx = h.e_shstrndx;
-    if (h.e_shoff !== 0) {
-      if (h.e_shentsize !== SHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `e_shentsize is ${h.e_shentsize}, expected ${SHDR_SIZE}`, 0x3a);
-      if (h.e_shoff > buf.length || buf.length - h.e_shoff < SHDR_SIZE) throw new ElfFormatError(file, 'section header table', 'starts past the end of the file', h.e_shoff);
-      this.fill(h.e_shoff, SHDR_SIZE);
-      if (shnum === 0) shnum = this.u64(h.e_shoff + 0x20, 'section header 0 (sh_size)');
-      if (shstrndx === SHN_XINDEX) shstrndx = buf.readUInt32LE(h.e_shoff + 0x28);
-      if (shnum > (buf.length - h.e_shoff) / SHDR_SIZE) throw new ElfFormatError(file, 'section header table', `${shnum} headers do not fit in the file`, h.e_shoff);
-    } else {
-      if (shnum !== 0) throw new ElfFormatError(file, 'ELF header', `e_shnum is ${shnum} but e_shoff is 0`, 0x3c);
-      shstrndx = 0;
-    }
-    if (shstrndx !== 0 && shstrndx >= shnum) throw new ElfFormatError(file, 'ELF header', `section name table index ${shstrndx} is not below the section count ${shnum}`, 0x3e);
-    this.shoff = h.e_shoff;
+  private constructor(src: ByteSource, readonly file: string) {
+    this.src = src;
+    const buf = src.buf;
+    this.buf = buf;
+    this.header = readHeader(src, file);
+    const { shoff, shnum, shstrndx } = readSectionTable(src, file, this.header);
+    this.shoff = shoff;
     this.shnum = shnum;
     this.shstrndx = shstrndx;
-    if (fd !== null) this.loaded = new Uint8Array(shnum);
+    this.loaded = src.onDemand ? new Uint8Array(shnum) : null;
 
-    // Every header, read in chunks into typed arrays (the table itself is not kept):
-    // flags in 32 bits, 64-bit fields exact, contents within the file, links valid.
+    // Every header into typed arrays (the table itself is not kept): contents within the file.
     this.shName = new Uint32Array(shnum);
     this.shType = new Uint32Array(shnum);
     this.shFlags = new Uint32Array(shnum);
@@ -93,45 +80,22 @@ export class CompactElf {
     this.shEntsize = new Uint8Array(shnum);
     let symtab = 0;
     let xindex = 0;
-    const CHUNK = 1024;
-    const u64 = (b: Buffer, at: number, i: number, field: string): number => {
-      const hi = b.readUInt32LE(at + 4);
-      if (hi > 0x1fffff) throw new ElfFormatError(file, `section header ${i} (${field})`, `value 0x${b.readBigUInt64LE(at).toString(16)} is too large`, this.shoff + i * SHDR_SIZE);
-      return hi * TWO32 + b.readUInt32LE(at);
-    };
-    for (let i0 = 0; i0 < shnum; i0 += CHUNK) {
-      const m = Math.min(CHUNK, shnum - i0);
-      const b = this.readRegion(this.shoff + i0 * SHDR_SIZE, m * SHDR_SIZE);
-      for (let q = 0; q < m; q++) {
-        const i = i0 + q;
-        const o = q * SHDR_SIZE;
-        const at = this.shoff + i * SHDR_SIZE;
-        if (b.readUInt32LE(o + 0x0c) !== 0) throw new ElfFormatError(file, `section header ${i}`, `sh_flags 0x${b.readBigUInt64LE(o + 0x08).toString(16)} has bits above 32`, at + 0x08);
-        const off = u64(b, o + 0x18, i, 'sh_offset');
-        const size = u64(b, o + 0x20, i, 'sh_size');
-        const align = u64(b, o + 0x30, i, 'sh_addralign');
-        const entsize = u64(b, o + 0x38, i, 'sh_entsize');
-        const type = b.readUInt32LE(o + 4);
-        if (i > 0 && type !== SHT_NOBITS && type !== SHT_NULL && (off > buf.length || size > buf.length - off)) {
-          throw new ElfFormatError(file, `section ${i}`, `contents (offset 0x${off.toString(16)}, size 0x${size.toString(16)}) extend past the end of the file`, at);
-        }
-        const link = b.readUInt32LE(o + 0x28);
-        const info = b.readUInt32LE(o + 0x2c);
-        const flags = b.readUInt32LE(o + 8);
-        this.shName[i] = b.readUInt32LE(o);
-        this.shType[i] = type;
-        this.shFlags[i] = flags;
-        this.shLink[i] = link;
-        this.shInfo[i] = info;
-        this.setWide(i, off, size, align, entsize);
-        if (i === 0) continue;
-        if (link !== 0 && link >= shnum) throw new ElfFormatError(file, `section ${i}`, `sh_link ${link} is not a valid section`, at);
-        if ((type === SHT_RELA || type === SHT_REL || (flags & SHF_INFO_LINK) !== 0) && info !== 0 && info >= shnum) {
-          throw new ElfFormatError(file, `section ${i}`, `sh_info ${info} is not a valid section`, at);
-        }
-        if (type === SHT_SYMTAB && symtab === 0) symtab = i;
+    forEachSectionHeader(src, file, { shoff, shnum, shstrndx, phnum: 0 }, (h) => {
+      const i = h.index;
+      const type = h.sh_type;
+      const off = h.sh_offset;
+      const size = h.sh_size;
+      if (i > 0 && type !== SHT_NOBITS && type !== SHT_NULL && (off > buf.length || size > buf.length - off)) {
+        throw new ElfFormatError(file, `section ${i}`, `contents (offset 0x${off.toString(16)}, size 0x${size.toString(16)}) extend past the end of the file`, h.headerOffset);
       }
-    }
+      this.shName[i] = h.sh_name;
+      this.shType[i] = type;
+      this.shFlags[i] = h.sh_flags;
+      this.shLink[i] = h.sh_link;
+      this.shInfo[i] = h.sh_info;
+      this.setWide(i, off, size, h.sh_addralign, h.sh_entsize);
+      if (type === SHT_SYMTAB && symtab === 0 && i > 0) symtab = i;
+    });
     if (shstrndx !== 0) {
       if (this.type(shstrndx) === SHT_NOBITS) {
         this.namesOff = 0;
@@ -145,6 +109,17 @@ export class CompactElf {
     } else {
       this.namesOff = 0;
       this.namesSize = 0;
+    }
+    // Names within the name table; links and infos name valid sections (the messages name the section).
+    for (let i = 1; i < shnum; i++) {
+      if (this.nameStart(i) === -1) this.name(i);
+      const link = this.shLink[i];
+      const info = this.shInfo[i];
+      const type = this.shType[i];
+      if (link !== 0 && link >= shnum) throw new ElfFormatError(file, `section ${i} (${this.name(i)})`, `sh_link ${link} is not a valid section`, this.headerOffset(i));
+      if ((type === SHT_RELA || type === SHT_REL || (this.shFlags[i] & SHF_INFO_LINK) !== 0) && info !== 0 && info >= shnum) {
+        throw new ElfFormatError(file, `section ${i} (${this.name(i)})`, `sh_info ${info} is not a valid section`, this.headerOffset(i));
+      }
     }
     this.symtab = symtab;
     if (symtab !== 0) {
@@ -194,41 +169,23 @@ export class CompactElf {
 
   /** A view of a file read whole. */
   static parse(buf: Buffer, file: string): CompactElf {
-    return new CompactElf(buf, file);
+    return new CompactElf(ByteSource.whole(buf, file), file);
   }
 
   /** Opens a file to read on demand; `close` it when done. */
   static open(file: string): CompactElf {
-    const fd = openSync(file, 'r');
+    const src = ByteSource.open(file);
     try {
-      const size = fstatSync(fd).size;
-      // Not zero-filled and not pooled: pages never read into stay untouched.
-      return new CompactElf(Buffer.allocUnsafeSlow(size), file, fd);
+      return new CompactElf(src, file);
     } catch (e) {
-      closeSync(fd);
+      src.close();
       throw e;
     }
   }
 
   /** Closes the file of `open` (contents already read stay available). */
   close(): void {
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
-      this.window = null;
-    }
-  }
-
-  /** Reads [off, off+len) of the file into the buffer (clamped to the file). */
-  private fill(off: number, len: number): void {
-    if (this.fd === null) return;
-    const end = Math.min(this.buf.length, off + len);
-    let at = off;
-    while (at < end) {
-      const n = readSync(this.fd, this.buf, at, end - at, at);
-      if (n <= 0) throw new ElfFormatError(this.file, 'file', `short read at offset 0x${at.toString(16)}`);
-      at += n;
-    }
+    this.src.close();
   }
 
   /** Makes sure section `i`'s contents are in the buffer. */
@@ -237,7 +194,7 @@ export class CompactElf {
     this.loaded[i] = 1;
     const t = this.type(i);
     if (t === SHT_NOBITS || t === SHT_NULL) return;
-    this.fill(this.offset(i), this.size(i));
+    this.src.need(this.offset(i), this.size(i));
   }
 
   /** True when section `i`'s contents are in the buffer (always for a file read whole). */
@@ -247,39 +204,11 @@ export class CompactElf {
 
   /**
    * Bytes [off, off+len) of the file: a view of the buffer for a file read
-   * whole; for a file read on demand, a view of a 64 KiB read-ahead window
-   * (sequential reads of neighbouring regions share one system call) that
-   * stays valid until the next `readRegion`.
+   * whole; for a file read on demand, a view of a read-ahead window that
+   * stays valid until the next `readRegion` (ByteSource.peek).
    */
   readRegion(off: number, len: number): Buffer {
-    if (this.fd === null) return this.buf.subarray(off, off + len);
-    const w = this.window;
-    if (w && off >= this.windowAt && off + len <= this.windowAt + this.windowLen) return w.subarray(off - this.windowAt, off - this.windowAt + len);
-    const size = Math.max(WINDOW, len);
-    const buf = w && w.length >= size ? w : Buffer.allocUnsafeSlow(size);
-    const want = Math.min(size, this.buf.length - off);
-    let at = 0;
-    while (at < want) {
-      const n = readSync(this.fd, buf, at, want - at, off + at);
-      if (n <= 0) break;
-      at += n;
-    }
-    if (at < len) throw new ElfFormatError(this.file, 'file', `short read at offset 0x${(off + at).toString(16)}`);
-    this.window = buf;
-    this.windowAt = off;
-    this.windowLen = at;
-    return buf.subarray(0, len);
-  }
-
-
-  /** An unsigned 64-bit field that must fit 53 bits; `what` names it in the error (a string, or the section index and field). */
-  private u64(off: number, what: string | number, field = ''): number {
-    const hi = this.buf.readUInt32LE(off + 4);
-    if (hi > 0x1fffff) {
-      const name = typeof what === 'number' ? `section header ${what} (${field})` : what;
-      throw new ElfFormatError(this.file, name, `value 0x${this.buf.readBigUInt64LE(off).toString(16)} is too large`, off);
-    }
-    return hi * TWO32 + this.buf.readUInt32LE(off);
+    return this.src.peek(off, len);
   }
 
   // Section headers, by index.
@@ -340,7 +269,8 @@ export class CompactElf {
   symShndx(i: number): number {
     const r = this.symRawShndx(i);
     if (r !== SHN_XINDEX) return r;
-    if (!this.xindex || (i + 1) * 4 > this.xindex.length) throw new ElfFormatError(this.file, `symbol ${i} (section ${this.symtab})`, 'st_shndx is SHN_XINDEX but there is no SHT_SYMTAB_SHNDX entry for it');
+    if (!this.xindex) throw new ElfFormatError(this.file, `symbol ${i} (section ${this.symtab})`, 'st_shndx is SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section', this.so(i));
+    if ((i + 1) * 4 > this.xindex.length) throw new ElfFormatError(this.file, `symbol ${i} (section ${this.symtab})`, 'SHT_SYMTAB_SHNDX section is too short for this symbol');
     return this.xindex.readUInt32LE(i * 4);
   }
   /** st_value as a number (exact below 2^53). */

@@ -1,30 +1,28 @@
 /**
- * Typed errors. Every error that reaches the user carries the file it is about
- * and prints as one line: `kelp: <file>: <what is wrong>`.
+ * The ELF layer's errors: a malformed or unsupported file it reads, an object
+ * it cannot write. They name the file and print as one line; they carry no
+ * process exit policy (src/errors.ts maps them to kelp's exit codes).
  */
 
-/** Base of every error kelp reports to the user (never a stack trace). */
-export class KelpError extends Error {
-  /** The file the problem is in, when there is one. */
-  readonly file: string | undefined;
-  /** The process exit code this error maps to. */
-  readonly exitCode: number;
+/** Base of the ELF layer's errors: a problem with one file. */
+export class ElfError extends Error {
+  /** The file the problem is in. */
+  readonly file: string;
 
-  constructor(message: string, file?: string, exitCode = 1) {
+  constructor(message: string, file: string) {
     super(message);
     this.name = new.target.name;
     this.file = file;
-    this.exitCode = exitCode;
   }
 
   /** The one line shown to the user, without the `kelp: ` prefix. */
   describe(): string {
-    return this.file === undefined ? this.message : `${this.file}: ${this.message}`;
+    return `${this.file}: ${this.message}`;
   }
 }
 
 /** A malformed or unsupported ELF file: names the structure and the file offset. */
-export class ElfFormatError extends KelpError {
+export class ElfFormatError extends ElfError {
   readonly structure: string;
   readonly offset: number | undefined;
 
@@ -34,3 +32,6 @@ export class ElfFormatError extends KelpError {
     this.offset = offset;
   }
 }
+
+/** An object the writer cannot lay out (an inconsistent model). */
+export class ElfWriteError extends ElfError {}

@@ -6,7 +6,7 @@
  */
 import {
   SHN_UNDEF, SHT_GROUP, SHT_NOBITS, SHT_NULL, SHT_REL, SHT_RELA,
-  SHT_SYMTAB, SHT_SYMTAB_SHNDX, SHT_DYNSYM, SHF_INFO_LINK, STB_LOCAL,
+  SHT_SYMTAB, SHT_DYNSYM, SHF_INFO_LINK, STB_LOCAL,
 } from './constants.js';
 import { ElfFormatError } from './errors.js';
 import { ElfFile } from './reader.js';
@@ -245,9 +245,4 @@ export function loadObject(elf: ElfFile): ElfObject {
     }
   }
   return obj;
-}
-
-/** Symbol-table-owned sections the writer regenerates. */
-export function isGeneratedTable(obj: ElfObject, s: Section): boolean {
-  return s === obj.symtab || s.type === SHT_SYMTAB_SHNDX || (obj.symtab !== null && s === obj.symtab.link) || s === obj.shstrtab;
 }

@@ -1,47 +1,26 @@
 /**
- * The zero-copy ELF64 reader. `ElfFile.parse` checks the file header and the
- * section and program header tables against the buffer; section contents,
+ * ElfFile, the tolerant zero-copy ELF64 reader, for kelp dump, kelp check and
+ * symbol tables (diff uses CompactElf, link and the writer ElfObject; see
+ * headers.ts). `ElfFile.parse` checks the file header and the section and
+ * program header tables against the file (headers.ts); section contents,
  * symbols, relocations, notes and groups are read through views that check
- * every offset, size and index before they touch the buffer.
+ * every offset, size and index before they touch the buffer, so a damaged
+ * part of a file fails alone and the rest can still be shown.
  */
 import {
-  EHDR_SIZE, EI_CLASS, EI_DATA, EI_NIDENT, EI_OSABI, EI_ABIVERSION, EI_VERSION,
-  ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, PHDR_SIZE, SHDR_SIZE,
-  SHN_LORESERVE, SHN_XINDEX, SHT_NOBITS, SHT_NULL, SHT_STRTAB, SHT_SYMTAB, SHT_DYNSYM,
+  PHDR_SIZE, SHT_NOBITS, SHT_NULL, SHT_STRTAB, SHT_SYMTAB, SHT_DYNSYM,
   SHT_SYMTAB_SHNDX, SHT_REL, SHT_RELA, SHT_GROUP, SYM_SIZE, REL_SIZE, RELA_SIZE,
 } from './constants.js';
 import { ElfFormatError } from './errors.js';
+import { forEachSectionHeader, readHeader, readSectionTable, type ElfHeader } from './headers.js';
+import { ByteSource } from './source.js';
 import { StringTable } from './strings.js';
 import { SymbolTable } from './symbols.js';
 import { RelocationTable } from './relocs.js';
 import { readGroup, type SectionGroup } from './groups.js';
 import { readNotes, type Note } from './notes.js';
 
-const PN_XNUM = 0xffff;
-
-export interface ElfHeader {
-  /** The 16 identification bytes. */
-  readonly e_ident: Uint8Array;
-  readonly ei_class: number;
-  readonly ei_data: number;
-  readonly ei_version: number;
-  readonly ei_osabi: number;
-  readonly ei_abiversion: number;
-  readonly e_type: number;
-  readonly e_machine: number;
-  readonly e_version: number;
-  readonly e_entry: bigint;
-  readonly e_phoff: number;
-  readonly e_shoff: number;
-  readonly e_flags: number;
-  readonly e_ehsize: number;
-  readonly e_phentsize: number;
-  /** The raw fields, as stored. */
-  readonly e_phnum: number;
-  readonly e_shentsize: number;
-  readonly e_shnum: number;
-  readonly e_shstrndx: number;
-}
+export type { ElfHeader } from './headers.js';
 
 export interface SectionHeader {
   readonly index: number;
@@ -71,13 +50,6 @@ export interface ProgramHeader {
   readonly p_align: bigint;
 }
 
-/** Reads an unsigned 64-bit field as a number, refusing values that do not fit exactly. */
-function u64(buf: Buffer, off: number, file: string, what: string): number {
-  const hi = buf.readUInt32LE(off + 4);
-  if (hi > 0x1fffff) throw new ElfFormatError(file, what, `value 0x${buf.readBigUInt64LE(off).toString(16)} is too large`, off);
-  return hi * 0x100000000 + buf.readUInt32LE(off);
-}
-
 export class ElfFile {
   readonly header: ElfHeader;
   /** Section headers, index 0 included. */
@@ -87,48 +59,38 @@ export class ElfFile {
   readonly shnum: number;
   readonly shstrndx: number;
   readonly phnum: number;
+  /** The file's bytes (from an on-demand source, only what was asked for). */
+  readonly buf: Buffer;
   private readonly names: StringTable | undefined;
   private readonly symtabs = new Map<number, SymbolTable>();
   private readonly strtabs = new Map<number, StringTable>();
 
-  private constructor(readonly buf: Buffer, readonly file: string) {
-    this.header = readHeader(buf, file);
-    const h = this.header;
-    // Section header table, with extended numbering (count in section 0's sh_size,
-    // string table index in its sh_link).
-    let shnum = h.e_shnum;
-    let shstrndx = h.e_shstrndx;
-    let phnum = h.e_phnum;
-    if (h.e_shoff !== 0) {
-      if (h.e_shentsize !== SHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `e_shentsize is ${h.e_shentsize}, expected ${SHDR_SIZE}`, 0x3a);
-      if (h.e_shoff > buf.length || buf.length - h.e_shoff < SHDR_SIZE) throw new ElfFormatError(file, 'section header table', 'starts past the end of the file', h.e_shoff);
-      if (shnum === 0) shnum = u64(buf, h.e_shoff + 0x20, file, 'section header 0 (sh_size)');
-      if (shstrndx === SHN_XINDEX) shstrndx = buf.readUInt32LE(h.e_shoff + 0x28);
-      if (phnum === PN_XNUM) phnum = buf.readUInt32LE(h.e_shoff + 0x2c);
-      if (shnum > (buf.length - h.e_shoff) / SHDR_SIZE) {
-        throw new ElfFormatError(file, 'section header table', `${shnum} headers do not fit in the file`, h.e_shoff);
-      }
-    } else {
-      if (shnum !== 0) throw new ElfFormatError(file, 'ELF header', `e_shnum is ${shnum} but e_shoff is 0`, 0x3c);
-      shstrndx = 0;
-    }
-    if (shstrndx !== 0 && shstrndx >= shnum) {
-      throw new ElfFormatError(file, 'ELF header', `section name table index ${shstrndx} is not below the section count ${shnum}`, 0x3e);
-    }
-    this.shnum = shnum;
-    this.shstrndx = shstrndx;
-    this.phnum = phnum;
-    this.sections = readSectionHeaders(buf, file, h.e_shoff, shnum);
-    this.segments = readProgramHeaders(buf, file, h, phnum);
-    if (shstrndx !== 0) {
-      const s = this.sections[shstrndx];
+  private constructor(src: ByteSource, readonly file: string) {
+    this.buf = src.buf;
+    const h = readHeader(src, file);
+    this.header = h;
+    const t = readSectionTable(src, file, h);
+    this.shnum = t.shnum;
+    this.shstrndx = t.shstrndx;
+    this.phnum = t.phnum;
+    const sections: SectionHeader[] = new Array(t.shnum);
+    forEachSectionHeader(src, file, t, (x) => { sections[x.index] = { ...x }; }, true);
+    this.sections = sections;
+    this.segments = readProgramHeaders(src, file, h, t.phnum);
+    if (t.shstrndx !== 0) {
+      const s = this.sections[t.shstrndx];
+      if (s.sh_type !== SHT_NOBITS) src.need(s.sh_offset, s.sh_size);
       this.names = s.sh_type === SHT_NOBITS ? undefined : this.stringTableAt(s, 'section name string table');
     }
   }
 
-  /** Parses `buf` as an ELF64 little-endian file; `file` names it in errors. */
-  static parse(buf: Buffer, file: string): ElfFile {
-    return new ElfFile(buf, file);
+  /**
+   * Parses an ELF64 little-endian file; `file` names it in errors. From a
+   * source read on demand, only the headers, both header tables and the
+   * section name table are read; the caller asks the source for the rest.
+   */
+  static parse(input: Buffer | ByteSource, file: string): ElfFile {
+    return new ElfFile(input instanceof ByteSource ? input : ByteSource.whole(input, file), file);
   }
 
   /** The name of a section, or undefined when its sh_name is outside the name table. */
@@ -240,72 +202,14 @@ export class ElfFile {
   }
 }
 
-export function readHeader(buf: Buffer, file: string): ElfHeader {
-  if (buf.length < 4 || buf[0] !== 0x7f || buf[1] !== 0x45 || buf[2] !== 0x4c || buf[3] !== 0x46) {
-    throw new ElfFormatError(file, 'file', 'not an ELF file');
-  }
-  if (buf.length < EI_NIDENT + 2) throw new ElfFormatError(file, 'ELF header', 'file is truncated', 0);
-  if (buf[EI_CLASS] === ELFCLASS32) throw new ElfFormatError(file, 'ELF header', '32-bit ELF (ELFCLASS32) is not supported');
-  if (buf[EI_CLASS] !== ELFCLASS64) throw new ElfFormatError(file, 'ELF header', `unknown ELF class ${buf[EI_CLASS]}`, EI_CLASS);
-  if (buf[EI_DATA] === ELFDATA2MSB) throw new ElfFormatError(file, 'ELF header', 'big-endian ELF (ELFDATA2MSB) is not supported');
-  if (buf[EI_DATA] !== ELFDATA2LSB) throw new ElfFormatError(file, 'ELF header', `unknown data encoding ${buf[EI_DATA]}`, EI_DATA);
-  if (buf.length < EHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `file is truncated (${buf.length} bytes, the header needs ${EHDR_SIZE})`, 0);
-  const e_phoff = u64(buf, 0x20, file, 'ELF header (e_phoff)');
-  const e_shoff = u64(buf, 0x28, file, 'ELF header (e_shoff)');
-  const e_ehsize = buf.readUInt16LE(0x34);
-  return {
-    e_ident: buf.subarray(0, EI_NIDENT),
-    ei_class: buf[EI_CLASS],
-    ei_data: buf[EI_DATA],
-    ei_version: buf[EI_VERSION],
-    ei_osabi: buf[EI_OSABI],
-    ei_abiversion: buf[EI_ABIVERSION],
-    e_type: buf.readUInt16LE(0x10),
-    e_machine: buf.readUInt16LE(0x12),
-    e_version: buf.readUInt32LE(0x14),
-    e_entry: buf.readBigUInt64LE(0x18),
-    e_phoff,
-    e_shoff,
-    e_flags: buf.readUInt32LE(0x30),
-    e_ehsize,
-    e_phentsize: buf.readUInt16LE(0x36),
-    e_phnum: buf.readUInt16LE(0x38),
-    e_shentsize: buf.readUInt16LE(0x3a),
-    e_shnum: buf.readUInt16LE(0x3c),
-    e_shstrndx: buf.readUInt16LE(0x3e),
-  };
-}
-
-function readSectionHeaders(buf: Buffer, file: string, shoff: number, shnum: number): SectionHeader[] {
-  const out: SectionHeader[] = new Array(shnum);
-  for (let i = 0; i < shnum; i++) {
-    const o = shoff + i * SHDR_SIZE;
-    const what = `section header ${i}`;
-    if (buf.readUInt32LE(o + 0x0c) !== 0) throw new ElfFormatError(file, what, `sh_flags 0x${buf.readBigUInt64LE(o + 0x08).toString(16)} has bits above 32`, o + 0x08);
-    out[i] = {
-      index: i,
-      sh_name: buf.readUInt32LE(o),
-      sh_type: buf.readUInt32LE(o + 0x04),
-      sh_flags: buf.readUInt32LE(o + 0x08),
-      sh_addr: buf.readBigUInt64LE(o + 0x10),
-      sh_offset: u64(buf, o + 0x18, file, `${what} (sh_offset)`),
-      sh_size: u64(buf, o + 0x20, file, `${what} (sh_size)`),
-      sh_link: buf.readUInt32LE(o + 0x28),
-      sh_info: buf.readUInt32LE(o + 0x2c),
-      sh_addralign: u64(buf, o + 0x30, file, `${what} (sh_addralign)`),
-      sh_entsize: u64(buf, o + 0x38, file, `${what} (sh_entsize)`),
-      headerOffset: o,
-    };
-  }
-  return out;
-}
-
-function readProgramHeaders(buf: Buffer, file: string, h: ElfHeader, phnum: number): ProgramHeader[] {
+function readProgramHeaders(src: ByteSource, file: string, h: ElfHeader, phnum: number): ProgramHeader[] {
   if (phnum === 0) return [];
+  const buf = src.buf;
   if (h.e_phentsize !== PHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `e_phentsize is ${h.e_phentsize}, expected ${PHDR_SIZE}`, 0x36);
   if (h.e_phoff > buf.length || phnum > (buf.length - h.e_phoff) / PHDR_SIZE) {
     throw new ElfFormatError(file, 'program header table', `${phnum} headers at 0x${h.e_phoff.toString(16)} do not fit in the file`, h.e_phoff);
   }
+  src.need(h.e_phoff, phnum * PHDR_SIZE);
   const out: ProgramHeader[] = new Array(phnum);
   for (let i = 0; i < phnum; i++) {
     const o = h.e_phoff + i * PHDR_SIZE;

@@ -10,12 +10,11 @@ import {
   SHT_GROUP, SHT_NOBITS, SHT_NULL, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX,
   SYM_SIZE, ELF64_ST_INFO,
 } from './constants.js';
-import { KelpError } from './errors.js';
+import { ElfWriteError } from './errors.js';
 import { ElfObject, ElfSymbol, Section } from './model.js';
 import { StringTableBuilder } from './strings.js';
 
-/** A problem in the model that prevents writing it. */
-export class ElfWriteError extends KelpError {}
+export { ElfWriteError };
 
 interface Plan {
   shnum: number;

@@ -18,10 +18,14 @@
  *    relocation target, existing value is nonzero"), so a `.klp.rela` entry
  *    must point at zeroed bytes in the module image.
  *
- * Shared by `kelp link` (post-link checks) and `kelp check`.
+ * Shared by `kelp link` (post-link checks), `kelp check`, `kelp diff` (which
+ * fields are PC-relative) and `kelp dump` (the names, as readelf prints them).
+ * The rest of the x86-64 descriptor: insn.ts (decoding instructions around a
+ * relocation), module-area.ts (where modules load).
  */
 import {
-  R_X86_64_32, R_X86_64_32S, R_X86_64_64, R_X86_64_NONE, R_X86_64_PC32, R_X86_64_PC64, R_X86_64_PLT32,
+  R_X86_64_32, R_X86_64_32S, R_X86_64_64, R_X86_64_GOTPC32, R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_NONE, R_X86_64_PC32,
+  R_X86_64_PC64, R_X86_64_PLT32, R_X86_64_REX_GOTPCRELX,
 } from '../elf/constants.js';
 
 /** The range check the kernel's apply_relocate_add performs on a type. */
@@ -68,20 +72,41 @@ export function isSupportedRelocation(type: number): boolean {
   return DESCRIPTORS.has(type);
 }
 
-const NAMES: ReadonlyMap<number, string> = new Map([
-  [0, 'R_X86_64_NONE'], [1, 'R_X86_64_64'], [2, 'R_X86_64_PC32'], [3, 'R_X86_64_GOT32'], [4, 'R_X86_64_PLT32'],
-  [5, 'R_X86_64_COPY'], [6, 'R_X86_64_GLOB_DAT'], [7, 'R_X86_64_JUMP_SLOT'], [8, 'R_X86_64_RELATIVE'],
-  [9, 'R_X86_64_GOTPCREL'], [10, 'R_X86_64_32'], [11, 'R_X86_64_32S'], [12, 'R_X86_64_16'], [13, 'R_X86_64_PC16'],
-  [14, 'R_X86_64_8'], [15, 'R_X86_64_PC8'], [16, 'R_X86_64_DTPMOD64'], [17, 'R_X86_64_DTPOFF64'],
-  [18, 'R_X86_64_TPOFF64'], [19, 'R_X86_64_TLSGD'], [20, 'R_X86_64_TLSLD'], [21, 'R_X86_64_DTPOFF32'],
-  [22, 'R_X86_64_GOTTPOFF'], [23, 'R_X86_64_TPOFF32'], [24, 'R_X86_64_PC64'], [25, 'R_X86_64_GOTOFF64'],
-  [26, 'R_X86_64_GOTPC32'], [32, 'R_X86_64_SIZE32'], [33, 'R_X86_64_SIZE64'], [41, 'R_X86_64_GOTPCRELX'],
-  [42, 'R_X86_64_REX_GOTPCRELX'],
-]);
+/** The psABI names of the x86-64 relocation types 0..42, as GNU readelf prints them. */
+const NAMES: readonly string[] = [
+  'R_X86_64_NONE', 'R_X86_64_64', 'R_X86_64_PC32', 'R_X86_64_GOT32', 'R_X86_64_PLT32', 'R_X86_64_COPY',
+  'R_X86_64_GLOB_DAT', 'R_X86_64_JUMP_SLOT', 'R_X86_64_RELATIVE', 'R_X86_64_GOTPCREL', 'R_X86_64_32',
+  'R_X86_64_32S', 'R_X86_64_16', 'R_X86_64_PC16', 'R_X86_64_8', 'R_X86_64_PC8', 'R_X86_64_DTPMOD64',
+  'R_X86_64_DTPOFF64', 'R_X86_64_TPOFF64', 'R_X86_64_TLSGD', 'R_X86_64_TLSLD', 'R_X86_64_DTPOFF32',
+  'R_X86_64_GOTTPOFF', 'R_X86_64_TPOFF32', 'R_X86_64_PC64', 'R_X86_64_GOTOFF64', 'R_X86_64_GOTPC32',
+  'R_X86_64_GOT64', 'R_X86_64_GOTPCREL64', 'R_X86_64_GOTPC64', 'R_X86_64_GOTPLT64', 'R_X86_64_PLTOFF64',
+  'R_X86_64_SIZE32', 'R_X86_64_SIZE64', 'R_X86_64_GOTPC32_TLSDESC', 'R_X86_64_TLSDESC_CALL', 'R_X86_64_TLSDESC',
+  'R_X86_64_IRELATIVE', 'R_X86_64_RELATIVE64', 'R_X86_64_PC32_BND', 'R_X86_64_PLT32_BND', 'R_X86_64_GOTPCRELX',
+  'R_X86_64_REX_GOTPCRELX',
+];
 
-/** The psABI name of any x86-64 relocation type (supported or not). */
+/** The psABI name of an x86-64 relocation type, or undefined for a type readelf does not name. */
+export function knownRelocationName(type: number): string | undefined {
+  if (type < NAMES.length) return NAMES[type];
+  if (type === 250) return 'R_X86_64_GNU_VTINHERIT';
+  if (type === 251) return 'R_X86_64_GNU_VTENTRY';
+  return undefined;
+}
+
+/** The psABI name of any x86-64 relocation type (supported or not); `R_X86_64_<n>` for an unknown one. */
 export function relocationName(type: number): string {
-  return NAMES.get(type) ?? `R_X86_64_<${type}>`;
+  return knownRelocationName(type) ?? `R_X86_64_<${type}>`;
+}
+
+/**
+ * True when the relocated field holds an address relative to the CPU's
+ * reference point, the end of the instruction (RIP-relative operands, calls
+ * and jumps): S + A - P, with A compensating for the bytes between the field
+ * and the instruction's end. Covers the GOT-relative forms gcc may emit too.
+ */
+export function isPcRelative(type: number): boolean {
+  return type === R_X86_64_PC32 || type === R_X86_64_PLT32 || type === R_X86_64_GOTPCREL
+    || type === R_X86_64_GOTPCRELX || type === R_X86_64_REX_GOTPCRELX || type === R_X86_64_GOTPC32;
 }
 
 export interface ComputedRelocation {

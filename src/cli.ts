@@ -3,7 +3,7 @@
  * src/commands/ and is listed in SUBCOMMANDS; errors become one line on stderr.
  */
 import { Command, CommanderError } from 'commander';
-import { KelpError } from '../elf/errors.js';
+import { asKelpError, ExitCode } from './errors.js';
 import type { Subcommand } from './commands/registry.js';
 import { systemMessage } from './util/system-error.js';
 
@@ -19,6 +19,7 @@ const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
   () => import('./commands/diff.js'),
   () => import('./commands/link.js'),
   () => import('./commands/check.js'),
+  () => import('./commands/bundle.js'),
   () => import('./commands/target.js'),
   () => import('./commands/dump.js'),
 ];
@@ -33,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const sub of await loadSubcommands()) sub.register(program);
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
   } catch (err) {
     return reportError(err);
   }
@@ -43,18 +44,19 @@ export async function main(argv: string[]): Promise<number> {
 export function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
     // Commander already printed its message (usage errors, --help, --version).
-    return err.exitCode === 0 ? 0 : 1;
+    return err.exitCode === 0 ? ExitCode.Ok : ExitCode.BadInput;
   }
-  if (err instanceof KelpError) {
-    process.stderr.write(`kelp: ${err.describe()}\n`);
-    return err.exitCode;
+  const k = asKelpError(err);
+  if (k !== undefined) {
+    process.stderr.write(`kelp: ${k.describe()}\n`);
+    return k.exitCode;
   }
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && typeof e.path === 'string') {
     process.stderr.write(`kelp: ${e.path}: ${systemMessage(e)}\n`);
-    return 1;
+    return ExitCode.BadInput;
   }
   process.stderr.write(`kelp: internal error: ${e && e.message ? e.message : String(err)}\n`);
   if (process.env.KELP_DEBUG) process.stderr.write(`${(e && e.stack) || ''}\n`);
-  return 70;
+  return ExitCode.Internal;
 }

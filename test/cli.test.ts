@@ -2,7 +2,7 @@
 import { KELP_BIN } from './support/paths.js';
 import { runStatus } from './support/tools.js';
 
-const SUBCOMMANDS = ['build', 'diff', 'link', 'check', 'target', 'dump'];
+const SUBCOMMANDS = ['build', 'diff', 'link', 'check', 'bundle', 'target', 'dump'];
 
 test('kelp --help lists every subcommand on one line each', () => {
   const r = runStatus(KELP_BIN, ['--help'], { env: { ...process.env, COLUMNS: '80' } });

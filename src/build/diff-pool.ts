@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { KelpError } from '../../elf/errors.js';
+import { ExitCode, KelpError } from '../errors.js';
 import { runDiff, type DiffOptions, type DiffResult } from '../diff/run.js';
 
 export interface DiffJob { opts: Omit<DiffOptions, 'log' | 'env'> }
@@ -40,7 +40,7 @@ export async function runDiffs(jobs: DiffJob[], parallel: number, onDone?: (i: n
     const step = () => {
       if (failure !== null || next >= jobs.length) { res(); return; }
       const id = next++;
-      const onMsg = (m: { id: number; ok: boolean; exitCode?: number; report?: DiffResult['report']; log: string; error?: { message: string; file?: string; exitCode?: number; kelp: boolean } }) => {
+      const onMsg = (m: { id: number; ok: boolean; exitCode?: ExitCode; report?: DiffResult['report']; log: string; error?: { message: string; file?: string; exitCode?: number; kelp: boolean } }) => {
         if (m.id !== id) return;
         w.off('message', onMsg);
         w.off('error', onErr);
@@ -55,7 +55,7 @@ export async function runDiffs(jobs: DiffJob[], parallel: number, onDone?: (i: n
         step();
       };
       const onErr = (e: Error) => { if (failure === null) failure = e; res(); };
-      const onExit = () => { if (failure === null) failure = new KelpError('the diff worker stopped', jobs[id].opts.patched, 130); res(); };
+      const onExit = () => { if (failure === null) failure = new KelpError('the diff worker stopped', jobs[id].opts.patched, ExitCode.Interrupted); res(); };
       w.on('message', onMsg);
       w.once('error', onErr);
       w.once('exit', onExit);

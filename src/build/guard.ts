@@ -12,11 +12,11 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync,
+  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync,
   rmSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 
 interface JournalEntry {
   /** Path relative to the tree. */
@@ -39,6 +39,26 @@ interface Journal {
   work?: string;
 }
 
+export interface AcquireOptions {
+  /** Called once per holder while waiting for the tree, with its pid. */
+  onWait?: (pid: number) => void;
+  /** Called between polls; throws to stop waiting. */
+  check?: () => void;
+  /** Gives up (KelpError) after this long; default: waits as long as the holder lives. */
+  waitMs?: number;
+  pollMs?: number;
+}
+
+/** The pid a lock file names; NaN when unreadable as one, undefined when the file is gone. */
+function readOwner(file: string): number | undefined {
+  try {
+    const t = readFileSync(file, 'utf8').trim();
+    return /^[0-9]+$/.test(t) ? Number(t) : NaN;
+  } catch {
+    return undefined;
+  }
+}
+
 function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -46,6 +66,24 @@ function pidAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Whether process `pid` started after `file` was last written: then it is not
+ * the process that wrote it (the pid was reused after a crash).
+ */
+function startedAfter(pid: number, file: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]); // starttime, field 22 of proc(5)
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(ticks) || !Number.isFinite(btime)) return false;
+    const startMs = (btime + ticks / 100) * 1000;
+    return startMs > statSync(file).mtimeMs + 2000; // btime has 1 s resolution
+  } catch {
+    return false;
   }
 }
 
@@ -113,39 +151,80 @@ export class TreeGuard {
   }
 
   /**
-   * Takes the tree for this process: refuses when another live kelp holds it,
-   * repairs what a dead one left behind.
+   * Takes the tree for this process, waiting while another live kelp holds it
+   * (`onWait(pid)` is called once per holder), and repairs what a dead one
+   * left behind. `check()` runs between polls (it throws to stop waiting, on
+   * Ctrl-C); `waitMs` bounds the wait (default: none).
    */
-  static acquire(cacheRoot: string, tree: string): TreeGuard {
+  static async acquire(cacheRoot: string, tree: string, opts: AcquireOptions = {}): Promise<TreeGuard> {
     const abs = resolve(tree);
     const dir = guardDir(cacheRoot, abs);
     mkdirSync(join(dir, 'files'), { recursive: true });
     const g = new TreeGuard(abs, dir);
-    g.lock();
-    g.repair();
+    const started = Date.now();
+    let announced = NaN;
+    for (;;) {
+      const holder = g.tryLock();
+      if (holder === null) break;
+      if (opts.waitMs !== undefined && Date.now() - started >= opts.waitMs) {
+        throw new KelpError(`another kelp build (pid ${holder}) is building in this tree; waited ${Math.round(opts.waitMs / 1000)} s`, abs);
+      }
+      if (holder !== announced) {
+        announced = holder;
+        opts.onWait?.(holder);
+      }
+      opts.check?.();
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+      opts.check?.();
+    }
+    try {
+      g.repair();
+    } catch (e) {
+      try { unlinkSync(g.lockFile); } catch { /* gone */ }
+      throw e;
+    }
     return g;
   }
 
-  private lock(): void {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fd = openSync(this.lockFile, 'wx', 0o644);
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        let owner = NaN;
+  /**
+   * One attempt at the lock: null when taken, else the live holder's pid. The
+   * lock file is linked into place with its content already written (a reader
+   * never sees it empty); a lock naming a dead pid is moved aside and removed
+   * only if it still names that pid (two takers of one stale lock do not
+   * remove each other's).
+   */
+  private tryLock(): number | null {
+    const mine = `${this.lockFile}.${process.pid}`;
+    writeFileSync(mine, `${process.pid}\n`);
+    try {
+      for (let attempt = 0; attempt < 5; attempt++) {
         try {
-          owner = Number(readFileSync(this.lockFile, 'utf8').trim());
-        } catch { /* vanished meanwhile */ }
-        if (owner !== process.pid && pidAlive(owner)) {
-          throw new KelpError(`another kelp build (pid ${owner}) is building in this tree; wait for it to finish`, this.tree);
+          linkSync(mine, this.lockFile);
+          return null;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
-        try { unlinkSync(this.lockFile); } catch { /* raced with another cleaner */ }
+        const owner = readOwner(this.lockFile);
+        if (owner === undefined) continue; // vanished meanwhile: try again
+        if (owner !== process.pid && pidAlive(owner) && !startedAfter(owner, this.lockFile)) return owner;
+        // Stale: move it aside atomically, and drop it only if it is the one we judged.
+        const aside = `${this.lockFile}.stale.${process.pid}`;
+        try {
+          renameSync(this.lockFile, aside);
+        } catch {
+          continue; // another taker moved it first
+        }
+        const moved = readOwner(aside);
+        if (moved !== owner && moved !== undefined && pidAlive(moved)) {
+          // A live taker's lock was caught in between: put it back if the place is still free.
+          try { linkSync(aside, this.lockFile); } catch { /* someone else holds it now */ }
+        }
+        rmSync(aside, { force: true });
       }
+      throw new KelpError('cannot lock the tree for building', this.tree);
+    } finally {
+      rmSync(mine, { force: true });
     }
-    throw new KelpError('cannot lock the tree for building', this.tree);
   }
 
   /** Restores a journal an earlier process left (it was killed before restoring). */

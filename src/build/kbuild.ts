@@ -4,9 +4,11 @@
  * the module an object belongs to).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { kernelModuleName } from '../kmod/names.js';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { ExitCode, KelpError } from '../errors.js';
+import { makeInvocation } from '../kernel/toolchain.js';
 import { templatesDir } from '../link/template.js';
 
 /** The code-generation flags every object kelp compares is built with. */
@@ -62,13 +64,11 @@ export interface MakeResult { exitCode: number | null; signal: NodeJS.Signals | 
 export function runMake(args: string[], opts: { cwd: string; children: Children; log?: (line: string) => void; onSpawn?: (pid: number) => void }): Promise<MakeResult> {
   return new Promise((res, rej) => {
     if (opts.children.stopping) {
-      rej(new KelpError('interrupted', opts.cwd, 130));
+      rej(new KelpError('interrupted', opts.cwd, ExitCode.Interrupted));
       return;
     }
-    const child = spawn('make', args, {
-      cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C', KBUILD_VERBOSE: '0', CPATH: patchIncludePath() },
-    });
+    const run = makeInvocation(args, opts.cwd, { LC_ALL: 'C', KBUILD_VERBOSE: '0', CPATH: patchIncludePath() });
+    const child = spawn(run.file, run.args, { cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: run.env });
     opts.children.add(child);
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const chunks: string[] = [];
@@ -120,7 +120,8 @@ export function parseCmdFile(text: string, obj: string): CmdInfo {
   const deps: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i];
-    if (l.startsWith('cmd_')) command = l.slice(l.indexOf(':=') + 2).trim();
+    // 6.1 writes cmd_<obj> := ...; since 6.2 kbuild writes savedcmd_<obj> := ... instead.
+    if ((l.startsWith('cmd_') || l.startsWith('savedcmd_')) && l.includes(':=')) command = l.slice(l.indexOf(':=') + 2).trim();
     else if (l.startsWith('source_')) source = l.slice(l.indexOf(':=') + 2).trim();
     else if (l.startsWith('deps_') && l.includes(':=')) {
       for (let j = i + 1; j < lines.length; j++) {
@@ -136,7 +137,7 @@ export function parseCmdFile(text: string, obj: string): CmdInfo {
   const mod = /-DKBUILD_MODNAME='?"?([A-Za-z0-9_-]+)/.exec(command);
   return {
     command, source, deps,
-    modname: mod ? mod[1].replace(/-/g, '_') : null,
+    modname: mod ? kernelModuleName(mod[1]) : null,
     module: /(^|\s)-DMODULE(\s|$)/.test(command),
   };
 }

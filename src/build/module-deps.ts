@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ElfObject } from '../../elf/model.js';
-import { modinfoValue, readModinfo } from '../link/modinfo.js';
+import { modinfoValue, readModinfo } from '../kmod/modinfo.js';
 
 export interface LoadOrder {
   /** Dependencies before dependents, each file once; the given files keep their order otherwise. */

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, normalize, posix, relative, resolve, sep } from 'node:path';
 import { parsePatch, type StructuredPatch } from 'diff';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { applyHunks, type HunkPlacement } from '../patch/apply.js';
 
 /** One file a patch changes, with its path relative to the tree. */

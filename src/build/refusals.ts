@@ -3,7 +3,7 @@
  * with its object, place, reason, category and advice, so that `--json`
  * can report them to an engineer deciding how to rewrite the fix.
  */
-import { KelpError } from '../../elf/errors.js';
+import { ExitCode, KelpError } from '../errors.js';
 import type { Refusal } from '../diff/context.js';
 
 export interface BuildRefusal extends Refusal {
@@ -14,7 +14,7 @@ export interface BuildRefusal extends Refusal {
 /** Exit 2: the patches cannot be live-patched; `refusals` says why, one entry per problem. */
 export class RefusalError extends KelpError {
   constructor(readonly refusals: BuildRefusal[], patch: string) {
-    super(`cannot be live-patched (${refusals.length} problem(s)): ${refusals.map((r) => `${r.object}: ${r.where}: ${r.reason} [${r.category}]`).join('; ')}`, patch, 2);
+    super(`cannot be live-patched (${refusals.length} problem(s)): ${refusals.map((r) => `${r.object}: ${r.where}: ${r.reason} [${r.category}]`).join('; ')}`, patch, ExitCode.Refused);
   }
 
   /** The JSON form `kelp build --json` prints on stdout. */

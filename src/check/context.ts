@@ -1,5 +1,5 @@
 /** State shared by the rule families of one `kelp check` run. */
-import type { ModuleImage } from './module.js';
+import type { ModuleImage } from '../kmod/image.js';
 import type { ProblemList } from './problem.js';
 import type { CheckTarget } from './target.js';
 

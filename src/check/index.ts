@@ -10,7 +10,7 @@ import { checkKlpFuncs } from './klp-funcs.js';
 import { checkKlpRelaSections } from './klp-rela.js';
 import { checkKlpSymbols } from './klp-sym.js';
 import { checkModinfo } from './modinfo.js';
-import { ModuleImage } from './module.js';
+import { ModuleImage } from '../kmod/image.js';
 import { ProblemList, type Problem } from './problem.js';
 import { checkRelocations } from './relocations.js';
 import { checkSpecialSections } from './special.js';

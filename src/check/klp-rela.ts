@@ -10,17 +10,10 @@
  * an object's sections only while patching that object).
  */
 import { SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_RELA } from '../../elf/constants.js';
+import { KLP_RELA_PREFIX, parseKlpRelaName } from '../kmod/names.js';
 import type { CheckContext } from './context.js';
 
-export const KLP_RELA_PREFIX = '.klp.rela.';
-const KLP_RELA_NAME = /^\.klp\.rela\.([^.]{1,55})\.(.+)$/;
 const MODULE_NAME = /^[A-Za-z0-9_]{1,55}$/;
-
-/** Splits a `.klp.rela.<object>.<section>` name as the livepatch core does, or returns undefined. */
-export function parseKlpRelaName(name: string): { object: string; section: string } | undefined {
-  const m = KLP_RELA_NAME.exec(name);
-  return m ? { object: m[1], section: m[2] } : undefined;
-}
 
 export function checkKlpRelaSections(ctx: CheckContext): void {
   const { m, target, p } = ctx;

@@ -10,26 +10,10 @@
  * the module loader itself would use their st_value (0).
  */
 import { SHN_LIVEPATCH, SHF_ALLOC, SHF_RELA_LIVEPATCH } from '../../elf/constants.js';
+import { KLP_RELA_PREFIX, KLP_SYM_PREFIX, parseKlpSymName } from '../kmod/names.js';
 import type { CheckContext } from './context.js';
 import { at } from './problem.js';
 
-export const KLP_SYM_PREFIX = '.klp.sym.';
-const KLP_SYM_NAME = /^\.klp\.sym\.([^.]{1,55})\.([^,]{1,511}),(\d+)$/;
-
-export interface KlpSymName {
-  object: string;
-  name: string;
-  pos: number;
-}
-
-/** Parses a `.klp.sym` name as the livepatch core does, or returns undefined. */
-export function parseKlpSymName(name: string): KlpSymName | undefined {
-  const m = KLP_SYM_NAME.exec(name);
-  if (!m) return undefined;
-  const pos = Number(m[3]);
-  if (!Number.isSafeInteger(pos)) return undefined;
-  return { object: m[1], name: m[2], pos };
-}
 
 export function checkKlpSymbols(ctx: CheckContext): void {
   const { m, target, p } = ctx;
@@ -92,7 +76,7 @@ export function checkKlpSymbols(ctx: CheckContext): void {
         if (k && sectionObject !== undefined && sectionObject !== 'vmlinux' && k.object === 'vmlinux') {
           p.add('klp-sym.vmlinux-from-module', where, `${relName} references vmlinux symbol ${sym.name}; since Linux 5.8 a module's .klp.rela section may only reference that module's symbols (move it to .klp.rela.vmlinux.*)`);
         }
-      } else if (sym.shndx === SHN_LIVEPATCH && isLoaded(applied) && !relName.startsWith('.klp.rela.')) {
+      } else if (sym.shndx === SHN_LIVEPATCH && isLoaded(applied) && !relName.startsWith(KLP_RELA_PREFIX)) {
         // (A .klp.rela.* section without the flag is reported once, as klp-rela.flags.)
         p.add('klp-sym.outside-klp-rela', where, `${relName} is an ordinary relocation section: the loader would apply it with ${sym.name} at address 0`);
       }

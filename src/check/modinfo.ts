@@ -7,15 +7,12 @@
  * not match the running kernel, and resolves GPL-only exports only for
  * GPL-compatible licenses.
  */
-import { modinfoValue } from '../link/modinfo.js';
-import { VERSIONS_SECTION, MODVERSION_INFO_SIZE } from '../link/klp.js';
-import type { ModuleImage } from './module.js';
+import { modinfoValue } from '../kmod/modinfo.js';
+import { MODVERSION_INFO_SIZE, versionEntries, VERSIONS_SECTION } from '../kmod/versions.js';
+import { thisModuleName, type ModuleImage } from '../kmod/image.js';
 import { hex, type ProblemList } from './problem.js';
 import type { CheckTarget } from './target.js';
 
-/** struct module: enum module_state state (4, padded to 8), struct list_head list (16), then char name[MODULE_NAME_LEN]. */
-const MODULE_NAME_OFFSET = 24;
-export const MODULE_NAME_LEN = 56;
 const MODULE_NAME = /^[A-Za-z0-9_]{1,55}$/;
 
 /** Licenses the kernel treats as GPL-compatible (include/linux/license.h). */
@@ -25,15 +22,6 @@ export function isGplCompatible(license: string | undefined): boolean {
   return license !== undefined && GPL_COMPATIBLE.has(license);
 }
 
-/** The module's name as the kernel will know it (this_module's name field), if readable. */
-export function thisModuleName(m: ModuleImage): string | undefined {
-  const s = m.sectionByName('.gnu.linkonce.this_module');
-  const d = s ? m.data(s) : undefined;
-  if (!d || d.length < MODULE_NAME_OFFSET + MODULE_NAME_LEN) return undefined;
-  const field = d.subarray(MODULE_NAME_OFFSET, MODULE_NAME_OFFSET + MODULE_NAME_LEN);
-  const end = field.indexOf(0);
-  return end <= 0 ? undefined : field.toString('latin1', 0, end);
-}
 
 export function checkModinfo(m: ModuleImage, target: CheckTarget, p: ProblemList): void {
   if (!m.sectionByName('.modinfo')) p.add('modinfo.livepatch', 'section .modinfo', 'the module has no .modinfo section');
@@ -82,10 +70,7 @@ export function checkModinfo(m: ModuleImage, target: CheckTarget, p: ProblemList
     if (vd.length % MODVERSION_INFO_SIZE !== 0) {
       p.add('versions.crc', `section ${VERSIONS_SECTION}`, `size ${vd.length} is not a multiple of ${MODVERSION_INFO_SIZE}`);
     }
-    for (let o = 0; o + MODVERSION_INFO_SIZE <= vd.length; o += MODVERSION_INFO_SIZE) {
-      const crc = vd.readBigUInt64LE(o) & 0xffffffffn;
-      const end = vd.indexOf(0, o + 8);
-      const sym = vd.toString('latin1', o + 8, end < 0 || end > o + MODVERSION_INFO_SIZE ? o + MODVERSION_INFO_SIZE : end);
+    for (const { offset: o, crc, name: sym } of versionEntries(vd)) {
       const e = target.symvers.get(sym);
       if (e?.crc !== undefined && e.crc !== crc) {
         p.add('versions.crc', `${VERSIONS_SECTION}+0x${o.toString(16)}`, `the module disagrees about the version of symbol ${sym}: CRC ${hex(crc)}, the target exports it with ${hex(e.crc)}`);

@@ -31,9 +31,6 @@ export class ProblemList {
   }
 }
 
-/** `section+0xoff`, the place of a byte in a section. */
-export function at(section: string, offset: bigint | number): string {
-  return `${section}+0x${offset.toString(16)}`;
-}
+export { at } from '../kmod/image.js';
 
 export const hex = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16)}`;

@@ -8,7 +8,7 @@
  *
  * The address model for the overflow check:
  *  - P, the relocated field, lies somewhere in the module area [lo, hi)
- *    (target.ts: MODULES_VADDR..MODULES_END from the kernel configuration);
+ *    (rela/module-area.ts: MODULES_VADDR..MODULES_END from the kernel configuration);
  *    the loader gives no guarantee where, so a relocation passes only when it
  *    fits for both the nearest and the farthest placement;
  *  - S is the System.map address for a vmlinux symbol (a .klp.sym.vmlinux
@@ -24,12 +24,13 @@
  * The value range for a PC-relative type is [S.lo + A - P.hi, S.hi + A - P.lo],
  * for an absolute one [S.lo + A, S.hi + A]; both ends must fit.
  */
-import { modinfoValue } from '../link/modinfo.js';
+import { modinfoValue } from '../kmod/modinfo.js';
 import { isGplCompatible } from './modinfo.js';
 import { SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_ABS, SHN_LIVEPATCH, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_RELA, STB_WEAK } from '../../elf/constants.js';
 import { computeRelocation, describeRelocation, relocationName } from '../../rela/x86_64.js';
 import type { AddressRange, CheckContext } from './context.js';
-import type { ModRela } from './module.js';
+import type { ModRela } from '../kmod/image.js';
+import { KLP_RELA_PREFIX } from '../kmod/names.js';
 import { at, hex } from './problem.js';
 
 const signedHex = (v: bigint): string => {
@@ -71,7 +72,7 @@ export function checkRelocations(ctx: CheckContext): void {
     const appliedName = m.name(applied);
     // A .klp.rela.* section without the flag is reported by klp-rela.flags; its
     // relocations are still computed as the livepatch core would.
-    const livepatch = (rel.sh_flags & SHF_RELA_LIVEPATCH) !== 0 || relName.startsWith('.klp.rela.');
+    const livepatch = (rel.sh_flags & SHF_RELA_LIVEPATCH) !== 0 || relName.startsWith(KLP_RELA_PREFIX);
     if (rel.sh_type === SHT_REL) {
       p.add('relocation.rel', `section ${relName}`, 'SHT_REL relocations: the x86-64 module loader only applies SHT_RELA and refuses the module');
       continue;

@@ -33,7 +33,7 @@
 import { R_X86_64_PC32, R_X86_64_PC64, R_X86_64_PLT32, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_NOBITS } from '../../elf/constants.js';
 import { describeRelocation, relocationName } from '../../rela/x86_64.js';
 import type { CheckContext } from './context.js';
-import { parseKlpRelaName } from './klp-rela.js';
+import { parseKlpRelaName } from '../kmod/names.js';
 import { at } from './problem.js';
 
 interface Field {

@@ -7,8 +7,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF, SHT_SYMTAB, STB_LOCAL, STT_FILE, STT_FUNC, STT_SECTION } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfFile } from '../../elf/reader.js';
+import { moduleArea, type ModuleArea } from '../../rela/module-area.js';
+import { moduleNameOfFile } from '../kmod/names.js';
 import { kdirRelease } from '../link/index.js';
 import { readSymbolTable } from '../symbols/read.js';
 import { SymbolIndex, type SymbolTable, type TargetSymbol } from '../symbols/table.js';
@@ -25,34 +27,6 @@ export interface CheckTargetOptions {
   release?: string;
   /** Module trees (directories searched for *.ko) or single .ko files of the target. */
   modules?: string[];
-}
-
-/** The loadable-module area: every module section lies in [lo, hi). */
-export interface ModuleArea {
-  lo: bigint;
-  hi: bigint;
-  /** How the bounds were decided. */
-  why: string;
-}
-
-/**
- * x86-64 (arch/x86/include/asm/pgtable_64_types.h, page_64_types.h, 6.1):
- * MODULES_VADDR = __START_KERNEL_map (0xffffffff80000000) + KERNEL_IMAGE_SIZE,
- * which is 1 GiB with CONFIG_RANDOMIZE_BASE and 512 MiB without; MODULES_END is
- * 0xffffffffff000000, or 0xfffffffffe000000 with CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP.
- * Without the configuration, the union of both layouts is assumed, so a
- * relocation passes only when it fits wherever the module may be placed.
- */
-export function moduleArea(config: Map<string, string> | undefined): ModuleArea {
-  const START_KERNEL_MAP = 0xffffffff80000000n;
-  if (!config) return { lo: START_KERNEL_MAP + (512n << 20n), hi: 0xffffffffff000000n, why: 'kernel configuration unknown: both layouts' };
-  const kaslr = config.get('CONFIG_RANDOMIZE_BASE') === 'y';
-  const forceMap = config.get('CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP') === 'y';
-  return {
-    lo: START_KERNEL_MAP + ((kaslr ? 1024n : 512n) << 20n),
-    hi: forceMap ? 0xfffffffffe000000n : 0xffffffffff000000n,
-    why: `CONFIG_RANDOMIZE_BASE=${kaslr ? 'y' : 'n'}, CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP=${forceMap ? 'y' : 'n'}`,
-  };
 }
 
 /**
@@ -141,11 +115,6 @@ export function moduleKallsyms(file: string, object: string): ObjectSymbols {
   return new ObjectSymbols(object, { source: file, format: 'elf', symbols, hasFiles: false });
 }
 
-/** The kernel's spelling of a module file's name: without .ko, `-` as `_`. */
-export function kernelNameOfFile(file: string): string {
-  return basename(file).replace(/\.ko$/, '').replace(/-/g, '_');
-}
-
 function findModules(root: string, out: Map<string, string>, depth = 0): void {
   if (depth > 12) return;
   let entries;
@@ -157,7 +126,7 @@ function findModules(root: string, out: Map<string, string>, depth = 0): void {
   for (const e of entries) {
     const p = join(root, e.name);
     if (e.isDirectory()) findModules(p, out, depth + 1);
-    else if (e.name.endsWith('.ko') && !out.has(kernelNameOfFile(e.name))) out.set(kernelNameOfFile(e.name), p);
+    else if (e.name.endsWith('.ko') && !out.has(moduleNameOfFile(e.name))) out.set(moduleNameOfFile(e.name), p);
   }
 }
 
@@ -249,7 +218,7 @@ export class CheckTarget {
           throw new KelpError('no such file or directory', m);
         }
         if (st.isDirectory()) findModules(m, files);
-        else files.set(kernelNameOfFile(m), m);
+        else files.set(moduleNameOfFile(m), m);
       }
       this.moduleFiles = files;
     } else {

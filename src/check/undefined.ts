@@ -7,11 +7,11 @@
  * only when .modinfo imports the namespace (refused even when weak).
  */
 import { SHN_UNDEF, STB_WEAK, STT_SECTION, STT_FILE } from '../../elf/constants.js';
-import { modinfoValue } from '../link/modinfo.js';
+import { modinfoValue } from '../kmod/modinfo.js';
 import type { CheckContext } from './context.js';
-import type { ModSymbol, ModuleImage } from './module.js';
+import type { ModSymbol, ModuleImage } from '../kmod/image.js';
 import { isGplCompatible } from './modinfo.js';
-import { KLP_SYM_PREFIX } from './klp-sym.js';
+import { KLP_SYM_PREFIX } from '../kmod/names.js';
 
 /** The undefined symbols the module loader resolves from exports (not the livepatch core's .klp.sym ones). */
 export function loaderUndefinedSymbols(m: ModuleImage): ModSymbol[] {

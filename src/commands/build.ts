@@ -25,7 +25,7 @@ function nonNegativeInt(flag: string) {
 }
 
 interface Opts {
-  sourcedir?: string; kdir?: string; ootModule?: string; target?: string; name?: string; output?: string;
+  release?: string; skipCompilerCheck?: boolean; sourcedir?: string; kdir?: string; ootModule?: string; target?: string; name?: string; output?: string;
   symbols?: string; symvers?: string; replace: boolean; jobs?: number; keepTmp?: boolean; json?: boolean;
   verify?: boolean; check: string[]; expect: string[]; expectDisabled: string[]; kernel?: string; timeout?: number; fuzz?: number; cache?: boolean; quiet?: boolean;
 }
@@ -37,6 +37,7 @@ const build: Subcommand = {
       .summary('patches to a verified livepatch module')
       .description('build a livepatch module from source patches: the affected objects with the tree\'s kbuild, kelp diff, kelp link (and --verify under QEMU)')
       .argument('<patch...>', 'unified diffs (git diff, diff -Nupr), applied in order like patch -p1')
+      .option('--release <release>', 'a Debian kernel release (uname -r, see kelp target list): its source, kdir, System.map and image are fetched and used')
       .option('--sourcedir <dir>', 'a configured kernel tree (e.g. the "source" of kelp target fetch --source)')
       .option('--kdir <dir>', 'the target kernel\'s build directory, whose kbuild builds the module (default: --sourcedir)')
       .option('--oot-module <dir>', 'an out-of-tree module\'s directory (its own Makefile/Kbuild); patch paths are relative to it')
@@ -56,13 +57,14 @@ const build: Subcommand = {
       .option('--kernel <vmlinuz>', 'with --verify: the kernel image to boot (default: the fetched Debian target\'s)')
       .option('--timeout <seconds>', 'with --verify: kill the target after this long (default 300)', positiveInt('--timeout'))
       .option('--fuzz <n>', 'context lines a hunk may leave unchecked, as patch -F (default 2; 0 refuses hunks that need fuzz; offsets are always accepted and reported)', nonNegativeInt('--fuzz'))
+      .option('--skip-compiler-check', 'build even when the kernel\'s exact compiler (CONFIG_CC_VERSION_TEXT) is neither on the host nor in a build root; the report records it')
       .option('--no-cache', 'rebuild the original objects instead of using the object cache')
       .option('-q, --quiet', 'no progress lines')
       .action(async (patches: string[], opts: Opts) => {
         const { buildLivepatch } = await import('../build/index.js');
         const { RefusalError } = await import('../build/refusals.js');
         const r = await buildLivepatch({
-          patches, sourcedir: opts.sourcedir, kdir: opts.kdir, ootModule: opts.ootModule, target: opts.target, name: opts.name,
+          patches, release: opts.release, skipCompilerCheck: opts.skipCompilerCheck, sourcedir: opts.sourcedir, kdir: opts.kdir, ootModule: opts.ootModule, target: opts.target, name: opts.name,
           outdir: opts.output, symbols: opts.symbols, symvers: opts.symvers, replace: opts.replace, jobs: opts.jobs,
           keepTmp: opts.keepTmp, verify: opts.verify, check: opts.check, expect: opts.expect, expectDisabled: opts.expectDisabled, kernel: opts.kernel,
           timeout: opts.timeout, fuzz: opts.fuzz, useCache: opts.cache !== false, quiet: opts.quiet,

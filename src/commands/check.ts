@@ -1,6 +1,7 @@
 /** `kelp check`: the loader's and livepatch core's rules, in process. The work is in src/check/. */
 import type { Command } from 'commander';
 import type { Subcommand } from './registry.js';
+import { ExitCode } from '../errors.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -24,7 +25,7 @@ const check: Subcommand = {
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         else process.stdout.write(formatReport(report));
-        if (!report.ok) process.exitCode = 1;
+        if (!report.ok) process.exitCode = ExitCode.BadInput;
       });
   },
 };

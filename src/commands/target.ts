@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import type { Subcommand } from './registry.js';
+import { ExitCode } from '../errors.js';
 import { TargetError } from '../target/errors.js';
 import type { CheckResult, RunResult } from '../target/run.js';
 import { SUPPORTED_DISTROS } from '../target/distros.js';
@@ -60,16 +61,40 @@ const target: Subcommand = {
   register(program: Command): void {
     const cmd = program.command('target').summary('boot a Debian kernel under QEMU').description('the emulated x86-64 target: fetch a real Debian kernel, boot it under QEMU');
 
+    cmd.command('list')
+      .description('every x86-64 Debian kernel release in bookworm, bookworm-security, bookworm-backports, trixie and trixie-security, newest first')
+      .option('--cache <dir>', 'cache directory (default $KELP_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/kelp)')
+      .option('--refresh', 'update kelp\'s package lists first')
+      .option('--json', 'print the releases as JSON')
+      .action(async (opts: { cache?: string; refresh?: boolean; json?: boolean }) => {
+        const { AptState } = await import('../kernel/apt.js');
+        const { listReleases } = await import('../kernel/releases.js');
+        const { cacheRoot } = await import('../target/cache.js');
+        const apt = new AptState(cacheRoot(opts.cache));
+        const say = (line: string) => process.stderr.write(`kelp: ${line}\n`);
+        if (opts.refresh) await apt.update(say);
+        const list = await listReleases(apt, say);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+          return;
+        }
+        const rows = [['RELEASE', 'VERSION', 'SUITE', 'HEADERS', 'SOURCE'],
+          ...list.map((r) => [r.release, r.version, r.suites.join(','), r.headers ? 'yes' : 'no', r.source ? 'yes' : 'no'])];
+        const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+        process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n');
+      });
+
     cmd.command('fetch')
-      .description('download and unpack the current Debian bookworm kernel (image, headers with kbuild, optionally source) into the cache')
+      .description('download and unpack a Debian kernel (default: bookworm\'s current one) — image, headers with kbuild, optionally source — into the cache')
+      .option('--release <release>', 'the kernel release as uname -r prints it (e.g. 6.1.0-50-amd64, 6.12.117+deb13-amd64); see kelp target list')
       .addOption(new Option('--distro <name>', 'distribution').choices(SUPPORTED_DISTROS).default('debian'))
       .option('--source', 'also fetch the matching kernel source, prepared for building single objects')
       .option('--cache <dir>', 'cache directory (default $KELP_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/kelp)')
       .option('--json', 'print the paths as JSON')
-      .action(async (opts: { distro: string; source?: boolean; cache?: string; json?: boolean }) => {
+      .action(async (opts: { distro: string; release?: string; source?: boolean; cache?: string; json?: boolean }) => {
         const { fetchTarget } = await import('../target/fetch.js');
         const info = await fetchTarget({
-          distro: opts.distro, source: opts.source === true, cache: opts.cache,
+          distro: opts.distro, release: opts.release, source: opts.source === true, cache: opts.cache,
           progress: (line) => process.stderr.write(`kelp: ${line}\n`),
         });
         if (opts.json) {
@@ -91,21 +116,22 @@ const target: Subcommand = {
       .option('--kvm', 'use KVM when /dev/kvm is usable (default: software emulation)')
       .option('--append <args>', 'extra kernel command-line arguments')
       .option('--log <file>', 'keep the serial console log in this file')
+      .option('--file <path>', 'put a file into the target\'s root as /<basename>, for the checks (repeatable)', collect, [])
       .option('--json', 'print the result as JSON')
       .action(async (opts: {
         kernel: string; load: string[]; check: string[]; expect: string[]; disable: string[];
-        timeout: number; kvm?: boolean; append?: string; log?: string; json?: boolean;
+        timeout: number; kvm?: boolean; append?: string; log?: string; file: string[]; json?: boolean;
       }) => {
         const { runTarget } = await import('../target/run.js');
         const result = await runTarget({
           kernel: opts.kernel, load: opts.load, check: opts.check, expect: opts.expect, disable: opts.disable,
-          timeout: opts.timeout, kvm: opts.kvm === true, append: opts.append, log: opts.log,
+          timeout: opts.timeout, kvm: opts.kvm === true, append: opts.append, log: opts.log, files: opts.file,
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         else process.stdout.write(formatRun(result));
         if (!result.ok) {
           if (result.error !== null) process.stderr.write(`kelp: ${opts.kernel}: ${result.error}${result.log ? ` (console log: ${result.log})` : ''}\n`);
-          process.exitCode = result.error !== null ? 2 : 1;
+          process.exitCode = result.error !== null ? ExitCode.TargetFailed : ExitCode.BadInput;
         }
       });
   },

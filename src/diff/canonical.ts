@@ -30,10 +30,3 @@ function coveringSymbol(k: Kelf, sec: number, j: number, target: number): number
   }
   return k.symbolAt(target, k.relAdd[j] + pcAdjust(k, sec, j));
 }
-
-/** The offset in the target section a relocation points at (PC-relative adjusted). */
-export function targetOffset(k: Kelf, sec: number, j: number): number {
-  const s = k.relSym[j];
-  const base = s !== 0 && !k.isSection(s) ? k.value(s) : 0;
-  return base + k.relAdd[j] + pcAdjust(k, sec, j);
-}

@@ -11,6 +11,7 @@
  */
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
+import { deviceTableOf, deviceTableReason } from './device-table.js';
 import { CHANGED, F_IGNORED, F_LINE_ONLY, NEW, SAME, type Kelf } from './model.js';
 import { C_AUX, C_DROPPED, C_INIT, C_METADATA, C_SPECIAL } from './sections.js';
 import { lineNumberDifference, pcAdjust } from './x86.js';
@@ -197,13 +198,6 @@ function isRunningData(k: Kelf, sec: number): boolean {
   return k.isAlloc(sec) && !k.isText(sec) && !k.isStrings(sec) && !k.secIgnored[sec] && (k.secClass[sec] & (C_DROPPED | C_INIT | C_METADATA | C_SPECIAL | C_AUX)) === 0;
 }
 
-/** A MODULE_DEVICE_TABLE: the table, or the `__mod_<bus>__<name>_device_table` alias the macro gives it. */
-function isDeviceTable(k: Kelf, d: number): boolean {
-  if (/^__mod_.+_device_table$/.test(k.symName(d))) return true;
-  const sec = k.symSec[d];
-  return k.symsOf(sec).some((s) => s !== d && k.value(s) === k.value(d) && /^__mod_.+_device_table$/.test(k.symName(s)));
-}
-
 export function compareData(ctx: DiffContext): void {
   const P = ctx.patched;
   const O = ctx.orig;
@@ -228,7 +222,13 @@ export function compareData(ctx: DiffContext): void {
       continue;
     }
     P.symStatus[d] = CHANGED;
-    refuse(ctx, `${P.file}: ${name}`, `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`, isDeviceTable(P, d) ? 'device-table' : 'data-changed');
+    const table = deviceTableOf(P, d);
+    if (table !== null) {
+      // Refused once, under the table's own name.
+      if (!table.aliasOfPresentTable) refuse(ctx, `${P.file}: ${table.table}`, deviceTableReason(table, P.secName(sec)), 'device-table');
+      continue;
+    }
+    refuse(ctx, `${P.file}: ${name}`, `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`, 'data-changed');
   }
 }
 

@@ -566,12 +566,6 @@ export function sameBytes(a: Buffer, as: number, ae: number, b: Buffer, bs: numb
   return true;
 }
 
-export function pushMap<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  const list = m.get(k);
-  if (list) list.push(v);
-  else m.set(k, [v]);
-}
-
 /** The orig/patched pair the passes work on. */
 export interface Pair {
   orig: Kelf;

@@ -11,7 +11,8 @@ import {
   ET_REL, SHF_GROUP, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_UNDEF, SHT_PROGBITS, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
   STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE, STT_SECTION,
 } from '../../elf/constants.js';
-import { META_SECTION, klpSymbolName, type DiffMeta, type KlpSymbol } from '../patch/meta.js';
+import { klpSymbolName } from '../kmod/names.js';
+import { META_SECTION, type DiffMeta, type KlpSymbol } from '../patch/meta.js';
 import type { DiffContext } from './context.js';
 import type { Inclusion } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';

@@ -4,14 +4,15 @@
  * entries, builds the output and reports. Returns the exit status; writes
  * OUT atomically and only on success.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { CompactElf } from '../../elf/compact.js';
-import { dirname, basename, join } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { basename } from 'node:path';
+import { ExitCode, KelpError } from '../errors.js';
 import { writeObject } from '../../elf/writer.js';
 import { EM_X86_64, ET_REL } from '../../elf/constants.js';
 import { LineMap, type LineMapData } from '../patch/lines.js';
-import { META_VERSION, kernelModuleName, type DiffMeta } from '../patch/meta.js';
+import { kernelModuleName } from '../kmod/names.js';
+import { META_VERSION, type DiffMeta } from '../patch/meta.js';
 import { readSymbolTable } from '../symbols/read.js';
 import { SymbolIndex } from '../symbols/table.js';
 import { Symvers, readSymvers } from '../symbols/symvers.js';
@@ -53,7 +54,7 @@ export interface DiffOptions {
 }
 
 export interface DiffResult {
-  exitCode: number;
+  exitCode: ExitCode;
   report: DiffReport;
 }
 
@@ -180,23 +181,23 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
   });
 
   let result: DiffReport['result'];
-  let exitCode: number;
+  let exitCode: ExitCode;
   let out: Buffer | null = null;
   if (ctx.refusals.length > 0) {
     result = 'refused';
-    exitCode = 2;
+    exitCode = ExitCode.Refused;
   } else if (meta.functions.length === 0 && meta.newFunctions.length === 0 && meta.newData.length === 0 && Object.keys(meta.callbacks).length === 0) {
     result = 'no-change';
-    exitCode = 3;
+    exitCode = ExitCode.NoChange;
   } else {
     const obj = buildOutput(ctx, inc, meta, opts.output);
     if (ctx.refusals.length > 0) {
       result = 'refused';
-      exitCode = 2;
+      exitCode = ExitCode.Refused;
     } else {
       out = writeObject(obj);
       result = 'changed';
-      exitCode = 0;
+      exitCode = ExitCode.Ok;
     }
   }
   const report = makeReport(ctx, inc, result);

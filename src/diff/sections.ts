@@ -121,7 +121,3 @@ export function isMetadata(name: string): boolean {
     || name === '__trace_printk_fmt' || name === '__tracepoint_str' || name === '.data.once' || name === '.data.unlikely'
     || name === '.printk_index' || name.startsWith('.data.printk_index') || name === '__ex_table' || name === '__bug_table';
 }
-
-export function isSpecialName(name: string, specs: ReadonlyMap<string, SpecialSpec>): boolean {
-  return specs.has(name);
-}

@@ -7,7 +7,7 @@
  * lives in a module are refused: the module's relocations to it are applied
  * too late for the jump-label and static-call code.
  */
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
 import type { RefusalCategory } from './refusal-kinds.js';

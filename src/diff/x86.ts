@@ -1,52 +1,17 @@
 /**
- * x86-64 instruction facts the diff needs, decoded with iced-x86: where the
- * instruction holding a relocation ends (a PC-relative reference points at
- * `S + A + (end - offset)`), and whether two function bodies differ only in
- * `__LINE__` immediates.
+ * The diff's instruction-level questions (x86-64 facts in rela/): where a
+ * PC-relative relocation's reference point lies, per section of a Kelf, and
+ * whether two function bodies differ only in `__LINE__` immediates.
  */
-import { createRequire } from 'node:module';
-import type * as Iced from 'iced-x86';
-import {
-  R_X86_64_GOTPC32, R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_REX_GOTPCRELX,
-} from '../../elf/constants.js';
+import { endsWithRel32, fieldToInstructionEnd, iced, instructionEnds } from '../../rela/insn.js';
+import { isPcRelative } from '../../rela/x86_64.js';
 import type { Kelf } from './model.js';
 
-// iced-x86 (WebAssembly, ~30 MiB of memory once instantiated) loads on the
-// first decode: most diffs never need one, and `kelp build`/`kelp --help`
-// import this module without diffing anything.
-let icedModule: typeof Iced | null = null;
-function iced(): typeof Iced {
-  if (!icedModule) icedModule = createRequire(import.meta.url)('iced-x86') as typeof Iced;
-  return icedModule;
-}
-
-export function isPcRelative(type: number): boolean {
-  return type === R_X86_64_PC32 || type === R_X86_64_PLT32 || type === R_X86_64_GOTPCREL
-    || type === R_X86_64_GOTPCRELX || type === R_X86_64_REX_GOTPCRELX || type === R_X86_64_GOTPC32;
-}
-
-/** Decodes a text section once; returns the end offset of every instruction. */
-function instructionEnds(k: Kelf, sec: number): Uint32Array {
+/** The instruction ends of a text section, decoded once per section. */
+function sectionInstructionEnds(k: Kelf, sec: number): Uint32Array {
   const hit = k.insnEnds.get(sec);
   if (hit) return hit;
-  const data = k.secData(sec);
-  const ends: number[] = [];
-  if (data.length > 0) {
-    const { Decoder, DecoderOptions, Instruction } = iced();
-    const dec = new Decoder(64, new Uint8Array(data.buffer, data.byteOffset, data.length), DecoderOptions.None);
-    const ins = new Instruction();
-    try {
-      dec.ip = 0n;
-      while (dec.canDecode) {
-        dec.decodeOut(ins);
-        ends.push(Number(ins.nextIP));
-      }
-    } finally {
-      ins.free();
-      dec.free();
-    }
-  }
-  const out = Uint32Array.from(ends);
+  const out = instructionEnds(k.secData(sec));
   k.insnEnds.set(sec, out);
   return out;
 }
@@ -60,27 +25,9 @@ function instructionEnds(k: Kelf, sec: number): Uint32Array {
 export function pcAdjust(k: Kelf, sec: number, j: number): number {
   if (!isPcRelative(k.relType[j]) || !k.isText(sec)) return 0;
   const off = k.relOff[j];
-  // A call or jump (e8/e9 rel32) ends with its field: no need to decode. (A
-  // RIP-relative operand's field follows a ModRM byte, never e8/e9.)
-  const data = k.buf;
-  const at = k.secOffset(sec) + off;
-  if (off >= 1 && off + 4 <= k.secSize(sec)) {
-    const op = data[at - 1];
-    if (op === 0xe8 || op === 0xe9) {
-      const ends = k.insnEnds.get(sec);
-      if (!ends) return 4;
-    }
-  }
-  const ends = instructionEnds(k, sec);
-  let lo = 0;
-  let hi = ends.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ends[mid] <= off) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo >= ends.length) return 4;
-  return ends[lo] - off;
+  // A call or jump ends with its field: no need to decode (unless the section was decoded already).
+  if (endsWithRel32(k.buf, k.secOffset(sec) + off, off, k.secSize(sec)) && !k.insnEnds.has(sec)) return 4;
+  return fieldToInstructionEnd(sectionInstructionEnds(k, sec), off);
 }
 
 /** Functions whose arguments carry `__LINE__` (WARN, might_sleep, printk and friends). */

@@ -10,7 +10,7 @@
  */
 import type { DumpContext } from './context.js';
 import { DumpUnsupportedError } from './names.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError } from '../errors.js';
 import { altHex, fmtSymbol, hex } from './format.js';
 
 export const NT_GNU_BUILD_ATTRIBUTE_OPEN = 0x100;
@@ -190,7 +190,7 @@ function symbolIndex(ctx: DumpContext): SymbolIndex | null {
     ctx.needSymtab(sec.index);
     table = elf.symbolTable(sec.index);
   } catch (e) {
-    if (e instanceof KelpError) throw new DumpUnsupportedError(ctx.file, 'GNU build attribute notes with an unreadable symbol table');
+    if (asKelpError(e) !== undefined) throw new DumpUnsupportedError(ctx.file, 'GNU build attribute notes with an unreadable symbol table');
     throw e;
   }
   const t = table;

@@ -8,7 +8,7 @@ import { SHT_NOBITS } from '../../elf/constants.js';
 import type { DumpOptions } from './options.js';
 import { DumpUnsupportedError, isX86_64 } from './names.js';
 import { printableName } from './format.js';
-import type { FileSource } from './source.js';
+import type { ByteSource } from '../../elf/source.js';
 import { BuildAttributeState } from './build-attributes.js';
 
 /** State readelf keeps from one file to the next within a run. */
@@ -59,7 +59,7 @@ export class DumpContext {
     readonly out: Out,
     readonly utf8: boolean,
     /** Where the file's bytes come from; `need` before touching a region. */
-    readonly src: FileSource,
+    readonly src: ByteSource,
     /** The run this file is dumped in. */
     readonly session: DumpSession = new DumpSession(),
   ) {

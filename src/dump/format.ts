@@ -33,18 +33,6 @@ export function altHex(v: number | bigint): string {
   return v === 0 || v === 0n ? '0' : `0x${v.toString(16)}`;
 }
 
-/** A 64-bit little-endian field of `buf` as 16 hex digits, without a bigint. */
-export function hex64At(buf: Buffer, off: number): string {
-  const lo = buf.readUInt32LE(off);
-  const hi = buf.readUInt32LE(off + 4);
-  return hex(hi, 8) + hex(lo, 8);
-}
-
-/** Two's-complement view of a 64-bit value. */
-export function toSigned64(v: bigint): bigint {
-  return BigInt.asIntN(64, v);
-}
-
 /** True when the process locale makes readelf treat names as UTF-8 (its mbrtowc calls). */
 export function localeIsUtf8(env: NodeJS.ProcessEnv = process.env): boolean {
   const pick = env.LC_ALL || env.LC_CTYPE || env.LANG || '';

@@ -6,7 +6,7 @@
  * one line each on `stderr` and make the exit status non-zero.
  */
 import { ElfFile } from '../../elf/reader.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError, ExitCode } from '../errors.js';
 import { DumpContext, DumpSession, Out } from './context.js';
 import type { DumpOptions } from './options.js';
 import { localeIsUtf8 } from './format.js';
@@ -18,11 +18,19 @@ import { printRelocations } from './relocations.js';
 import { printSymbols } from './symbols.js';
 import { printSectionDumps } from './section-dumps.js';
 import { printNotes } from './notes.js';
-import { FileSource, preloadHeaders } from './source.js';
+import { ByteSource } from '../../elf/source.js';
+import { archiveKind } from './archive.js';
+import { dumpArchive } from './archive-dump.js';
+import { printDynamicRelocations, printDynamicSymbols } from './use-dynamic.js';
+import { printSectionDetails } from './section-details.js';
+import { printDynamicSection } from './dynamic-section.js';
+import { printVersionSections } from './version-sections.js';
+import { printHistogram } from './histogram.js';
+import { printArchSpecific, printUnwind } from './arch-specific.js';
 import { systemMessage } from '../util/system-error.js';
 
 export type { DumpOptions } from './options.js';
-export { emptyOptions, hasDisplayOption, parseSectionRequest } from './options.js';
+export { emptyOptions, hasDisplayOption, parseSectionRequest, setAll } from './options.js';
 
 export interface DumpIo {
   /** Receives stdout bytes in large chunks. */
@@ -37,23 +45,32 @@ export interface DumpIo {
 
 /** Dumps one file already in memory. Throws a KelpError for a file kelp cannot describe; returns warnings. */
 export function dumpBuffer(buf: Buffer, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session = new DumpSession()): string[] {
-  return dumpSource(FileSource.whole(buf), file, opts, out, utf8, showName, session);
+  return dumpSource(ByteSource.whole(buf, file), file, opts, out, utf8, showName, session);
 }
 
-function dumpSource(src: FileSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session: DumpSession): string[] {
-  preloadHeaders(src);
-  const elf = ElfFile.parse(src.buf, file);
+function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session: DumpSession): string[] {
+  const elf = ElfFile.parse(src, file);
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
   if (showName) out.w(`\nFile: ${file}\n`);
   if (opts.fileHeader) printFileHeader(ctx);
-  if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
+  if (opts.sectionDetails) printSectionDetails(ctx, opts.fileHeader);
+  else if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
   if (opts.sectionGroups) printSectionGroups(ctx);
   if (opts.programHeaders) printProgramHeaders(ctx, opts.fileHeader);
-  if (opts.relocs) printRelocations(ctx);
-  if (opts.syms) printSymbols(ctx);
+  if (opts.dynamic) printDynamicSection(ctx);
+  if (opts.relocs) {
+    if (opts.useDynamic) printDynamicRelocations(ctx);
+    else printRelocations(ctx);
+  }
+  if (opts.unwind) printUnwind(ctx);
+  if (opts.useDynamic && (opts.syms || opts.dynSyms)) printDynamicSymbols(ctx);
+  else if (opts.syms || opts.dynSyms) printSymbols(ctx);
+  if (opts.histogram) printHistogram(ctx);
+  if (opts.versionInfo) printVersionSections(ctx);
   let warnings: string[] = [];
   if (opts.hexDumps.length > 0 || opts.stringDumps.length > 0) warnings = printSectionDumps(ctx);
   if (opts.notes) printNotes(ctx);
+  if (opts.archSpecific) printArchSpecific(ctx);
   return warnings;
 }
 
@@ -62,29 +79,57 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
   const utf8 = io.utf8 ?? localeIsUtf8();
   const out = new Out((chunk) => io.stdout(chunk));
   const session = new DumpSession();
+  const sparseFrom = io.sparseFrom ?? 32 << 20;
+  // readelf names each file when there are several, and every file after an archive.
+  let showName = files.length > 1;
+  const problem = (err: unknown): number => {
+    out.flush();
+    const k = asKelpError(err);
+    if (k !== undefined) {
+      io.stderr(`kelp: ${k.describe()}\n`);
+      return k.exitCode || ExitCode.BadInput;
+    }
+    throw err;
+  };
+  const dumpOne = (src: ByteSource, name: string): number => {
+    try {
+      const warnings = dumpSource(src, name, opts, out, utf8, showName, session);
+      out.flush();
+      for (const w of warnings) io.stderr(`kelp: ${name}: ${w}\n`);
+      return warnings.length > 0 ? 1 : 0;
+    } catch (err) {
+      return problem(err);
+    }
+  };
   let status = 0;
   for (const file of files) {
-    let src: FileSource;
+    let src: ByteSource;
     try {
-      src = FileSource.open(file, io.sparseFrom ?? 32 << 20);
+      // Large files (the node binary is ~100 MB) are read on demand: peak memory follows what the options touch.
+      src = ByteSource.open(file, sparseFrom);
     } catch (err) {
       io.stderr(`kelp: ${file}: ${systemMessage(err as NodeJS.ErrnoException)}\n`);
       status = 1;
       continue;
     }
     try {
-      const warnings = dumpSource(src, file, opts, out, utf8, files.length > 1, session);
-      out.flush();
-      for (const w of warnings) io.stderr(`kelp: ${file}: ${w}\n`);
-      if (warnings.length > 0) status = 1;
-    } catch (err) {
-      out.flush();
-      if (err instanceof KelpError) {
-        io.stderr(`kelp: ${err.describe()}\n`);
-        status = Math.max(status, err.exitCode || 1);
-      } else {
-        throw err;
+      src.need(0, 8);
+      const kind = archiveKind(src.buf);
+      if (kind !== undefined) {
+        showName = true;
+        src.need(0, src.buf.length);
+        try {
+          status = Math.max(status, dumpArchive(src.buf, file, kind === 'thin', {
+            out, opts, sparseFrom, member: dumpOne,
+            problem: (line) => io.stderr(`kelp: ${line}\n`),
+          }));
+        } catch (err) {
+          status = Math.max(status, problem(err));
+        }
+        continue;
       }
+      if (opts.archiveIndex) io.stderr(`kelp: ${file}: is not an archive so its index cannot be displayed\n`);
+      status = Math.max(status, dumpOne(src, file));
     } finally {
       src.close();
     }

@@ -23,17 +23,15 @@ import { readFileSync } from 'node:fs';
 import {
   SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, SHT_RELA, STT_FUNC, STT_SECTION,
 } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError, ExitCode } from '../errors.js';
 import { relocationName, isSupportedRelocation } from '../../rela/x86_64.js';
-import { readKlpTables, type KlpFuncEntry } from '../check/klp-funcs.js';
-import { KLP_RELA_PREFIX, parseKlpRelaName } from '../check/klp-rela.js';
-import { KLP_SYM_PREFIX, parseKlpSymName } from '../check/klp-sym.js';
-import { thisModuleName } from '../check/modinfo.js';
-import { ModuleImage, type ModSymbol } from '../check/module.js';
+import { readKlpTables, type KlpFuncEntry } from '../kmod/klp-func.js';
+import { KLP_RELA_PREFIX, KLP_SYM_PREFIX, parseKlpRelaName, parseKlpSymName } from '../kmod/names.js';
+import { ModuleImage, thisModuleName, type ModSymbol } from '../kmod/image.js';
 import { at, ProblemList } from '../check/problem.js';
 import { loaderUndefinedSymbols } from '../check/undefined.js';
-import { VERSIONS_SECTION, MODVERSION_INFO_SIZE } from '../link/klp.js';
-import { modinfoValue } from '../link/modinfo.js';
+import { VERSIONS_SECTION, MODVERSION_INFO_SIZE } from '../kmod/versions.js';
+import { modinfoValue } from '../kmod/modinfo.js';
 import { systemMessage } from '../util/system-error.js';
 
 /** A 64-bit value in JSON: a number when exact, else its decimal string. */
@@ -421,9 +419,10 @@ export function runLivepatchDump(files: readonly string[], opts: { json: boolean
       continue;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      if (err instanceof KelpError) {
-        problem = err.describe();
-        status = Math.max(status, err.exitCode || 1);
+      const k = asKelpError(err);
+      if (k !== undefined) {
+        problem = k.describe();
+        status = Math.max(status, k.exitCode || ExitCode.BadInput);
       } else if (e && typeof e.code === 'string') {
         // An fs error (readFileSync of a directory carries no path).
         problem = `${file}: ${systemMessage(e)}`;

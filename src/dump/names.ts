@@ -1,12 +1,12 @@
 /**
  * The names readelf 2.40 prints for ELF field values: file types, OS/ABI,
  * machines, section and segment types, symbol types, bindings and
- * visibilities, section indices, section flags and x86-64 relocation types.
+ * visibilities, section indices, section flags (x86-64 relocation types: rela/x86_64.ts).
  * Machine-specific values are named for x86-64 (and its L1OM/K1OM siblings);
  * for other machines kelp refuses them rather than print something readelf
  * would print differently.
  */
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { MACHINE_NAMES } from './machines.js';
 
 export const EM_X86_64 = 62;
@@ -259,22 +259,3 @@ export function keyToFlags(machine: number, osabi: number): string {
   return s + 'p (processor specific)\n';
 }
 
-const X86_64_RELOCS: readonly string[] = [
-  'R_X86_64_NONE', 'R_X86_64_64', 'R_X86_64_PC32', 'R_X86_64_GOT32', 'R_X86_64_PLT32', 'R_X86_64_COPY',
-  'R_X86_64_GLOB_DAT', 'R_X86_64_JUMP_SLOT', 'R_X86_64_RELATIVE', 'R_X86_64_GOTPCREL', 'R_X86_64_32',
-  'R_X86_64_32S', 'R_X86_64_16', 'R_X86_64_PC16', 'R_X86_64_8', 'R_X86_64_PC8', 'R_X86_64_DTPMOD64',
-  'R_X86_64_DTPOFF64', 'R_X86_64_TPOFF64', 'R_X86_64_TLSGD', 'R_X86_64_TLSLD', 'R_X86_64_DTPOFF32',
-  'R_X86_64_GOTTPOFF', 'R_X86_64_TPOFF32', 'R_X86_64_PC64', 'R_X86_64_GOTOFF64', 'R_X86_64_GOTPC32',
-  'R_X86_64_GOT64', 'R_X86_64_GOTPCREL64', 'R_X86_64_GOTPC64', 'R_X86_64_GOTPLT64', 'R_X86_64_PLTOFF64',
-  'R_X86_64_SIZE32', 'R_X86_64_SIZE64', 'R_X86_64_GOTPC32_TLSDESC', 'R_X86_64_TLSDESC_CALL', 'R_X86_64_TLSDESC',
-  'R_X86_64_IRELATIVE', 'R_X86_64_RELATIVE64', 'R_X86_64_PC32_BND', 'R_X86_64_PLT32_BND', 'R_X86_64_GOTPCRELX',
-  'R_X86_64_REX_GOTPCRELX',
-];
-
-/** The x86-64 relocation type name, or undefined for an unrecognized type. */
-export function x86_64RelocName(type: number): string | undefined {
-  if (type < X86_64_RELOCS.length) return X86_64_RELOCS[type];
-  if (type === 250) return 'R_X86_64_GNU_VTINHERIT';
-  if (type === 251) return 'R_X86_64_GNU_VTENTRY';
-  return undefined;
-}

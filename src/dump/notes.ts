@@ -75,6 +75,7 @@ function notesAt(ctx: DumpContext, offset: number, length: number, align: number
   out.w(lines.join(''));
 }
 
+const FDO_PACKAGING_METADATA = 0xcafe1a7e;
 const OWNERS = ['AMDGPU', 'FreeBSD', 'NetBSD', 'OpenBSD', 'PaX', 'SPU/', 'IPF/VMS', 'CORE', 'FDO'];
 
 /**
@@ -108,6 +109,13 @@ function noteText(ctx: DumpContext, name: string, owner: string, rawName: Buffer
   if (isBuildAttributeNote(peek ?? rawName, type)) {
     return `  ${buildAttributeName(ctx, rawName)} 0x${hex(desc.length, 8)}\t${defaultNoteType(type)}${wide ? '\t' : '\n'}`
       + buildAttributeDescription(ctx, type, desc);
+  }
+  if (owner.startsWith('FDO') && type === FDO_PACKAGING_METADATA && desc.length > 0 && namesz !== 0) {
+    // readelf's print_fdo_note: the metadata (JSON) up to its first NUL.
+    let end = desc.indexOf(0);
+    if (end < 0) end = desc.length;
+    return `  ${fmtSymbol(-20, name, wide, ctx.utf8)} 0x${hex(desc.length, 8)}\t${defaultNoteType(type)}${wide ? '\t' : '\n'}`
+      + `    Packaging Metadata: ${desc.toString('latin1', 0, end)}\n`;
   }
   for (const p of OWNERS) {
     if (owner.startsWith(p)) throw new DumpUnsupportedError(file, `notes of owner ${p}`);

@@ -5,10 +5,30 @@ export interface DumpOptions {
   programHeaders: boolean;
   sectionHeaders: boolean;
   sectionGroups: boolean;
+  /** -t/-N: the section headers in detail (implies sectionHeaders). */
+  sectionDetails: boolean;
   syms: boolean;
   relocs: boolean;
   notes: boolean;
+  /** -d/--dynamic. */
+  dynamic: boolean;
+  /** -V/--version-info. */
+  versionInfo: boolean;
+  /** --dyn-syms: the SHT_DYNSYM tables only (-s prints them too). */
+  dynSyms: boolean;
+  /** -D/--use-dynamic: -r and -s use the dynamic section's tables. */
+  useDynamic: boolean;
+  /** -c/--archive-index. */
+  archiveIndex: boolean;
+  /** -I/--histogram. */
+  histogram: boolean;
+  /** -A/--arch-specific. */
+  archSpecific: boolean;
+  /** -u/--unwind. */
+  unwind: boolean;
   wide: boolean;
+  /** -z/--decompress: -x and -p show compressed sections decompressed. */
+  decompress: boolean;
   /** -x/--hex-dump requests, in command-line order (numbers or names). */
   hexDumps: string[];
   /** -p/--string-dump requests. */
@@ -17,15 +37,23 @@ export interface DumpOptions {
 
 export function emptyOptions(): DumpOptions {
   return {
-    fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false,
-    syms: false, relocs: false, notes: false, wide: false, hexDumps: [], stringDumps: [],
+    fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false, sectionDetails: false,
+    syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, archiveIndex: false, useDynamic: false, histogram: false,
+    archSpecific: false, unwind: false, wide: false, decompress: false, hexDumps: [], stringDumps: [],
   };
+}
+
+/** readelf's -a/--all: -h -l -S -g -s -r -d -V -A -I -u -n (not --dyn-syms, -x, -p or -W). */
+export function setAll(o: DumpOptions): void {
+  o.fileHeader = o.programHeaders = o.sectionHeaders = o.sectionGroups = true;
+  o.syms = o.relocs = o.dynamic = o.versionInfo = o.archSpecific = o.histogram = o.unwind = o.notes = true;
 }
 
 /** True when at least one display option is set (readelf refuses to run without one). */
 export function hasDisplayOption(o: DumpOptions): boolean {
   return o.fileHeader || o.programHeaders || o.sectionHeaders || o.sectionGroups || o.syms || o.relocs
-    || o.notes || o.hexDumps.length > 0 || o.stringDumps.length > 0;
+    || o.notes || o.dynamic || o.versionInfo || o.dynSyms || o.histogram || o.archSpecific || o.unwind || o.archiveIndex
+    || o.hexDumps.length > 0 || o.stringDumps.length > 0;
 }
 
 /**

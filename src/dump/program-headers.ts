@@ -1,4 +1,5 @@
 /** readelf -l: program headers and the section-to-segment mapping. */
+import { PT_INTERP } from '../../elf/constants.js';
 import type { DumpContext } from './context.js';
 import type { ProgramHeader, SectionHeader } from '../../elf/reader.js';
 import { fileTypeName, segmentTypeName } from './names.js';
@@ -7,7 +8,7 @@ import { isPie } from './dynamic.js';
 import { DumpUnsupportedError } from './names.js';
 
 const PT_DYNAMIC = 2;
-const PT_INTERP = 3;
+
 const PT_NOTE = 4;
 const PT_PHDR = 6;
 const PT_TLS = 7;

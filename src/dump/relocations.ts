@@ -2,7 +2,8 @@
 import type { DumpContext } from './context.js';
 import type { SectionHeader } from '../../elf/reader.js';
 import type { SymbolTable } from '../../elf/symbols.js';
-import { DumpUnsupportedError, internalSectionIndex, x86_64RelocName } from './names.js';
+import { knownRelocationName } from '../../rela/x86_64.js';
+import { DumpUnsupportedError, internalSectionIndex } from './names.js';
 import { fmtSymbol, hex, padEnd, spaces } from './format.js';
 import { dynamicInfo, DT_PLTRELSZ, DT_RELASZ, DT_RELRSZ, DT_RELSZ } from './dynamic.js';
 import { VersionResolver, VersionKind } from './versions.js';
@@ -49,7 +50,8 @@ export function printRelocations(ctx: DumpContext): void {
   }
 }
 
-function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTable | undefined): void {
+/** Prints the entries of a REL or RELA table (a section, or a dynamic table described as one). */
+export function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTable | undefined): void {
   const { elf, out, wide, utf8, file } = ctx;
   const isRela = s.sh_type === SHT_RELA;
   if (wide) out.w(`    Offset             Info             Type               Symbol's Value  Symbol's Name${isRela ? ' + Addend' : ''}\n`);
@@ -71,7 +73,7 @@ function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTable | un
     const infoText = wide ? hex(symIndex, 8) + hex(type, 8) : hex(data.readBigUInt64LE(o + 8), 12);
     let typeText = typeCache.get(type);
     if (typeText === undefined) {
-      const name = x86_64RelocName(type);
+      const name = knownRelocationName(type);
       if (name === undefined) typeText = `unrecognized: ${padEnd(type.toString(16), 7)}`;
       else typeText = wide ? padEnd(name, 22) : padEnd(name, 17).slice(0, 17);
       typeCache.set(type, typeText);

@@ -3,6 +3,7 @@ import type { DumpContext } from './context.js';
 import type { SectionHeader } from '../../elf/reader.js';
 import { parseSectionRequest } from './options.js';
 import { hex, utf8Length } from './format.js';
+import { decompressedContents } from './decompress.js';
 
 const SHT_NOBITS = 8;
 const SHT_RELA = 4;
@@ -53,7 +54,8 @@ function contents(ctx: DumpContext, s: SectionHeader): Buffer | undefined {
     return undefined;
   }
   ctx.needSection(s);
-  return ctx.elf.sectionData(s);
+  const data = ctx.elf.sectionData(s);
+  return ctx.opts.decompress ? decompressedContents(ctx, s, data) : data;
 }
 
 function hasRelocations(ctx: DumpContext, s: SectionHeader): boolean {

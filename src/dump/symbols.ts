@@ -14,20 +14,23 @@ export function printSymbols(ctx: DumpContext): void {
   const { elf } = ctx;
   // readelf 2.40 does not look for symbols through the dynamic segment of a file without section headers.
   if (elf.sections.length === 0) {
-    ctx.out.w('\nDynamic symbol information is not available for displaying symbols.\n');
+    if (ctx.opts.syms) ctx.out.w('\nDynamic symbol information is not available for displaying symbols.\n');
     return;
   }
+  // --dyn-syms alone shows only the SHT_DYNSYM tables.
+  const symtabs = ctx.opts.syms;
   for (const s of elf.sections) {
-    if (s.sh_type === SHT_SYMTAB || s.sh_type === SHT_DYNSYM) printTable(ctx, s);
+    if ((s.sh_type === SHT_SYMTAB && symtabs) || s.sh_type === SHT_DYNSYM) printTable(ctx, s);
   }
 }
 
-function printTable(ctx: DumpContext, sec: SectionHeader): void {
+/** Prints one symbol table; `title` replaces readelf's `Symbol table '<name>' contains N entries:` line. */
+export function printTable(ctx: DumpContext, sec: SectionHeader, title?: string): void {
   const { elf, out, wide, utf8, machine, osabi, file } = ctx;
   ctx.needSymtab(sec.index);
   const table = elf.symbolTable(sec.index);
   const n = table.count;
-  out.w(`\nSymbol table '${ctx.sectionName(sec)}' contains ${n} ${n === 1 ? 'entry' : 'entries'}:\n`
+  out.w((title ?? `\nSymbol table '${ctx.sectionName(sec)}' contains ${n} ${n === 1 ? 'entry' : 'entries'}:\n`)
     + '   Num:    Value          Size Type    Bind   Vis      Ndx Name\n');
   const buf = elf.buf;
   const strings = table.strings;

@@ -14,14 +14,15 @@ import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SHF_RELA_LIVEPATCH, SHN_LIVEPATCH } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError, KelpError } from '../errors.js';
 import { ElfObject } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
-import { kernelModuleName } from '../patch/meta.js';
+import { KLP_RELA_PREFIX, KLP_SYM_PREFIX, kernelModuleName } from '../kmod/names.js';
+import type { ModInfo } from '../kmod/modinfo.js';
 import { diffBasename, runKbuild, TABLES_BASENAME } from './kbuild.js';
 import { convertToLivepatch, versionNames, type KlpConversion } from './klp.js';
 import { readDiffInput } from './inputs.js';
-import { checkLivepatchModinfo, type ModInfo } from './modinfo.js';
+import { checkLivepatchModinfo } from './modinfo.js';
 import { kbuildCopy, planLink, STAND_IN_PREFIX, type LinkPlan } from './plan.js';
 import { checkKlpSymbols, SymbolCounts } from './symbol-table.js';
 import { renderLivepatchSource } from './template.js';
@@ -93,12 +94,13 @@ export async function linkModule(opts: LinkOptions): Promise<LinkResult> {
     const obj = ElfObject.read(await fs.readFile(built), opts.output);
     const conversion = convertToLivepatch(obj, plan.standIns);
     const bytes = writeObject(obj);
-    const modinfo = verifyModule(bytes, opts.output, moduleName, kdirRelease(kdir), plan);
+    const modinfo = checkLinkedModule(bytes, opts.output, moduleName, kdirRelease(kdir), plan);
     await writeFileAtomic(opts.output, bytes);
     return { output: opts.output, moduleName, plan, conversion, modinfo, builddir: keep ? builddir : null };
   } catch (e) {
     if (process.env.KELP_KEEP_TMP) keep = true;
-    if (keep && e instanceof KelpError) throw new KelpError(`${e.message} (build directory kept: ${builddir})`, e.file, e.exitCode);
+    const k = keep ? asKelpError(e) : undefined;
+    if (k !== undefined) throw new KelpError(`${k.message} (build directory kept: ${builddir})`, k.file, k.exitCode);
     throw e;
   } finally {
     if (!keep && !process.env.KELP_KEEP_TMP) rmSync(builddir, { recursive: true, force: true });
@@ -106,17 +108,17 @@ export async function linkModule(opts: LinkOptions): Promise<LinkResult> {
 }
 
 /** Re-reads the written bytes and checks what the kernel will rely on. */
-export function verifyModule(bytes: Buffer, file: string, moduleName: string, release: string | undefined, plan: LinkPlan): ModInfo {
+export function checkLinkedModule(bytes: Buffer, file: string, moduleName: string, release: string | undefined, plan: LinkPlan): ModInfo {
   const obj = ElfObject.read(bytes, file);
   for (const sym of obj.symbols) {
     if (sym.name.startsWith(STAND_IN_PREFIX)) throw new KelpError(`stand-in ${sym.name} survived the conversion`, file);
   }
-  const leftover = versionNames(obj).filter((n) => n.startsWith(STAND_IN_PREFIX) || n.startsWith('.klp.sym.'));
+  const leftover = versionNames(obj).filter((n) => n.startsWith(STAND_IN_PREFIX) || n.startsWith(KLP_SYM_PREFIX));
   if (leftover.length > 0) throw new KelpError(`__versions still lists ${leftover.join(', ')}`, file);
   if (!obj.sections.some((s) => s.name === '.gnu.linkonce.this_module')) throw new KelpError('no .gnu.linkonce.this_module section', file);
   const placeholders = new Set([...plan.standIns.values()].map((k) => k.placeholder));
   for (const s of obj.sections) {
-    if (!s.name.startsWith('.klp.rela.') || !s.relocations) continue;
+    if (!s.name.startsWith(KLP_RELA_PREFIX) || !s.relocations) continue;
     if ((s.flags & SHF_RELA_LIVEPATCH) === 0 || !s.infoSection) throw new KelpError(`${s.name} is not a livepatch relocation section`, file);
     for (const r of s.relocations) {
       if (!r.symbol || r.symbol.shndx !== SHN_LIVEPATCH || !placeholders.has(r.symbol.name)) {

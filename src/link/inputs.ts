@@ -4,10 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { EM_X86_64, ET_REL, SHN_UNDEF, STT_FUNC } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfObject, ElfSymbol, Section } from '../../elf/model.js';
+import { KLP_SYM_PREFIX, klpSymbolName } from '../kmod/names.js';
 import {
-  KLP_SYM_PREFIX, META_SECTION, META_VERSION, klpSymbolName,
+  META_SECTION, META_VERSION,
   type Callbacks, type DiffMeta, type KlpSymbol, type PatchedFunction,
 } from '../patch/meta.js';
 

@@ -4,11 +4,12 @@
  * the modversions CRCs, .modinfo and .gnu.linkonce.this_module are those of
  * the target kernel.
  */
+import { makeInvocation } from '../kernel/toolchain.js';
 import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 
 /** The component files kbuild links into the module (the module's own name may not be one of them). */
 export const TABLES_BASENAME = 'kelp-tables';
@@ -82,7 +83,8 @@ export async function runKbuild(job: KbuildJob): Promise<string> {
   const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C' };
   for (const k of ['ARCH', 'CROSS_COMPILE', 'LLVM', 'KBUILD_OUTPUT', 'O', 'W', 'V', 'C', 'KBUILD_MODPOST_WARN', 'KBUILD_MODPOST_NOFINAL']) delete env[k];
   const { code, output } = await new Promise<{ code: number; output: string }>((resolvePromise, reject) => {
-    const child = spawn('make', args, { cwd: builddir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = makeInvocation(args, builddir, { LC_ALL: 'C' });
+    const child = spawn(run.file, run.args, { cwd: builddir, env: run.file === 'make' ? env : run.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const take = (chunk: Buffer) => {
       const text = chunk.toString('utf8');

@@ -18,15 +18,13 @@ import {
   RELA_SIZE, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, SHN_UNDEF, SHT_REL, SHT_RELA,
   STB_GLOBAL,
 } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfObject, ElfSymbol, Relocation, Section } from '../../elf/model.js';
 import type { KlpSymbol } from '../patch/meta.js';
 import { describeRelocation, relocationName } from '../../rela/x86_64.js';
+import { KLP_RELA_PREFIX, KLP_SYM_PREFIX } from '../kmod/names.js';
+import { MODVERSION_INFO_SIZE, versionEntries, VERSIONS_SECTION } from '../kmod/versions.js';
 
-export const KLP_RELA_PREFIX = '.klp.rela.';
-export const VERSIONS_SECTION = '__versions';
-/** struct modversion_info: unsigned long crc; char name[MODULE_NAME_LEN = 56]. */
-export const MODVERSION_INFO_SIZE = 64;
 
 export interface KlpConversion {
   /** The .klp.rela sections created, in the order they were added. */
@@ -50,7 +48,7 @@ export function convertToLivepatch(obj: ElfObject, standIns: Map<string, KlpSymb
   for (const sym of obj.symbols) {
     const k = standIns.get(sym.name);
     if (!k) {
-      if (sym.name.startsWith('.klp.sym.')) throw new KelpError(`symbol ${sym.name} is already a livepatch symbol; the module was converted before`, file);
+      if (sym.name.startsWith(KLP_SYM_PREFIX)) throw new KelpError(`symbol ${sym.name} is already a livepatch symbol; the module was converted before`, file);
       continue;
     }
     if (sym.section !== null || sym.shndx !== SHN_UNDEF) throw new KelpError(`stand-in ${sym.name} for ${k.placeholder} is defined in the linked module`, file);
@@ -152,12 +150,9 @@ export function removeVersions(obj: ElfObject, names: Set<string>): number {
   }
   const kept: Buffer[] = [];
   let removed = 0;
-  for (let o = 0; o < data.length; o += MODVERSION_INFO_SIZE) {
-    const entry = data.subarray(o, o + MODVERSION_INFO_SIZE);
-    const end = entry.indexOf(0, 8);
-    const name = entry.subarray(8, end < 0 ? MODVERSION_INFO_SIZE : end).toString('latin1');
-    if (names.has(name)) removed++;
-    else kept.push(entry);
+  for (const e of versionEntries(data)) {
+    if (names.has(e.name)) removed++;
+    else kept.push(data.subarray(e.offset, e.offset + MODVERSION_INFO_SIZE));
   }
   if (removed === 0) return 0;
   sec.data = Buffer.concat(kept);
@@ -173,11 +168,6 @@ export function removeVersions(obj: ElfObject, names: Set<string>): number {
 export function versionNames(obj: ElfObject): string[] {
   const sec = obj.sections.find((s) => s.name === VERSIONS_SECTION);
   if (!sec) return [];
-  const out: string[] = [];
-  for (let o = 0; o + MODVERSION_INFO_SIZE <= sec.data.length; o += MODVERSION_INFO_SIZE) {
-    const end = sec.data.indexOf(0, o + 8);
-    out.push(sec.data.subarray(o + 8, end < 0 || end > o + MODVERSION_INFO_SIZE ? o + MODVERSION_INFO_SIZE : end).toString('latin1'));
-  }
-  return out;
+  return versionEntries(sec.data).map((e) => e.name);
 }
 

@@ -1,24 +1,7 @@
-/** The .modinfo section: NUL-separated `key=value` strings. */
-import { KelpError } from '../../elf/errors.js';
+/** The check of a linked livepatch module's .modinfo (the format: kmod/modinfo.ts). */
+import { KelpError } from '../errors.js';
 import type { ElfObject } from '../../elf/model.js';
-
-export type ModInfo = Array<{ key: string; value: string }>;
-
-export function readModinfo(obj: ElfObject): ModInfo {
-  const sec = obj.sections.find((s) => s.name === '.modinfo');
-  if (!sec) return [];
-  const out: ModInfo = [];
-  for (const entry of sec.data.toString('latin1').split('\0')) {
-    if (entry === '') continue;
-    const eq = entry.indexOf('=');
-    out.push(eq < 0 ? { key: entry, value: '' } : { key: entry.slice(0, eq), value: entry.slice(eq + 1) });
-  }
-  return out;
-}
-
-export function modinfoValue(info: ModInfo, key: string): string | undefined {
-  return info.find((e) => e.key === key)?.value;
-}
+import { modinfoValue, readModinfo, type ModInfo } from '../kmod/modinfo.js';
 
 /** Checks that a livepatch module's .modinfo is complete: livepatch=Y, its name, a vermagic of the right release. */
 export function checkLivepatchModinfo(obj: ElfObject, moduleName: string, release: string | undefined): ModInfo {

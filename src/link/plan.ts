@@ -11,10 +11,11 @@
  * gives the symbols their real names back.
  */
 import { STB_GLOBAL, STT_FUNC, STV_HIDDEN } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfSymbol } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
-import { KLP_SYM_PREFIX, type KlpSymbol } from '../patch/meta.js';
+import { KLP_SYM_PREFIX } from '../kmod/names.js';
+import type { KlpSymbol } from '../patch/meta.js';
 import { removeSection } from './elf-edit.js';
 import { CALLBACK_KINDS, definedFunction, type DiffInput } from './inputs.js';
 import type { TemplateObject } from './template.js';

@@ -6,7 +6,7 @@
  * position the kernel's klp_find_object_symbol would refuse.
  */
 import { readFileSync } from 'node:fs';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import type { KlpSymbol } from '../patch/meta.js';
 
 export class SymbolCounts {

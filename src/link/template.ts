@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 
 /** The repository's templates/ directory (works from src/ and from dist/src/). */
 export function templatesDir(): string {

@@ -24,7 +24,6 @@
 
 export const META_SECTION = '.kelp.meta';
 export const META_VERSION = 1;
-export const KLP_SYM_PREFIX = '.klp.sym.';
 
 export interface PatchedFunction {
   /** The function's symbol name in the diff output (its new code). */
@@ -69,14 +68,4 @@ export interface DiffMeta {
   callbacks: Callbacks;
   /** The old `.cold` parts of the functions this object's patch replaces (kelpctl looks for tasks asleep in them). */
   coldParts?: string[];
-}
-
-/** The placeholder name for a symbol of `object` at position `sympos`. */
-export function klpSymbolName(object: string, name: string, sympos: number): string {
-  return `${KLP_SYM_PREFIX}${object}.${name},${sympos}`;
-}
-
-/** The module name as the kernel spells it: `-` becomes `_`. */
-export function kernelModuleName(name: string): string {
-  return name.replace(/-/g, '_');
 }

@@ -4,7 +4,7 @@
  * text, a System.map, or a /proc/kallsyms dump.
  */
 import { readFileSync } from 'node:fs';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfFile } from '../../elf/reader.js';
 import {
   SHN_UNDEF, SHT_SYMTAB, STB_LOCAL, STT_FILE, STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION,

@@ -3,7 +3,8 @@
  * The module column is `vmlinux` or the module's path without `.ko`.
  */
 import { readFileSync } from 'node:fs';
-import { KelpError } from '../../elf/errors.js';
+import { kernelModuleName } from '../kmod/names.js';
+import { KelpError } from '../errors.js';
 
 export interface ExportedSymbol {
   name: string;
@@ -52,7 +53,7 @@ export function parseSymvers(text: string, file: string): Symvers {
     }
     const path = f[2];
     const base = path.slice(path.lastIndexOf('/') + 1).replace(/\.ko$/, '');
-    entries.push({ name: f[1], module: path === 'vmlinux' ? 'vmlinux' : base.replace(/-/g, '_'), type: f[3], namespace: f[4] ?? '', crc: BigInt(f[0]) });
+    entries.push({ name: f[1], module: path === 'vmlinux' ? 'vmlinux' : kernelModuleName(base), type: f[3], namespace: f[4] ?? '', crc: BigInt(f[0]) });
   }
   return new Symvers(entries);
 }

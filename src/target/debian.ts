@@ -1,16 +1,18 @@
 /**
- * Debian package resolution: which kernel the bookworm package lists currently
- * point at (the linux-image-amd64 metapackage's dependency), the matching
- * headers, kbuild and source packages, and `apt-get download` of them.
+ * Debian package resolution for one target kernel: the release asked for (or,
+ * without one, what bookworm's linux-image-amd64 metapackage points at), its
+ * image, headers, headers-common, kbuild and source packages at one version,
+ * all from kelp's own package lists (src/kernel/apt.ts).
  */
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { dirname } from 'node:path';
-import { execa } from 'execa';
+import { join } from 'node:path';
+import { AptState } from '../kernel/apt.js';
+import { listReleases, sourcePackageOf, type KernelRelease } from '../kernel/releases.js';
+import { DEFAULT_CODENAME, suiteByName } from '../kernel/suites.js';
+import { compareDebianVersions } from '../kernel/version.js';
 import { writeFileAtomic } from './atomic.js';
 import { KERNEL_METAPACKAGES as META, SUPPORTED_DISTROS } from './distros.js';
 import { TargetError } from './errors.js';
-import { isRoot, requireTool } from './tools.js';
 
 /** The packages making up one Debian kernel, all at one version. */
 export interface KernelPackages {
@@ -18,19 +20,20 @@ export interface KernelPackages {
   release: string;
   /** The Debian package version, e.g. 6.1.192-2. */
   version: string;
+  /** The suite the image comes from (bookworm, trixie-security, ...). */
+  suite: string;
+  /** Its Debian release (bookworm, trixie). */
+  codename: string;
+  flavour: string;
   image: string;
   headers: string;
   headersCommon: string;
   kbuild: string;
-  source: string;
+  /** linux-source-<major.minor>; null when the archive has none at this version. */
+  source: string | null;
 }
 
 export { SUPPORTED_DISTROS } from './distros.js';
-
-async function aptCache(args: string[]): Promise<string | undefined> {
-  const r = await execa(requireTool('apt-cache'), args, { reject: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
-  return r.exitCode === 0 ? r.stdout : undefined;
-}
 
 /** The named dependencies (first alternative, without version) of one package's candidate. */
 export function parseDependsField(field: string): string[] {
@@ -40,145 +43,93 @@ export function parseDependsField(field: string): string[] {
     .filter((n) => n !== '');
 }
 
-/** One field of `apt-cache show --no-all-versions` output (the candidate's stanza). */
+/** One field of a Debian control stanza (continuation lines joined). */
 export function controlField(stanza: string, name: string): string | undefined {
   const re = new RegExp(`^${name}:[ \\t]*(.*(?:\\n[ \\t].*)*)`, 'm');
   const m = re.exec(stanza);
   return m ? m[1]!.replace(/\n[ \t]+/g, ' ').trim() : undefined;
 }
 
-async function showCandidate(pkg: string): Promise<string | undefined> {
-  const out = await aptCache(['show', '--no-all-versions', pkg]);
-  if (out === undefined || out.trim() === '') return undefined;
-  return out.split(/\n\n/)[0];
+async function showVersion(apt: AptState, pkg: string, version: string): Promise<string | undefined> {
+  const r = await apt.run('apt-cache', ['show', `${pkg}=${version}`]);
+  if (r.exitCode !== 0 || r.stdout.trim() === '') return undefined;
+  return r.stdout.split(/\n\n/)[0];
 }
 
-/** The candidate stanzas of several packages, by package name, from one apt-cache call. */
-async function showCandidates(pkgs: string[]): Promise<Map<string, string>> {
-  const out = await aptCache(['show', '--no-all-versions', ...pkgs]);
-  const map = new Map<string, string>();
-  for (const stanza of (out ?? '').split(/\n\n+/)) {
-    const name = controlField(stanza, 'Package');
-    if (name !== undefined && !map.has(name)) map.set(name, stanza);
+/** The release bookworm's linux-image-amd64 points at (its newest version in bookworm or bookworm-security). */
+async function defaultRelease(apt: AptState, meta: string): Promise<string> {
+  const r = await apt.run('apt-cache', ['madison', meta]);
+  const rows = r.stdout.split('\n').map((l) => l.split('|').map((p) => p.trim())).filter((p) => p.length >= 3);
+  const ours = rows.filter((p) => {
+    const suite = (p[2]!.split(/\s+/)[1] ?? '').split('/')[0]!;
+    return suiteByName(suite)?.codename === DEFAULT_CODENAME && !suite.endsWith('-backports');
+  }).map((p) => p[1]!).sort((a, b) => compareDebianVersions(b, a));
+  if (ours.length === 0) throw new TargetError(`not in kelp's package lists for ${DEFAULT_CODENAME}`, meta);
+  const stanza = await showVersion(apt, meta, ours[0]!);
+  const image = parseDependsField(controlField(stanza ?? '', 'Depends') ?? '').find((d) => /^linux-image-\d/.test(d));
+  if (image === undefined) throw new TargetError('depends on no linux-image-<release> package', `${meta}=${ours[0]}`);
+  return image.slice('linux-image-'.length);
+}
+
+/** The row of `release` (its newest version), or a one-line error naming what exists. */
+export function pickRelease(all: KernelRelease[], release: string): KernelRelease {
+  const rows = all.filter((r) => r.release === release);
+  if (rows.length === 0) {
+    const near = all.filter((r) => r.flavour === (/-((?:cloud-|rt-)?amd64)$/.exec(release)?.[1] ?? 'amd64')).slice(0, 3).map((r) => r.release);
+    throw new TargetError(`no such Debian kernel release in bookworm, bookworm-security, bookworm-backports, trixie or trixie-security (newest: ${near.join(', ') || 'none'}; see kelp target list)`, release);
   }
-  return map;
+  return rows[0]!;
 }
 
-async function updateListsIfPossible(): Promise<boolean> {
-  if (!isRoot()) return false;
-  const r = await execa(requireTool('apt-get'), ['update'], { reject: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
-  return r.exitCode === 0;
-}
+/** Resolves `release` (default: bookworm's current kernel) to its packages. */
+export interface ResolveOptions { distro?: string; release?: string; source?: boolean; say?: (l: string) => void }
 
-/**
- * Resolves the current kernel of `distro` from the package lists. Runs
- * `apt-get update` first when the lists do not know the metapackage and we are root.
- */
-export async function resolveKernelPackages(distro = 'debian'): Promise<KernelPackages> {
+export async function resolveKernelPackages(apt: AptState, opts: ResolveOptions = {}): Promise<KernelPackages> {
+  const distro = opts.distro ?? 'debian';
   const meta = META[distro];
-  if (meta === undefined) {
-    throw new TargetError(`unsupported distribution (supported: ${SUPPORTED_DISTROS.join(', ')})`, distro);
+  if (meta === undefined) throw new TargetError(`unsupported distribution (supported: ${SUPPORTED_DISTROS.join(', ')})`, distro);
+  const all = await listReleases(apt, opts.say);
+  const release = opts.release ?? await defaultRelease(apt, meta);
+  const row = pickRelease(all, release);
+  if (opts.source === true && !row.source) {
+    throw new TargetError(`the archive has no ${sourcePackageOf(release)} at ${row.version}: no source for this release (kelp target list shows which releases have source)`, release);
   }
-  let metaStanza = await showCandidate(meta);
-  if (metaStanza === undefined && (await updateListsIfPossible())) metaStanza = await showCandidate(meta);
-  if (metaStanza === undefined) {
-    throw new TargetError(
-      isRoot() ? 'not in the package lists (apt-get update failed or the Debian repository is not configured)'
-        : 'not in the package lists; run apt-get update as root',
-      meta,
-    );
-  }
-  const image = parseDependsField(controlField(metaStanza, 'Depends') ?? '').find((d) => /^linux-image-\d/.test(d));
-  if (image === undefined) throw new TargetError('depends on no linux-image-<release> package', meta);
-  const release = image.slice('linux-image-'.length);
-
+  if (!row.headers) throw new TargetError(`the archive has no linux-headers-${release} at ${row.version}: kelp cannot build modules for it`, release);
   const headers = `linux-headers-${release}`;
-  const stanzas = await showCandidates([image, headers]);
-  const imageStanza = stanzas.get(image);
-  const version = imageStanza && controlField(imageStanza, 'Version');
-  if (version === undefined) throw new TargetError('not in the package lists', image);
-  const headersStanza = stanzas.get(headers);
-  if (headersStanza === undefined) throw new TargetError('not in the package lists', headers);
-  const hdeps = parseDependsField(controlField(headersStanza, 'Depends') ?? '');
-  const headersCommon = hdeps.find((d) => /^linux-headers-.*-common$/.test(d));
+  const stanza = await showVersion(apt, headers, row.version);
+  if (stanza === undefined) throw new TargetError('not in the package lists', `${headers}=${row.version}`);
+  const hdeps = parseDependsField(controlField(stanza, 'Depends') ?? '');
+  const headersCommon = hdeps.find((d) => /^linux-headers-.*-common(-rt)?$/.test(d));
   const kbuild = hdeps.find((d) => /^linux-kbuild-/.test(d));
   if (headersCommon === undefined || kbuild === undefined) {
     throw new TargetError('does not depend on linux-headers-*-common and linux-kbuild-*', headers);
   }
-  const source = `linux-source-${kbuild.slice('linux-kbuild-'.length)}`;
-  return { release, version, image, headers, headersCommon, kbuild, source };
+  return {
+    release, version: row.version, suite: row.suite, codename: row.codename, flavour: row.flavour,
+    image: `linux-image-${release}`, headers, headersCommon, kbuild,
+    source: row.source ? sourcePackageOf(release) : null,
+  };
 }
 
 /**
- * Downloads `pkg=version` into `dir` with apt-get download (no root needed) and
- * returns the .deb's path.
- */
-export async function downloadPackage(pkg: string, version: string, dir: string): Promise<string> {
-  await fs.mkdir(dir, { recursive: true });
-  const args = ['download', `${pkg}=${version}`];
-  // As root apt drops to the _apt user, which cannot write into a private cache dir.
-  if (isRoot()) args.unshift('-o', 'APT::Sandbox::User=root');
-  const r = await execa(requireTool('apt-get'), args, { cwd: dir, reject: false, stdin: 'ignore', env: { LC_ALL: 'C' }, maxBuffer: 4 << 20 });
-  if (r.exitCode !== 0) {
-    const why = lastLine(r.stderr) ?? `apt-get download exited with ${r.exitCode}`;
-    throw new TargetError(`download failed: ${why}`, `${pkg}=${version}`);
-  }
-  const prefix = `${pkg}_`;
-  const debs = (await fs.readdir(dir)).filter((f) => f.startsWith(prefix) && f.endsWith('.deb'));
-  const wanted = debs.find((f) => decodeURIComponent(f).startsWith(`${pkg}_${version}_`)) ?? debs[0];
-  if (wanted === undefined) throw new TargetError('apt-get download produced no .deb', `${pkg}=${version}`);
-  return `${dir}/${wanted}`;
-}
-
-function lastLine(text: string): string | undefined {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('W:'));
-  return lines[lines.length - 1];
-}
-
-/**
- * A fingerprint of the package lists (names, sizes and times of the files under
- * /var/lib/apt/lists and of the apt configuration): while it is unchanged, so is
- * what resolveKernelPackages returns.
- */
-export async function packageListsStamp(): Promise<string | undefined> {
-  const parts: string[] = [];
-  for (const dir of ['/var/lib/apt/lists', '/etc/apt', '/etc/apt/sources.list.d', '/etc/apt/preferences.d']) {
-    let names: string[];
-    try {
-      names = (await fs.readdir(dir)).sort();
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      try {
-        const st = await fs.stat(`${dir}/${n}`);
-        if (st.isFile()) parts.push(`${dir}/${n}:${st.size}:${st.mtimeMs}`);
-      } catch {
-        // vanished while listing
-      }
-    }
-  }
-  return parts.some((p) => p.startsWith('/var/lib/apt/lists/')) ? createHash('sha256').update(parts.join('\n')).digest('hex') : undefined;
-}
-
-/**
- * resolveKernelPackages, remembered in `memoFile` for as long as the package
+ * resolveKernelPackages, remembered in `memoFile` for as long as kelp's package
  * lists are unchanged (a warm fetch then runs no apt-cache at all).
  */
-export async function resolveKernelPackagesCached(distro: string, memoFile: string): Promise<KernelPackages> {
-  const stamp = await packageListsStamp();
+export async function resolveKernelPackagesCached(apt: AptState, memoFile: string, opts: ResolveOptions = {}): Promise<KernelPackages> {
+  await apt.ensureLists(opts.say);
+  const stamp = await apt.stamp();
   if (stamp !== undefined) {
     try {
       const memo = JSON.parse(await fs.readFile(memoFile, 'utf8')) as { stamp: string; packages: KernelPackages };
-      if (memo.stamp === stamp && typeof memo.packages?.release === 'string') return memo.packages;
+      if (memo.stamp === stamp && typeof memo.packages?.release === 'string' && typeof memo.packages.suite === 'string') return memo.packages;
     } catch {
       // no memo yet
     }
   }
-  const packages = await resolveKernelPackages(distro);
-  const after = await packageListsStamp(); // apt-get update may have run
+  const packages = await resolveKernelPackages(apt, opts);
+  const after = await apt.stamp();
   if (after !== undefined) {
-    await fs.mkdir(dirname(memoFile), { recursive: true });
+    await fs.mkdir(join(memoFile, '..'), { recursive: true });
     await writeFileAtomic(memoFile, `${JSON.stringify({ stamp: after, packages }, null, 2)}\n`);
   }
   return packages;

@@ -2,7 +2,7 @@
  * Errors of the emulated target. They print as one line, `kelp: <what>: <problem>`,
  * through the CLI's KelpError handling.
  */
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 
 /** Something the target needs (a tool, a package, a file) is missing or unusable. */
 export class TargetError extends KelpError {}

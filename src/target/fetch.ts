@@ -4,13 +4,15 @@
  * time, and described by paths.
  */
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { chooseToolchain, withToolchain } from '../kernel/toolchain.js';
 import { exists, removeTree, withLock, writeFileAtomic } from './atomic.js';
 import { CacheEntry, cacheRoot } from './cache.js';
-import { downloadPackage, resolveKernelPackagesCached, type KernelPackages } from './debian.js';
+import { AptState } from '../kernel/apt.js';
+import { resolveKernelPackagesCached, type KernelPackages } from './debian.js';
 import { TargetError } from './errors.js';
 import { isPlaceholderMap, systemMapFromKernel } from './kallsyms.js';
-import { prepareSource, preparedWithKelpFlags, refreshPreparation, SOURCE_TOOLS, unpackSourceTarball } from './source.js';
+import { compilerTextOf, prepareSource, preparedWithKelpFlags, refreshPreparation, SOURCE_TOOLS, unpackSourceTarball } from './source.js';
 import { requireTools } from './tools.js';
 import { assertSelfContained, extractDeb, relativizeSymlinks, relocateHeadersMakefile } from './unpack.js';
 
@@ -32,10 +34,20 @@ export interface TargetInfo {
   release: string;
   /** The Debian package version, e.g. 6.1.192-2. */
   version: string;
+  /** The suite the kernel comes from (bookworm, bookworm-security, bookworm-backports, trixie, trixie-security). */
+  suite: string;
+  /** Its Debian release, whose compiler built it (bookworm, trixie). */
+  codename: string;
+  /** amd64, cloud-amd64 or rt-amd64. */
+  flavour: string;
+  /** The compiler that built the kernel (CONFIG_CC_VERSION_TEXT), e.g. "gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0". */
+  compiler: string | null;
 }
 
 export interface FetchOptions {
   distro?: string;
+  /** The kernel release (uname -r), e.g. 6.12.117+deb13-amd64; default: bookworm's current kernel. */
+  release?: string;
   source?: boolean;
   cache?: string;
   /** Progress lines (for stderr); nothing is reported when absent. */
@@ -44,7 +56,7 @@ export interface FetchOptions {
 
 const INFO_FILE = 'target.json';
 
-function pathsOf(dir: string, pk: Pick<KernelPackages, 'release' | 'version' | 'headers'>, withSource: string | undefined): TargetInfo {
+function pathsOf(dir: string, pk: KernelPackages, withSource: string | undefined, compiler: string | null = null): TargetInfo {
   const root = join(dir, 'root');
   const kdir = join(root, 'usr', 'src', pk.headers);
   const info: TargetInfo = {
@@ -57,34 +69,46 @@ function pathsOf(dir: string, pk: Pick<KernelPackages, 'release' | 'version' | '
     modules: join(root, 'lib', 'modules', pk.release),
     release: pk.release,
     version: pk.version,
+    suite: pk.suite,
+    codename: pk.codename,
+    flavour: pk.flavour,
+    compiler,
   };
   if (withSource !== undefined) info.source = withSource;
   return info;
 }
 
-/** Fetches (or finds in the cache) the current kernel of `distro` and returns its paths. */
+/** Fetches (or finds in the cache) one kernel release (default: the current bookworm kernel) and returns its paths. */
 export async function fetchTarget(opts: FetchOptions = {}): Promise<TargetInfo> {
   const distro = opts.distro ?? 'debian';
   const root = cacheRoot(opts.cache);
   const say = opts.progress ?? (() => {});
   requireTools(['apt-get', 'apt-cache', 'dpkg-deb']);
 
+  if (opts.release !== undefined && !/^\d+\.\d+[A-Za-z0-9.+~_-]*$/.test(opts.release)) {
+    throw new TargetError('not a kernel release (what uname -r prints, e.g. 6.1.0-50-amd64 or 6.12.117+deb13-amd64)', opts.release);
+  }
+  const apt = new AptState(root);
+  const memo = opts.release === undefined ? join(root, distro, 'resolved-default.json') : join(root, distro, 'resolved', `${opts.release}.json`);
   let pk: KernelPackages;
   try {
-    pk = await resolveKernelPackagesCached(distro, join(root, distro, 'resolved.json'));
+    pk = await resolveKernelPackagesCached(apt, memo, { distro, release: opts.release, source: opts.source, say });
   } catch (err) {
     // Without usable package lists, a kernel fetched earlier still serves.
-    const cached = await newestCompleted(join(root, distro), opts.source === true);
+    const cached = await newestCompleted(join(root, distro), opts.source === true, opts.release);
     if (cached === undefined) throw err;
     say(`package lists unavailable; using the cached ${cached.release} (${cached.version})`);
     return cached;
   }
+  if (opts.source === true && pk.source === null) {
+    throw new TargetError(`the archive has no linux-source-${/^\d+\.\d+/.exec(pk.release)?.[0] ?? ''} at ${pk.version}: no source for this release (kelp target list shows which releases have source)`, pk.release);
+  }
   const dir = join(root, distro, `${pk.release}_${pk.version}`);
   await fs.mkdir(dir, { recursive: true });
-  return withLock(`${dir}.lock`, () => fetchInto(dir, pk, opts.source === true, say));
+  return withLock(`${dir}.lock`, () => fetchInto(dir, pk, apt, opts.source === true, say));
 }
 
-async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, say: (l: string) => void): Promise<TargetInfo> {
+async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSource: boolean, say: (l: string) => void): Promise<TargetInfo> {
   const entry = new CacheEntry(dir);
   const debs = join(dir, 'debs');
   const rootDir = join(dir, 'root');
@@ -96,7 +120,7 @@ async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, s
       say(`downloading ${pkg} ${pk.version}`);
       const partial = join(debs, `partial-${pkg}`);
       await removeTree(partial);
-      const got = await downloadPackage(pkg, pk.version, partial);
+      const got = await apt.download(pkg, pk.version, partial);
       await fs.rename(got, file);
       await removeTree(partial);
     });
@@ -110,6 +134,8 @@ async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, s
       say(`unpacking ${pk.release}`);
       await removeTree(rootDir);
       for (const f of files) await extractDeb(f, rootDir);
+      // trixie's packages install to /usr/lib only (merged /usr): lib -> usr/lib, as on a trixie host.
+      if (!(await exists(join(rootDir, 'lib'))) && (await exists(join(rootDir, 'usr', 'lib')))) await fs.symlink(join('usr', 'lib'), join(rootDir, 'lib'));
       await relativizeSymlinks(rootDir);
       const info = pathsOf(dir, pk, undefined);
       await relocateHeadersMakefile(info.kdir);
@@ -137,7 +163,7 @@ async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, s
   if (wantSource) {
     if (!(await entry.isDone('source'))) {
       requireTools(SOURCE_TOOLS);
-      const file = await debPath(pk.source);
+      const file = await debPath(pk.source!);
       await entry.step('source', async () => {
         await removeTree(srcBase);
         say(`unpacking ${pk.source} ${pk.version}`);
@@ -146,7 +172,8 @@ async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, s
         const tree = await unpackSourceTarball(debRoot, join(srcBase));
         await removeTree(debRoot);
         say('preparing the source (olddefconfig, prepare, modules_prepare)');
-        await prepareSource(tree, await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8'));
+        const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
+        await withToolchain(await toolchainFor(dir, pk, config, say), () => prepareSource(tree, config));
         await writeFileAtomic(join(srcBase, 'tree'), `${tree}\n`);
       });
       await fs.rm(file, { force: true });
@@ -154,19 +181,26 @@ async function fetchInto(dir: string, pk: KernelPackages, wantSource: boolean, s
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();
     if (!(await preparedWithKelpFlags(source))) {
       say('re-preparing the source with kelp\'s flags (it was rebuilt without them)');
-      await refreshPreparation(source);
+      const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
+      await withToolchain(await toolchainFor(dir, pk, config, say), () => refreshPreparation(source!));
     }
   } else if (await entry.isDone('source')) {
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();
   }
 
-  const info = pathsOf(dir, pk, source);
+  const compiler = compilerTextOf(await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8')) ?? null;
+  const info = pathsOf(dir, pk, source, compiler);
   await writeFileAtomic(join(dir, INFO_FILE), `${JSON.stringify(info, null, 2)}\n`);
   return info;
 }
 
+/** The kernel's own compiler for preparing its source (the host's, or the release's build root). */
+function toolchainFor(dir: string, pk: KernelPackages, config: string, say: (l: string) => void) {
+  return chooseToolchain({ config, configFile: pathsOf(dir, pk, undefined).config, codename: pk.codename, cache: dirname(dirname(dir)), binds: [dir], say });
+}
+
 /** The most recently completed fetch under `distroDir` (with source when required). */
-async function newestCompleted(distroDir: string, needSource: boolean): Promise<TargetInfo | undefined> {
+async function newestCompleted(distroDir: string, needSource: boolean, release?: string): Promise<TargetInfo | undefined> {
   let names: string[];
   try {
     names = await fs.readdir(distroDir);
@@ -181,6 +215,8 @@ async function newestCompleted(distroDir: string, needSource: boolean): Promise<
       const info = JSON.parse(await fs.readFile(file, 'utf8')) as TargetInfo;
       if (!(await new CacheEntry(join(distroDir, name)).isDone('unpack'))) continue;
       if (needSource && info.source === undefined) continue;
+      if (release !== undefined && info.release !== release) continue;
+      if (release === undefined && info.codename !== undefined && info.codename !== 'bookworm') continue;
       if (best === undefined || st.mtimeMs > best.mtime) best = { info, mtime: st.mtimeMs };
     } catch {
       // not a completed entry

@@ -6,6 +6,9 @@ import { existsSync, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { PT_INTERP } from '../../elf/constants.js';
+import { ElfFormatError } from '../../elf/errors.js';
+import { ElfFile } from '../../elf/reader.js';
 import { buildCpio, type CpioEntry } from './cpio.js';
 import { MissingToolError, TargetError } from './errors.js';
 import { GUEST, generateInit, type InitPlan } from './init-script.js';
@@ -13,16 +16,12 @@ import { requireTool } from './tools.js';
 
 /** True when an ELF executable has no program interpreter (is statically linked). */
 export function isStaticElf(buf: Buffer): boolean {
-  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2) return false;
-  const phoff = Number(buf.readBigUInt64LE(0x20));
-  const phentsize = buf.readUInt16LE(0x36);
-  const phnum = buf.readUInt16LE(0x38);
-  for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * phentsize;
-    if (o + 4 > buf.length) return false;
-    if (buf.readUInt32LE(o) === 3 /* PT_INTERP */) return false;
+  try {
+    return !ElfFile.parse(buf, 'busybox').segments.some((p) => p.p_type === PT_INTERP);
+  } catch (e) {
+    if (e instanceof ElfFormatError) return false;
+    throw e;
   }
-  return true;
 }
 
 /** The host's static busybox and the applets it provides. */
@@ -57,7 +56,12 @@ export interface InitramfsInput {
   modules: ReadonlyArray<{ file: string; name: string }>;
   /** Shell commands, each run as its own script. */
   checks: readonly string[];
+  /** Host files copied to /<name> (mode kept: executable or not). */
+  files?: ReadonlyArray<{ file: string; name: string }>;
 }
+
+/** Names in the initramfs root that --file cannot take. */
+export const RESERVED_ROOT: ReadonlySet<string> = new Set(['bin', 'dev', 'proc', 'sys', 'tmp', 'kelp', 'init']);
 
 /** Builds the initramfs image; returns the cpio bytes and the plan the init follows. */
 export async function buildInitramfs(input: InitramfsInput): Promise<{ image: Buffer; plan: InitPlan }> {
@@ -88,6 +92,11 @@ export async function buildInitramfs(input: InitramfsInput): Promise<{ image: Bu
   input.checks.forEach((cmd, j) => {
     entries.push({ type: 'file', path: `${GUEST.checksDir.slice(1)}/${j}.sh`, data: Buffer.from(`${cmd}\n`), mode: 0o755 });
   });
+  for (const f of input.files ?? []) {
+    if (RESERVED_ROOT.has(f.name) || f.name.includes('/')) throw new Error(`bad root file name ${f.name}`);
+    const st = await fs.stat(f.file);
+    entries.push({ type: 'file', path: f.name, data: await fs.readFile(f.file), mode: (st.mode & 0o111) !== 0 ? 0o755 : 0o644 });
+  }
   const plan: InitPlan = { ...input.plan, modules, checks: input.checks.length, kelpctl: kelpctl !== undefined };
   entries.push({ type: 'file', path: 'init', data: Buffer.from(generateInit(plan)), mode: 0o755 });
   return { image: buildCpio(entries), plan };

@@ -1,9 +1,12 @@
 /**
- * Just enough ELF to read a kernel module's .modinfo (name, livepatch flag,
- * vermagic) on the host, so results can name the module before it is loaded.
+ * A kernel module's .modinfo (name, livepatch flag, vermagic) read on the
+ * host, so results can name the module before it is loaded.
  */
 import { promises as fs } from 'node:fs';
-import { basename } from 'node:path';
+import { ElfFormatError } from '../../elf/errors.js';
+import { ElfFile } from '../../elf/reader.js';
+import { MODINFO_SECTION, parseModinfo } from '../kmod/modinfo.js';
+import { kernelModuleName, moduleNameOfFile } from '../kmod/names.js';
 
 export interface ModuleIdentity {
   /** The module name the kernel will use (sysfs, livepatch directory). */
@@ -15,48 +18,30 @@ export interface ModuleIdentity {
   isModule: boolean;
 }
 
-/** The kernel's name for a module file without a recorded name: basename, '-' -> '_'. */
-export function nameFromFile(file: string): string {
-  return basename(file).replace(/\.ko$/, '').replace(/-/g, '_');
-}
-
-/** Parses the .modinfo section of an ELF64 little-endian module image. */
-export function parseModinfo(buf: Buffer): Map<string, string> | undefined {
-  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) return undefined;
-  const shoff = Number(buf.readBigUInt64LE(0x28));
-  const shentsize = buf.readUInt16LE(0x3a);
-  const shnum = buf.readUInt16LE(0x3c);
-  const shstrndx = buf.readUInt16LE(0x3e);
-  if (shentsize < 64 || shstrndx >= shnum || shoff + shnum * shentsize > buf.length) return undefined;
-  const sh = (i: number) => {
-    const o = shoff + i * shentsize;
-    return { name: buf.readUInt32LE(o), offset: Number(buf.readBigUInt64LE(o + 24)), size: Number(buf.readBigUInt64LE(o + 32)) };
-  };
-  const strtab = sh(shstrndx);
-  if (strtab.offset + strtab.size > buf.length) return undefined;
-  for (let i = 0; i < shnum; i++) {
-    const s = sh(i);
-    const nameStart = strtab.offset + s.name;
-    const nameEnd = buf.indexOf(0, nameStart);
-    if (nameEnd < 0 || buf.toString('latin1', nameStart, nameEnd) !== '.modinfo') continue;
-    if (s.offset + s.size > buf.length) return undefined;
-    const info = new Map<string, string>();
-    for (const entry of buf.toString('utf8', s.offset, s.offset + s.size).split('\0')) {
-      const eq = entry.indexOf('=');
-      if (eq > 0 && !info.has(entry.slice(0, eq))) info.set(entry.slice(0, eq), entry.slice(eq + 1));
-    }
-    return info;
+/** Parses the .modinfo section of an ELF64 little-endian module image (undefined: not an ELF file with a readable .modinfo). */
+export function modinfoOfImage(buf: Buffer): Map<string, string> | undefined {
+  let data: Buffer;
+  try {
+    const elf = ElfFile.parse(buf, 'module');
+    const s = elf.findSectionByName(MODINFO_SECTION);
+    if (s === undefined) return undefined;
+    data = elf.sectionData(s);
+  } catch (e) {
+    if (e instanceof ElfFormatError) return undefined;
+    throw e;
   }
-  return undefined;
+  const info = new Map<string, string>();
+  for (const e of parseModinfo(data)) if (e.key !== '' && !info.has(e.key)) info.set(e.key, e.value);
+  return info;
 }
 
 /** Reads a module file's identity; a non-module gets its file-derived name. */
 export async function identifyModule(file: string): Promise<ModuleIdentity> {
-  const info = parseModinfo(await fs.readFile(file));
-  const fromFile = nameFromFile(file);
+  const info = modinfoOfImage(await fs.readFile(file));
+  const fromFile = moduleNameOfFile(file);
   if (info === undefined) return { name: fromFile, livepatch: false, vermagic: undefined, isModule: false };
   return {
-    name: (info.get('name') ?? fromFile).replace(/-/g, '_'),
+    name: kernelModuleName(info.get('name') ?? fromFile),
     livepatch: info.get('livepatch') === 'Y',
     vermagic: info.get('vermagic'),
     isModule: true,

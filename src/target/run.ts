@@ -4,13 +4,14 @@
  * reported into a structured result.
  */
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { kernelModuleName } from '../kmod/names.js';
+import { promises as fs, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { ConsoleParser, type CommandReport } from './console-parser.js';
 import { TargetError } from './errors.js';
-import { buildInitramfs } from './initramfs.js';
+import { buildInitramfs, RESERVED_ROOT } from './initramfs.js';
 import { identifyModule } from './modinfo.js';
 import { runQemu, type QemuResult } from './qemu.js';
 import { requireTools } from './tools.js';
@@ -30,6 +31,8 @@ export interface RunOptions {
   log?: string;
   /** Extra kernel command-line words. */
   append?: string;
+  /** Host files put into the initramfs root as /<basename> (a bundle, a script) for the checks. */
+  files?: readonly string[];
 }
 
 export interface ModuleResult {
@@ -170,14 +173,39 @@ export function kelpctlMessage(output: string): string | undefined {
   return `${lines[i]} ${shown}${tasks.length > 6 ? ` and ${tasks.length - 6} more` : ''}`;
 }
 
+/**
+ * The --file arguments: existing regular files, each going to /<basename>,
+ * no two with one name and none over a path the initramfs itself uses.
+ */
+function rootFiles(paths: readonly string[]): Array<{ file: string; name: string }> {
+  const seen = new Map<string, string>();
+  return paths.map((p) => {
+    const file = resolve(p);
+    let st;
+    try {
+      st = statSync(file);
+    } catch {
+      throw new TargetError('no such file', p);
+    }
+    if (!st.isFile()) throw new TargetError('not a regular file', p);
+    const name = basename(file);
+    if (RESERVED_ROOT.has(name)) throw new TargetError(`/${name} is the target's own; rename the file`, p);
+    const other = seen.get(name);
+    if (other !== undefined) throw new TargetError(`/${name} is already taken by ${other}`, p);
+    seen.set(name, p);
+    return { file, name };
+  });
+}
+
 /** Boots the target and reports what happened. Throws only for unusable inputs or tools. */
 export async function runTarget(o: RunOptions): Promise<RunResult> {
   const started = Date.now();
   const kernel = resolve(o.kernel);
   const loads = (o.load ?? []).map((f) => resolve(f));
+  const files = rootFiles(o.files ?? []);
   const checks = [...(o.check ?? [])];
   const expects = [...(o.expect ?? [])];
-  const disable = (o.disable ?? []).map((n) => n.replace(/-/g, '_'));
+  const disable = (o.disable ?? []).map(kernelModuleName);
   const timeout = o.timeout ?? 120;
   if (!(timeout > 0)) throw new TargetError('must be a positive number of seconds', '--timeout');
   const regexps = expects.map((p) => {
@@ -204,6 +232,7 @@ export async function runTarget(o: RunOptions): Promise<RunResult> {
   const hash = createHash('sha256');
   hash.update(kernel);
   for (const f of loads) hash.update(await fs.readFile(f));
+  for (const f of files) hash.update(await fs.readFile(f.file));
   hash.update(JSON.stringify([checks, disable, timeout]));
   const nonce = hash.digest('hex').slice(0, 16);
 
@@ -216,6 +245,7 @@ export async function runTarget(o: RunOptions): Promise<RunResult> {
       plan: { nonce, disable, transitionTimeout: Math.min(60, Math.max(5, Math.floor(timeout / 2))) },
       modules: idents.map((m) => ({ file: m.file, name: m.name })),
       checks,
+      files,
     });
     const initrd = join(work, 'initramfs.cpio');
     await fs.writeFile(initrd, image);

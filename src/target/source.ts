@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { activeToolchain, makeInvocation } from '../kernel/toolchain.js';
 import { TargetError } from './errors.js';
 import { requireTools } from './tools.js';
 
@@ -52,10 +53,16 @@ export function compilerOf(config: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/** The whole CONFIG_CC_VERSION_TEXT, e.g. `gcc-14 (Debian 14.2.0-19) 14.2.0`. */
+export function compilerTextOf(config: string): string | undefined {
+  const m = /^CONFIG_CC_VERSION_TEXT="([^"]*)"/m.exec(config);
+  return m ? m[1] : undefined;
+}
+
 async function make(tree: string, args: string[]): Promise<void> {
-  const r = await execa('make', args, {
-    cwd: tree, reject: false, stdin: 'ignore', all: true, maxBuffer: 64 << 20,
-    env: { LC_ALL: 'C', KBUILD_BUILD_TIMESTAMP: '', KBUILD_VERBOSE: '0' },
+  const run = makeInvocation(args, tree, { LC_ALL: 'C', KBUILD_BUILD_TIMESTAMP: '', KBUILD_VERBOSE: '0' });
+  const r = await execa(run.file, run.args, {
+    cwd: tree, reject: false, stdin: 'ignore', all: true, maxBuffer: 64 << 20, env: run.env, extendEnv: run.file === 'make',
   });
   if (r.exitCode !== 0) {
     const tail = (r.all ?? '').trim().split('\n').slice(-1)[0] ?? '';
@@ -78,11 +85,11 @@ export const KELP_KCFLAGS = '-ffunction-sections -fdata-sections';
  * find nothing to redo and never rewrite a file of the prepared tree.
  */
 export async function prepareSource(tree: string, config: string): Promise<void> {
-  requireTools(SOURCE_TOOLS);
+  if (activeToolchain()?.root == null) requireTools(SOURCE_TOOLS);
   const cc = compilerOf(config);
   // Debian's kernel Makefile includes .kernelvariables; setting CC there makes a
   // later `make path/file.o` use the image's compiler without CC= on the command line.
-  if (cc !== undefined && /^gcc(-\d+)?$/.test(cc)) {
+  if (cc !== undefined && /^(x86_64-linux-gnu-)?gcc(-\d+)?$/.test(cc)) {
     await fs.writeFile(join(tree, '.kernelvariables'), `CC = ${cc}\n`);
   }
   await fs.writeFile(join(tree, '.config'), applyConfigOverrides(config));
@@ -119,7 +126,7 @@ export async function preparedWithKelpFlags(tree: string): Promise<boolean> {
  */
 export async function refreshPreparation(tree: string): Promise<boolean> {
   if (await preparedWithKelpFlags(tree)) return false;
-  requireTools(SOURCE_TOOLS);
+  if (activeToolchain()?.root == null) requireTools(SOURCE_TOOLS);
   const jobs = Math.max(1, availableParallelism());
   await make(tree, [`-j${jobs}`, `KCFLAGS=${KELP_KCFLAGS}`, 'prepare', 'modules_prepare']);
   return true;

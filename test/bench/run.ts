@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BENCH_PACKAGES } from '../../src/target/packages.js';
+import { ensureDebianPackages } from '../support/prereq.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
@@ -14,6 +16,8 @@ const benches = readdirSync(here)
   .filter((f) => f.endsWith('.bench.js'))
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.includes(w)))
   .sort();
+// GNU time (peak memory) and binutils; installed when root, a failure under CI when missing.
+await ensureDebianPackages(BENCH_PACKAGES);
 let failed = 0;
 for (const b of benches) {
   process.stdout.write(`\n== ${b.replace(/\.bench\.js$/, '')}\n`);

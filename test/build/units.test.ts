@@ -3,12 +3,12 @@
  * and diff -Nupr write, unsupported files, paths leaving the tree, the
  * original-object cache key and its dependency check, kbuild .cmd parsing,
  * module names, and the tree guard's journal (restore, repair after a crash,
- * refusal while another kelp holds the tree).
+ * waiting while another kelp holds the tree).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../../src/errors.js';
 import { ObjectCache, objectCacheKey } from '../../src/build/cache.js';
 import { guardDir, TreeGuard } from '../../src/build/guard.js';
 import { parseCmdFile } from '../../src/build/kbuild.js';
@@ -170,9 +170,9 @@ describe('tree guard', () => {
     return { tree, cache: join(tmp.dir, `${name}-cache`) };
   }
 
-  test('restore puts back contents, modes and mtimes and removes files that did not exist', () => {
+  test('restore puts back contents, modes and mtimes and removes files that did not exist', async () => {
     const { tree, cache } = setup('guard-restore');
-    const g = TreeGuard.acquire(cache, tree);
+    const g = await TreeGuard.acquire(cache, tree);
     g.protect(['d/f.c', 'd/f.o']);
     g.write('d/f.c', 'patched\n');
     g.write('d/f.o', 'object\n');
@@ -185,23 +185,63 @@ describe('tree guard', () => {
     expect(existsSync(join(guardDir(cache, tree), 'lock'))).toBe(false);
   });
 
-  test('a journal left by a dead process is repaired by the next acquire', () => {
+  test('a journal left by a dead process is repaired by the next acquire', async () => {
     const { tree, cache } = setup('guard-repair');
-    const crashed = TreeGuard.acquire(cache, tree);
+    const crashed = await TreeGuard.acquire(cache, tree);
     crashed.protect(['d/f.c']);
     crashed.write('d/f.c', 'patched\n');
     // The process "dies": its lock names a pid that no longer runs.
     writeFileSync(join(guardDir(cache, tree), 'lock'), '999999999\n');
-    const next = TreeGuard.acquire(cache, tree);
+    const next = await TreeGuard.acquire(cache, tree);
     expect(next.repaired).toEqual(['d/f.c']);
     expect(readFileSync(join(tree, 'd', 'f.c'), 'utf8')).toBe('original\n');
     next.restore();
   });
 
-  test('a tree held by a running kelp is refused', () => {
+  test('a tree held by a running process is waited for (said once, with its pid) and taken when released', async () => {
     const { tree, cache } = setup('guard-busy');
+    const lock = join(guardDir(cache, tree), 'lock');
     mkdirSync(guardDir(cache, tree), { recursive: true });
-    writeFileSync(join(guardDir(cache, tree), 'lock'), `${process.ppid}\n`);
-    expect(() => TreeGuard.acquire(cache, tree)).toThrow(`another kelp build (pid ${process.ppid}) is building in this tree`);
+    writeFileSync(lock, `${process.ppid}\n`);
+    const waits: number[] = [];
+    let polls = 0;
+    const taking = TreeGuard.acquire(cache, tree, {
+      pollMs: 20,
+      onWait: (pid) => waits.push(pid),
+      check: () => { if (++polls === 10) rmSync(lock); },
+    });
+    const g = await taking;
+    expect(waits).toEqual([process.ppid]);
+    expect(polls).toBeGreaterThanOrEqual(10);
+    expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+    g.restore();
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  test('waiting for the tree stops when check throws (Ctrl-C) or after waitMs, the holder\'s lock untouched', async () => {
+    const { tree, cache } = setup('guard-busy-stop');
+    const lock = join(guardDir(cache, tree), 'lock');
+    mkdirSync(guardDir(cache, tree), { recursive: true });
+    writeFileSync(lock, `${process.ppid}\n`);
+    await expect(TreeGuard.acquire(cache, tree, { pollMs: 10, check: () => { throw new Error('interrupted'); } })).rejects.toThrow('interrupted');
+    await expect(TreeGuard.acquire(cache, tree, { pollMs: 10, waitMs: 50 })).rejects.toThrow(`another kelp build (pid ${process.ppid}) is building in this tree; waited 0 s`);
+    expect(readFileSync(lock, 'utf8')).toBe(`${process.ppid}\n`);
+  });
+
+  test('a lock naming a live pid that started after the lock was written (a reused pid) is stale', async () => {
+    const { tree, cache } = setup('guard-reused');
+    const lock = join(guardDir(cache, tree), 'lock');
+    mkdirSync(guardDir(cache, tree), { recursive: true });
+    // A live process younger than the lock file cannot have written it.
+    const child = spawn('sleep', ['30']);
+    try {
+      writeFileSync(lock, `${child.pid}\n`);
+      utimesSync(lock, Date.now() / 1000 - 60, Date.now() / 1000 - 60);
+      const g = await TreeGuard.acquire(cache, tree, { waitMs: 1000 });
+      expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+      g.restore();
+    } finally {
+      child.kill();
+    }
   });
 });

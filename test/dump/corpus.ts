@@ -69,6 +69,10 @@ export interface BuiltCorpus {
   livepatch: string;
   /** The object with more than 65280 sections. */
   big: string;
+  /** Objects with compressed debug sections: gcc -gz=zlib, and zstd (objcopy; gcc 12 has no -gz=zstd). */
+  compressed: string[];
+  /** A regular archive (with a long member name) and a thin archive of the same members. */
+  archives: string[];
 }
 
 /** Builds the compiled part of the corpus in `dir`. */
@@ -92,6 +96,10 @@ export function buildCorpus(dir: string): BuiltCorpus {
   const cxx = join(dir, 'comdat.o');
   run('g++', ['-O2', '-ffunction-sections', '-fdata-sections', '-c', cc, '-o', cxx], { cwd: dir });
   objects.push(cxx);
+  const gzZlib = join(dir, 'gz-zlib.o');
+  run('gcc', ['-O1', '-g', '-gz=zlib', '-c', c, '-o', gzZlib], { cwd: dir });
+  const gzZstd = join(dir, 'gz-zstd.o');
+  run('objcopy', ['--compress-debug-sections=zstd', join(dir, 'plain-g.o'), gzZstd], { cwd: dir });
   const cxx0 = join(dir, 'comdat-O0.o');
   run('g++', ['-O0', '-c', cc, '-o', cxx0], { cwd: dir });
   objects.push(cxx0);
@@ -116,7 +124,14 @@ export function buildCorpus(dir: string): BuiltCorpus {
   lines.push('.section .data.refs,"aw"\n.quad f1\n.quad f65400\n.quad f65999\n');
   writeFileSync(join(dir, 'big.s'), lines.join(''));
   run('as', [join(dir, 'big.s'), '-o', big], { cwd: dir });
-  return { objects, linked, livepatch, big };
+
+  const longName = join(dir, 'a_member_with_a_name_longer_than_sixteen.o');
+  run('gcc', ['-O2', '-c', k, '-o', longName], { cwd: dir });
+  const members = ['fsections.o', 'comdat.o', 'a_member_with_a_name_longer_than_sixteen.o', 'gz-zlib.o'];
+  run('ar', ['rcs', 'lib.a', ...members], { cwd: dir });
+  run('ar', ['rcsT', 'thin.a', ...members], { cwd: dir });
+  objects.push(gzZlib, gzZstd);
+  return { objects, linked, livepatch, big, compressed: [gzZlib, gzZstd], archives: [join(dir, 'lib.a'), join(dir, 'thin.a')] };
 }
 
 /**

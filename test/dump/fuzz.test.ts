@@ -9,7 +9,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KelpError } from '../../elf/errors.js';
+import { asKelpError } from '../../src/errors.js';
 import { ElfFile } from '../../elf/reader.js';
 import { ElfObject } from '../../elf/model.js';
 import { Out } from '../../src/dump/context.js';
@@ -19,7 +19,7 @@ import { makeTmpDir } from '../support/tmp.js';
 import { kpatchUnitObjects } from './corpus.js';
 import { buildSmallCorpus } from './small-corpus.js';
 import { buildAttributeCorpus } from './build-attributes-corpus.js';
-import { difference, kelpProcess, parseArgs, readelf } from './harness.js';
+import { difference, kelpInProcess, kelpProcess, parseArgs, readelf } from './harness.js';
 import { rng } from '../support/rng.js';
 
 const tmp = makeTmpDir('dump-fuzz');
@@ -186,7 +186,8 @@ function mutate(src: Buffer, kind: (typeof MUTATIONS)[number], r: () => number):
   }
 }
 
-const OPTION_SETS = [['-hlSgsrn'], ['-hlSgsrnW'], ['-sW', '-x', '1', '-p', '2'], ['-rn', '-x', '3'], ['-eg', '-p', '.strtab']];
+const OPTION_SETS = [['-hlSgsrn'], ['-hlSgsrnW'], ['-sW', '-x', '1', '-p', '2'], ['-rn', '-x', '3'], ['-eg', '-p', '.strtab'],
+  ['-aW', '-z', '-x', '2'], ['-tdVI', '--dyn-syms']];
 
 /** Runs kelp dump in-process on a buffer; returns its stdout or the error it threw. */
 function dumpInProcess(buf: Buffer, name: string, args: string[]): { out?: Buffer; error?: unknown; warnings?: string[] } {
@@ -217,12 +218,12 @@ function exerciseReader(buf: Buffer, name: string): unknown {
         } else if (s.sh_type === 17) elf.group(s);
         else if (s.sh_type === 7) elf.notes(s.sh_offset, s.sh_size, s.sh_addralign, `section ${s.index}`);
       } catch (e) {
-        if (!(e instanceof KelpError)) return e;
+        if (asKelpError(e) === undefined) return e;
       }
     }
     ElfObject.read(buf, name);
   } catch (e) {
-    if (!(e instanceof KelpError)) return e;
+    if (asKelpError(e) === undefined) return e;
   }
   return undefined;
 }
@@ -247,8 +248,8 @@ test('thousands of seeded mutations: the reader and kelp dump end in output or a
     const res = dumpInProcess(buf, 'fuzz.o', OPTION_SETS[n % OPTION_SETS.length]);
     if (res.error !== undefined) {
       errors++;
-      if (!(res.error instanceof KelpError)) failures.push(`${label}: dump threw ${(res.error as Error).name}: ${(res.error as Error).stack}`);
-      else if (/\n/.test(res.error.describe())) failures.push(`${label}: a multi-line error: ${res.error.describe()}`);
+      if (asKelpError(res.error) === undefined) failures.push(`${label}: dump threw ${(res.error as Error).name}: ${(res.error as Error).stack}`);
+      else if (/\n/.test(asKelpError(res.error)!.describe())) failures.push(`${label}: a multi-line error: ${asKelpError(res.error)!.describe()}`);
     }
     if (Date.now() - t0 > 5000) failures.push(`${label}: took ${Date.now() - t0} ms`);
     cases++;
@@ -293,6 +294,59 @@ test('where readelf prints clean output for a mutated file, kelp prints the same
   }
   expect(mismatches).toEqual([]);
   expect(compared).toBeGreaterThan(100);
+}, 200_000);
+
+test('mutated archives: output, or one-line problems, never a crash', () => {
+  if (skipUnlessReady(pre)) return;
+  const dir = join(tmp.dir, 'ar');
+  mkdirSync(dir, { recursive: true });
+  // A regular archive of two seed objects with a symbol index and a long name table, written by hand.
+  const members = seeds.slice(0, 2).map((s, i) => ({ name: `member_with_a_long_name_${i}.o`, buf: s.buf }));
+  const longnames = Buffer.from(members.map((m) => `${m.name}/\n`).join(''), 'latin1');
+  const hdr = (name: string, size: number) => Buffer.from(`${name.padEnd(16)}${'0'.padEnd(12)}${'0'.padEnd(6)}${'0'.padEnd(6)}${'644'.padEnd(8)}${String(size).padEnd(10)}\`\n`, 'latin1');
+  const pad = (b: Buffer) => (b.length & 1 ? Buffer.concat([b, Buffer.from('\n')]) : b);
+  const symNames = Buffer.from('sym_a\0sym_b\0', 'latin1');
+  const indexSize = 4 + 8 + symNames.length;
+  let off = 8 + 60 + indexSize + (indexSize & 1) + 60 + longnames.length + (longnames.length & 1);
+  const offsets: number[] = [];
+  let nameOff = 0;
+  const body: Buffer[] = [];
+  for (const m of members) {
+    offsets.push(off);
+    body.push(hdr(`/${nameOff}`, m.buf.length), pad(m.buf));
+    nameOff += m.name.length + 2;
+    off += 60 + m.buf.length + (m.buf.length & 1);
+  }
+  const index = Buffer.alloc(indexSize);
+  index.writeUInt32BE(2, 0);
+  index.writeUInt32BE(offsets[0], 4);
+  index.writeUInt32BE(offsets[1], 8);
+  symNames.copy(index, 12);
+  const archive = Buffer.concat([Buffer.from('!<arch>\n'), hdr('/', indexSize), pad(index), hdr('//', longnames.length), pad(longnames), ...body]);
+  const good = join(dir, 'good.a');
+  writeFileSync(good, archive);
+  expect(difference(readelf(['-c', '-h'], [good]).stdout, kelpInProcess(['-c', '-h'], [good]).stdout, 'hand-made archive')).toBe('');
+  const failures: string[] = [];
+  for (let n = 0; n < 300; n++) {
+    const r = rng(0xa4c40000 + n);
+    const buf = Buffer.from(archive);
+    if (n % 3 === 0) {
+      const cut = Math.floor(r() * buf.length);
+      writeFileSync(join(dir, 'm.a'), buf.subarray(0, cut));
+    } else {
+      // Flip bytes in the headers, the index and the long name table (the first 400 bytes).
+      for (let k = 1 + Math.floor(r() * 6); k > 0; k--) buf[8 + Math.floor(r() * 400)] ^= 1 << Math.floor(r() * 8);
+      writeFileSync(join(dir, 'm.a'), buf);
+    }
+    try {
+      const k = kelpInProcess(n % 2 ? ['-c', '-hs'] : ['-aW'], [join(dir, 'm.a')]);
+      for (const line of k.stderr.split('\n').filter(Boolean)) if (!line.startsWith('kelp: ')) failures.push(`case ${n}: ${line}`);
+    } catch (e) {
+      failures.push(`case ${n}: threw ${(e as Error).stack}`);
+    }
+    if (failures.length > 10) break;
+  }
+  expect(failures).toEqual([]);
 }, 200_000);
 
 test('through the real CLI: one line `kelp: <file>: <problem>` and a non-zero exit, or output', () => {
@@ -354,7 +408,7 @@ test('GNU build attribute notes with flipped, zeroed and type-character bytes: k
     for (const args of [['-n'], ['-nW']]) {
       const res = dumpInProcess(buf, 'fuzz.o', args);
       if (res.error !== undefined) {
-        if (!(res.error instanceof KelpError)) mismatches.push(`case ${n}: dump threw ${(res.error as Error).stack}`);
+        if (asKelpError(res.error) === undefined) mismatches.push(`case ${n}: dump threw ${(res.error as Error).stack}`);
         continue;
       }
       // readelf's errors about these notes (corrupt names, bad descriptor sizes) go to stderr; stdout is still compared.

@@ -4,7 +4,7 @@
  * names the first differing line and the file it belongs to.
  */
 import { spawnSync } from 'node:child_process';
-import { runDump, emptyOptions, type DumpOptions } from '../../src/dump/index.js';
+import { runDump, emptyOptions, setAll, type DumpOptions } from '../../src/dump/index.js';
 import { localeIsUtf8 } from '../../src/dump/format.js';
 import { KELP_BIN } from '../support/paths.js';
 
@@ -38,6 +38,17 @@ export function parseArgs(args: readonly string[]): DumpOptions {
         case 'notes': o.notes = true; break;
         case 'wide': o.wide = true; break;
         case 'headers': o.fileHeader = o.programHeaders = o.sectionHeaders = true; break;
+        case 'all': setAll(o); break;
+        case 'use-dynamic': o.useDynamic = true; break;
+        case 'decompress': o.decompress = true; break;
+        case 'archive-index': o.archiveIndex = true; break;
+        case 'section-details': case 'full-section-name': o.sectionHeaders = o.sectionDetails = true; break;
+        case 'dynamic': o.dynamic = true; break;
+        case 'version-info': o.versionInfo = true; break;
+        case 'dyn-syms': o.dynSyms = true; break;
+        case 'histogram': o.histogram = true; break;
+        case 'arch-specific': o.archSpecific = true; break;
+        case 'unwind': o.unwind = true; break;
         case 'hex-dump': o.hexDumps.push(value ?? args[++i]); break;
         case 'string-dump': o.stringDumps.push(value ?? args[++i]); break;
         default: throw new Error(`test harness: unknown option ${a}`);
@@ -62,6 +73,16 @@ export function parseArgs(args: readonly string[]): DumpOptions {
         case 'n': o.notes = true; break;
         case 'W': o.wide = true; break;
         case 'e': o.fileHeader = o.programHeaders = o.sectionHeaders = true; break;
+        case 'a': setAll(o); break;
+        case 'D': o.useDynamic = true; break;
+        case 'z': o.decompress = true; break;
+        case 'c': o.archiveIndex = true; break;
+        case 't': case 'N': o.sectionHeaders = o.sectionDetails = true; break;
+        case 'd': o.dynamic = true; break;
+        case 'V': o.versionInfo = true; break;
+        case 'I': o.histogram = true; break;
+        case 'A': o.archSpecific = true; break;
+        case 'u': o.unwind = true; break;
         default: throw new Error(`test harness: unknown flag -${c}`);
       }
     }

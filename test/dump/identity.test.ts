@@ -5,7 +5,9 @@
  * data sections, mcount records, COMDAT groups, CET properties, UTF-8 names),
  * a livepatch-marked object, an object with more than 65280 sections, a PIE,
  * shared libraries, Debian's kernel modules, the node binary (with its
- * annobin build attribute notes) and objects carrying such notes.
+ * annobin build attribute notes) and objects carrying such notes; -a and what
+ * it adds (-d -V -I -A -u), --dyn-syms, -t/-N, -z on zlib and zstd compressed
+ * sections, -D, and archives (regular, thin, libc.a) with -c.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +25,12 @@ const OPTION_SETS: string[][] = [
   ['-e'], ['-eW'], ['-x', '.comment', '-p', '.strtab', '-x', '2', '-p', '1'],
   ['-x', '.shstrtab', '-W'], ['-p', '.rodata.str1.1', '-p', '.modinfo', '-x', '__versions'],
   ['-hlSgsrn'], ['-hlSgsrnW'], ['--syms', '--relocs', '--wide'], ['--section-groups', '--notes', '--file-header'],
+  ['-a'], ['-aW'], ['-d'], ['-dW'], ['-V'], ['--dyn-syms'], ['--dyn-syms', '-W'], ['-I'], ['-A'], ['-u'], ['-t'], ['-tW'], ['-N'],
+  ['-c'], ['-z', '-x', '.debug_info', '-p', '.debug_str', '-x', '.comment'], ['--all', '--section-details', '--wide'],
 ];
+
+/** The options readelf's -a adds, for corpora too large for the whole OPTION_SETS. */
+const ALL_SETS: string[][] = [['-a'], ['-aW'], ['-dW'], ['-V'], ['-I'], ['--dyn-syms'], ['-t'], ['-tW'], ['-DrsW'], ['-D', '--dyn-syms', '-r']];
 
 const tmp = makeTmpDir('dump');
 afterAll(() => tmp.cleanup());
@@ -86,7 +93,7 @@ test('an object with more than 65280 sections (extended numbering)', () => {
   if (skipUnlessReady(pre)) return;
   const h = kelpInProcess(['-h'], [built.big]).stdout.toString('latin1');
   expect(h).toMatch(/Number of section headers: +0 \(\d{5}\)/);
-  expect(compareAll([built.big], [['-h'], ['-S'], ['-SW'], ['-s'], ['-sW'], ['-r'], ['-rW'], ['-g'], ['-n'], ['-x', '65300', '-p', '.shstrtab']])).toEqual([]);
+  expect(compareAll([built.big], [['-h'], ['-S'], ['-SW'], ['-s'], ['-sW'], ['-r'], ['-rW'], ['-g'], ['-n'], ['-x', '65300', '-p', '.shstrtab'], ['-aW'], ['-t']])).toEqual([]);
 }, 120_000);
 
 test('a PIE, shared libraries and the system libc', () => {
@@ -103,10 +110,60 @@ test('Debian kernel modules (.modinfo, __versions, .gnu.linkonce.this_module)', 
 test('the node binary (185k symbols), read on demand', () => {
   if (skipUnlessReady(pre)) return;
   const node = existsSync('/usr/bin/node') ? '/usr/bin/node' : process.execPath;
-  expect(compareAll([node], [['-h'], ['-lW'], ['-S'], ['-s'], ['-sW'], ['-rW'], ['-n'], ['-nW'], ['-e', '-n'], ['-x', '.interp', '-p', '.comment']])).toEqual([]);
+  expect(compareAll([node], [['-h'], ['-lW'], ['-S'], ['-s'], ['-sW'], ['-rW'], ['-n'], ['-nW'], ['-e', '-n'], ['-x', '.interp', '-p', '.comment'],
+    ['-aW'], ['-dW'], ['-V'], ['-I'], ['-tW']])).toEqual([]);
   // An empty descriptor repeats the last range readelf saw, in this file or the one before.
   expect(compareAll([buildAttributes[0], node, buildAttributes[1]], [['-nW']])).toEqual([]);
 }, 120_000);
+
+test('-a and the options it adds on every kernel module of the corpus, libc.so.6 and the PIE, one at a time', () => {
+  if (skipUnlessReady(pre)) return;
+  const problems: string[] = [];
+  for (const f of [...modules, ...built.linked]) problems.push(...compareAll([f], ALL_SETS));
+  expect(problems).toEqual([]);
+  // The dynamic section, versions and histograms are really printed (not two empty outputs).
+  const a = kelpInProcess(['-aW'], [built.linked[0]]).stdout.toString('latin1');
+  for (const re of [/Dynamic section at offset 0x[0-9a-f]+ contains \d+ entries:/, /\(FLAGS_1\) +Flags: (NOW )?PIE/, /Version needs section '\.gnu\.version_r'/,
+    /Histogram for `\.gnu\.hash' bucket list length/, /No processor specific unwind information to decode/]) {
+    expect(a).toMatch(re);
+  }
+  const dr = kelpInProcess(['-D', '-r', '-s'], [built.linked[0]]).stdout.toString('latin1');
+  expect(dr).toMatch(/'RELA' relocation section at offset 0x[0-9a-f]+ contains \d+ bytes:/);
+  expect(dr).toMatch(/Symbol table for image contains \d+ entries:/);
+  const so = kelpInProcess(['-V'], [built.linked[1]]).stdout.toString('latin1');
+  expect(so).toMatch(/Version definition section '\.gnu\.version_d' contains 3 entries:/);
+  expect(so).toMatch(/Parent 1: KELP_1\.0/);
+}, 600_000);
+
+test('compressed debug sections: -t shows the compression headers, -z -x and -z -p decompress zlib and zstd', () => {
+  if (skipUnlessReady(pre)) return;
+  const t = kelpInProcess(['-t'], built.compressed).stdout.toString('latin1');
+  expect(t).toMatch(/\n {7}ZLIB, [0-9a-f]{16}, 1\n/);
+  expect(t).toMatch(/\n {7}ZSTD, [0-9a-f]{16}, 1\n/);
+  const sets = [['-t'], ['-tW'], ['-z', '-x', '.debug_info'], ['-z', '-p', '.debug_str', '-x', '.debug_abbrev'], ['-x', '.debug_info'], ['-z', '-x', '.debug_line', '-p', '.debug_line_str']];
+  for (const f of built.compressed) expect(compareAll([f], sets)).toEqual([]);
+  const z = kelpInProcess(['-z', '-p', '.debug_str'], [built.compressed[1]]).stdout.toString('latin1');
+  expect(z).toMatch(/GNU C17 12/);
+});
+
+test('archives: a regular and a thin archive, libc.a, each member as lib.a(member.o), -c the symbol index', () => {
+  if (skipUnlessReady(pre)) return;
+  const libcA = '/usr/lib/x86_64-linux-gnu/libc.a';
+  expect(existsSync(libcA)).toBe(true);
+  const [lib, thin] = built.archives;
+  const sets = [['-c'], ['-h'], ['-c', '-s'], ['-aW'], ['-a'], ['-t'], ['-eW'], ['-x', '.text', '-p', '.comment'], ['-z', '-x', '.debug_info']];
+  expect(compareAll([lib], sets)).toEqual([]);
+  expect(compareAll([thin], sets)).toEqual([]);
+  // A plain object after an archive is named too; -c on it is a note on stderr.
+  expect(compareAll([built.objects[0], lib, built.objects[1], thin], [['-h'], ['-c'], ['-sW']])).toEqual([]);
+  const c = kelpInProcess(['-c'], [lib]).stdout.toString('latin1');
+  expect(c).toMatch(/^Index of archive .*lib\.a: \(\d+ entries, 0x[0-9a-f]+ bytes in the symbol table\)\n/);
+  expect(c).toMatch(/Contents of binary .*lib\.a\(a_member_with_a_name_longer_than_sixteen\.o\) at offset 0x/);
+  const k = kelpInProcess(['-c'], [built.objects[0]]);
+  expect(k.stderr).toMatch(/is not an archive so its index cannot be displayed/);
+  expect(k.status).toBe(0);
+  expect(compareAll([libcA], [['-c'], ['-aW'], ['-t']])).toEqual([]);
+}, 600_000);
 
 test('GNU build attribute notes: every attribute and value type, odd names, ranges and the symbols they name', () => {
   if (skipUnlessReady(pre)) return;
@@ -136,12 +193,16 @@ test('names with bytes above 0x7f in the C locale and in a UTF-8 locale', () => 
 
 test('the real CLI accepts readelf\'s option forms and prints the same bytes', () => {
   if (skipUnlessReady(pre)) return;
-  const files = [built.objects[0], built.objects[4]];
+  const files = [built.objects[0], built.objects[4], built.linked[0]];
   const forms: [string[], string[]][] = [
     [['-hlS'], ['-hlS']], [['-sW'], ['-sW']], [['-x', '.comment'], ['-x', '.comment']],
     [['--hex-dump=.comment'], ['--hex-dump=.comment']], [['-p', '3'], ['-p', '3']], [['-x.comment'], ['-x.comment']],
     [['-Wx', '.comment'], ['-Wx', '.comment']], [['--segments', '--sections', '--symbols'], ['--segments', '--sections', '--symbols']],
     [['-e', '-g', '-r', '-n'], ['-e', '-g', '-r', '-n']], [['--string-dump=.comment', '-p', '0x3', '-x', '010'], ['--string-dump=.comment', '-p', '0x3', '-x', '010']],
+    [['-a'], ['-a']], [['--all', '--wide'], ['--all', '--wide']], [['-dVIAu'], ['-dVIAu']], [['--dynamic', '--version-info', '--dyn-syms'], ['--dynamic', '--version-info', '--dyn-syms']],
+    [['--histogram', '--arch-specific', '--unwind'], ['--histogram', '--arch-specific', '--unwind']], [['-t'], ['-t']], [['-NW'], ['-NW']],
+    [['--section-details', '--full-section-name'], ['--section-details', '--full-section-name']], [['-zx', '.comment'], ['-zx', '.comment']], [['-Drs'], ['-Drs']], [['--use-dynamic', '--relocs'], ['--use-dynamic', '--relocs']],
+    [['--decompress', '--hex-dump=.comment'], ['--decompress', '--hex-dump=.comment']],
   ];
   const problems: string[] = [];
   for (const [re, ke] of forms) {

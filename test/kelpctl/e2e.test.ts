@@ -12,8 +12,6 @@ import { join } from 'node:path';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { buildKbuildModule, getTarget, runOnTarget, targetPackages, type RunResult, type TargetInfo } from '../support/target.js';
 
-const EXIT_WRONG_KERNEL = 5;
-
 let pre: PrereqStatus;
 let target: TargetInfo;
 let built: { dir: string; modules: string[]; cleanup: () => void } | undefined;

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHT_PROGBITS } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../../src/errors.js';
 import { ElfObject, Section } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
 import { readDiffInput } from '../../src/link/inputs.js';

@@ -7,10 +7,10 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ElfObject, type Relocation, type Section } from '../../elf/model.js';
 import { SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, SHT_RELA, STB_GLOBAL } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../../src/errors.js';
 import { linkModule, type LinkResult } from '../../src/link/index.js';
 import { versionNames } from '../../src/link/klp.js';
-import { readModinfo, modinfoValue } from '../../src/link/modinfo.js';
+import { readModinfo, modinfoValue } from '../../src/kmod/modinfo.js';
 import { STAND_IN_PREFIX } from '../../src/link/plan.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
@@ -28,7 +28,7 @@ let single: LinkResult;
 let multi: LinkResult;
 
 beforeAll(async () => {
-  pre = await ensureDebianPackages([...targetPackages(), 'binutils']);
+  pre = await ensureDebianPackages([...targetPackages(), 'binutils', 'kmod']); // readelf, nm; modinfo
   if (!pre.ok) return;
   target = await getTarget();
   cmdline = await cmdlineDiff(tmp.dir, target.kdir);

@@ -74,7 +74,7 @@ test('the directive waits for a safe line: not in a comment, a macro definition 
   const after = orig.replace('int a = __LINE__;\n', 'int a = __LINE__;\nint added;\n');
   const lines = after.split('\n');
   const safe = safeLineStarts(lines.slice(0, -1));
-  expect(lines.map((l, i) => [i + 1, safe[i]]).slice(0, 11)).toEqual([
+  expect(lines.map((_l, i) => [i + 1, safe[i]]).slice(0, 11)).toEqual([
     [1, true], [2, true], [3, true], [4, false], [5, false], [6, true], [7, false], [8, false], [9, true], [10, false], [11, true],
   ]);
   const d = withLineDirectives(orig, after);

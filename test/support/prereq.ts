@@ -9,8 +9,13 @@
  *   let pre: PrereqStatus;
  *   beforeAll(async () => { pre = await ensureDebianPackages(['qemu-system-x86']); }, 900_000);
  *   test('...', async () => { if (skipUnlessReady(pre)) return; ... });
+ *
+ * The packages are decided in src/target/packages.ts; TEST_PACKAGES (the
+ * programs the tests run themselves: binutils, kmod's modinfo, cpio, ...) are
+ * installed for every run by the jest global setup (test/support/global-setup.ts).
  */
 import { spawnSync } from 'node:child_process';
+import { TEST_PACKAGES } from '../../src/target/packages.js';
 
 export interface PrereqStatus {
   /** Every package is installed. */
@@ -19,6 +24,11 @@ export interface PrereqStatus {
   missing: string[];
   /** Why the tests cannot run, when they cannot. */
   reason: string | null;
+}
+
+/** The packages every test run needs: the programs the tests themselves spawn. */
+export function testPackages(): string[] {
+  return [...new Set(TEST_PACKAGES)];
 }
 
 /** True under CI (CI=true or CI=1): missing prerequisites are failures there. */

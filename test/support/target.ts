@@ -19,6 +19,9 @@
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
+import { AptState } from '../../src/kernel/apt.js';
+import { listReleases } from '../../src/kernel/releases.js';
+import { cacheRoot } from '../../src/target/cache.js';
 import { fetchTarget, type TargetInfo } from '../../src/target/fetch.js';
 import { FETCH_PACKAGES, KBUILD_PACKAGES, RUN_PACKAGES, SOURCE_PACKAGES } from '../../src/target/packages.js';
 import { runTarget, type RunOptions, type RunResult } from '../../src/target/run.js';
@@ -51,6 +54,34 @@ export function getTarget(opts: { source?: boolean } = {}): Promise<TargetInfo> 
     fetched.set(key, p);
   }
   return p;
+}
+
+/** The Debian packages a trixie target needs beyond targetPackages: the build root and pahole. */
+export const TRIXIE_PACKAGES: readonly string[] = ['mmdebstrap', 'dwarves', 'debian-archive-keyring', 'util-linux'];
+
+let trixie: Promise<TargetInfo> | undefined;
+
+/**
+ * The newest Debian 13 (trixie) 6.12 kernel of the archive that has headers
+ * and source, fetched with its prepared source (made in the trixie build root
+ * with gcc-14: the first run downloads the kernel, its source and the root).
+ * $KELP_TEST_TRIXIE_RELEASE pins another release.
+ */
+export function getTrixieTarget(): Promise<TargetInfo> {
+  if (trixie === undefined) {
+    trixie = (async () => {
+      let release = process.env.KELP_TEST_TRIXIE_RELEASE;
+      if (release === undefined || release === '') {
+        const list = await listReleases(new AptState(cacheRoot()));
+        const row = list.find((r) => r.codename === 'trixie' && r.flavour === 'amd64' && r.headers && r.source);
+        if (row === undefined) throw new Error('kelp target list shows no trixie 6.12 kernel with headers and source');
+        release = row.release;
+      }
+      return fetchTarget({ release, source: true });
+    })();
+    trixie.catch(() => { trixie = undefined; });
+  }
+  return trixie;
 }
 
 /** Where test runs keep console logs (git-ignored). */

@@ -12,7 +12,8 @@ import { ConsoleParser } from '../../src/target/console-parser.js';
 import { controlField, parseDependsField } from '../../src/target/debian.js';
 import { generateInit, shq } from '../../src/target/init-script.js';
 import { decodeKallsymsDump, isPlaceholderMap, kallsymsToSystemMap } from '../../src/target/kallsyms.js';
-import { nameFromFile, parseModinfo } from '../../src/target/modinfo.js';
+import { moduleNameOfFile } from '../../src/kmod/names.js';
+import { modinfoOfImage } from '../../src/target/modinfo.js';
 import { applyConfigOverrides, compilerOf } from '../../src/target/source.js';
 import { relativizeSymlinks, relocateHeadersMakefile } from '../../src/target/unpack.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
@@ -152,8 +153,8 @@ describe('Debian metadata, configs, maps', () => {
   });
 
   test('module names: from .modinfo, else from the file name', () => {
-    expect(nameFromFile('/x/livepatch-cmdline.ko')).toBe('livepatch_cmdline');
-    expect(parseModinfo(Buffer.from('not an elf'))).toBeUndefined();
+    expect(moduleNameOfFile('/x/livepatch-cmdline.ko')).toBe('livepatch_cmdline');
+    expect(modinfoOfImage(Buffer.from('not an elf'))).toBeUndefined();
   });
 });
 

@@ -8,7 +8,8 @@
 import { SHF_ALLOC, SHN_UNDEF, SHT_PROGBITS, STB_GLOBAL, STT_FUNC } from '../../../elf/constants.js';
 import { ElfObject, Section, type ElfSymbol } from '../../../elf/model.js';
 import { writeObject } from '../../../elf/writer.js';
-import { META_SECTION, META_VERSION, klpSymbolName, type Callbacks, type DiffMeta, type KlpSymbol, type PatchedFunction } from '../../../src/patch/meta.js';
+import { klpSymbolName } from '../../../src/kmod/names.js';
+import { META_SECTION, META_VERSION, type Callbacks, type DiffMeta, type KlpSymbol, type PatchedFunction } from '../../../src/patch/meta.js';
 import { removeSection } from '../../../src/link/elf-edit.js';
 
 export interface FakeDiffSpec {

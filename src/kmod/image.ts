@@ -1,18 +1,38 @@
 /**
- * The module under check, read with the zero-copy reader (elf/reader.ts)
- * rather than the editable model: the model refuses a file whose sh_info or
- * sh_link points nowhere, and such a file is exactly what `kelp check` must
- * describe instead of refusing. Every lookup here tolerates bad indices.
+ * ModuleImage: a kernel module as `kelp check` and `kelp dump --livepatch`
+ * read it, with the tolerant zero-copy reader (elf/reader.ts) rather than the
+ * editable model: the model refuses a file whose sh_info or sh_link points
+ * nowhere, and such a file is exactly what check must describe instead of
+ * refusing. Every lookup here tolerates bad indices.
  */
 import { readFileSync } from 'node:fs';
 import {
   EM_X86_64, ET_REL, SHF_ALLOC, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_SYMTAB,
 } from '../../elf/constants.js';
-import { KelpError } from '../../elf/errors.js';
+import { KelpError } from '../errors.js';
 import { ElfFile, type SectionHeader } from '../../elf/reader.js';
 import type { SymbolTable } from '../../elf/symbols.js';
-import type { ModInfo } from '../link/modinfo.js';
-import { ProblemList } from './problem.js';
+import { MODINFO_SECTION, parseModinfo, type ModInfo } from './modinfo.js';
+import { MODULE_NAME_LEN } from './names.js';
+import type { ProblemList } from '../check/problem.js';
+
+/** struct module: enum module_state state (4, padded to 8), struct list_head list (16), then char name[MODULE_NAME_LEN]. */
+const MODULE_NAME_OFFSET = 24;
+
+/** The module's name as the kernel will know it (this_module's name field), if readable. */
+export function thisModuleName(m: ModuleImage): string | undefined {
+  const s = m.sectionByName('.gnu.linkonce.this_module');
+  const d = s ? m.data(s) : undefined;
+  if (!d || d.length < MODULE_NAME_OFFSET + MODULE_NAME_LEN) return undefined;
+  const field = d.subarray(MODULE_NAME_OFFSET, MODULE_NAME_OFFSET + MODULE_NAME_LEN);
+  const end = field.indexOf(0);
+  return end <= 0 ? undefined : field.toString('latin1', 0, end);
+}
+
+/** `section+0xoff`, the place of a byte in a section. */
+export function at(section: string, offset: bigint | number): string {
+  return `${section}+0x${offset.toString(16)}`;
+}
 
 export interface ModSymbol {
   index: number;
@@ -153,16 +173,9 @@ export class ModuleImage {
   }
 
   modinfo(): ModInfo {
-    const s = this.sectionByName('.modinfo');
+    const s = this.sectionByName(MODINFO_SECTION);
     const d = s ? this.data(s) : undefined;
-    if (!d) return [];
-    const out: ModInfo = [];
-    for (const entry of d.toString('latin1').split('\0')) {
-      if (entry === '') continue;
-      const eq = entry.indexOf('=');
-      out.push(eq < 0 ? { key: entry, value: '' } : { key: entry.slice(0, eq), value: entry.slice(eq + 1) });
-    }
-    return out;
+    return d ? parseModinfo(d) : [];
   }
 
   /** The NUL-terminated string at a section offset (at most `max` bytes), or undefined. */

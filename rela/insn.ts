@@ -1,0 +1,69 @@
+/**
+ * x86-64 instructions around relocations, decoded with iced-x86: where each
+ * instruction of a code section ends (a PC-relative field's reference point
+ * is the end of its instruction, so the field points at `S + A + (end -
+ * offset)`), and the decoder itself for the diff's instruction-level
+ * comparisons.
+ */
+import { createRequire } from 'node:module';
+import type * as Iced from 'iced-x86';
+
+// iced-x86 (WebAssembly, ~30 MiB of memory once instantiated) loads on the
+// first decode: most diffs never need one, and `kelp build`/`kelp --help`
+// import this module without decoding anything.
+let icedModule: typeof Iced | null = null;
+
+/** The iced-x86 module, loaded on first use. */
+export function iced(): typeof Iced {
+  if (!icedModule) icedModule = createRequire(import.meta.url)('iced-x86') as typeof Iced;
+  return icedModule;
+}
+
+/** The end offset of every instruction of a code section, in order. */
+export function instructionEnds(code: Buffer): Uint32Array {
+  const ends: number[] = [];
+  if (code.length > 0) {
+    const { Decoder, DecoderOptions, Instruction } = iced();
+    const dec = new Decoder(64, new Uint8Array(code.buffer, code.byteOffset, code.length), DecoderOptions.None);
+    const ins = new Instruction();
+    try {
+      dec.ip = 0n;
+      while (dec.canDecode) {
+        dec.decodeOut(ins);
+        ends.push(Number(ins.nextIP));
+      }
+    } finally {
+      ins.free();
+      dec.free();
+    }
+  }
+  return Uint32Array.from(ends);
+}
+
+/**
+ * True when the 4-byte field at `off` of `code` follows a call or jump opcode
+ * (e8/e9 rel32): the instruction ends with the field, no decoding needed. (A
+ * RIP-relative operand's field follows a ModRM byte, never e8/e9.)
+ */
+export function endsWithRel32(code: Buffer, at: number, off: number, size: number): boolean {
+  if (off < 1 || off + 4 > size) return false;
+  const op = code[at - 1];
+  return op === 0xe8 || op === 0xe9;
+}
+
+/**
+ * How far past the relocated 4-byte field at `off` the instruction holding
+ * it ends, from the instruction ends of its section (4 for a call, 5 or 8
+ * with a trailing immediate); 4 past the last instruction.
+ */
+export function fieldToInstructionEnd(ends: Uint32Array, off: number): number {
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ends[mid] <= off) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo >= ends.length) return 4;
+  return ends[lo] - off;
+}

@@ -1,0 +1,63 @@
+/** The include index (src/kernel/includes.ts) on a small tree laid out like the kernel's. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ConfiguredTree } from '../../src/kernel/configured.js';
+import { buildIncludeIndex, directives, objectsIncludingHeaders } from '../../src/kernel/includes.js';
+import { makeTmpDir } from '../support/tmp.js';
+
+const tmp = makeTmpDir('kernel-includes');
+afterAll(() => tmp.cleanup());
+
+function tree(files: Record<string, string>): string {
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(tmp.dir, p)), { recursive: true });
+    writeFileSync(join(tmp.dir, p), text);
+  }
+  return tmp.dir;
+}
+
+function conf(objects: string[], dirFlags: Record<string, string[]> = {}): ConfiguredTree {
+  return {
+    objects: new Map(objects.map((o) => [o, { object: o, target: 'vmlinux', lib: false }])),
+    dirFlags: new Map(Object.entries(dirFlags)), objectFlags: new Map(), dirs: [], modules: [],
+  };
+}
+
+test('directives: every #include (any #if, spaced #), computed ones, and #define NAME <file>', () => {
+  const d = directives(Buffer.from('#include <linux/a.h>\n#if 0\n#  include "b.h"\n#endif\n/* #include <no.h> */ x #include <no2.h>\n#define HDR <linux/c.h>\n#include HDR\n'));
+  expect(d).toEqual([
+    { kind: 'include', quote: false, target: 'linux/a.h' },
+    { kind: 'include', quote: true, target: 'b.h' },
+    { kind: 'macro', name: 'HDR' },
+    { kind: 'define', name: 'HDR', quote: false, target: 'linux/c.h' },
+  ]);
+});
+
+test('includers through headers, the arch path first, a directory\'s -I, a computed include; objects that never include it are left out', async () => {
+  const root = tree({
+    '.config': 'CONFIG_X86=y\n',
+    'include/linux/kconfig.h': '',
+    'include/linux/compiler_types.h': '',
+    'include/linux/a.h': '#include <linux/b.h>\n',
+    'include/linux/b.h': '/* the changed header */\n',
+    'include/asm/cpu.h': '#include <linux/b.h>\n', // shadowed by arch/x86/include/asm/cpu.h
+    'arch/x86/include/asm/cpu.h': '',
+    'drivers/foo/main.c': '#include "local.h"\n#include <asm/cpu.h>\n',
+    'drivers/foo/local.h': '#include <linux/a.h>\n',
+    'drivers/bar/bar.c': '#include <asm/cpu.h>\n#include <bar_private.h>\n',
+    'drivers/bar/inc/bar_private.h': '#include <linux/b.h>\n',
+    'drivers/baz/baz.c': '#define GEN_FILE <linux/gen.h>\n#include GEN_FILE\n',
+    'include/linux/gen.h': '#include <linux/b.h>\n',
+    'drivers/qux/qux.c': '#include <asm/cpu.h>\n',
+  });
+  const index = await buildIncludeIndex(root, conf(
+    ['drivers/foo/main.o', 'drivers/bar/bar.o', 'drivers/baz/baz.o', 'drivers/qux/qux.o'],
+    { 'drivers/bar': ['-I', 'drivers/bar/inc'] },
+  ));
+  expect(objectsIncludingHeaders(index, ['include/linux/b.h'])).toEqual({
+    objects: ['drivers/bar/bar.o', 'drivers/baz/baz.o', 'drivers/foo/main.o'], all: false, generated: [],
+  });
+  // A forced include (kconfig.h, compiler_types.h) reaches every object.
+  expect(objectsIncludingHeaders(index, ['include/linux/kconfig.h']).objects).toHaveLength(4);
+  expect(objectsIncludingHeaders(index, ['include/linux/unused.h']).objects).toEqual([]);
+});
