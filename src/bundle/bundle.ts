@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { KelpError } from '../errors.js';
-import { parseModinfo } from '../target/modinfo.js';
+import { modinfoOfImage } from '../target/modinfo.js';
 import { writeTar, type TarEntry } from './tar.js';
 
 export const BUNDLE_FORMAT = 'kelp-bundle/1';
@@ -89,7 +89,7 @@ function patchesOf(json: string): BundlePatch[] {
 
 function describe(f: Found): BundleModule & { data: Buffer } {
   const data = readFileSync(f.ko);
-  const info = parseModinfo(data);
+  const info = modinfoOfImage(data);
   if (info === undefined) throw new KelpError('not a kernel module (no .modinfo in an ELF64 little-endian file)', f.ko);
   if (info.get('livepatch') !== 'Y') throw new KelpError('not a livepatch module (no livepatch=Y in its modinfo)', f.ko);
   const vermagic = info.get('vermagic');

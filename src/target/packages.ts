@@ -36,6 +36,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   objcopy: 'binutils',
   objdump: 'binutils',
   readelf: 'binutils',
+  ar: 'binutils',
   modinfo: 'kmod',
   cpio: 'cpio',
   // shells kelpctl runs under, and what the tests check it with

@@ -296,7 +296,7 @@ describe('the check fails when a spawned program has no package (synthetic sourc
     const src = [
       "import { spawnSync, execFileSync } from 'node:child_process';",
       "import { runStatus } from './support/run.js';",
-      "spawnSync('pahole', ['--version']);",
+      "spawnSync('bpftool', ['--version']);",
       "execFileSync('file', ['-b', x]);",
       "runStatus('patch', ['-p1']);",
       "spawnSync('sh', ['-c', 'cd \"$1\" && zcat x.gz | cpio -id && lz4 -d y'], {});",
@@ -304,7 +304,7 @@ describe('the check fails when a spawned program has no package (synthetic sourc
       "// spawnSync('commented-out', []);",
     ].join('\n');
     expect(problemsOf('test/x.test.ts', src)).toEqual([
-      'test/x.test.ts:3: pahole (spawnSync) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
+      'test/x.test.ts:3: bpftool (spawnSync) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:4: file (execFileSync) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:5: patch (runStatus) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:6: zcat (spawnSync(sh -c)) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
