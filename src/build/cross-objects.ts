@@ -21,14 +21,20 @@ function newGlobals(pair: ObjectPair): Set<string> {
 }
 
 /**
- * For each object (same order), the names it leaves undefined that another
- * of the objects newly defines: what the livepatch provides to it.
+ * For each object (same order): `provided`, the names it leaves undefined
+ * that another of the objects newly defines (what the livepatch provides to
+ * it); `usedElsewhere`, its own new globals that another object uses (the
+ * object must be linked in for them even when no function of it changed).
  */
-export function providedAcross(pairs: readonly ObjectPair[]): string[][] {
-  if (pairs.length < 2) return pairs.map(() => []);
+export function providedAcross(pairs: readonly ObjectPair[]): Array<{ provided: string[]; usedElsewhere: string[] }> {
+  if (pairs.length < 2) return pairs.map(() => ({ provided: [], usedElsewhere: [] }));
   const added = pairs.map(newGlobals);
-  return pairs.map((p, i) => {
+  const provided = pairs.map((p, i) => {
     const undefs = readSymbolTable(p.patched).symbols.filter((s) => !s.defined && s.name !== '').map((s) => s.name);
     return [...new Set(undefs.filter((n) => added.some((set, j) => j !== i && set.has(n))))].sort();
   });
+  return pairs.map((_, i) => ({
+    provided: provided[i],
+    usedElsewhere: [...added[i]].filter((n) => provided.some((list, j) => j !== i && list.includes(n))).sort(),
+  }));
 }

@@ -73,7 +73,7 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
       opts: {
         orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
         output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers: v.symvers, lineMap, entrySizes: probe.sizes ?? undefined,
-        provided: provided[i],
+        provided: provided[i].provided, usedElsewhere: provided[i].usedElsewhere,
       },
     };
   });

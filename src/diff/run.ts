@@ -51,6 +51,8 @@ export interface DiffOptions {
   log?: (text: string) => void;
   /** Global symbols other objects of the same livepatch newly define (resolved inside the livepatch module). */
   provided?: string[];
+  /** This object's new globals that other objects of the livepatch use: the output is needed for them alone. */
+  usedElsewhere?: string[];
 }
 
 export interface DiffResult {
@@ -180,13 +182,14 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     fn.sympos = inc.sympos(fn.oldName, !O.isLocal(P.symTwin[f]), f);
   });
 
+  const usedElsewhere = new Set(opts.usedElsewhere ?? []);
   let result: DiffReport['result'];
   let exitCode: ExitCode;
   let out: Buffer | null = null;
   if (ctx.refusals.length > 0) {
     result = 'refused';
     exitCode = ExitCode.Refused;
-  } else if (meta.functions.length === 0 && meta.newFunctions.length === 0 && meta.newData.length === 0 && Object.keys(meta.callbacks).length === 0) {
+  } else if (meta.functions.length === 0 && meta.newFunctions.length === 0 && !meta.newData.some((d) => usedElsewhere.has(d)) && Object.keys(meta.callbacks).length === 0) {
     result = 'no-change';
     exitCode = ExitCode.NoChange;
   } else {

@@ -48,6 +48,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   setpriv: 'util-linux',
   // patches and trees
   diff: 'diffutils',
+  patch: 'patch',
   git: 'git',
   // the base system's programs that scripts and tests use (on every Debian machine)
   awk: 'mawk',
@@ -95,7 +96,7 @@ export const BUILD_ROOT_PACKAGES: readonly string[] = ['mmdebstrap', 'util-linux
  */
 export const TEST_PACKAGES: readonly string[] = [
   'gcc', 'g++', 'libc6-dev', 'binutils', 'kmod', 'cpio', 'busybox-static', 'dash', 'bash',
-  'shellcheck', 'systemd', 'util-linux', 'diffutils', 'git', 'findutils', 'coreutils', 'grep',
+  'shellcheck', 'systemd', 'util-linux', 'diffutils', 'patch', 'git', 'findutils', 'coreutils', 'grep',
 ];
 
 /** Packages `npm run bench` needs beyond the tests' (GNU time for peak memory). */
