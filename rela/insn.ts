@@ -2,8 +2,10 @@
  * x86-64 instructions around relocations, decoded with iced-x86: where each
  * instruction of a code section ends (a PC-relative field's reference point
  * is the end of its instruction, so the field points at `S + A + (end -
- * offset)`), and the decoder itself for the diff's instruction-level
- * comparisons.
+ * offset)`), what a relocated field does in its instruction (a direct
+ * branch, an address made a value, or a memory operand: the IBT rules of
+ * `kelp diff` and `kelp check`), and the decoder itself for the diff's
+ * instruction-level comparisons.
  */
 import { createRequire } from 'node:module';
 import type * as Iced from 'iced-x86';
@@ -66,4 +68,49 @@ export function fieldToInstructionEnd(ends: Uint32Array, off: number): number {
   }
   if (lo >= ends.length) return 4;
   return ends[lo] - off;
+}
+
+/**
+ * What a relocated field does in its instruction:
+ *  - 'branch': the rel32 of a direct call, jump or conditional jump, whose
+ *    target needs no ENDBR under IBT;
+ *  - 'address': the address itself becomes a value (an immediate, or the
+ *    displacement of a LEA): a function pointer;
+ *  - 'memory': the displacement of any other memory operand: the code reads
+ *    or writes what is there, it takes no function's address.
+ */
+export type ReferenceKind = 'branch' | 'address' | 'memory';
+
+/** The index of the instruction holding byte `off`, from a section's instruction ends; -1 past the last. */
+export function instructionAt(ends: Uint32Array, off: number): number {
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ends[mid] <= off) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ends.length ? lo : -1;
+}
+
+/** What the field at `off` does in the instruction that starts at `start` in `code`. */
+export function referenceKind(code: Buffer, start: number, off: number): ReferenceKind {
+  const I = iced();
+  const bytes = code.subarray(start, Math.min(code.length, start + 15));
+  const dec = new I.Decoder(64, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), I.DecoderOptions.None);
+  const ins = new I.Instruction();
+  try {
+    dec.ip = 0n;
+    dec.decodeOut(ins);
+    const fc = ins.flowControl;
+    const branch = fc === I.FlowControl.Call || fc === I.FlowControl.UnconditionalBranch || fc === I.FlowControl.ConditionalBranch;
+    if (branch && ins.opCount > 0 && (ins.op0Kind === I.OpKind.NearBranch64 || ins.op0Kind === I.OpKind.NearBranch32)) return 'branch';
+    const c = dec.getConstantOffsets(ins);
+    const inDisplacement = c.displacementSize > 0 && off - start === c.displacementOffset;
+    c.free();
+    return inDisplacement && ins.mnemonic !== I.Mnemonic.Lea ? 'memory' : 'address';
+  } finally {
+    ins.free();
+    dec.free();
+  }
 }

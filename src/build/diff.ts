@@ -17,6 +17,7 @@ import { kernelModuleName } from '../kmod/names.js';
 import type { BuildContext } from './context.js';
 import { runDiffs, type DiffJob, type DiffOutcome } from './diff-pool.js';
 import { kernelEntrySizes } from './entry-sizes.js';
+import { configValue } from './kbuild.js';
 import { findModuleFile, targetModulesDir } from './module-tree.js';
 import type { Objects } from './objects.js';
 import type { ObjectReport } from './report.js';
@@ -66,6 +67,10 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
   const lineMap = LineMap.fromTexts([...v.applied.before].map(([p, b]) => [p, b, v.applied.after.get(p) ?? null])).data;
   // New globals one patched object defines and another uses: resolved inside the livepatch module.
   const provided = providedAcross(objects.list.map((obj) => ({ orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj) })));
+  // IBT kernels: the image tells which functions keep their ENDBR (kelp diff's IBT rule).
+  const ibt = configValue(v.config, 'X86_KERNEL_IBT') === 'y';
+  const ibtKernel = ibt ? o.kernel : undefined;
+  if (ibt && ibtKernel === undefined) progress.say('an IBT kernel and no --kernel: kelp diff refuses a patch that takes the address of a target function');
   const jobs: DiffJob[] = objects.list.map((obj, i) => {
     const target = targetOf(obj);
     const modSymbols = target === 'vmlinux' ? v.symbols : moduleFiles.get(target);
@@ -74,6 +79,7 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
         orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
         output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers: v.symvers, lineMap, entrySizes: probe.sizes ?? undefined,
         provided: provided[i].provided, usedElsewhere: provided[i].usedElsewhere,
+        kernel: ibtKernel, kernelMap: ibtKernel !== undefined && target !== 'vmlinux' ? v.symbols : undefined,
       },
     };
   });

@@ -4,9 +4,9 @@
  * depmod) and `softdep=pre:`, followed recursively through the target's
  * module tree.
  */
-import { readFileSync } from 'node:fs';
 import { ElfObject } from '../../elf/model.js';
 import { modinfoValue, readModinfo } from '../kmod/modinfo.js';
+import { readMaybeCompressed } from '../util/decompress.js';
 
 export interface LoadOrder {
   /** Dependencies before dependents, each file once; the given files keep their order otherwise. */
@@ -23,7 +23,7 @@ interface Needs {
 }
 
 function needsOf(file: string): Needs {
-  const info = readModinfo(ElfObject.read(readFileSync(file), file));
+  const info = readModinfo(ElfObject.read(readMaybeCompressed(file), file));
   const hard = (modinfoValue(info, 'depends') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   const pre: string[] = [];
   for (const e of info) {

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kdirRelease } from '../link/index.js';
+import { moduleStem } from '../util/decompress.js';
 
 /**
  * The target's module tree, for the in-tree modules a patch changes: the
@@ -38,14 +39,18 @@ function moduleIndex(modulesDir: string): Map<string, string> {
     }
     for (const e of entries) {
       if (e.isDirectory()) stack.push(join(dir, e.name));
-      else if (e.name.endsWith('.ko') && !index.has(e.name)) index.set(e.name, join(dir, e.name));
+      else {
+        // Debian's 6.12 modules are compressed (.ko.xz): indexed by their .ko name.
+        const stem = moduleStem(e.name);
+        if (stem !== null && !index.has(`${stem}.ko`)) index.set(`${stem}.ko`, join(dir, e.name));
+      }
     }
   }
   moduleIndexes.set(modulesDir, index);
   return index;
 }
 
-/** The .ko of module `name` (kernel spelling, `_`; the file may use `-`) under a module tree. */
+/** The module file of `name` (kernel spelling, `_`; the file may use `-`, and be compressed) under a module tree. */
 export function findModuleFile(modulesDir: string, name: string): string | undefined {
   const index = moduleIndex(modulesDir);
   return index.get(`${name}.ko`) ?? index.get(`${name.replace(/_/g, '-')}.ko`);

@@ -43,7 +43,7 @@ async function checkAndBoot(ctx: BuildContext, ko: string, moduleName: string, p
   if (symbols !== undefined) {
     progress.note('kelp check');
     const { checkModule } = await import('../check/index.js');
-    const r = checkModule(ko, { symbols, kdir, modules: preload });
+    const r = checkModule(ko, { symbols, kdir, modules: preload, kernel });
     checked = { ok: r.ok, problems: r.problems.map((p) => `${p.place}: ${p.message} [${p.rule}]`), notes: r.notes };
     if (!r.ok) {
       return { ok: false, check: checked, checks: [], expect: [], checksAfterDisable: [], expectDisabled: [], error: `kelp check: ${checked.problems.join('; ')}`, log: null };

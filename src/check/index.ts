@@ -6,10 +6,12 @@
  * input (an unreadable file, a non-ELF module, a bad --symbols) throws.
  */
 import type { CheckContext } from './context.js';
+import { checkIndirectBranchTargets } from './ibt.js';
 import { checkKlpFuncs } from './klp-funcs.js';
 import { checkKlpRelaSections } from './klp-rela.js';
 import { checkKlpSymbols } from './klp-sym.js';
 import { checkModinfo } from './modinfo.js';
+import { checkModuleSections } from './module-sections.js';
 import { ModuleImage } from '../kmod/image.js';
 import { ProblemList, type Problem } from './problem.js';
 import { checkRelocations } from './relocations.js';
@@ -35,6 +37,7 @@ export function checkModuleAgainst(file: string, target: CheckTarget): CheckRepo
   const m = ModuleImage.read(file, p);
   const ctx: CheckContext = { m, target, p, patchedObjects: null, klpAddress: new Map() };
   checkModinfo(m, target, p);
+  checkModuleSections(m, target, p);
   if (m.symtab) {
     checkKlpFuncs(ctx);
     checkKlpRelaSections(ctx);
@@ -42,6 +45,7 @@ export function checkModuleAgainst(file: string, target: CheckTarget): CheckRepo
     checkUndefinedSymbols(ctx);
     checkRelocations(ctx);
     checkSpecialSections(ctx);
+    checkIndirectBranchTargets(ctx);
   }
   return { file, ok: p.problems.length === 0, problems: p.problems, notes: p.notes };
 }

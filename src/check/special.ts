@@ -4,7 +4,8 @@
  * from the MODULE_STATE_COMING notifier) and `.static_call_sites`
  * (static_call_add_module, the same). The module loader finds each with
  * section_objs(), which takes the first SHF_ALLOC section of that name and
- * reads sh_size / sizeof(entry) entries, so on x86-64 (Linux 6.1):
+ * reads sh_size / sizeof(entry) entries, so on x86-64 (Linux 6.1 and 6.12; the
+ * layouts are rows of the one table, rela/special-sections.ts):
  *
  *  - struct jump_entry { s32 code; s32 target; long key; }, 16 bytes
  *    (CONFIG_HAVE_ARCH_JUMP_LABEL_RELATIVE): each field an offset from
@@ -30,22 +31,20 @@
  *
  * PLT32 counts as PC32: x86-64's apply_relocate_add computes both alike.
  */
-import { R_X86_64_PC32, R_X86_64_PC64, R_X86_64_PLT32, SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_NOBITS } from '../../elf/constants.js';
+import { SHF_ALLOC, SHF_RELA_LIVEPATCH, SHT_NOBITS } from '../../elf/constants.js';
+import { SPECIAL_SECTIONS, keyOffset, type EntryField } from '../../rela/special-sections.js';
 import { describeRelocation, relocationName } from '../../rela/x86_64.js';
 import type { CheckContext } from './context.js';
 import { parseKlpRelaName } from '../kmod/names.js';
 import { at } from './problem.js';
 
-interface Field {
-  offset: number;
-  name: string;
-  /** Types that write it right; the first is the one named in messages. */
-  types: readonly number[];
-  /** What the kernel reads when no relocation wrote the field (0: an offset to the field itself), and what follows. */
+/** What the kernel reads from a field that no relocation wrote (0: an offset to the field itself), and from one written wrong. */
+interface Harm {
   zero: string;
-  /** The same when a relocation of another type or place wrote it. */
   garbage: string;
 }
+
+interface Field extends EntryField, Harm {}
 
 interface Table {
   section: string;
@@ -63,47 +62,49 @@ interface Table {
   instead: string;
 }
 
-const PC32 = [R_X86_64_PC32, R_X86_64_PLT32] as const;
-
-export const SPECIAL_TABLES: readonly Table[] = [
-  {
-    section: '__jump_table', family: 'jump-table', struct: 'struct jump_entry', size: 16, key: 8,
-    reader: 'jump_label_add_module', what: 'jump label', instead: 'test it with static_key_enabled()',
-    fields: [
-      {
-        offset: 0, name: 'code', types: PC32,
+/** kelp check's words for the tables the loader reads; their layouts come from the one table (rela/special-sections.ts). */
+const WORDS: Record<string, { family: string; what: string; instead: string; harm: Record<string, Harm> }> = {
+  __jump_table: {
+    family: 'jump-table', what: 'jump label', instead: 'test it with static_key_enabled()',
+    harm: {
+      code: {
         zero: 'the entry itself as the code: when the key changes the kernel finds no jump there ("jump_label: Fatal kernel bug, unexpected op", BUG)',
         garbage: 'a garbage code address: when the key changes the kernel patches the wrong bytes or BUGs ("unexpected op")',
       },
-      {
-        offset: 4, name: 'target', types: PC32,
+      target: {
         zero: 'the entry itself as the jump target: the jump patched in when the key changes lands in data',
         garbage: 'a garbage jump target: the jump patched in when the key changes lands anywhere',
       },
-      {
-        offset: 8, name: 'key', types: [R_X86_64_PC64],
+      key: {
         zero: 'the entry itself as its struct static_key: it links the entries there, writing over the next 8 bytes, and the jump label never follows its real key',
         garbage: 'a garbage struct static_key: the kernel oopses in jump_label_module_notify while loading the module',
       },
-    ],
+    },
   },
-  {
-    section: '.static_call_sites', family: 'static-call', struct: 'struct static_call_site', size: 8, key: 4,
-    reader: 'static_call_add_module', what: 'static call', instead: 'call through static_call_query() or the function itself',
-    fields: [
-      {
-        offset: 0, name: 'addr', types: PC32,
+  '.static_call_sites': {
+    family: 'static-call', what: 'static call', instead: 'call through static_call_query() or the function itself',
+    harm: {
+      addr: {
         zero: 'the site itself as the call: the kernel finds no call there ("unexpected static_call insn opcode", BUG)',
         garbage: 'a garbage call address: the kernel patches the wrong bytes or BUGs ("unexpected static_call insn opcode")',
       },
-      {
-        offset: 4, name: 'key', types: PC32,
+      key: {
         zero: 'the site itself as its struct static_call_key: it patches the call to whatever the bytes there hold (none when zero: the call silently disappears) and writes its list pointer over them',
         garbage: 'a garbage struct static_call_key: the kernel calls whatever it holds and writes through it',
       },
-    ],
+    },
   },
-];
+};
+
+export const SPECIAL_TABLES: readonly Table[] = SPECIAL_SECTIONS.filter((row) => row.fields !== undefined).map((row) => {
+  const w = WORDS[row.name];
+  if (w === undefined) throw new Error(`kelp check has no words for ${row.name}`);
+  return {
+    section: row.name, family: w.family, struct: row.probe!.struct, size: row.size, key: keyOffset(row, row.size)!,
+    reader: row.loadReader!, what: w.what, instead: w.instead,
+    fields: row.fields!.map((f) => ({ ...f, ...w.harm[f.name] })),
+  };
+});
 
 /** Bad entries reported one by one per table; the rest are counted in one more problem. */
 export const MAX_ENTRIES_REPORTED = 4;

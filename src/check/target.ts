@@ -15,6 +15,7 @@ import { kdirRelease } from '../link/index.js';
 import { readSymbolTable } from '../symbols/read.js';
 import { SymbolIndex, type SymbolTable, type TargetSymbol } from '../symbols/table.js';
 import { readSymvers, Symvers, type ExportedSymbol } from '../symbols/symvers.js';
+import { moduleStem, readMaybeCompressed } from '../util/decompress.js';
 
 export interface CheckTargetOptions {
   /** System.map, vmlinux (ELF), readelf -s text or a kallsyms dump. */
@@ -25,8 +26,10 @@ export interface CheckTargetOptions {
   kdir?: string;
   /** uname -r of the target. */
   release?: string;
-  /** Module trees (directories searched for *.ko) or single .ko files of the target. */
+  /** Module trees (directories searched for *.ko, *.ko.xz) or single module files of the target. */
   modules?: string[];
+  /** The target's vmlinuz or vmlinux: under IBT, which functions keep their ENDBR. */
+  kernel?: string;
 }
 
 /**
@@ -93,7 +96,7 @@ export class ObjectSymbols {
  * that is not an init section; the per-CPU section's symbols count too.
  */
 export function moduleKallsyms(file: string, object: string): ObjectSymbols {
-  const elf = ElfFile.parse(readFileSync(file), file);
+  const elf = ElfFile.parse(readMaybeCompressed(file), file);
   const sh = elf.findSectionByType(SHT_SYMTAB);
   if (!sh) throw new KelpError('has no symbol table', file);
   const t = elf.symbolTable(sh.index);
@@ -126,7 +129,7 @@ function findModules(root: string, out: Map<string, string>, depth = 0): void {
   for (const e of entries) {
     const p = join(root, e.name);
     if (e.isDirectory()) findModules(p, out, depth + 1);
-    else if (e.name.endsWith('.ko') && !out.has(moduleNameOfFile(e.name))) out.set(moduleNameOfFile(e.name), p);
+    else if (moduleStem(e.name) !== null && !out.has(moduleNameOfFile(e.name))) out.set(moduleNameOfFile(e.name), p);
   }
 }
 
@@ -144,6 +147,10 @@ export class CheckTarget {
   /** Module symbol tables from a kallsyms dump's [module] lines. */
   private readonly kallsymsModules = new Map<string, ObjectSymbols>();
   private readonly loaded = new Map<string, ObjectSymbols | null>();
+  /** --kernel: the target's image. */
+  readonly kernel: string | undefined;
+  /** CONFIG_X86_KERNEL_IBT from the kdir's configuration; undefined when unknown. */
+  readonly ibtConfigured: boolean | undefined;
 
   constructor(opts: CheckTargetOptions) {
     const table = readSymbolTable(opts.symbols);
@@ -205,6 +212,8 @@ export class CheckTarget {
       }
     }
     this.area = moduleArea(config);
+    this.kernel = opts.kernel;
+    this.ibtConfigured = config === undefined ? undefined : config.get('CONFIG_X86_KERNEL_IBT') === 'y';
     this.vermagicFlags = vermagicFlags(config);
     this.vermagicSource = this.vermagicFlags === undefined ? undefined : configDir;
 

@@ -16,12 +16,13 @@ const check: Subcommand = {
       .option('--symvers <file>', 'Module.symvers with the exports the module may use (repeatable)', collect, [])
       .option('--kdir <dir>', 'the target\'s kbuild directory: its release, configuration and Module.symvers')
       .option('--release <uname-r>', 'the target kernel release, for vermagic')
-      .option('--modules <dir|file.ko>', 'the target\'s module tree or a target module, for module objects (repeatable)', collect, [])
+      .option('--modules <dir|file.ko>', 'the target\'s module tree or a target module (.ko, .ko.xz), for module objects (repeatable)', collect, [])
+      .option('--kernel <file>', "the target's vmlinuz or vmlinux: under IBT, which functions keep their ENDBR")
       .option('--json', 'print the report as JSON')
-      .action(async (file: string, opts: { symbols: string; symvers: string[]; kdir?: string; release?: string; modules: string[]; json?: boolean }) => {
+      .action(async (file: string, opts: { symbols: string; symvers: string[]; kdir?: string; release?: string; modules: string[]; kernel?: string; json?: boolean }) => {
         const { checkModule, formatReport } = await import('../check/index.js');
         const report = checkModule(file, {
-          symbols: opts.symbols, symvers: opts.symvers, kdir: opts.kdir, release: opts.release, modules: opts.modules,
+          symbols: opts.symbols, symvers: opts.symvers, kdir: opts.kdir, release: opts.release, modules: opts.modules, kernel: opts.kernel,
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         else process.stdout.write(formatReport(report));

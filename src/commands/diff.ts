@@ -19,15 +19,17 @@ const diff: Subcommand = {
       .option('--target <name>', 'the object being patched: vmlinux or a module name', 'vmlinux')
       .option('--symbols <file>', "the target's symbol table: ELF, readelf -s --wide text, System.map or /proc/kallsyms")
       .option('--symvers <file>', 'Module.symvers: the exported symbols')
+      .option('--kernel <file>', "the target's vmlinuz or vmlinux: under IBT, which functions keep their ENDBR")
+      .option('--kernel-map <file>', "the System.map naming --kernel's addresses (default: --symbols, for a vmlinux target)")
       .option('--entry-size <section=bytes>', 'a special section\'s entry size (repeatable)', collect, [])
       .option('--patch <file>', 'the patch that made PATCHED (repeatable, in order): a __LINE__ constant may change only as the patch moves its line', collect, [])
       .option('--provided <symbol>', 'a global symbol another object of the same livepatch newly defines: left undefined for the module\'s link, not looked up in the target (repeatable)', collect, [])
       .option('--json <file>', 'also write the report as JSON')
       .option('-v, --verbose', 'report line-number-only and ignored functions and notes')
-      .action(async (orig: string, patched: string, opts: { output: string; target: string; symbols?: string; symvers?: string; entrySize: string[]; patch: string[]; provided: string[]; json?: string; verbose?: boolean }) => {
+      .action(async (orig: string, patched: string, opts: { output: string; target: string; symbols?: string; symvers?: string; kernel?: string; kernelMap?: string; entrySize: string[]; patch: string[]; provided: string[]; json?: string; verbose?: boolean }) => {
         const { runDiff } = await import('../diff/run.js');
         const r = runDiff({
-          orig, patched, output: opts.output, target: opts.target, symbols: opts.symbols, symvers: opts.symvers,
+          orig, patched, output: opts.output, target: opts.target, symbols: opts.symbols, symvers: opts.symvers, kernel: opts.kernel, kernelMap: opts.kernelMap,
           entrySizes: opts.entrySize, patches: opts.patch, provided: opts.provided, json: opts.json, verbose: opts.verbose,
         });
         process.exitCode = r.exitCode;

@@ -5,6 +5,7 @@ import type { Symvers } from '../symbols/symvers.js';
 import type { Pair } from './model.js';
 import { adviceFor, type RefusalCategory } from './refusal-kinds.js';
 import type { SpecialSpec } from './sections.js';
+import type { IbtFacts } from './ibt.js';
 
 export interface Refusal {
   /** `file: sym+0xoff` or `file: section`. */
@@ -29,6 +30,8 @@ export interface DiffContext extends Pair {
   /** What the patch builds differently from the source, always shown (an inert tracepoint site, say). */
   warnings: string[];
   verbose: boolean;
+  /** The IBT facts of the target (null: not known yet). */
+  ibt: IbtFacts | null;
   /** Where the patch moved source lines, when known (`--patch`, or given by kelp build). */
   lines: LineMap | null;
   /**

@@ -43,7 +43,12 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     return s;
   };
 
-  for (let sec = 1; sec < P.nsec; sec++) {
+  // Section order, with tables linked (SHF_LINK_ORDER) to code not placed yet moved after it.
+  const order: number[] = [];
+  for (let sec = 1; sec < P.nsec; sec++) order.push(sec);
+  const deferred = new Set<number>();
+  for (let n = 0; n < order.length; n++) {
+    const sec = order[n];
     if (P.isStructural(sec)) continue;
     if (inc.whole.has(sec)) {
       const s = newSection(sec);
@@ -118,8 +123,21 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
       });
       s.data = Buffer.concat(parts);
       if (P.secFlags(sec) & SHF_LINK_ORDER && P.e.link(sec)) {
-        const pl = placed.get(P.e.link(sec));
-        if (!pl) continue;
+        // One table for several functions (objtool-era gcc output links all of
+        // __patchable_function_entries to the first text section): link it to a
+        // kept entry's section when its own is not in the output.
+        let pl = placed.get(P.e.link(sec));
+        for (let r = 0; !pl && r < rels.length; r++) {
+          const t = P.relSym[rels[r]];
+          if (t && P.symSec[t]) pl = placed.get(P.symSec[t]);
+        }
+        if (!pl) {
+          if (!deferred.has(sec)) {
+            deferred.add(sec);
+            order.push(sec);
+          }
+          continue;
+        }
         s.link = pl[0].out;
       }
       out.addSection(s);

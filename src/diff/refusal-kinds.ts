@@ -28,7 +28,9 @@ export type RefusalCategory =
   /** A reference to a place no symbol names. */
   | 'unnamed-reference'
   /** A kpatch marker (KPATCH_* record) that kelp cannot use. */
-  | 'patch-marker';
+  | 'patch-marker'
+  /** An address of a target function taken where IBT may have sealed its ENDBR. */
+  | 'ibt-endbr';
 
 const ADVICE: Record<RefusalCategory, string | null> = {
   'data-changed': 'keep the existing data as it is: attach new state with a shadow variable (klp_shadow_get_or_alloc) or change the data in a post-patch callback',
@@ -42,6 +44,7 @@ const ADVICE: Record<RefusalCategory, string | null> = {
   'dynamic-debug': 'use pr_info()/dev_info() or KPATCH_PRINTK for the message in the patched code',
   'ambiguous-symbol': 'the target has several local symbols of that name: refer to it through a function of the same file, or avoid the reference',
   'unnamed-reference': null,
+  'ibt-endbr': 'call the function directly, or through a function of the patch\'s own that calls it',
   'patch-marker': 'check the KPATCH_* macro use: one callback of each kind per object, pointing at a function',
 };
 

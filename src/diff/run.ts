@@ -21,11 +21,13 @@ import { compareData, compareFunctions } from './compare.js';
 import type { DiffContext } from './context.js';
 import { correlate } from './correlate.js';
 import { includeChanges, type Inclusion } from './include.js';
+import { checkIndirectBranchTargets, readIbtFacts } from './ibt.js';
 import { applyIgnoredSections, readMarkers } from './markers.js';
 import { Kelf } from './model.js';
 import { buildOutput } from './output.js';
 import { formatReport, makeReport, oldColdParts, type DiffReport } from './report.js';
 import { specialSpecs } from './sections.js';
+import { SIZE_ENV } from '../../rela/special-sections.js';
 import { selectSpecialEntries } from './special.js';
 import { analyseStructure } from './structure.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
@@ -37,6 +39,10 @@ export interface DiffOptions {
   target?: string;
   symbols?: string;
   symvers?: string;
+  /** The target's vmlinux or bzImage (vmlinuz): which functions keep their ENDBR under IBT. */
+  kernel?: string;
+  /** The System.map naming --kernel's addresses (default --symbols for a vmlinux target). */
+  kernelMap?: string;
   /** SECTION=BYTES overrides. */
   entrySizes?: string[];
   json?: string;
@@ -60,16 +66,10 @@ export interface DiffResult {
   report: DiffReport;
 }
 
-const ENV_SIZES: Record<string, string> = {
-  PARA_STRUCT_SIZE: '.parainstructions', EX_STRUCT_SIZE: '__ex_table', BUG_STRUCT_SIZE: '__bug_table',
-  ALT_STRUCT_SIZE: '.altinstructions', JUMP_STRUCT_SIZE: '__jump_table', ORC_STRUCT_SIZE: '.orc_unwind',
-  STATIC_CALL_STRUCT_SIZE: '.static_call_sites', PRINTK_INDEX_STRUCT_SIZE: '.printk_index',
-};
-
 function entrySizes(opts: DiffOptions): Map<string, number> {
   const m = new Map<string, number>();
   const env = opts.env ?? process.env;
-  for (const [k, sec] of Object.entries(ENV_SIZES)) {
+  for (const [k, sec] of SIZE_ENV) {
     const v = env[k];
     if (v === undefined || v === '') continue;
     const n = Number(v);
@@ -144,9 +144,10 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], warnings: [], verbose: opts.verbose === true,
     symbols: opts.symbols ? new SymbolIndex(readSymbolTable(opts.symbols)) : null,
     symvers: opts.symvers ? readSymvers(opts.symvers) : new Symvers(),
-    lines: lineMapOf(opts),
+    lines: lineMapOf(opts), ibt: null,
     provided: new Set(opts.provided ?? []),
   };
+  ctx.ibt = readIbtFacts(opts, orig, patched, target, ctx.symbols);
   if (!ctx.symbols) ctx.notes.push('no --symbols: every target symbol is assumed unique (sympos 0)');
 
   // The passes.
@@ -159,6 +160,11 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
   compareFunctions(ctx);
   const inc: Inclusion = includeChanges(ctx, markers);
   selectSpecialEntries(ctx, inc);
+  // Copies the IBT rule makes bring their own references and table entries.
+  while (checkIndirectBranchTargets(ctx, inc)) {
+    inc.drain();
+    selectSpecialEntries(ctx, inc);
+  }
   for (const d of inc.ownDescriptors) {
     ctx.warnings.push(`${patched.file}: ${patched.symName(d)}: the dynamic debug site gets the livepatch's own descriptor (enable it with 'module <livepatch module> +p' in dynamic debug control, not through ${target})`);
   }

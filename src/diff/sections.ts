@@ -4,56 +4,20 @@
  * special entries point into, sections dropped from the output, and
  * sections whose changes do not count as changes of running data.
  */
+import { SPECIAL_SECTIONS, isSpecialSectionName, type SpecialSection } from '../../rela/special-sections.js';
 
-export interface SpecialSpec {
-  name: string;
-  /** Entry size in bytes (fixed for the kernel being built). */
-  size: number;
-  /** The env variable the peer suite (kpatch) uses for the size, if any. */
-  env?: string;
-  /** The offset within an entry of the relocation to the site (code) it describes. */
-  anchor: number;
-  /** The offset within an entry of a static key (jump labels, static calls). */
-  key?: number;
-  /**
-   * The entry's anchor points at a record, not at code, and the record names
-   * its function: the offset within the record of a pointer to the
-   * function's name (`.printk_index` -> `struct pi_entry`, whose second
-   * field is `__func__`). Such entries are kept for included functions,
-   * with a copy of their record.
-   */
-  recordFuncName?: number;
-}
+/** A special section's row with the entry size this run uses (the probe's or --entry-size's, else the table's default). */
+export type SpecialSpec = SpecialSection;
 
-/** Defaults for x86-64 kernels of the 5.x/6.x era (the peer suite's objects). */
+/** The rows of the one table (rela/special-sections.ts) with the given sizes. */
 export function specialSpecs(overrides: ReadonlyMap<string, number>): Map<string, SpecialSpec> {
   const out = new Map<string, SpecialSpec>();
-  for (const s of SPECS) {
+  for (const s of SPECIAL_SECTIONS) {
     const size = overrides.get(s.name);
     out.set(s.name, size === undefined ? s : { ...s, size });
   }
   return out;
 }
-
-const SPECS: readonly SpecialSpec[] = [
-    { name: '.parainstructions', size: 16, env: 'PARA_STRUCT_SIZE', anchor: 0 },
-    { name: '__ex_table', size: 12, env: 'EX_STRUCT_SIZE', anchor: 0 },
-    { name: '__bug_table', size: 12, env: 'BUG_STRUCT_SIZE', anchor: 0 },
-    { name: '.altinstructions', size: 13, env: 'ALT_STRUCT_SIZE', anchor: 0 },
-    { name: '__jump_table', size: 24, env: 'JUMP_STRUCT_SIZE', anchor: 0, key: -8 },
-    { name: '.static_call_sites', size: 8, env: 'STATIC_CALL_STRUCT_SIZE', anchor: 0, key: 4 },
-    { name: '.smp_locks', size: 4, anchor: 0 },
-    { name: '.retpoline_sites', size: 4, anchor: 0 },
-    { name: '.return_sites', size: 4, anchor: 0 },
-    { name: '.call_sites', size: 4, anchor: 0 },
-    { name: '.ibt_endbr_seal', size: 4, anchor: 0 },
-    { name: '.orc_unwind_ip', size: 4, anchor: 0 },
-    { name: '.orc_unwind', size: 6, env: 'ORC_STRUCT_SIZE', anchor: -1 },
-    { name: '__mcount_loc', size: 8, anchor: 0 },
-    { name: '__patchable_function_entries', size: 8, anchor: 0 },
-    { name: '.printk_index', size: 8, env: 'PRINTK_INDEX_STRUCT_SIZE', anchor: 0, recordFuncName: 8 },
-];
-const SPEC_NAMES = new Set(SPECS.map((s) => s.name));
 
 /** Section class bits (computed once per section from its name). */
 export const C_DROPPED = 1;
@@ -78,7 +42,7 @@ export function sectionClass(name: string): number {
   if (isMetadata(name)) c |= C_METADATA;
   if (isAuxCode(name)) c |= C_AUX;
   if (name.startsWith('.kpatch.')) c |= C_KPATCH;
-  if (SPEC_NAMES.has(name)) c |= C_SPECIAL;
+  if (isSpecialSectionName(name)) c |= C_SPECIAL;
   if (name === '.modinfo') c |= C_MODINFO;
   if (name === '.note.GNU-stack') c |= C_GNU_STACK;
   if (name === '.orc_unwind_ip') c |= C_ORC_IP;

@@ -14,6 +14,7 @@ import type { RefusalCategory } from './refusal-kinds.js';
 import type { Inclusion } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
 import { C_ORC, C_ORC_IP, C_SPECIAL } from './sections.js';
+import { keyOffset } from '../../rela/special-sections.js';
 
 export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
   const k = ctx.patched;
@@ -67,7 +68,7 @@ export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
           // A record that names its function (printk index): the output gets its own copy.
           if (owners && k.relOff[j] === start + spec.anchor && k.isData(t) && k.symSec[t]) inc.includeData(t, false);
           const res = inc.resolve(t, sec, j);
-          if (spec.key !== undefined && k.relOff[j] - start === (spec.key < 0 ? size + spec.key : spec.key)) {
+          if (k.relOff[j] - start === keyOffset(spec, size)) {
             const twin = k.symTwin[t];
             if (checkKey(ctx, sec, start, twin ? ctx.orig.symName(twin) : k.symName(t), res) === 'inert') inert.add(i);
           }

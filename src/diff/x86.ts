@@ -3,7 +3,7 @@
  * PC-relative relocation's reference point lies, per section of a Kelf, and
  * whether two function bodies differ only in `__LINE__` immediates.
  */
-import { endsWithRel32, fieldToInstructionEnd, iced, instructionEnds } from '../../rela/insn.js';
+import { endsWithRel32, fieldToInstructionEnd, iced, instructionAt, instructionEnds, referenceKind, type ReferenceKind } from '../../rela/insn.js';
 import { isPcRelative } from '../../rela/x86_64.js';
 import type { Kelf } from './model.js';
 
@@ -28,6 +28,19 @@ export function pcAdjust(k: Kelf, sec: number, j: number): number {
   // A call or jump ends with its field: no need to decode (unless the section was decoded already).
   if (endsWithRel32(k.buf, k.secOffset(sec) + off, off, k.secSize(sec)) && !k.insnEnds.has(sec)) return 4;
   return fieldToInstructionEnd(sectionInstructionEnds(k, sec), off);
+}
+
+/**
+ * What relocation `j` in code does (rela/insn.ts): the rel32 of a direct
+ * call or jump ('branch'), an address made a value ('address': an immediate,
+ * a LEA), or a memory operand ('memory'); undefined outside decoded code.
+ */
+export function codeReferenceKind(k: Kelf, sec: number, j: number): ReferenceKind | undefined {
+  if (!k.isText(sec)) return undefined;
+  const off = k.relOff[j];
+  const ends = sectionInstructionEnds(k, sec);
+  const i = instructionAt(ends, off);
+  return i < 0 ? undefined : referenceKind(k.secData(sec), i === 0 ? 0 : ends[i - 1], off);
 }
 
 /** Functions whose arguments carry `__LINE__` (WARN, might_sleep, printk and friends). */

@@ -15,6 +15,7 @@ import type { SymbolTable } from '../../elf/symbols.js';
 import { MODINFO_SECTION, parseModinfo, type ModInfo } from './modinfo.js';
 import { MODULE_NAME_LEN } from './names.js';
 import type { ProblemList } from '../check/problem.js';
+import { compressionOf, decompress } from '../util/decompress.js';
 
 /** struct module: enum module_state state (4, padded to 8), struct list_head list (16), then char name[MODULE_NAME_LEN]. */
 const MODULE_NAME_OFFSET = 24;
@@ -103,6 +104,9 @@ export class ModuleImage {
       const err = e as NodeJS.ErrnoException;
       throw new KelpError(err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : (err.code ?? err.message), file);
     }
+    // A compressed module (.ko.xz): the loader decompresses it (CONFIG_MODULE_DECOMPRESS or the userspace insmod), so the rules apply to its contents.
+    const c = compressionOf(buf);
+    if (c !== null) buf = decompress(buf, c, file);
     return new ModuleImage(file, buf, problems);
   }
 

@@ -5,6 +5,7 @@
  * module-elf-format.rst; kernel/livepatch/core.c parses them).
  */
 import { basename } from 'node:path';
+import { moduleStem } from '../util/decompress.js';
 
 /** The module name as the kernel spells it: `-` becomes `_`. */
 export function kernelModuleName(name: string): string {
@@ -13,7 +14,8 @@ export function kernelModuleName(name: string): string {
 
 /** The kernel's name for a module file without a recorded name: basename without .ko, `-` as `_`. */
 export function moduleNameOfFile(file: string): string {
-  return kernelModuleName(basename(file).replace(/\.ko$/, ''));
+  const b = basename(file);
+  return kernelModuleName(moduleStem(b) ?? b);
 }
 
 /** MODULE_NAME_LEN: a module name is at most 55 characters and a NUL. */

@@ -3,7 +3,7 @@
  * from the contents: an ELF file (vmlinux, a .ko or a .o), `readelf -s --wide`
  * text, a System.map, or a /proc/kallsyms dump.
  */
-import { readFileSync } from 'node:fs';
+import { readMaybeCompressed } from '../util/decompress.js';
 import { KelpError } from '../errors.js';
 import { ElfFile } from '../../elf/reader.js';
 import {
@@ -13,8 +13,7 @@ import type { SymbolKind, SymbolTable, TargetSymbol } from './table.js';
 
 /** Reads and parses `file`; errors name the file and the line. */
 export function readSymbolTable(file: string): SymbolTable {
-  const buf = readFileSync(file);
-  return parseSymbolTable(buf, file);
+  return parseSymbolTable(readMaybeCompressed(file), file);
 }
 
 export function parseSymbolTable(buf: Buffer, file: string): SymbolTable {

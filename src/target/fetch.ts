@@ -5,6 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { TreeGuard } from '../build/guard.js';
 import { chooseToolchain, withToolchain } from '../kernel/toolchain.js';
 import { exists, removeTree, withLock, writeFileAtomic } from './atomic.js';
 import { CacheEntry, cacheRoot } from './cache.js';
@@ -180,9 +181,20 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
     }
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();
     if (!(await preparedWithKelpFlags(source))) {
-      say('re-preparing the source with kelp\'s flags (it was rebuilt without them)');
-      const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
-      await withToolchain(await toolchainFor(dir, pk, config, say), () => refreshPreparation(source!));
+      // A kelp build may be compiling in the tree right now: re-prepare only once it is done (the builds' own lock).
+      const tree = source;
+      const guard = await TreeGuard.acquire(dirname(dirname(dir)), tree, {
+        onWait: (pid) => say(`waiting for the tree: another kelp build (pid ${pid}) is building in ${tree}`),
+      });
+      try {
+        if (!(await preparedWithKelpFlags(tree))) {
+          say('re-preparing the source with kelp\'s flags (it was rebuilt without them)');
+          const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
+          await withToolchain(await toolchainFor(dir, pk, config, say), () => refreshPreparation(tree));
+        }
+      } finally {
+        guard.restore();
+      }
     }
   } else if (await entry.isDone('source')) {
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();

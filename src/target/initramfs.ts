@@ -13,6 +13,7 @@ import { buildCpio, type CpioEntry } from './cpio.js';
 import { MissingToolError, TargetError } from './errors.js';
 import { GUEST, generateInit, type InitPlan } from './init-script.js';
 import { requireTool } from './tools.js';
+import { moduleStem, readMaybeCompressed } from '../util/decompress.js';
 
 /** True when an ELF executable has no program interpreter (is statically linked). */
 export function isStaticElf(buf: Buffer): boolean {
@@ -84,9 +85,11 @@ export async function buildInitramfs(input: InitramfsInput): Promise<{ image: Bu
   const modules = [];
   for (const [i, m] of input.modules.entries()) {
     const dir = `${GUEST.modulesDir}/${i}`;
-    const guestPath = `${dir}/${basename(m.file)}`;
+    // A compressed module (Debian 6.12's .ko.xz) goes in decompressed: busybox's insmod hands the bytes to init_module, which does not decompress.
+    const stem = moduleStem(basename(m.file));
+    const guestPath = `${dir}/${stem !== null ? `${stem}.ko` : basename(m.file)}`;
     entries.push({ type: 'dir', path: dir.slice(1) });
-    entries.push({ type: 'file', path: guestPath.slice(1), data: await fs.readFile(m.file), mode: 0o644 });
+    entries.push({ type: 'file', path: guestPath.slice(1), data: readMaybeCompressed(m.file), mode: 0o644 });
     modules.push({ guestPath, name: m.name });
   }
   input.checks.forEach((cmd, j) => {

@@ -2,7 +2,7 @@
  * A kernel module's .modinfo (name, livepatch flag, vermagic) read on the
  * host, so results can name the module before it is loaded.
  */
-import { promises as fs } from 'node:fs';
+import { readMaybeCompressed } from '../util/decompress.js';
 import { ElfFormatError } from '../../elf/errors.js';
 import { ElfFile } from '../../elf/reader.js';
 import { MODINFO_SECTION, parseModinfo } from '../kmod/modinfo.js';
@@ -37,7 +37,7 @@ export function modinfoOfImage(buf: Buffer): Map<string, string> | undefined {
 
 /** Reads a module file's identity; a non-module gets its file-derived name. */
 export async function identifyModule(file: string): Promise<ModuleIdentity> {
-  const info = modinfoOfImage(await fs.readFile(file));
+  const info = modinfoOfImage(readMaybeCompressed(file));
   const fromFile = moduleNameOfFile(file);
   if (info === undefined) return { name: fromFile, livepatch: false, vermagic: undefined, isModule: false };
   return {

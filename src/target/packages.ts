@@ -17,6 +17,9 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   // kelp target fetch --source, kbuild
   tar: 'tar',
   xz: 'xz-utils',
+  unxz: 'xz-utils',
+  gzip: 'gzip',
+  zstd: 'zstd',
   make: 'make',
   gcc: 'gcc',
   'gcc-12': 'gcc-12',
@@ -46,6 +49,9 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   shellcheck: 'shellcheck',
   'systemd-analyze': 'systemd',
   setpriv: 'util-linux',
+  // the kelpctl Debian package (packaging/deb/build.sh) and its check
+  help2man: 'help2man',
+  lintian: 'lintian',
   // patches and trees
   diff: 'diffutils',
   patch: 'patch',
@@ -73,8 +79,11 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
 /** Packages `kelp target run` needs on the host. */
 export const RUN_PACKAGES: readonly string[] = ['qemu-system-x86', 'busybox-static'];
 
-/** Packages `kelp target fetch` needs (download and unpack). */
-export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg'];
+/** Packages that decompress a target's files: Debian 6.12's modules (.ko.xz), bzImage payloads (xz on 6.1, zstd on 6.12). */
+export const DECOMPRESS_PACKAGES: readonly string[] = ['xz-utils', 'zstd'];
+
+/** Packages `kelp target fetch` needs (download and unpack), and what reading the fetched files needs. */
+export const FETCH_PACKAGES: readonly string[] = ['apt', 'dpkg', ...DECOMPRESS_PACKAGES];
 
 /** Packages needed to build out-of-tree modules against the fetched headers. */
 /** (pahole: 6.12's kbuild writes BTF into every module it links with it.) */
@@ -97,6 +106,7 @@ export const BUILD_ROOT_PACKAGES: readonly string[] = ['mmdebstrap', 'util-linux
 export const TEST_PACKAGES: readonly string[] = [
   'gcc', 'g++', 'libc6-dev', 'binutils', 'kmod', 'cpio', 'busybox-static', 'dash', 'bash',
   'shellcheck', 'systemd', 'util-linux', 'diffutils', 'patch', 'git', 'findutils', 'coreutils', 'grep',
+  'dpkg', 'help2man', 'gzip', 'lintian',
 ];
 
 /** Packages `npm run bench` needs beyond the tests' (GNU time for peak memory). */

@@ -1,5 +1,5 @@
 /**
- * examples/ci/livepatch.yml runs the same script as `npm run example`, the
+ * examples/ci/livepatch.yml builds with the same script as `npm run example`, the
  * vmlinux example and this project's tests of them (examples/ci/build.sh),
  * so the CI job cannot drift from what the tests prove.
  */
@@ -10,16 +10,15 @@ import { REPO_ROOT } from '../support/paths.js';
 const read = (p: string) => readFileSync(join(REPO_ROOT, p), 'utf8');
 const SCRIPT = 'examples/ci/build.sh';
 
-test('the workflow builds changed .patch files with examples/ci/build.sh and keeps .ko and .json artifacts', () => {
+test('the workflow builds each release with examples/ci/build.sh, plans with plan.sh and bundles with kelp bundle', () => {
   const wf = read('examples/ci/livepatch.yml');
   expect(wf).toMatch(/^on:\n {2}push:\n {4}paths:\n {6}- '\*\*\.patch'$/m);
   expect(wf).toMatch(/^ {8}run: npm ci$/m);
-  // Every kelp invocation of the job goes through the shared script; nothing calls bin/kelp directly.
-  const runs = [...wf.matchAll(/(?:^|\s)(sh\s+\S+\.sh|bin\/kelp|npx kelp|kelp build)\b/g)].map((m) => m[1]);
-  expect(runs).toEqual([`sh ${SCRIPT}`]);
+  // Every kelp build of the pipeline goes through the shared script; kelp itself is called only to bundle.
+  const runs = [...wf.matchAll(/(?:^|\s)(sh\s+\S+\.sh|bin\/kelp \w+|npx kelp|kelp build)\b/g)].map((m) => m[1]);
+  expect(runs).toEqual(['sh examples/ci/plan.sh', `sh ${SCRIPT}`, 'bin/kelp bundle']);
   expect(wf).toMatch(/uses: actions\/upload-artifact@v4/);
-  expect(wf).toMatch(/livepatch-out\/\*\*\/\*\.ko/);
-  expect(wf).toMatch(/livepatch-out\/\*\*\/\*\.json/);
+  expect(wf).toMatch(/path: fix\.tar/);
 });
 
 test('npm run example and the vmlinux example run the same script with --verify', () => {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   FakeSystem,
   KELPCTL,
@@ -22,6 +22,7 @@ import {
 import { kelpctlMessage } from '../../src/target/run.js';
 
 const EX = {
+  fail: 1,
   usage: 2,
   notRoot: 3,
   noLivepatch: 4,
@@ -40,6 +41,7 @@ let other: string; // built for another kernel release
 let plain: string; // no livepatch=Y
 let cold: string; // replaces functions with old .cold parts (modinfo kelp_cold=)
 let notElf: string;
+let goodXz: string;
 
 beforeAll(() => {
   ensureCommands({ gcc: 'gcc', objcopy: 'binutils', busybox: 'busybox-static', dash: 'dash', setpriv: 'util-linux' });
@@ -61,6 +63,9 @@ beforeAll(() => {
   cold = buildModule(mods, 'lp_cold.ko', {
     modinfo: ['livepatch=Y', 'name=lp_cold', vermagic(RUNNING_RELEASE), 'kelp_cold=vmlinux:foo_show.cold', 'kelp_cold=mymod:bar_work.cold.1'],
   });
+  // Debian 6.12 ships modules xz-compressed (.ko.xz).
+  goodXz = path.join(mods, 'lp-good.ko.xz');
+  fs.writeFileSync(goodXz, execFileSync('xz', ['-c', '--check=crc32', good]));
   notElf = path.join(mods, 'text.ko');
   fs.writeFileSync(notElf, 'livepatch=Y\0name=text\0');
 });
@@ -157,6 +162,34 @@ describe.each(SHELLS)('kelpctl under $name', ({ argv: shell }) => {
       r = sys.run(shell, ['info', path.join(mods, 'missing.ko')]);
       expect(r.status).toBe(1);
       expect(r.stderr).toBe(`kelpctl: ${path.join(mods, 'missing.ko')}: no such file\n`);
+    });
+  });
+
+  describe('compressed modules (.ko.xz)', () => {
+    it('info reads the modinfo of an xz-compressed module', () => {
+      const r = sys.run(shell, ['info', goodXz]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('name:      lp_good\n');
+      expect(r.stdout).toContain('klp relocations against: nfsd,vmlinux\n');
+    });
+
+    it('load hands insmod a decompressed copy, and removes it afterwards', () => {
+      const r = sys.run(shell, ['load', goodXz], { FAKE_FLIP_AFTER: '0.2' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const calls = sys.calls();
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatch(/^insmod \S+\/kelpctl\.\d+\.ko$/);
+      expect(fs.existsSync(calls[0].slice('insmod '.length))).toBe(false);
+    });
+
+    it('a corrupt .ko.xz is one clear line', () => {
+      const bad = path.join(mods, 'bad.ko.xz');
+      fs.writeFileSync(bad, Buffer.concat([fs.readFileSync(goodXz).subarray(0, 40), Buffer.alloc(40)]));
+      const r = sys.run(shell, ['load', bad]);
+      expect(r.status).toBe(EX.fail);
+      expect(r.stderr).toBe(`kelpctl: ${bad}: cannot decompress it (xz)\n`);
     });
   });
 
