@@ -303,7 +303,7 @@ describe('the check fails when a spawned program has no package (synthetic sourc
       "import { runStatus } from './support/run.js';",
       "spawnSync('bpftool', ['--version']);",
       "execFileSync('file', ['-b', x]);",
-      "runStatus('patch', ['-p1']);",
+      "runStatus('quilt', ['push']);",
       "spawnSync('sh', ['-c', 'cd \"$1\" && zcat x.gz | cpio -id && lz4 -d y'], {});",
       "export const EXTRA_TOOLS = ['mkfs.ext4'];",
       "// spawnSync('commented-out', []);",
@@ -311,7 +311,7 @@ describe('the check fails when a spawned program has no package (synthetic sourc
     expect(problemsOf('test/x.test.ts', src)).toEqual([
       'test/x.test.ts:3: bpftool (spawnSync) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:4: file (execFileSync) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
-      'test/x.test.ts:5: patch (runStatus) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
+      'test/x.test.ts:5: quilt (runStatus) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:6: zcat (spawnSync(sh -c)) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:6: lz4 (spawnSync(sh -c)) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
       'test/x.test.ts:7: mkfs.ext4 (tool table) has no Debian package in TOOL_PACKAGES (src/target/packages.ts)',
