@@ -14,7 +14,7 @@ export interface FleetCliOptions {
   release: string[]; releases?: string; all?: boolean; suite?: string; flavour?: string; patchFor: string[];
   sourcedir?: string; kdir?: string; ootModule?: string; target?: string; symbols?: string; symvers?: string; kernel?: string;
   skipCompilerCheck?: boolean; name?: string; output?: string; replace: boolean; jobs?: number; keepTmp?: boolean; json?: boolean;
-  verify?: boolean; check: string[]; expect: string[]; expectDisabled: string[]; timeout?: number; cache?: boolean; quiet?: boolean;
+  verify?: boolean; check: string[]; expect: string[]; expectDisabled: string[]; timeout?: number; fuzz?: number; cache?: boolean; quiet?: boolean;
 }
 
 /** Options that name one kernel's files, which no fleet shares. */
@@ -35,6 +35,7 @@ function childArgs(o: FleetCliOptions, name: string, parallel: number): string[]
   for (const e of o.expect) a.push('--expect', e);
   for (const e of o.expectDisabled) a.push('--expect-disabled', e);
   if (o.timeout !== undefined) a.push('--timeout', String(o.timeout));
+  if (o.fuzz !== undefined) a.push('--fuzz', String(o.fuzz));
   return a;
 }
 

@@ -47,7 +47,7 @@ export function worstOutcome(list: readonly Outcome[]): Outcome {
 }
 
 /** A hunk that does not apply, as src/build/patch.ts names it. */
-const NO_APPLY_RE = /: hunk #\d+ \(@@ [^)]*@@\) does not apply$|: the hunks do not apply together$|: no such file in the tree$/;
+const NO_APPLY_RE = /: hunk #\d+ \(@@ [^)]*@@\) does not apply(?: with --fuzz \d+: it needs fuzz \d+ \(at line \d+\))?$|: no such file in the tree$/;
 
 /**
  * The outcome of a child `kelp build` from its exit status, whether it

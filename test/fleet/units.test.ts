@@ -81,6 +81,7 @@ describe('outcomes', () => {
     expect(classify(ExitCode.VerifyFailed, false, 'x.ko: verification failed')).toBe('verify-failed');
     expect(classify(1, false, 'fix.patch: fs/proc/namespaces.c: hunk #2 (@@ -91,7 +91,7 @@) does not apply')).toBe('does-not-apply');
     expect(classify(1, false, 'fix.patch: fs/proc/gone.c: no such file in the tree')).toBe('does-not-apply');
+    expect(classify(1, false, 'fix.patch: a.c: hunk #1 (@@ -9,7 +9,7 @@) does not apply with --fuzz 0: it needs fuzz 1 (at line 12)')).toBe('does-not-apply');
     expect(classify(1, false, 'make failed')).toBe('failed');
     expect(classify(null, false, 'stopped by SIGKILL')).toBe('failed');
     expect(classify(ExitCode.Internal, false, undefined)).toBe('failed');
