@@ -57,6 +57,11 @@ test('two releases: the patch builds on one and is reported with its hunk on the
   const rows = r.stderr.split('\n').slice(header + 1, header + 3);
   expect(rows[0]).toMatch(new RegExp(`^${NEW} +built +1 +\\d+\\.\\d$`));
   expect(rows[1]).toMatch(new RegExp(`^${OLD} +patch does not apply +0 +\\d+\\.\\d  .*${hunk.replace(/[()@+.#-]/g, '\\$&')}$`));
+  // The fleet's output is what kelp bundle packs: the one module, for its release.
+  const b = kelp(['bundle', out, '-o', join(tmp.dir, 'fix.tar'), '--json']);
+  expect([b.status, b.stderr]).toEqual([0, '']);
+  const manifest = JSON.parse(b.stdout) as { modules: Array<{ release: string }> };
+  expect(manifest.modules.map((m) => m.release)).toEqual([NEW]);
 }, 1_800_000);
 
 test('--patch-for gives the older release its own backport, which builds', () => {
