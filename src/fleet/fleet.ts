@@ -8,7 +8,9 @@
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import { KelpError, signalExitCode } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { FleetSignals } from './signals.js';
 import { exitCodeOf, OUTCOME_LABEL, worstOutcome, type Outcome } from './outcome.js';
 import { runRelease, type ReleaseResult } from './run-one.js';
 import { formatTable } from './table.js';
@@ -40,26 +42,34 @@ export interface FleetSummary {
 /** Runs every release's build; returns the summary (never throws for a failed release). */
 export async function runFleet(o: FleetOptions): Promise<{ summary: FleetSummary; table: string; path: string }> {
   const outdir = resolve(o.outdir);
-  const results: ReleaseResult[] = new Array(o.releases.length);
+  const results: ReleaseResult[] = [];
+  const signals = new FleetSignals(o.say);
   let next = 0;
   const worker = async () => {
     for (;;) {
       const i = next++;
       if (i >= o.releases.length) return;
       const release = o.releases[i]!;
+      if (signals.stopped(release)) return;
       const dir = join(outdir, release);
       mkdirSync(dir, { recursive: true });
       const own = o.patchFor.get(release);
       o.say(`${release}: building${own !== undefined ? ` with its own patch ${own}` : ''}`);
       const shown = own !== undefined ? [own] : o.patches;
-      const r = await runRelease({ release, patches: shown.map((p) => resolve(p)), shown, name: o.name, outdir: dir, args: o.args });
+      const r = await runRelease({ release, patches: shown.map((p) => resolve(p)), shown, name: o.name, outdir: dir, args: o.args }, (c) => signals.track(c));
       if (r.ko === undefined) rmEmptyDir(dir);
       o.say(`${release}: ${OUTCOME_LABEL[r.outcome]}${r.reason !== undefined ? `: ${r.reason}` : ''} (${r.seconds.toFixed(1)} s)`);
       results[i] = r;
     }
   };
   const n = Math.max(1, Math.min(o.parallel, o.releases.length));
-  await Promise.all(Array.from({ length: n }, worker));
+  signals.install();
+  try {
+    await Promise.all(Array.from({ length: n }, worker));
+  } finally {
+    signals.uninstall();
+  }
+  if (signals.signal !== null) throw new KelpError(`${signals.signal}: fleet build stopped; no fleet.json written`, undefined, signalExitCode(signals.signal));
   const worst = worstOutcome(results.map((r) => r.outcome));
   const summary: FleetSummary = { moduleName: o.name, patches: o.patches, worst, exitCode: exitCodeOf(worst), releases: results };
   const path = join(outdir, 'fleet.json');

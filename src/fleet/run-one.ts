@@ -4,7 +4,7 @@
  * handlers, the tree lock) stays in that process, while downloads, prepared
  * trees and the object cache are shared through the cache directory.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { classify, errorLine, type Outcome } from './outcome.js';
 
@@ -44,11 +44,12 @@ export interface ReleaseResult {
 interface ChildReport { objects?: Array<{ changedFunctions?: unknown[] }>; verify?: unknown }
 
 /** Runs one release's build to the end; never throws for a failed build. */
-export function runRelease(job: ReleaseJob): Promise<ReleaseResult> {
+export function runRelease(job: ReleaseJob, onStart?: (child: ChildProcess) => void): Promise<ReleaseResult> {
   const started = process.hrtime.bigint();
   return new Promise((resolve) => {
     const argv = [KELP_BIN, 'build', ...job.patches, '--release', job.release, '-o', job.outdir, '--json', '-q', ...job.args];
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    onStart?.(child);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));

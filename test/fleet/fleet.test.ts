@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { getTarget, targetPackages } from '../support/target.js';
 import { makeTmpDir } from '../support/tmp.js';
-import { kelp } from '../build/support.js';
+import { kelp, kelpWatching } from '../build/support.js';
 
 const NEW = '6.1.0-57-amd64';
 const OLD = '6.1.0-50-amd64';
@@ -78,6 +78,23 @@ test('--patch-for gives the older release its own backport, which builds', () =>
   const report = JSON.parse(readFileSync(join(out, OLD, 'livepatch-ns-readlink.json'), 'utf8')) as { objects: unknown };
   expect(JSON.stringify(report.objects)).toMatch(/proc_ns_readlink/);
 }, 1_800_000);
+
+test('SIGTERM stops the running release, starts no other, and writes no fleet.json', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'stopped');
+  let sent = false;
+  const r = await kelpWatching(['build', PATCH, '--release', NEW, '--release', OLD, '-o', out, '--no-cache'], (line, pid) => {
+    if (!sent && line === `kelp: ${NEW}: building`) {
+      sent = true;
+      setTimeout(() => process.kill(pid, 'SIGTERM'), 1000);
+    }
+  });
+  expect([r.status, r.stderr.slice(-3000)]).toEqual([ExitCode.Terminated, expect.any(String)]);
+  expect(r.stderr).toContain(`kelp: ${OLD}: not started (SIGTERM)`);
+  expect(r.stderr).toMatch(/kelp: SIGTERM: fleet build stopped; no fleet\.json written\n$/);
+  expect(existsSync(join(out, 'fleet.json'))).toBe(false);
+  expect(existsSync(join(out, NEW, 'livepatch-ns-readlink.ko'))).toBe(false);
+}, 600_000);
 
 test('fleet-only options are checked before anything is built', () => {
   const r = kelp(['build', PATCH, '--release', NEW, '--release', OLD, '--sourcedir', '/nonexistent', '-o', join(tmp.dir, 'x')]);
