@@ -99,6 +99,13 @@ test('SIGTERM stops the running release, starts no other, and writes no fleet.js
   expect(existsSync(join(out, NEW, 'livepatch-ns-readlink.ko'))).toBe(false);
 }, 600_000);
 
+test('--all narrows by --suite against kelp target list: none left is one clear error', () => {
+  if (skipUnlessReady(pre)) return;
+  const r = kelp(['build', PATCH, '--all', '--suite', 'nosuch', '-o', join(tmp.dir, 'all')]);
+  expect([r.status, r.stderr.split('\n').filter((l) => l !== '').pop()]).toEqual([ExitCode.BadInput, 'kelp: --all: no release with source in nosuch (see kelp target list)']);
+  expect(existsSync(join(tmp.dir, 'all'))).toBe(false);
+});
+
 test('fleet-only options are checked before anything is built', () => {
   const r = kelp(['build', PATCH, '--release', NEW, '--release', OLD, '--sourcedir', '/nonexistent', '-o', join(tmp.dir, 'x')]);
   expect(r.status).toBe(ExitCode.BadInput);
