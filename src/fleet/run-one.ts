@@ -11,6 +11,9 @@ import { classify, errorLine, type Outcome } from './outcome.js';
 /** The CLI script the children run (bin/kelp next to dist/). */
 const KELP_BIN = fileURLToPath(new URL('../../../bin/kelp', import.meta.url));
 
+/** Bytes of a release build's stderr kept for its error line. */
+const STDERR_KEEP = 64 * 1024;
+
 /** What one release's run is given. */
 export interface ReleaseJob {
   release: string;
@@ -53,7 +56,13 @@ export function runRelease(job: ReleaseJob, onStart?: (child: ChildProcess) => v
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => { if (err.length < 4096) err.push(d); });
+    // Only the end of stderr is kept (the error line is last), so a noisy build cannot grow memory.
+    let errBytes = 0;
+    child.stderr.on('data', (d: Buffer) => {
+      err.push(d);
+      errBytes += d.length;
+      while (errBytes > STDERR_KEEP && err.length > 1) errBytes -= err.shift()!.length;
+    });
     const finish = (status: number | null, why?: string) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       let report: ChildReport | undefined;
