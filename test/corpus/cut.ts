@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readSymbolTable } from '../../src/symbols/read.js';
+import { rng } from '../support/rng.js';
 
 export interface CorpusCase {
   /** The .c file, relative to the tree. */
@@ -44,17 +45,8 @@ export function sourceTree(series: string, version: string, dir: string): string
   return tree;
 }
 
-/** A small deterministic PRNG (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG (mulberry32): the tests' own. */
+export const seeded = rng;
 
 /** Text symbol names of vmlinux (System.map) and every module under `modules` (cached in `cacheFile`). */
 export function targetFunctions(systemMap: string, modules: string, cacheFile: string): Set<string> {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { applyHunks } from '../../src/patch/apply.js';
 import { diffLib } from '../../src/patch/jsdiff.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
+import { rng } from '../support/rng.js';
 import { getTarget, targetPackages } from '../support/target.js';
 import { makeTmpDir } from '../support/tmp.js';
 
@@ -31,18 +32,6 @@ beforeAll(async () => {
   }
 }, 900_000);
 afterAll(() => tmp.cleanup());
-
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Edits at random lines: a changed line, an inserted one, or a removed one. */
 function mutate(lines: string[], edits: number, rand: () => number, tag: string): string[] {
