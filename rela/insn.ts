@@ -59,15 +59,8 @@ export function endsWithRel32(code: Buffer, at: number, off: number, size: numbe
  * with a trailing immediate); 4 past the last instruction.
  */
 export function fieldToInstructionEnd(ends: Uint32Array, off: number): number {
-  let lo = 0;
-  let hi = ends.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ends[mid] <= off) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo >= ends.length) return 4;
-  return ends[lo] - off;
+  const i = instructionAt(ends, off);
+  return i < 0 ? 4 : ends[i] - off;
 }
 
 /**
