@@ -37,12 +37,19 @@
  * Shadow variables use the kernel's klp_shadow API (linux/livepatch.h); the
  * kpatch_shadow_* helpers below are thin wrappers over it with kpatch's
  * argument order.
+ *
+ * KPATCH_PRINTK and KPATCH_PRINTK_DEFERRED print without making the code
+ * around them cold; KPATCH_STATIC_CALL calls through a static call's key
+ * instead of its call site. kpatch-syscall.h (included below) gives
+ * KPATCH_SYSCALL_DEFINE1..6.
  */
 #ifndef _KELP_KPATCH_MACROS_H
 #define _KELP_KPATCH_MACROS_H
 
 #include <linux/compiler.h>
 #include <linux/livepatch.h>
+#include <linux/printk.h>
+#include <linux/static_call_types.h>
 #include <linux/types.h>
 
 /* What kpatch calls the object a callback runs for. */
@@ -129,5 +136,45 @@ static inline void kpatch_shadow_free_all(unsigned long id)
 {
 	klp_shadow_free_all(id, NULL);
 }
+
+/*
+ * printk() and printk_deferred() are __cold: gcc treats every path that
+ * reaches them as unlikely and may move the code of that path (and the
+ * functions it would have inlined there) to .text.unlikely or split it into
+ * a .cold part, so a patch that only adds a message can change far more
+ * code than the message. Behind a condition gcc cannot see through (a 1 it
+ * must keep in a register), only the call itself is the cold path.
+ */
+#define __KPATCH_UNCOLD(_call)							\
+({										\
+	int __kpatch_print = 1;							\
+	OPTIMIZER_HIDE_VAR(__kpatch_print);					\
+	if (__kpatch_print)							\
+		_call;								\
+})
+
+/* printk() for patch code: the same arguments, the surrounding code stays hot. */
+#define KPATCH_PRINTK(_fmt, ...)						\
+	__KPATCH_UNCOLD(printk(_fmt, ##__VA_ARGS__))
+
+/*
+ * printk_deferred() for patch code (the message is queued to irq_work, for
+ * contexts holding the runqueue lock where printk() could deadlock).
+ */
+#define KPATCH_PRINTK_DEFERRED(_fmt, ...)					\
+	__KPATCH_UNCOLD(printk_deferred(_fmt, ##__VA_ARGS__))
+
+/*
+ * KPATCH_STATIC_CALL(name)(args...) instead of static_call(name)(args...):
+ * an indirect call through the function the static call's key points to now.
+ * A static_call() site in patch code needs a .static_call_sites entry that
+ * the kernel reads when the livepatch module loads; when the key lives in a
+ * module, that entry would name a symbol only a .klp.rela section can
+ * supply, too late for the loader. Calling through the key has no such entry.
+ */
+#define KPATCH_STATIC_CALL(name)						\
+	((typeof(&STATIC_CALL_TRAMP(name)))READ_ONCE(STATIC_CALL_KEY(name).func))
+
+#include "kpatch-syscall.h"
 
 #endif /* _KELP_KPATCH_MACROS_H */

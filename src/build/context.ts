@@ -46,6 +46,8 @@ export interface BuildOptions {
   kernel?: string;
   /** Seconds before the verification boot is killed. */
   timeout?: number;
+  /** Lines of context a hunk may leave unchecked (patch's --fuzz; default 2, 0 refuses a hunk that needs fuzz). */
+  fuzz?: number;
   /** Cache root (default $KELP_CACHE or ${XDG_CACHE_HOME:-~/.cache}/kelp). */
   cache?: string;
   /** Use the original-object cache (default true). */

@@ -6,6 +6,8 @@
  * that way. Any refusal refuses the build (all listed); no changed function
  * at all is NoChange.
  */
+import { providedAcross } from './cross-objects.js';
+import { RefusalError, type BuildRefusal } from './refusals.js';
 import { promises as fs, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ExitCode, KelpError } from '../errors.js';
@@ -63,17 +65,20 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
   if (probe.sizes === null) progress.say(`could not compile the entry-size probe against ${v.kdir} (${probe.why}); kelp diff checks its defaults against each section`);
   // Where the patches moved lines: a __LINE__ immediate may differ only that way.
   const lineMap = LineMap.fromTexts([...v.applied.before].map(([p, b]) => [p, b, v.applied.after.get(p) ?? null])).data;
+  // New globals one patched object defines and another uses: resolved inside the livepatch module.
+  const provided = providedAcross(objects.list.map((obj) => ({ orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj) })));
   // IBT kernels: the image tells which functions keep their ENDBR (kelp diff's IBT rule).
   const ibt = configValue(v.config, 'X86_KERNEL_IBT') === 'y';
   const ibtKernel = ibt ? o.kernel : undefined;
   if (ibt && ibtKernel === undefined) progress.say('an IBT kernel and no --kernel: kelp diff refuses a patch that takes the address of a target function');
-  const jobs: DiffJob[] = objects.list.map((obj) => {
+  const jobs: DiffJob[] = objects.list.map((obj, i) => {
     const target = targetOf(obj);
     const modSymbols = target === 'vmlinux' ? v.symbols : moduleFiles.get(target);
     return {
       opts: {
         orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
         output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers: v.symvers, lineMap, entrySizes: probe.sizes ?? undefined,
+        provided: provided[i].provided, usedElsewhere: provided[i].usedElsewhere,
         kernel: ibtKernel, kernelMap: ibtKernel !== undefined && target !== 'vmlinux' ? v.symbols : undefined,
       },
     };
@@ -83,12 +88,10 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
   ctx.interrupts.stopDiffs = null;
   ctx.checkInterrupt(v.tree);
   showDiffLogs(ctx, outcomes);
-  const refusals: string[] = [];
-  outcomes.forEach((r, i) => {
-    if (r.exitCode === ExitCode.Refused) for (const x of r.report.refusals) refusals.push(`${objects.list[i]}: ${x.where}: ${x.reason}`);
-    else if (r.exitCode !== ExitCode.Ok && r.exitCode !== ExitCode.NoChange) refusals.push(`${objects.list[i]}: kelp diff failed (exit ${r.exitCode})`);
-  });
-  if (refusals.length > 0) throw new KelpError(`cannot be live-patched (${refusals.length} problem(s)): ${refusals.join('; ')}`, o.patches[0], ExitCode.Refused);
+  const failed = outcomes.map((r, i) => (r.exitCode !== ExitCode.Ok && r.exitCode !== ExitCode.Refused && r.exitCode !== ExitCode.NoChange ? `${objects.list[i]}: kelp diff failed (exit ${r.exitCode})` : null)).filter((x): x is string => x !== null);
+  if (failed.length > 0) throw new KelpError(failed.join('; '), o.patches[0]);
+  const refusals: BuildRefusal[] = outcomes.flatMap((r, i) => (r.exitCode === ExitCode.Refused ? r.report.refusals.map((x) => ({ object: objects.list[i], ...x })) : []));
+  if (refusals.length > 0) throw new RefusalError(refusals, o.patches[0]);
   const changed = outcomes.map((r, i) => (r.exitCode === ExitCode.Ok ? i : -1)).filter((i) => i >= 0);
   if (changed.length === 0) throw new KelpError(`changes no function of ${objects.list.join(', ')} (only comments, line numbers or unused code?)`, o.patches[0], ExitCode.NoChange);
   const reports: ObjectReport[] = objects.list.map((obj, i) => {
@@ -97,7 +100,7 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
       object: obj, target: jobs[i].opts.target!, result: r.exitCode === ExitCode.Ok ? 'changed' : 'no-change', cached: objects.cached.has(obj),
       changedFunctions: r.report.changedFunctions.map((f) => ({ name: f.name, oldName: f.oldName })),
       throughCallers: r.report.throughCallers.map((f) => ({ name: f.name, callers: f.callers })),
-      newFunctions: r.report.newFunctions, newData: r.report.newData,
+      newFunctions: r.report.newFunctions, newData: r.report.newData, coldParts: r.report.coldParts ?? [],
       diffBytes: r.exitCode === ExitCode.Ok ? statSync(jobs[i].opts.output).size : 0,
     };
   });

@@ -6,8 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, normalize, posix, relative, resolve, sep } from 'node:path';
-import { applyPatch, parsePatch, type StructuredPatch } from 'diff';
+import { parsePatch, type StructuredPatch } from 'diff';
 import { KelpError } from '../errors.js';
+import { applyHunks, type HunkPlacement } from '../patch/apply.js';
 
 /** One file a patch changes, with its path relative to the tree. */
 export interface FileChange {
@@ -27,6 +28,23 @@ export interface AppliedPatches {
   /** Contents before the first patch (null when the file did not exist). */
   before: Map<string, string | null>;
   changes: FileChange[];
+  /** The hunks that needed an offset or fuzz, and where they landed. */
+  moved: MovedHunk[];
+}
+
+/** A hunk that applied elsewhere than its header says, or with fuzz. */
+export interface MovedHunk extends HunkPlacement {
+  patch: string;
+  path: string;
+}
+
+/** `fs/x.c: hunk #2 landed at line 120 (offset 5 lines, fuzz 1)`. */
+export function describeMovedHunk(m: MovedHunk): string {
+  const how = [
+    ...(m.offset !== 0 ? [`offset ${m.offset > 0 ? '+' : ''}${m.offset} line${Math.abs(m.offset) === 1 ? '' : 's'}`] : []),
+    ...(m.fuzz > 0 ? [`fuzz ${m.fuzz}`] : []),
+  ];
+  return `${m.path}: hunk #${m.hunk} applied at line ${m.landed}, not ${m.expected} (${how.join(', ')})`;
 }
 
 const DEV_NULL = '/dev/null';
@@ -129,12 +147,15 @@ function readTreeFile(tree: string, rel: string): string | null {
 }
 
 /**
- * Applies every change in order against the tree's current files, in memory.
- * Throws naming the patch, the file and the hunk that does not apply.
+ * Applies every change in order against the tree's current files, in memory,
+ * as `patch -p1` would (offsets, and up to `maxFuzz` lines of fuzz; GNU
+ * patch's default is 2). Throws naming the patch, the file and the hunk that
+ * does not apply.
  */
-export function applyChanges(tree: string, changes: FileChange[]): AppliedPatches {
+export function applyChanges(tree: string, changes: FileChange[], maxFuzz = 2): AppliedPatches {
   const before = new Map<string, string | null>();
   const after = new Map<string, string | null>();
+  const moved: MovedHunk[] = [];
   for (const c of changes) {
     if (!before.has(c.path)) {
       const abs = resolve(tree, c.path);
@@ -151,24 +172,20 @@ export function applyChanges(tree: string, changes: FileChange[]): AppliedPatche
     } else if (current === null) {
       throw new KelpError(`${c.path}: no such file in the tree`, c.patch);
     }
-    const source = current ?? '';
-    const whole = applyPatch(source, c.structured);
-    if (whole === false) {
-      // Find the first hunk that does not apply, hunk by hunk.
-      let text = source;
-      c.hunks.forEach((h, i) => {
-        if (text === null) return;
-        const one = applyPatch(text, { ...c.structured, hunks: [h] });
-        if (one === false) {
-          throw new KelpError(`${c.path}: hunk #${i + 1} (@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@) does not apply`, c.patch);
-        }
-        text = one;
-      });
-      throw new KelpError(`${c.path}: the hunks do not apply together`, c.patch);
+    const r = applyHunks(current ?? '', c.hunks, maxFuzz);
+    if (!r.ok) {
+      const h = c.hunks[r.hunk - 1];
+      const header = `hunk #${r.hunk} (@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@)`;
+      if (r.wouldNeed !== null) {
+        throw new KelpError(`${c.path}: ${header} does not apply with --fuzz ${maxFuzz}: it needs fuzz ${r.wouldNeed.fuzz} (at line ${r.wouldNeed.landed})`, c.patch);
+      }
+      throw new KelpError(`${c.path}: ${header} does not apply`, c.patch);
     }
-    after.set(c.path, c.kind === 'delete' ? null : whole);
+    for (const p of r.placements) if (p.offset !== 0 || p.fuzz > 0) moved.push({ patch: c.patch, path: c.path, ...p });
+    after.set(c.path, c.kind === 'delete' ? (r.text === '' ? null : r.text) : r.text);
+    if (c.kind === 'delete' && r.text !== '') throw new KelpError(`${c.path}: the patch deletes this file, but the tree's has more lines than the patch removes`, c.patch);
   }
   // Files whose content did not change in the end are not touched.
   for (const [p, v] of after) if (v === before.get(p)) { after.delete(p); before.delete(p); }
-  return { after, before, changes };
+  return { after, before, changes, moved };
 }

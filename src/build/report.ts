@@ -4,6 +4,7 @@
  * NAME.ko and NAME.json into OUTDIR. A module that failed verification is
  * not written: it stays in the kept work directory (VerifyFailed).
  */
+import type { MovedHunk } from './patch.js';
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ExitCode, KelpError } from '../errors.js';
@@ -25,6 +26,8 @@ export interface ObjectReport {
   throughCallers: Array<{ name: string; callers: string[] }>;
   newFunctions: string[];
   newData: string[];
+  /** Replaced functions whose original has .cold parts, and those parts. */
+  coldParts: Array<{ name: string; parts: string[] }>;
   diffBytes: number;
 }
 
@@ -60,6 +63,8 @@ export interface BuildReport {
   total: number;
   verify: VerifyReport | null;
   repairedFromEarlierRun: string[];
+  /** Hunks that applied at an offset or with fuzz, and where they landed (as `patch -p1` would have put them). */
+  movedHunks: MovedHunk[];
 }
 
 export interface BuildResult { ko: string; json: string; report: BuildReport }
@@ -76,7 +81,7 @@ export async function writeReport(
     sizes: { ko: statSync(ko).size, diffObjects: d.reports.reduce((n, r) => n + r.diffBytes, 0) },
     cache: { hits: objects.cached.size, misses: objects.list.length - objects.cached.size },
     timings: { ...ctx.progress.timings }, total: Math.round((Date.now() - ctx.started) / 10) / 100,
-    verify, repairedFromEarlierRun: v.repaired,
+    verify, repairedFromEarlierRun: v.repaired, movedHunks: v.applied.moved,
   };
   if (verify !== null && !verify.ok) {
     ctx.keepWork = true;

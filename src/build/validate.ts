@@ -15,7 +15,7 @@ import { cacheRoot } from '../target/cache.js';
 import type { BuildContext } from './context.js';
 import { TreeGuard } from './guard.js';
 import { requireLivepatchConfig } from '../kernel/config.js';
-import { applyChanges, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
+import { applyChanges, describeMovedHunk, readPatchFile, unsupportedReason, type AppliedPatches, type FileChange } from './patch.js';
 
 /** What the later passes build from: the trees, the applied patches and the output names. */
 export interface Validated {
@@ -92,7 +92,9 @@ export async function validate(ctx: BuildContext): Promise<Validated> {
       throw new KelpError(`${c.path}: ${c.kind === 'create' ? 'a new .c file would need a Makefile change' : 'deleting a source file'}, which a livepatch cannot carry`, c.patch);
     }
   }
-  const applied: AppliedPatches = applyChanges(tree, changes);
+  const applied: AppliedPatches = applyChanges(tree, changes, o.fuzz ?? 2);
+  // Like patch: every hunk that did not land where its header says, or needed fuzz, is named (shown under --quiet too).
+  for (const m of applied.moved) ctx.progress.say(`warning: ${m.patch}: ${describeMovedHunk(m)}`, true);
   if (applied.after.size === 0) throw new KelpError('the patches change no file', o.patches[0]);
   const name = o.name ?? defaultModuleName(o.patches[0]);
   if (!/^[A-Za-z0-9_-]{1,55}$/.test(name)) throw new KelpError(`--name ${JSON.stringify(name)}: a module name is 1 to 55 letters, digits, '_' or '-'`);

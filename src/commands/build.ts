@@ -16,10 +16,18 @@ function positiveInt(flag: string) {
   };
 }
 
+function nonNegativeInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`${flag} ${value}: not a whole number (0 or more)`);
+    return n;
+  };
+}
+
 interface Opts {
   release?: string; skipCompilerCheck?: boolean; sourcedir?: string; kdir?: string; ootModule?: string; target?: string; name?: string; output?: string;
   symbols?: string; symvers?: string; replace: boolean; jobs?: number; keepTmp?: boolean; json?: boolean;
-  verify?: boolean; check: string[]; expect: string[]; expectDisabled: string[]; kernel?: string; timeout?: number; cache?: boolean; quiet?: boolean;
+  verify?: boolean; check: string[]; expect: string[]; expectDisabled: string[]; kernel?: string; timeout?: number; fuzz?: number; cache?: boolean; quiet?: boolean;
 }
 
 const build: Subcommand = {
@@ -48,16 +56,22 @@ const build: Subcommand = {
       .option('--expect-disabled <regex>', 'with --verify: regular expression the checks\' output must match after the patch is disabled in the target (repeatable)', collect, [])
       .option('--kernel <vmlinuz>', 'with --verify: the kernel image to boot (default: the fetched Debian target\'s)')
       .option('--timeout <seconds>', 'with --verify: kill the target after this long (default 300)', positiveInt('--timeout'))
+      .option('--fuzz <n>', 'context lines a hunk may leave unchecked, as patch -F (default 2; 0 refuses hunks that need fuzz; offsets are always accepted and reported)', nonNegativeInt('--fuzz'))
       .option('--skip-compiler-check', 'build even when the kernel\'s exact compiler (CONFIG_CC_VERSION_TEXT) is neither on the host nor in a build root; the report records it')
       .option('--no-cache', 'rebuild the original objects instead of using the object cache')
       .option('-q, --quiet', 'no progress lines')
       .action(async (patches: string[], opts: Opts) => {
         const { buildLivepatch } = await import('../build/index.js');
+        const { RefusalError } = await import('../build/refusals.js');
         const r = await buildLivepatch({
           patches, release: opts.release, skipCompilerCheck: opts.skipCompilerCheck, sourcedir: opts.sourcedir, kdir: opts.kdir, ootModule: opts.ootModule, target: opts.target, name: opts.name,
           outdir: opts.output, symbols: opts.symbols, symvers: opts.symvers, replace: opts.replace, jobs: opts.jobs,
           keepTmp: opts.keepTmp, verify: opts.verify, check: opts.check, expect: opts.expect, expectDisabled: opts.expectDisabled, kernel: opts.kernel,
-          timeout: opts.timeout, useCache: opts.cache !== false, quiet: opts.quiet,
+          timeout: opts.timeout, fuzz: opts.fuzz, useCache: opts.cache !== false, quiet: opts.quiet,
+        }).catch((e: unknown) => {
+          // --json: the refusals, each with its category and advice, on stdout too.
+          if (opts.json && e instanceof RefusalError) process.stdout.write(`${JSON.stringify(e.toJSON(), null, 2)}\n`);
+          throw e;
         });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(r.report, null, 2)}\n`);

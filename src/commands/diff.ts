@@ -23,13 +23,14 @@ const diff: Subcommand = {
       .option('--kernel-map <file>', "the System.map naming --kernel's addresses (default: --symbols, for a vmlinux target)")
       .option('--entry-size <section=bytes>', 'a special section\'s entry size (repeatable)', collect, [])
       .option('--patch <file>', 'the patch that made PATCHED (repeatable, in order): a __LINE__ constant may change only as the patch moves its line', collect, [])
+      .option('--provided <symbol>', 'a global symbol another object of the same livepatch newly defines: left undefined for the module\'s link, not looked up in the target (repeatable)', collect, [])
       .option('--json <file>', 'also write the report as JSON')
       .option('-v, --verbose', 'report line-number-only and ignored functions and notes')
-      .action(async (orig: string, patched: string, opts: { output: string; target: string; symbols?: string; symvers?: string; kernel?: string; kernelMap?: string; entrySize: string[]; patch: string[]; json?: string; verbose?: boolean }) => {
+      .action(async (orig: string, patched: string, opts: { output: string; target: string; symbols?: string; symvers?: string; kernel?: string; kernelMap?: string; entrySize: string[]; patch: string[]; provided: string[]; json?: string; verbose?: boolean }) => {
         const { runDiff } = await import('../diff/run.js');
         const r = runDiff({
           orig, patched, output: opts.output, target: opts.target, symbols: opts.symbols, symvers: opts.symvers, kernel: opts.kernel, kernelMap: opts.kernelMap,
-          entrySizes: opts.entrySize, patches: opts.patch, json: opts.json, verbose: opts.verbose,
+          entrySizes: opts.entrySize, patches: opts.patch, provided: opts.provided, json: opts.json, verbose: opts.verbose,
         });
         process.exitCode = r.exitCode;
       });

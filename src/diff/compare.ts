@@ -225,10 +225,10 @@ export function compareData(ctx: DiffContext): void {
     const table = deviceTableOf(P, d);
     if (table !== null) {
       // Refused once, under the table's own name.
-      if (!table.aliasOfPresentTable) refuse(ctx, `${P.file}: ${table.table}`, deviceTableReason(table, P.secName(sec)));
+      if (!table.aliasOfPresentTable) refuse(ctx, `${P.file}: ${table.table}`, deviceTableReason(table, P.secName(sec)), 'device-table');
       continue;
     }
-    refuse(ctx, `${P.file}: ${name}`, `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`);
+    refuse(ctx, `${P.file}: ${name}`, `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`, 'data-changed');
   }
 }
 
@@ -278,7 +278,7 @@ export function compareFunctions(ctx: DiffContext): void {
 
 function refuseInit(ctx: DiffContext, f: number): void {
   const P = ctx.patched;
-  refuse(ctx, `${P.file}: ${P.symName(f)}`, `__init/__exit function changed (in ${P.secName(P.symSec[f])}); init and exit code cannot be live-patched`);
+  refuse(ctx, `${P.file}: ${P.symName(f)}`, `__init/__exit function changed (in ${P.secName(P.symSec[f])}); init and exit code cannot be live-patched`, 'init-code');
 }
 
 function rangeSame(P: Kelf, f: number, O: Kelf, o: number): boolean {

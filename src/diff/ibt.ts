@@ -140,7 +140,7 @@ function checkReference(ctx: DiffContext, inc: Inclusion, sec: number, j: number
   const who = res.object === ctx.target && res.object !== 'vmlinux' ? `${res.object}'s ${res.name}` : res.name;
   const facts = ibt.targets(res.object);
   if (facts === null) {
-    refuse(ctx, where, `takes the address of ${who}, and kelp cannot tell whether ${res.object}'s ENDBR64 for it survives boot (IBT seals unused ones): give ${ibt.hint}`);
+    refuse(ctx, where, `takes the address of ${who}, and kelp cannot tell whether ${res.object}'s ENDBR64 for it survives boot (IBT seals unused ones): give ${ibt.hint}`, 'ibt-endbr');
     return false;
   }
   const state = facts.state(res.name, res.sympos);
@@ -162,6 +162,6 @@ function checkReference(ctx: DiffContext, inc: Inclusion, sec: number, j: number
       return false;
     }
   }
-  refuse(ctx, where, `takes the address of ${who}, but ${why}: an indirect call to it faults with "Missing ENDBR" (#CP) under IBT; call it directly, or add a function of the patch's own that calls it`);
+  refuse(ctx, where, `takes the address of ${who}, but ${why}: an indirect call to it faults with "Missing ENDBR" (#CP) under IBT; call it directly, or add a function of the patch's own that calls it`, 'ibt-endbr');
   return false;
 }

@@ -101,11 +101,40 @@ export class Inclusion {
   }
 
   resolve(sym: number, from: number, j: number): Resolution {
+    const own = this.ownDescriptor(sym, j);
+    if (own !== null) return own;
     const hit = this.resolutions.get(sym);
     if (hit) return hit;
     const res = this.decide(sym, from, j);
     this.resolutions.set(sym, res);
     return res;
+  }
+
+  /** Dynamic-debug descriptors the output carries as its own (module targets), in the order first reached. */
+  readonly ownDescriptors: number[] = [];
+
+  /**
+   * A module's dynamic-debug descriptor (pr_debug, dev_dbg) that included
+   * code refers to: the livepatch gets its own copy in its own __dyndbg
+   * section. The module's descriptor holds the jump label key of the site,
+   * and the kernel applies a livepatch's relocations to a module too late
+   * for jump labels; with its own descriptor the key is the livepatch
+   * module's, registered when it loads, and the site is switched on and off
+   * through the livepatch module's entry in dynamic debug control. Decided
+   * per relocation: references by section symbol reach different descriptors.
+   */
+  private ownDescriptor(sym: number, j: number): Resolution | null {
+    const k = this.ctx.patched;
+    const sec = k.symSec[sym];
+    if (this.ctx.target === 'vmlinux' || !sec || k.secName(sec) !== '__dyndbg') return null;
+    const at = (k.isSection(sym) ? 0 : k.value(sym)) + k.relAdd[j];
+    const d = k.isData(sym) && !k.isSection(sym) ? sym : k.symbolAt(sec, at);
+    if (!d || !k.isData(d)) return null;
+    if (!k.has(d, F_INCLUDE)) {
+      this.includeData(d, false);
+      this.ownDescriptors.push(d);
+    }
+    return SELF;
   }
 
   private decide(sym: number, from: number, j: number): Resolution {
@@ -116,7 +145,7 @@ export class Inclusion {
     if (!sec) return this.external(sym); // SHN_ABS and friends: by name
     if ((k.secClass[sec] & C_KPATCH) !== 0) {
       // Patch-author markers are read by the diff, never copied: code must not point into them.
-      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}, a kpatch marker section that never reaches the output`);
+      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}, a kpatch marker section that never reaches the output`, 'patch-marker');
       return ERROR;
     }
     const isFunc = k.isFunc(sym);
@@ -137,7 +166,7 @@ export class Inclusion {
       }
       const b = k.secBundled[sec];
       if (b && !k.isSection(sym)) return this.resolve(b, from, j);
-      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}+0x${(k.relAdd[j] + (k.isSection(sym) ? 0 : k.value(sym))).toString(16)}, which no symbol names; it cannot be reached from a patch`);
+      refuse(ctx, k.where(from, k.relOff[j]), `reference to ${k.secName(sec)}+0x${(k.relAdd[j] + (k.isSection(sym) ? 0 : k.value(sym))).toString(16)}, which no symbol names; it cannot be reached from a patch`, 'unnamed-reference');
       return ERROR;
     }
     if (isFunc) {
@@ -204,6 +233,8 @@ export class Inclusion {
   /** A symbol the patched object does not define. */
   private external(sym: number): Resolution {
     const name = this.ctx.patched.symName(sym);
+    // New in another object of this livepatch: the module's own link resolves it.
+    if (this.ctx.provided.has(name)) return { kind: 'undef', name };
     const exp = this.ctx.symvers.get(name);
     if (exp && this.loaderResolves(exp.module)) return { kind: 'undef', name };
     const object = this.ownerOfExternal(sym, name);
@@ -264,7 +295,7 @@ export class Inclusion {
     }
     const res = findSympos(ctx.symbols, { name, file: ctx.orig.sourceFile, neighbours: this.neighbours, global });
     if (!res.ok) {
-      refuse(ctx, `${ctx.patched.file}: ${ctx.patched.symName(sym)}`, `cannot tell which of the target's symbols named ${name} is meant: ${res.candidates.join(', ')}`);
+      refuse(ctx, `${ctx.patched.file}: ${ctx.patched.symName(sym)}`, `cannot tell which of the target's symbols named ${name} is meant: ${res.candidates.join(', ')}`, 'ambiguous-symbol');
       return 0;
     }
     if (!res.found && !ctx.symbols.mentions(name)) ctx.notes.push(`${name} is not in the target's symbol table ${ctx.symbols.table.source}; assuming it is unique`);
@@ -311,10 +342,10 @@ export function includeChanges(ctx: DiffContext, markers: Markers): Inclusion {
     const sec = k.symSec[f];
     if (!hasFentry(k, f)) {
       const why = blocked.get(f);
-      refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it has no __fentry__ call at entry (notrace, as every \`inline\` function of the kernel is, or not built with -mfentry) and cannot be patched${why === undefined ? '' : `, nor replaced through its callers: ${why}`}`);
+      refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it has no __fentry__ call at entry (notrace, as every \`inline\` function of the kernel is, or not built with -mfentry) and cannot be patched${why === undefined ? '' : `, nor replaced through its callers: ${why}`}`, 'no-fentry');
     }
     if (k.secBundled[sec] !== f && k.isText(sec) && (k.secClass[sec] & C_INIT) === 0) {
-      refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it shares section ${k.secName(sec)} with other code; build with -ffunction-sections`);
+      refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it shares section ${k.secName(sec)} with other code; build with -ffunction-sections`, 'shared-section');
     }
     inc.functions.push(f);
     inc.includeFunction(f);

@@ -62,7 +62,7 @@ export function readMarkers(ctx: DiffContext): Markers {
       for (let j = a; j < b; j++) {
         const f = functionOf(k, j);
         if (!f) {
-          refuse(ctx, k.where(sec, k.relOff[j]), `${name} entry does not point at a function`);
+          refuse(ctx, k.where(sec, k.relOff[j]), `${name} entry does not point at a function`, 'patch-marker');
           continue;
         }
         k.set(f, name === '.kpatch.force' ? F_FORCED : F_IGNORED);
@@ -70,18 +70,18 @@ export function readMarkers(ctx: DiffContext): Markers {
     } else if (name === '.kpatch.ignore.sections') {
       for (let j = a; j < b; j++) {
         const s = stringAt(k, j);
-        if (s === null) refuse(ctx, k.where(sec, k.relOff[j]), 'KPATCH_IGNORE_SECTION entry does not point at a section name');
+        if (s === null) refuse(ctx, k.where(sec, k.relOff[j]), 'KPATCH_IGNORE_SECTION entry does not point at a section name', 'patch-marker');
         else ignoredSections.add(s);
       }
     } else if (CALLBACK_KINDS[name]) {
       const kind = CALLBACK_KINDS[name];
       const fnRels: number[] = [];
       for (let j = a; j < b; j++) if (k.relOff[j] % 16 === 0) fnRels.push(j);
-      if (fnRels.length > 1) refuse(ctx, `${k.file}: ${name}`, `more than one ${kind} callback`);
+      if (fnRels.length > 1) refuse(ctx, `${k.file}: ${name}`, `more than one ${kind} callback`, 'patch-marker');
       for (const j of fnRels) {
         const f = functionOf(k, j);
         if (!f) {
-          refuse(ctx, k.where(sec, k.relOff[j]), `${name} entry does not point at a function`);
+          refuse(ctx, k.where(sec, k.relOff[j]), `${name} entry does not point at a function`, 'patch-marker');
           continue;
         }
         out.callbacks[kind] = k.symName(f);

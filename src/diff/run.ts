@@ -25,7 +25,7 @@ import { checkIndirectBranchTargets, readIbtFacts } from './ibt.js';
 import { applyIgnoredSections, readMarkers } from './markers.js';
 import { Kelf } from './model.js';
 import { buildOutput } from './output.js';
-import { formatReport, makeReport, type DiffReport } from './report.js';
+import { formatReport, makeReport, oldColdParts, type DiffReport } from './report.js';
 import { specialSpecs } from './sections.js';
 import { SIZE_ENV } from '../../rela/special-sections.js';
 import { selectSpecialEntries } from './special.js';
@@ -55,6 +55,10 @@ export interface DiffOptions {
   lineMap?: LineMapData;
   /** Where the human report goes (default stderr). */
   log?: (text: string) => void;
+  /** Global symbols other objects of the same livepatch newly define (resolved inside the livepatch module). */
+  provided?: string[];
+  /** This object's new globals that other objects of the livepatch use: the output is needed for them alone. */
+  usedElsewhere?: string[];
 }
 
 export interface DiffResult {
@@ -137,10 +141,11 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
   const patched = load(opts.patched);
   open.push(patched);
   const ctx: DiffContext = {
-    orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], verbose: opts.verbose === true,
+    orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], warnings: [], verbose: opts.verbose === true,
     symbols: opts.symbols ? new SymbolIndex(readSymbolTable(opts.symbols)) : null,
     symvers: opts.symvers ? readSymvers(opts.symvers) : new Symvers(),
     lines: lineMapOf(opts), ibt: null,
+    provided: new Set(opts.provided ?? []),
   };
   ctx.ibt = readIbtFacts(opts, orig, patched, target, ctx.symbols);
   if (!ctx.symbols) ctx.notes.push('no --symbols: every target symbol is assumed unique (sympos 0)');
@@ -160,6 +165,9 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     inc.drain();
     selectSpecialEntries(ctx, inc);
   }
+  for (const d of inc.ownDescriptors) {
+    ctx.warnings.push(`${patched.file}: ${patched.symName(d)}: the dynamic debug site gets the livepatch's own descriptor (enable it with 'module <livepatch module> +p' in dynamic debug control, not through ${target})`);
+  }
 
   const O = orig;
   const P = patched;
@@ -172,6 +180,7 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     newData: inc.newData.map((d) => P.symName(d)),
     klpSymbols: [],
     callbacks: markers.callbacks,
+    coldParts: oldColdParts(ctx, inc).flatMap((c) => c.parts),
   };
   // klp_func.old_sympos: the replaced function's position in the target.
   meta.functions.forEach((fn, i) => {
@@ -179,13 +188,14 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     fn.sympos = inc.sympos(fn.oldName, !O.isLocal(P.symTwin[f]), f);
   });
 
+  const usedElsewhere = new Set(opts.usedElsewhere ?? []);
   let result: DiffReport['result'];
   let exitCode: ExitCode;
   let out: Buffer | null = null;
   if (ctx.refusals.length > 0) {
     result = 'refused';
     exitCode = ExitCode.Refused;
-  } else if (meta.functions.length === 0 && meta.newFunctions.length === 0 && Object.keys(meta.callbacks).length === 0) {
+  } else if (meta.functions.length === 0 && meta.newFunctions.length === 0 && !meta.newData.some((d) => usedElsewhere.has(d)) && Object.keys(meta.callbacks).length === 0) {
     result = 'no-change';
     exitCode = ExitCode.NoChange;
   } else {

@@ -10,6 +10,7 @@
 import { KelpError } from '../errors.js';
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
+import type { RefusalCategory } from './refusal-kinds.js';
 import type { Inclusion } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
 import { C_ORC, C_ORC_IP, C_SPECIAL } from './sections.js';
@@ -57,6 +58,7 @@ export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
         orcKept = kept;
         orcIp = sec;
       }
+      const inert = new Set<number>();
       for (const i of kept) {
         const start = i * size;
         const [a, b] = k.relRange(sec, start, start + size);
@@ -68,10 +70,11 @@ export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
           const res = inc.resolve(t, sec, j);
           if (k.relOff[j] - start === keyOffset(spec, size)) {
             const twin = k.symTwin[t];
-            checkKey(ctx, sec, start, twin ? ctx.orig.symName(twin) : k.symName(t), res);
+            if (checkKey(ctx, sec, start, twin ? ctx.orig.symName(twin) : k.symName(t), res) === 'inert') inert.add(i);
           }
         }
       }
+      if (inert.size > 0) inc.special.set(sec, kept.filter((i) => !inert.has(i)));
     }
     if (orcKept) {
       let orc = 0;
@@ -115,7 +118,38 @@ function recordOwner(k: Kelf, j: number, field: number): string | null {
   return data.toString('latin1', off, end < 0 ? data.length : end);
 }
 
-function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res: ReturnType<Inclusion['resolve']>): void {
+/** What a module key belongs to: a dynamic debug descriptor, a tracepoint, or a plain static key or call. */
+export function keyCategory(key: string, what: 'jump label' | 'static call'): RefusalCategory {
+  if (/^__UNIQUE_ID_ddebug\d+$|^descriptor\.\d+$|^__dyndbg$/.test(key)) return 'dynamic-debug';
+  if (/^__tracepoint_|^__SCK__tp_func_|^__tracepoints$/.test(key)) return 'tracepoint';
+  return what === 'jump label' ? 'jump-label-key-in-module' : 'static-call-key-in-module';
+}
+
+/** The bytes of a jump label site that leave it off: a 5-byte or 2-byte NOP. */
+function siteIsNop(k: Kelf, sec: number, start: number): boolean {
+  const [a, b] = k.relRange(sec, start, start + 1);
+  if (b <= a) return false;
+  const t = k.relSym[a];
+  const ts = t ? k.symSec[t] : 0;
+  if (!ts || k.isNobits(ts)) return false;
+  const at = (k.isSection(t) ? 0 : k.value(t)) + k.relAdd[a];
+  const d = k.secData(ts);
+  const nop5 = [0x0f, 0x1f, 0x44, 0x00, 0x00];
+  if (at >= 0 && at + 5 <= d.length && nop5.every((x, n) => d[at + n] === x)) return true;
+  return at >= 0 && at + 2 <= d.length && d[at] === 0x66 && d[at + 1] === 0x90;
+}
+
+/**
+ * A jump label or static call site whose key is defined in a module. The
+ * kernel applies a livepatch's relocations to a module too late for the
+ * tables it reads at load, so the site cannot keep the module's key. A
+ * tracepoint's or dynamic-debug site's jump label that is compiled off is
+ * left out of the table and stays off ('inert', with a warning, as kpatch
+ * does); a tracepoint's static call is left out and calls through the
+ * module's trampoline, which the module keeps current. Anything else is
+ * refused.
+ */
+function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res: ReturnType<Inclusion['resolve']>): 'ok' | 'inert' | 'refused' {
   const k = ctx.patched;
   const name = k.secName(sec);
   const what = name === '__jump_table' ? 'jump label' : 'static call';
@@ -131,9 +165,21 @@ function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res
     const exp = ctx.symvers.get(res.name);
     if (exp && exp.module !== 'vmlinux') module = exp.module;
   }
-  if (module !== null) {
-    refuse(ctx, where, `${what} uses key ${key}, which is defined in module ${module}; the kernel applies a livepatch's relocations to a module too late for ${what}s (use static_key_enabled() or a plain call)`);
+  if (module === null) return 'ok';
+  const category = keyCategory(key, what);
+  if (category === 'tracepoint' || category === 'dynamic-debug') {
+    const kind = category === 'tracepoint' ? 'tracepoint' : 'dynamic debug';
+    if (what === 'static call') {
+      ctx.warnings.push(`${where}: ${kind} static call site of module ${module} (key ${key}) left out of the livepatch's table: it calls through the module's trampoline`);
+      return 'inert';
+    }
+    if (siteIsNop(k, sec, start)) {
+      ctx.warnings.push(`${where}: ${kind} site of module ${module} (key ${key}) stays off in the patched code: the livepatch cannot use the module's key`);
+      return 'inert';
+    }
   }
+  refuse(ctx, where, `${what} uses key ${key}, which is defined in module ${module}; the kernel applies a livepatch's relocations to a module too late for ${what}s`, category);
+  return 'refused';
 }
 
 /**

@@ -56,6 +56,7 @@ export function planLink(inputs: DiffInput[]): LinkPlan {
       obj = { name: target, functions: [], callbacks: {} };
       objects.set(target, obj);
     }
+    if (input.meta.coldParts && input.meta.coldParts.length > 0) obj.coldParts = [...(obj.coldParts ?? []), ...input.meta.coldParts];
     input.meta.functions.forEach((f, k) => {
       const key = `${target}\0${f.oldName}\0${f.sympos}`;
       const prev = funcKeys.get(key);

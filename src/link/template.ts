@@ -45,6 +45,8 @@ export interface TemplateObject {
   name: string;
   functions: TemplateFunction[];
   callbacks: TemplateCallbacks;
+  /** Old .cold parts of the replaced functions: recorded as modinfo kelp_cold=OBJECT:SYMBOL. */
+  coldParts?: string[];
 }
 
 export interface TemplateInput {
@@ -117,7 +119,9 @@ export function renderLivepatchSource(input: TemplateInput, template?: string): 
     o.push('\t},');
     objects.push(o.join('\n'));
   });
+  const coldInfo = input.objects.flatMap((obj) => [...new Set(obj.coldParts ?? [])].sort().map((p) => `MODULE_INFO(kelp_cold, ${cString(`${obj.name}:${p}`)});`));
   const values: Record<string, string> = {
+    MODULE_INFO: coldInfo.join('\n'),
     MODULE_NAME: input.moduleName,
     DECLARATIONS: decls.join('\n'),
     FUNCTION_TABLES: tables.join('\n'),

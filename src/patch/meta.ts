@@ -66,4 +66,6 @@ export interface DiffMeta {
   /** Every placeholder used by the output's relocations. */
   klpSymbols: KlpSymbol[];
   callbacks: Callbacks;
+  /** The old `.cold` parts of the functions this object's patch replaces (kelpctl looks for tasks asleep in them). */
+  coldParts?: string[];
 }

@@ -54,6 +54,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   lintian: 'lintian',
   // patches and trees
   diff: 'diffutils',
+  patch: 'patch',
   git: 'git',
   // the base system's programs that scripts and tests use (on every Debian machine)
   awk: 'mawk',
@@ -104,7 +105,7 @@ export const BUILD_ROOT_PACKAGES: readonly string[] = ['mmdebstrap', 'util-linux
  */
 export const TEST_PACKAGES: readonly string[] = [
   'gcc', 'g++', 'libc6-dev', 'binutils', 'kmod', 'cpio', 'busybox-static', 'dash', 'bash',
-  'shellcheck', 'systemd', 'util-linux', 'diffutils', 'git', 'findutils', 'coreutils', 'grep',
+  'shellcheck', 'systemd', 'util-linux', 'diffutils', 'patch', 'git', 'findutils', 'coreutils', 'grep',
   'dpkg', 'help2man', 'gzip', 'lintian',
 ];
 

@@ -106,6 +106,9 @@ test('a constant passed to printk changed by the patch is a change; lines the pa
   expect(r2.stderr).toMatch(/changed function: kelp_demo_show: its part kelp_demo_show\.cold changed \(the constant passed to _printk changed from 700 to 900, and the patch moves no line from 700 to 900\)/);
   const report = JSON.parse(readFileSync(join(tmp.dir, 'const-out', 'livepatch-const.json'), 'utf8'));
   expect(report.objects[0].changedFunctions).toEqual([{ name: 'kelp_demo_show', oldName: 'kelp_demo_show' }]);
+  // The replaced function's old .cold part is named: a task asleep there would escape the livepatch core's stack check.
+  expect(report.objects[0].coldParts).toEqual([{ name: 'kelp_demo_show', parts: ['kelp_demo_show.cold'] }]);
+  expect(r2.stderr).toMatch(/old \.cold parts: kelp_demo_show: kelp_demo_show\.cold \(tasks asleep there escape/);
 }, 600_000);
 
 test('a kpatch-style patch (#include "kpatch-macros.h", a post-patch callback) builds unchanged and its callback runs in the VM', () => {
@@ -124,6 +127,26 @@ test('a kpatch-style patch (#include "kpatch-macros.h", a post-patch callback) b
   expect(outputs(report).before).toEqual(['hello from a kpatch-style patch, read 1 time(s)\n', '1\n', '1\n']);
   expect(outputs(report).after).toEqual(['hello from kelp_demo, read 2 time(s)\n', '1\n', 'disabled\n']);
   expect(hashTree(example)).toEqual(before);
+}, 600_000);
+
+test('a module function with a pr_debug() site: the livepatch carries its own dynamic-debug descriptor, switched on through the livepatch module\'s entry in the VM', () => {
+  if (skipUnlessReady(pre)) return;
+  const mod = join(REPO_ROOT, 'test', 'fixtures', 'dyndbg-module');
+  const out = join(tmp.dir, 'dyndbg');
+  const r = kelp([
+    'build', join(REPO_ROOT, 'test', 'build', 'fixtures', 'dyndbg.patch'), '--oot-module', mod, '--kdir', target.kdir, '-o', out, '--json',
+    '--verify', '--check', 'cat /proc/kelp_dbg', '--check', 'grep -o "\\[[a-z_]*\\]kelp_dbg_show =[a-z_]*" /proc/dynamic_debug/control',
+    '--check', 'echo "module livepatch_dyndbg +p" > /proc/dynamic_debug/control && cat /proc/kelp_dbg > /dev/null && dmesg | grep -c "kelp_dbg: show called"',
+  ]);
+  expect([r.status, r.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
+  expect(r.stderr).toMatch(/__UNIQUE_ID_ddebug\d+(\.\d+)?: the dynamic debug site gets the livepatch's own descriptor/);
+  const report = JSON.parse(r.stdout);
+  expect(report.objects[0].changedFunctions).toEqual([{ name: 'kelp_dbg_show', oldName: 'kelp_dbg_show' }]);
+  const { before, after } = outputs(report);
+  // Two entries for the site: the module's and the livepatch's own; only the livepatch's is switched on, and it prints.
+  expect(before).toEqual(['kelp_dbg patched, read 1 time(s)\n', '[kelp_dbg]kelp_dbg_show =_\n[livepatch_dyndbg]kelp_dbg_show =_\n', '1\n', '1\n']);
+  // Disabled: the module's own function runs again, its site still off (no second message).
+  expect(after).toEqual(['kelp_dbg original, read 3 time(s)\n', '[kelp_dbg]kelp_dbg_show =_\n[livepatch_dyndbg]kelp_dbg_show =p\n', '1\n', 'disabled\n']);
 }, 600_000);
 
 test('a check for the patched behaviour that fails once the patch is disabled is reported, not a verification failure', () => {

@@ -25,10 +25,10 @@ const tmp = makeTmpDir('build-vmlinux');
 const FIX = (name: string) => join(REPO_ROOT, 'test', 'build', 'fixtures', name);
 const CMDLINE_PATCH = join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch');
 /** The sources the patches here touch. */
-const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S', 'fs/binfmt_misc.c', 'fs/ext4/inode.c', 'kernel/sys.c'];
+const WATCHED = ['fs/proc/cmdline.c', 'kernel/async.c', 'arch/x86/entry/thunk_64.S', 'fs/binfmt_misc.c', 'fs/ext4/inode.c', 'kernel/sys.c', 'fs/proc/version.c'];
 /** Objects kbuild builds in the tree for them: never left holding patched code. */
-const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o', 'fs/binfmt_misc.o', 'fs/ext4/inode.o', 'kernel/sys.o'];
-const PATCHED_MARKS = [/kelp_example=patched/, / kelp\n/, /livepatched by kelp/];
+const OBJECTS = ['fs/proc/cmdline.o', 'kernel/async.o', 'fs/binfmt_misc.o', 'fs/ext4/inode.o', 'kernel/sys.o', 'fs/proc/version.o'];
+const PATCHED_MARKS = [/kelp_example=patched/, / kelp\n/, /livepatched by kelp/, /kelp-note/, /kpatch-style patch/];
 
 function patchedObjectsInTree(): string[] {
   return OBJECTS.filter((o) => {
@@ -194,6 +194,65 @@ test('a syscall fix: SYSCALL_DEFINE\'s __do_sys_newuname has no __fentry__, so i
   expect(outputs(report).before).toEqual(['kelp\n', '1\n']);
   expect(outputs(report).after).toEqual(['x86_64\n', 'disabled\n']);
 }, 300_000);
+
+test('kpatch\'s and klp-build\'s patch APIs: KPATCH_SYSCALL_DEFINE1 with KPATCH_PRINTK, then <linux/livepatch_helpers.h>\'s KLP_SYSCALL_DEFINE2 and a callback (6.1 has no such header), build unchanged and work in the VM', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'api');
+  const r = await unchanged('api', () => kelp(buildArgs(FIX('kpatch-syscall.patch'), out, [
+    FIX('klp-helpers.patch'), '--name', 'livepatch-api', '--json', '--verify',
+    '--check', 'uname -m', '--check', 'hostname test; hostname',
+    '--check', 'dmesg | grep -c "klp-style post-patch callback ran for vmlinux"',
+    '--check', 'dmesg | grep -q "kelp: newuname patched by a kpatch-style patch" && echo printed',
+  ])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(r.stdout);
+  const [obj] = report.objects;
+  expect(obj.changedFunctions.map((f: { name: string }) => f.name).sort()).toEqual(['__ia32_sys_newuname', '__ia32_sys_sethostname', '__x64_sys_newuname', '__x64_sys_sethostname']);
+  expect(obj.throughCallers).toEqual([{ name: '__do_sys_newuname', callers: ['__ia32_sys_newuname', '__x64_sys_newuname'] }]);
+  expect(obj.newFunctions).toContain('kelp_klp_post_patch');
+  expect(outputs(report).before).toEqual(['kpatch\n', 'klp!\n', '1\n', 'printed\n', '1\n']);
+  expect(outputs(report).after).toEqual(['x86_64\n', 'test\n', '1\n', 'printed\n', 'disabled\n']);
+}, 600_000);
+
+test('a patch from another release applies as patch -p1 applies it (offset -7 lines, fuzz 1) with a warning saying where; --fuzz 0 refuses it', async () => {
+  if (skipUnlessReady(pre)) return;
+  const strict = join(tmp.dir, 'fuzz-0');
+  const refused = await unchanged('fuzz-0', () => kelp(buildArgs(FIX('fuzz.patch'), strict, ['--fuzz', '0'])));
+  expect([refused.status, lastLine(refused.stderr)]).toEqual([1, expect.stringMatching(/fuzz\.patch: fs\/proc\/cmdline\.c: hunk #1 \(@@ -13,8 \+13,8 @@\) does not apply with --fuzz 0: it needs fuzz 1 \(at line 6\)$/)]);
+  expect(existsSync(strict) ? readdirSync(strict) : []).toEqual([]);
+  const out = join(tmp.dir, 'fuzz');
+  const r = await unchanged('fuzz', () => kelp(buildArgs(FIX('fuzz.patch'), out, ['--name', 'livepatch-cmdline', '--json'])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  expect(r.stderr).toMatch(/^kelp: warning: .*fuzz\.patch: fs\/proc\/cmdline\.c: hunk #1 applied at line 6, not 13 \(offset -7 lines, fuzz 1\)$/m);
+  const report = JSON.parse(r.stdout);
+  expect(report.movedHunks).toEqual([{ patch: FIX('fuzz.patch'), path: 'fs/proc/cmdline.c', hunk: 1, expected: 13, landed: 6, offset: -7, fuzz: 1 }]);
+  // The tree's text came out as the example's own patch makes it: the same module, byte for byte.
+  const example = join(tmp.dir, 'example', 'livepatch-cmdline.ko');
+  if (existsSync(example)) expect(readFileSync(join(out, 'livepatch-cmdline.ko')).equals(readFileSync(example))).toBe(true);
+  expect(report.objects[0].changedFunctions).toEqual([{ name: 'cmdline_proc_show', oldName: 'cmdline_proc_show' }]);
+}, 600_000);
+
+test('symbols across objects: a global variable and function new in fs/proc/cmdline.c, used by fs/proc/version.c, resolve inside the livepatch module', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'cross');
+  const r = await unchanged('cross', () => kelp(buildArgs(FIX('cross-object.patch'), out, [
+    '--json', '--verify', '--check', 'cat /proc/version', '--check', 'cat /proc/cmdline',
+  ])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(r.stdout);
+  const byObject = Object.fromEntries(report.objects.map((o: { object: string }) => [o.object, o]));
+  expect(byObject['fs/proc/cmdline.o'].newFunctions).toEqual(['kelp_proc_note']);
+  expect(byObject['fs/proc/cmdline.o'].newData).toEqual(['kelp_proc_reads']);
+  expect(byObject['fs/proc/version.o'].changedFunctions.map((f: { name: string }) => f.name)).toEqual(['version_proc_show']);
+  // Neither is looked up in the target: no .klp.sym symbol names them, and the module defines both.
+  const syms = spawnSync('readelf', ['-sW', join(out, 'livepatch-cross-object.ko')], { encoding: 'utf8' }).stdout;
+  expect(syms).not.toMatch(/\.klp\.sym\.vmlinux\.kelp_proc/);
+  expect(syms).toMatch(/ FUNC +GLOBAL +DEFAULT +\d+ kelp_proc_note$/m);
+  expect(syms).toMatch(/ OBJECT +GLOBAL +DEFAULT +\d+ kelp_proc_reads$/m);
+  const { before } = outputs(report);
+  expect(before[0]).toMatch(/^Linux version .*\nkelp-note\n$/);
+  expect(before[1]).toMatch(/ reads=1\n$/);
+}, 600_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
   if (skipUnlessReady(pre)) return;

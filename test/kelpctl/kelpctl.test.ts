@@ -39,6 +39,7 @@ let good: string; // livepatch for the running kernel, name lp_good
 let good2: string; // a second one, name lp_second
 let other: string; // built for another kernel release
 let plain: string; // no livepatch=Y
+let cold: string; // replaces functions with old .cold parts (modinfo kelp_cold=)
 let notElf: string;
 let goodXz: string;
 
@@ -58,6 +59,9 @@ beforeAll(() => {
   });
   plain = buildModule(mods, 'plain.ko', {
     modinfo: ['license=GPL', 'name=plain', vermagic(RUNNING_RELEASE)],
+  });
+  cold = buildModule(mods, 'lp_cold.ko', {
+    modinfo: ['livepatch=Y', 'name=lp_cold', vermagic(RUNNING_RELEASE), 'kelp_cold=vmlinux:foo_show.cold', 'kelp_cold=mymod:bar_work.cold.1'],
   });
   // Debian 6.12 ships modules xz-compressed (.ko.xz).
   goodXz = path.join(mods, 'lp-good.ko.xz');
@@ -200,6 +204,23 @@ describe.each(SHELLS)('kelpctl under $name', ({ argv: shell }) => {
       expect(sys.read('sys/kernel/livepatch/lp_good/transition')).toBe('0\n');
       // A transition this short is not signalled.
       expect(sys.read('sys/kernel/livepatch/lp_good/signal')).toBe('');
+    });
+
+    it('names each task asleep in an old .cold part of a replaced function (modinfo kelp_cold=), which the transition does not wait for', () => {
+      sys.addTask(100, 'cold-sleeper', 1, '[<0>] msleep_interruptible+0x1/0x2\n[<0>] foo_show.cold+0x1c/0x30\n[<0>] kthread+0xe8/0x110\n');
+      sys.addTask(101, 'mod-worker', 1, '[<0>] schedule+0x1/0x2\n[<0>] bar_work.cold.1+0x3/0x10 [mymod]\n');
+      // Not in a recorded part: another module's symbol of the same name, the function's own body, vmlinux's name in a module.
+      sys.addTask(102, 'other-mod', 1, '[<0>] bar_work.cold.1+0x3/0x10 [othermod]\n');
+      sys.addTask(103, 'in-body', 1, '[<0>] foo_show+0x10/0x50\n');
+      sys.addTask(104, 'mod-foo', 1, '[<0>] foo_show.cold+0x1c/0x30 [mymod]\n');
+      const r = sys.run(shell, ['load', cold], { FAKE_FLIP_AFTER: '1' });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('kelpctl: lp_cold: loaded, transition complete\n');
+      // Once each, however long the transition.
+      expect(r.stderr.split('\n').filter((l) => l !== '')).toEqual([
+        'kelpctl: lp_cold: task 100 (cold-sleeper) is in foo_show.cold (vmlinux), an old .cold part of a function the patch replaces: the transition does not wait for it, and it returns into the old code',
+        'kelpctl: lp_cold: task 101 (mod-worker) is in bar_work.cold.1 (mymod), an old .cold part of a function the patch replaces: the transition does not wait for it, and it returns into the old code',
+      ]);
     });
 
     it('signals the blocking tasks after half the timeout and keeps waiting', () => {

@@ -1,0 +1,149 @@
+/**
+ * Cutting a corpus of real fixes: one patch per changed `.c` file between two
+ * Debian source versions of one kernel series (`diff -up`, a/ and b/ paths),
+ * kept when its hunks touch a function the target kernel has (System.map
+ * text symbols, or a symbol of one of its modules) and it changes at most
+ * `maxLines` lines; headers changed in the same directory come along.
+ * Sampled with a fixed seed, so a run is repeatable.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readSymbolTable } from '../../src/symbols/read.js';
+
+export interface CorpusCase {
+  /** The .c file, relative to the tree. */
+  file: string;
+  /** Headers of the same directory the patch also changes. */
+  headers: string[];
+  /** Lines added and removed in the .c file. */
+  changedLines: number;
+  /** Functions named by the hunks' headers that the target has. */
+  functions: string[];
+  /** The patch file. */
+  patch: string;
+}
+
+/** Downloads linux-source-SERIES=VERSION with apt-get and unpacks its tarball once into `dir`; returns the tree. */
+export function sourceTree(series: string, version: string, dir: string): string {
+  const tree = join(dir, `linux-source-${series}_${version}`);
+  if (existsSync(join(tree, 'Makefile'))) return tree;
+  mkdirSync(dir, { recursive: true });
+  const pkg = `linux-source-${series}`;
+  const dl = spawnSync('apt-get', ['download', `${pkg}=${version}`], { cwd: dir, encoding: 'utf8' });
+  if (dl.status !== 0) throw new Error(`apt-get download ${pkg}=${version} failed: ${dl.stderr.trim()}`);
+  const deb = readdirSync(dir).find((f) => f.startsWith(`${pkg}_${version.replace(/:/g, '%3a')}`) && f.endsWith('.deb'));
+  if (!deb) throw new Error(`no ${pkg} ${version} .deb in ${dir}`);
+  const x = join(dir, `deb-${version}`);
+  const un = spawnSync('dpkg-deb', ['-x', join(dir, deb), x], { encoding: 'utf8' });
+  if (un.status !== 0) throw new Error(`dpkg-deb -x ${deb} failed: ${un.stderr.trim()}`);
+  const tarball = join(x, 'usr', 'src', `linux-source-${series}.tar.xz`);
+  mkdirSync(tree, { recursive: true });
+  const t = spawnSync('tar', ['-xJf', tarball, '-C', tree, '--strip-components=1'], { encoding: 'utf8' });
+  if (t.status !== 0) throw new Error(`unpacking ${tarball} failed: ${t.stderr.trim()}`);
+  return tree;
+}
+
+/** A small deterministic PRNG (mulberry32). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Text symbol names of vmlinux (System.map) and every module under `modules` (cached in `cacheFile`). */
+export function targetFunctions(systemMap: string, modules: string, cacheFile: string): Set<string> {
+  if (existsSync(cacheFile)) return new Set(JSON.parse(readFileSync(cacheFile, 'utf8')) as string[]);
+  const names = new Set<string>();
+  for (const line of readFileSync(systemMap, 'latin1').split('\n')) {
+    const m = /^[0-9a-f]+ [tT] (\S+)/.exec(line);
+    if (m) names.add(m[1]);
+  }
+  const stack = [modules];
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) stack.push(join(d, e.name));
+      else if (e.name.endsWith('.ko')) {
+        try {
+          for (const s of readSymbolTable(join(d, e.name)).symbols) if (s.defined && s.kind === 'func') names.add(s.name);
+        } catch { /* compressed or unreadable: skipped */ }
+      }
+    }
+  }
+  mkdirSync(dirname(cacheFile), { recursive: true });
+  writeFileSync(cacheFile, JSON.stringify([...names].sort()));
+  return names;
+}
+
+/** `diff -up` of one file with a/ and b/ labels (empty when equal). */
+function diffFile(a: string, b: string, rel: string): string {
+  const r = spawnSync('diff', ['-up', '--label', `a/${rel}`, '--label', `b/${rel}`, join(a, rel), join(b, rel)], { encoding: 'latin1', maxBuffer: 64 << 20 });
+  if (r.status === 0) return '';
+  if (r.status !== 1) throw new Error(`diff ${rel} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Files that differ between the trees (paths relative to them), .c and .h only. */
+function changedSources(a: string, b: string): string[] {
+  const r = spawnSync('diff', ['-rq', a, b], { encoding: 'latin1', maxBuffer: 256 << 20 });
+  const out: string[] = [];
+  for (const l of r.stdout.split('\n')) {
+    const m = /^Files (.+) and (.+) differ$/.exec(l);
+    if (m && m[1].startsWith(`${a}/`) && /\.[ch]$/.test(m[1])) out.push(m[1].slice(a.length + 1));
+  }
+  return out.sort();
+}
+
+/** The function names the hunk headers of a `diff -p` patch show (`@@ ... @@ static int foo(...)`), and the lines changed. */
+export function hunkFunctions(patch: string): { functions: string[]; changedLines: number } {
+  const fns = new Set<string>();
+  let changed = 0;
+  for (const l of patch.split('\n')) {
+    const h = /^@@ [^@]+ @@ (.*)$/.exec(l);
+    if (h) {
+      const m = /([A-Za-z_]\w*)\s*\(/.exec(h[1]);
+      if (m) fns.add(m[1]);
+    } else if ((l.startsWith('+') && !l.startsWith('+++')) || (l.startsWith('-') && !l.startsWith('---'))) changed++;
+  }
+  return { functions: [...fns], changedLines: changed };
+}
+
+/**
+ * The corpus between trees `a` (older) and `b` (newer): one patch per kept
+ * .c file, written into `outDir`, sampled with `seed` (at most `max`).
+ */
+export function cutCorpus(a: string, b: string, known: Set<string>, outDir: string, opts: { maxLines: number; seed: number; max: number }): CorpusCase[] {
+  mkdirSync(outDir, { recursive: true });
+  const changed = changedSources(a, b);
+  const headersByDir = new Map<string, string[]>();
+  for (const f of changed.filter((x) => x.endsWith('.h'))) {
+    const d = dirname(f);
+    headersByDir.set(d, [...(headersByDir.get(d) ?? []), f]);
+  }
+  const candidates: CorpusCase[] = [];
+  for (const f of changed.filter((x) => x.endsWith('.c'))) {
+    const text = diffFile(a, b, f);
+    if (text === '') continue;
+    const { functions, changedLines } = hunkFunctions(text);
+    const have = functions.filter((fn) => known.has(fn));
+    if (have.length === 0 || changedLines > opts.maxLines) continue;
+    const headers = headersByDir.get(dirname(f)) ?? [];
+    const body = [text, ...headers.map((h) => diffFile(a, b, h))].join('');
+    const patch = join(outDir, `${f.replace(/\//g, '__').replace(/\.c$/, '')}.patch`);
+    writeFileSync(patch, body, 'latin1');
+    candidates.push({ file: f, headers, changedLines, functions: have, patch });
+  }
+  // Fixed-seed sample (Fisher-Yates), then in path order.
+  const rand = seeded(opts.seed);
+  for (let i = candidates.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
+  }
+  return candidates.slice(0, opts.max).sort((x, y) => x.file.localeCompare(y.file));
+}

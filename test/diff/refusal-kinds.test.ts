@@ -1,0 +1,100 @@
+/**
+ * Every refusal of `kelp diff` carries a category and, where there is one,
+ * a line of advice, in the JSON report and on stderr: small C pairs compiled
+ * here with kernel-like flags (see support.ts), one per kind of refusal.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compile, kelpDiff, workdir } from './support.js';
+import type { DiffReport } from '../../src/diff/report.js';
+
+function refusals(orig: string, patched: string, args: string[] = []): { status: number | null; stderr: string; report: DiffReport } {
+  const dir = workdir();
+  const r = kelpDiff(compile(dir, 'orig', orig), compile(dir, 'patched', patched), join(dir, 'out.o'), [...args, '--json', join(dir, 'report.json')]);
+  return { status: r.status, stderr: r.stderr, report: JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as DiffReport };
+}
+
+const JUMP16 = ['--entry-size', '__jump_table=16'];
+
+const keyed = (key: string, decl: string, site = 'JUMP_SITE') => (k: number) => `
+/* A jump label site compiled on: a jmp to the label instead of the NOP. */
+#define JUMP_SITE_ON(key, label) asm goto("1: jmp %l[" #label "]\\n.pushsection __jump_table,\\"aw\\"\\n.balign 8\\n.long 1b - .\\n.long %l[" #label "] - .\\n.quad %c0 - .\\n.popsection" :: "i"(&(key)) :: label)
+${decl}
+noinline int gated(int x) {
+  ${site}(${key}, yes); x += 1;
+yes:
+  return x + ${k};
+}
+`;
+
+test.each([
+  ['existing data', (k: number) => `int limits[2] = {10, ${k}};\nnoinline int lim(int i) { return limits[i]; }\n`, [], 'limits', 'data-changed', /shadow variable/],
+  ['a device ID table (MODULE_DEVICE_TABLE\'s alias)', (k: number) => `const int ids[3] = {1, ${k}, 0};\nextern const int __mod_pci__ids_device_table[3] __attribute__((unused, alias("ids")));\nnoinline int first(int i) { return ids[i]; }\n`, [], 'ids', 'device-table', /updated module/],
+  ['__init code', (k: number) => `int setup_value;\n__init int setup(void) { setup_value = ${k}; return 0; }\n`, [], 'setup', 'init-code', /callback/],
+  ['a function without __fentry__', (k: number) => `notrace noinline int raw(int x) { return x + ${k}; }\nnoinline int use(int x) { return raw(x) + 1; }\nvoid *keep_raw = raw;\n`, [], 'raw', 'no-fentry', /functions that call it/],
+  // 6.1's 16-byte jump entries, as kelp build passes them from the target kernel.
+  ['a jump label keyed in the module', keyed('mod_key', 'struct static_key mod_key;'), ['--target', 'mymod', ...JUMP16], 'gated', 'jump-label-key-in-module', /static_key_enabled/],
+  ['a tracepoint of the module whose site is on (a jmp, not a NOP)', keyed('__tracepoint_kelp_ev', 'struct static_key __tracepoint_kelp_ev;', 'JUMP_SITE_ON'), ['--target', 'mymod', ...JUMP16], 'gated', 'tracepoint', /trace/],
+] as const)('%s: refused with its category and advice', (_what, src, args, name, category, advice) => {
+  const r = refusals(src(1), src(2), [...args]);
+  expect(r.status).toBe(2);
+  expect(r.report.refusals.length).toBeGreaterThan(0);
+  expect(r.report.refusals.filter((x) => x.category !== category)).toEqual([]);
+  const [x] = r.report.refusals;
+  expect(x.where).toContain(name);
+  expect(x.advice).toMatch(advice);
+  expect(r.stderr).toContain(`[${category}]; advice: ${x.advice}`);
+});
+
+describe('module sites the livepatch builds anyway', () => {
+  test('a tracepoint of the module compiled off stays off: its jump entry is left out, with a warning naming it', () => {
+    const src = keyed('__tracepoint_kelp_ev', 'struct static_key __tracepoint_kelp_ev;');
+    const dir = workdir();
+    const r = kelpDiff(compile(dir, 'orig', src(1)), compile(dir, 'patched', src(2)), join(dir, 'out.o'), ['--target', 'mymod', ...JUMP16, '--json', join(dir, 'r.json')]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^kelp: warning: .*gated\+0x[0-9a-f]+: tracepoint site of module mymod \(key __tracepoint_kelp_ev\) stays off in the patched code/m);
+    const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as DiffReport;
+    expect(report.refusals).toEqual([]);
+    expect(report.warnings).toHaveLength(1);
+    const jt = r.obj!.sections.find((x) => x.name === '__jump_table');
+    expect(jt === undefined || jt.data.length === 0).toBe(true);
+    // The site's NOP is in the copied function as it was.
+    expect(r.obj!.symbols.some((x) => x.name.includes('__tracepoint_kelp_ev'))).toBe(false);
+  });
+
+  test('a dynamic debug site of the module gets the livepatch\'s own descriptor: copied into its __dyndbg, the jump entry keyed on the copy', () => {
+    const decl = 'struct _ddebug { const char *modname, *function, *format; struct static_key key; };\nstatic struct _ddebug __UNIQUE_ID_ddebug7 __attribute__((used, aligned(8), section("__dyndbg"))) = { "mymod", "gated", "gated %d\\n" };';
+    const src = (k: number) => keyed('__UNIQUE_ID_ddebug7.key', decl)(k);
+    const dir = workdir();
+    const r = kelpDiff(compile(dir, 'orig', src(1)), compile(dir, 'patched', src(2)), join(dir, 'out.o'), ['--target', 'mymod', ...JUMP16, '--json', join(dir, 'r.json')]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/__UNIQUE_ID_ddebug7: the dynamic debug site gets the livepatch's own descriptor/);
+    const dyndbg = r.obj!.sections.find((x) => x.name === '__dyndbg')!;
+    expect(dyndbg).toBeDefined();
+    const rela = r.obj!.sections.find((x) => x.name === '.rela__jump_table')!;
+    const key = rela.relocations!.find((x) => x.offset === 8n)!;
+    // The key is the output's own: its __dyndbg section (or the descriptor), not a .klp.sym placeholder of mymod.
+    expect(key.symbol!.section).toBe(dyndbg);
+    expect(r.obj!.symbols.filter((x) => x.name.startsWith('.klp.sym.mymod.'))).toEqual([]);
+    // The descriptor's strings came along.
+    const drela = r.obj!.sections.find((x) => x.isRelocation && x.infoSection === dyndbg)!;
+    expect(drela.relocations!.length).toBe(3);
+  });
+});
+
+test('a replaced function whose original has a .cold part is named with its parts in the report', () => {
+  const src = (k: number) => `
+noinline int work(int x) {
+  if (__builtin_expect(x > 1000, 0)) { do_report("big"); do_report("really"); return -${k}; }
+  return x * 2 + ${k};
+}
+noinline int plain(int x) { return x + ${k}; }
+`;
+  const dir = workdir();
+  const r = kelpDiff(compile(dir, 'orig', src(1)), compile(dir, 'patched', src(2)), join(dir, 'out.o'), ['--json', join(dir, 'r.json')]);
+  expect(r.status).toBe(0);
+  const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as DiffReport;
+  expect(report.changedFunctions.map((f) => f.name).sort()).toEqual(['plain', 'work']);
+  expect(report.coldParts).toEqual([{ name: 'work', parts: ['work.cold'] }]);
+  expect(r.stderr).toMatch(/^old \.cold parts: work: work\.cold \(/m);
+});
