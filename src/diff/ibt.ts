@@ -28,6 +28,8 @@ import { refuse } from './context.js';
 import type { Inclusion, Resolution } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
 import { C_DROPPED, C_SPECIAL } from './sections.js';
+import { endsWithRel32 } from '../../rela/insn.js';
+import { isPcRelative } from '../../rela/x86_64.js';
 import { codeReferenceKind, pcAdjust } from './x86.js';
 
 /** The IBT facts of a diff: whether the target has IBT, and where each object's facts come from. */
@@ -113,11 +115,17 @@ export function checkIndirectBranchTargets(ctx: DiffContext, inc: Inclusion): bo
       for (let j = a; j < b; j++) {
         const t = k.relSym[j];
         if (!t || k.isSection(t) || (!k.isUndefined(t) && !k.isFunc(t))) continue;
-        // A call or jump needs no ENDBR; a load or store of what is there takes no address.
+        // Already resolved (drain follows every included range) to something other than the target: nothing to check.
+        const known = inc.resolutions.get(t);
+        if (known !== undefined && known.kind !== 'klp') continue;
+        // A call or jump needs no ENDBR; a load or store of what is there takes no address. A PC-relative
+        // field right after e8/e9 is a call's or jump's rel32 (pcAdjust's rule): no need to decode the
+        // section (and load the decoder) for the common case, a call.
+        if (isPcRelative(k.relType[j]) && k.isText(sec) && endsWithRel32(k.buf, k.secOffset(sec) + k.relOff[j], k.relOff[j], k.secSize(sec))) continue;
         const kind = codeReferenceKind(k, sec, j);
         if (kind === 'branch' || kind === 'memory') continue;
         if (k.relAdd[j] + pcAdjust(k, sec, j) !== 0) continue;
-        const res: Resolution = inc.resolutions.get(t) ?? inc.resolve(t, sec, j);
+        const res: Resolution = known ?? inc.resolve(t, sec, j);
         if (res.kind !== 'klp' || !ibt.enabled()) continue;
         if (checkReference(ctx, inc, sec, j, t, res, ibt)) copied = true;
       }

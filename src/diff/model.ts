@@ -10,29 +10,18 @@
  * kept per symbol or section.
  */
 import { CompactElf } from '../../elf/compact.js';
-import { ElfFormatError } from '../../elf/errors.js';
 import {
   SHF_ALLOC, SHF_EXECINSTR, SHF_STRINGS, SHF_WRITE, SHN_UNDEF, SHT_GROUP, SHT_NOBITS, SHT_REL, SHT_RELA,
-  SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL, STT_FILE, STT_FUNC, STT_OBJECT, STT_SECTION, STT_TLS,
+  SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION, STT_TLS,
 } from '../../elf/constants.js';
-import { C_UNREAD, sectionClass } from './sections.js';
+import { F_NAMED, NEW } from './flags.js';
+import { hashBytes, hashString, sameBytes, startsWith } from './name-bytes.js';
+import { countRelocations, loadRelocations, setAddend } from './relocs.js';
+import { checkGroups, indexSections } from './section-index.js';
+import { indexSymbols } from './symbol-index.js';
 
-/** Symbol and section status. */
-export const SAME = 0;
-export const CHANGED = 1;
-export const NEW = 2;
-
-/** Symbol flags. */
-export const F_INCLUDE = 1;
-export const F_IGNORED = 2;
-export const F_FORCED = 4;
-export const F_LINE_ONLY = 8;
-/** Named: a symbol the correlation pass matches by name (not a section or file symbol, name not empty). */
-export const F_NAMED = 16;
-/** A changed function without __fentry__ that the patch replaces through its callers (they call its copy). */
-export const F_VIA_CALLERS = 32;
-
-const TWO32 = 0x100000000;
+export { CHANGED, F_FORCED, F_IGNORED, F_INCLUDE, F_LINE_ONLY, F_NAMED, F_VIA_CALLERS, NEW, SAME } from './flags.js';
+export { hashBytes, sameBytes } from './name-bytes.js';
 
 export class Kelf {
   readonly e: CompactElf;
@@ -63,7 +52,7 @@ export class Kelf {
   readonly relSym: Int32Array;
   relAdd: Int32Array | Float64Array;
   /** Exact addends that do not fit 53 bits (by relocation index), until rewritten. */
-  readonly bigAddends = new Map<number, bigint>();
+  readonly bigAddends: Map<number, bigint>;
 
   // Symbols.
   readonly symSec: Int32Array;
@@ -95,176 +84,41 @@ export class Kelf {
   /** `src`: the file read whole, or opened on demand (CompactElf.open; closed by `close`). */
   constructor(readonly file: string, src: Buffer | CompactElf) {
     const e = src instanceof CompactElf ? src : CompactElf.parse(src, file);
-    const buf = e.buf;
     this.e = e;
-    this.buf = buf;
+    this.buf = e.buf;
     const nsec = e.shnum;
     const nsym = e.nsym;
     this.nsec = nsec;
     this.nsym = nsym;
     this.secTwin = new Int32Array(nsec);
-    this.secRela = new Int32Array(nsec);
     this.secBundled = new Int32Array(nsec);
     this.secIgnored = new Uint8Array(nsec);
-    this.secClass = new Uint16Array(nsec);
-    this.symSec = new Int32Array(nsym);
     this.symTwin = new Int32Array(nsym);
     this.symStatus = new Uint8Array(nsym).fill(NEW);
-    this.symFlags = new Uint8Array(nsym);
 
-    // Sections: classes and relocation links.
-    let nrel = 0;
-    const relCount = new Int32Array(nsec + 1);
-    for (let s = 1; s < nsec; s++) {
-      this.secClass[s] = this.plainSection(s) ? 0 : sectionClass(e.name(s));
-      const t = e.type(s);
-      if ((t === SHT_RELA || t === SHT_REL) && e.info(s) !== 0) {
-        const base = e.info(s);
-        this.secRela[base] = s;
-      }
-    }
-    for (let s = 1; s < nsec; s++) {
-      const r = this.secRela[s];
-      if (r !== 0 && (this.secClass[s] & C_UNREAD) === 0) {
-        const n = e.relocationSectionCount(r);
-        relCount[s] = n;
-        nrel += n;
-      }
-    }
-    // A group section's signature must be a symbol (as ElfObject.read checks).
-    for (let s = 1; s < nsec; s++) {
-      if (e.type(s) !== SHT_GROUP) continue;
-      const sig = e.info(s);
-      if (e.link(s) !== e.symtab) throw new ElfFormatError(file, `section group ${s} (${e.name(s)})`, 'sh_link is not the symbol table', e.headerOffset(s));
-      if (sig === 0 || sig >= nsym) throw new ElfFormatError(file, `section group ${s} (${e.name(s)})`, `signature symbol ${sig} is not a valid symbol`, e.headerOffset(s));
-    }
-
-    // Symbols: sections, section symbols, names.
-    let source: string | null = null;
-    const perSec = new Int32Array(nsec + 1);
-    let named = 0;
-    for (let i = 1; i < nsym; i++) {
-      const t = e.symType(i);
-      if (t !== STT_FILE && t !== STT_SECTION) named++;
-    }
-    let size = 16;
-    while (size < named * 1.5) size <<= 1;
-    this.slots = new Int32Array(size);
-    this.mask = size - 1;
-    this.nextSame = new Int32Array(nsym);
-    const tail = new Int32Array(nsym);
-    for (let i = 1; i < nsym; i++) {
-      const sec = e.symSpecial(i) ? 0 : e.symShndx(i);
-      this.symSec[i] = sec;
-      const type = e.symType(i);
-      if (type === STT_FILE) {
-        if (source === null) source = e.symName(i);
-        continue;
-      }
-      if (type === STT_SECTION) continue;
-      const start = e.symNameStart(i);
-      if (buf[start] === 0 || e.symNameEnd(start) === start) continue;
-      this.symFlags[i] |= F_NAMED;
-      if (sec !== 0) perSec[sec]++;
-      // Insert into the name hash.
-      const end = e.symNameEnd(start);
-      let slot = hashBytes(buf, start, end) & this.mask;
-      for (;;) {
-        const first = this.slots[slot];
-        if (first === 0) {
-          this.slots[slot] = i;
-          tail[i] = i;
-          break;
-        }
-        const fs = e.symNameStart(first);
-        if (sameBytes(buf, fs, e.symNameEnd(fs), buf, start, end)) {
-          this.nextSame[tail[first]] = i;
-          tail[first] = i;
-          break;
-        }
-        slot = (slot + 1) & this.mask;
-      }
-    }
-    this.sourceFile = source;
-
-    // Per-section symbol lists, sorted by value then index.
-    this.secSymStart = new Int32Array(nsec + 1);
-    for (let s = 1; s <= nsec; s++) this.secSymStart[s] = this.secSymStart[s - 1] + perSec[s - 1];
-    this.secSyms = new Int32Array(this.secSymStart[nsec]);
-    const fill = this.secSymStart.slice(0, nsec);
-    for (let i = 1; i < nsym; i++) {
-      const sec = this.symSec[i];
-      if (sec !== 0 && (this.symFlags[i] & F_NAMED) !== 0) this.secSyms[fill[sec]++] = i;
-    }
-    for (let s = 1; s < nsec; s++) {
-      const a = this.secSymStart[s];
-      const b = this.secSymStart[s + 1];
-      if (b - a < 2) continue;
-      let sorted = true;
-      for (let k = a + 1; k < b; k++) if (e.symValue(this.secSyms[k]) < e.symValue(this.secSyms[k - 1])) { sorted = false; break; }
-      if (!sorted) {
-        const list = Array.from(this.secSyms.subarray(a, b)).sort((x, y) => e.symValue(x) - e.symValue(y) || x - y);
-        this.secSyms.set(list, a);
-      }
-    }
-
-    // Relocations.
-    this.relStart = new Int32Array(nsec + 1);
-    for (let s = 1; s <= nsec; s++) this.relStart[s] = this.relStart[s - 1] + relCount[s - 1];
-    this.relOff = new Uint32Array(nrel);
-    this.relType = new Uint8Array(nrel);
-    this.relSym = new Int32Array(nrel);
-    this.relAdd = new Int32Array(nrel);
-    const CHUNK = 4096;
-    for (let s = 1; s < nsec; s++) {
-      const n = relCount[s];
-      if (n === 0) continue;
-      const r = this.secRela[s];
-      const rela = e.type(r) === SHT_RELA;
-      const stride = rela ? 24 : 16;
-      const at = this.relStart[s];
-      let sorted = true;
-      for (let k0 = 0; k0 < n; k0 += CHUNK) {
-        const m = Math.min(CHUNK, n - k0);
-        const b = e.readRegion(e.offset(r) + k0 * stride, m * stride);
-        for (let q = 0; q < m; q++) {
-          const o = q * stride;
-          const j = at + k0 + q;
-          const off = b.readUInt32LE(o + 4) * TWO32 + b.readUInt32LE(o);
-          if (off >= TWO32) throw new ElfFormatError(file, `relocation section ${r} (${e.name(r)})`, `entry ${k0 + q} has offset 0x${off.toString(16)}, past 4 GiB`);
-          this.relOff[j] = off;
-          const type = b.readUInt32LE(o + 8);
-          if (type > 0xff && this.relType instanceof Uint8Array) this.relType = Uint32Array.from(this.relType);
-          this.relType[j] = type;
-          const si = b.readUInt32LE(o + 12);
-          e.checkRelocationSymbol(r, k0 + q, si);
-          this.relSym[j] = si;
-          if (rela) {
-            const hi = b.readInt32LE(o + 20);
-            this.setAddend(j, hi * TWO32 + b.readUInt32LE(o + 16));
-            if (hi > 0x1fffff || hi < -0x200000) this.bigAddends.set(j, b.readBigInt64LE(o + 16));
-          }
-          if (j > at && this.relOff[j] < this.relOff[j - 1]) sorted = false;
-        }
-      }
-      if (!sorted) this.sortRelocs(at, at + n);
-    }
-  }
-
-  /**
-   * True for the bulk of a `-ffunction-sections -fdata-sections` object,
-   * decided on the name's bytes without making a string: `.text.*` (but
-   * not `.text.startup*`/`.text.exit*`), `.bss.*`, `.rodata.*` and
-   * relocation sections, whose class is 0.
-   */
-  private plainSection(s: number): boolean {
-    const t = this.e.type(s);
-    if (t === SHT_RELA || t === SHT_REL) return true;
-    const a = this.e.nameStart(s);
-    if (a < 0) return false;
-    const b = this.buf;
-    if (startsWith(b, a, '.text.')) return !startsWith(b, a, '.text.startup') && !startsWith(b, a, '.text.exit');
-    return startsWith(b, a, '.bss.') || startsWith(b, a, '.rodata.');
+    // In this order, so that a bad file gets the same message as before: section classes and
+    // relocation links, relocation counts, groups, symbols, then the relocations themselves.
+    const secs = indexSections(e);
+    this.secClass = secs.secClass;
+    this.secRela = secs.secRela;
+    const relCount = countRelocations(e, secs.secRela, secs.secClass);
+    checkGroups(e, file);
+    const syms = indexSymbols(e);
+    this.symSec = syms.symSec;
+    this.symFlags = syms.symFlags;
+    this.sourceFile = syms.sourceFile;
+    this.slots = syms.slots;
+    this.nextSame = syms.nextSame;
+    this.mask = syms.mask;
+    this.secSymStart = syms.secSymStart;
+    this.secSyms = syms.secSyms;
+    const rel = loadRelocations(e, file, secs.secRela, relCount);
+    this.relStart = rel.relStart;
+    this.relOff = rel.relOff;
+    this.relType = rel.relType;
+    this.relSym = rel.relSym;
+    this.relAdd = rel.relAdd;
+    this.bigAddends = rel.bigAddends;
   }
 
   /** True when symbol `i`'s name starts with `prefix`. */
@@ -290,30 +144,9 @@ export class Kelf {
     return startsWith(b, a, '__UNIQUE_ID_');
   }
 
-  private setAddend(j: number, a: number): void {
-    if ((a | 0) !== a && this.relAdd instanceof Int32Array) this.relAdd = Float64Array.from(this.relAdd);
-    this.relAdd[j] = a;
-  }
-
   /** Closes the file when it was opened on demand. */
   close(): void {
     this.e.close();
-  }
-
-  private sortRelocs(a: number, b: number): void {
-    const idx = Array.from({ length: b - a }, (_, k) => a + k).sort((x, y) => this.relOff[x] - this.relOff[y] || x - y);
-    const off = idx.map((j) => this.relOff[j]);
-    const type = idx.map((j) => this.relType[j]);
-    const sym = idx.map((j) => this.relSym[j]);
-    const add = idx.map((j) => this.relAdd[j]);
-    const big = new Map<number, bigint>();
-    idx.forEach((j, k) => { const v = this.bigAddends.get(j); if (v !== undefined) big.set(a + k, v); });
-    for (let j = a; j < b; j++) this.bigAddends.delete(j);
-    for (const [j, v] of big) this.bigAddends.set(j, v);
-    this.relOff.set(off, a);
-    this.relType.set(type, a);
-    this.relSym.set(sym, a);
-    this.relAdd.set(add, a);
   }
 
   // Section fields.
@@ -528,7 +361,7 @@ export class Kelf {
   /** Rewrites relocation `j` to `sym + addend` (canonical form). */
   rewrite(j: number, sym: number, addend: number): void {
     this.relSym[j] = sym;
-    this.setAddend(j, addend);
+    setAddend(this, j, addend);
     this.bigAddends.delete(j);
   }
 
@@ -538,32 +371,6 @@ export class Kelf {
     if (s) return `${this.file}: ${this.symName(s)}+0x${(off - this.value(s)).toString(16)}`;
     return `${this.file}: ${this.secName(sec)}+0x${off.toString(16)}`;
   }
-}
-
-/** True when the bytes at `at` start with `prefix` (ASCII). */
-function startsWith(b: Buffer, at: number, prefix: string): boolean {
-  if (at + prefix.length > b.length) return false;
-  for (let k = 0; k < prefix.length; k++) if (b[at + k] !== prefix.charCodeAt(k)) return false;
-  return true;
-}
-
-/** FNV-1a over bytes [s, e). */
-export function hashBytes(b: Buffer, s: number, e: number): number {
-  let h = 0x811c9dc5;
-  for (let k = s; k < e; k++) h = Math.imul(h ^ b[k], 0x01000193);
-  return h >>> 0;
-}
-
-function hashString(name: string): number {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < name.length; k++) h = Math.imul(h ^ (name.charCodeAt(k) & 0xff), 0x01000193);
-  return h >>> 0;
-}
-
-export function sameBytes(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): boolean {
-  if (ae - as !== be - bs) return false;
-  for (let k = 0; k < ae - as; k++) if (a[as + k] !== b[bs + k]) return false;
-  return true;
 }
 
 /** The orig/patched pair the passes work on. */

@@ -7,6 +7,7 @@ import type { DumpContext } from './context.js';
 import type { SectionHeader } from '../../elf/reader.js';
 import { ELFOSABI_FREEBSD, ELFOSABI_GNU, ELFOSABI_NONE, DumpUnsupportedError, sectionTypeName } from './names.js';
 import { hex, padEnd, padStart } from './format.js';
+import { sectionTableIntro } from './section-headers.js';
 
 const SHF_COMPRESSED = 0x800;
 const SHF_MASKOS = 0x0ff00000;
@@ -72,15 +73,7 @@ function compressionLine(ctx: DumpContext, s: SectionHeader): string {
 
 export function printSectionDetails(ctx: DumpContext, withFileHeader: boolean): void {
   const { elf, out, wide, machine, osabi, file } = ctx;
-  const shnum = elf.sections.length;
-  if (shnum === 0) {
-    out.w('\nThere are no sections in this file.\n');
-    return;
-  }
-  if (!withFileHeader) {
-    out.w(`There ${shnum === 1 ? 'is' : 'are'} ${shnum} section header${shnum === 1 ? '' : 's'}, starting at offset 0x${elf.header.e_shoff.toString(16)}:\n`);
-  }
-  out.w(shnum > 1 ? '\nSection Headers:\n' : '\nSection Header:\n');
+  if (!sectionTableIntro(ctx, withFileHeader)) return;
   if (wide) out.w('  [Nr] Name\n       Type            Address          Off    Size   ES   Lk Inf Al\n');
   else out.w('  [Nr] Name\n       Type              Address          Offset            Link\n       Size              EntSize          Info              Align\n');
   out.w('       Flags\n');

@@ -3,17 +3,28 @@ import type { DumpContext } from './context.js';
 import { keyToFlags, sectionFlags, sectionTypeName } from './names.js';
 import { fmtSymbol, hex, padEnd, padStart } from './format.js';
 
-export function printSectionHeaders(ctx: DumpContext, withFileHeader: boolean): void {
-  const { elf, out, wide, machine, osabi, file } = ctx;
+/**
+ * The lines before a section table (-S and -t alike): "no sections", or the
+ * count and offset (when the file header was not printed) and the title.
+ * False when there are no sections.
+ */
+export function sectionTableIntro(ctx: DumpContext, withFileHeader: boolean): boolean {
+  const { elf, out } = ctx;
   const shnum = elf.sections.length;
   if (shnum === 0) {
     out.w('\nThere are no sections in this file.\n');
-    return;
+    return false;
   }
   if (!withFileHeader) {
     out.w(`There ${shnum === 1 ? 'is' : 'are'} ${shnum} section header${shnum === 1 ? '' : 's'}, starting at offset 0x${elf.header.e_shoff.toString(16)}:\n`);
   }
   out.w(shnum > 1 ? '\nSection Headers:\n' : '\nSection Header:\n');
+  return true;
+}
+
+export function printSectionHeaders(ctx: DumpContext, withFileHeader: boolean): void {
+  const { elf, out, wide, machine, osabi, file } = ctx;
+  if (!sectionTableIntro(ctx, withFileHeader)) return;
   if (wide) out.w('  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al\n');
   else out.w('  [Nr] Name              Type             Address           Offset\n       Size              EntSize          Flags  Link  Info  Align\n');
   for (const s of elf.sections) {

@@ -76,13 +76,20 @@ export function printVersionSections(ctx: DumpContext): void {
   if (!found) ctx.out.w('\nNo version information found in this file.\n');
 }
 
+/** A version section's header lines, its contents and a lookup of names in the dynamic strings (null when unreadable). */
+function versionTable(ctx: DumpContext, s: SectionHeader, title: string, what: string): { data: Buffer; name: (n: number) => string | undefined } | null {
+  header(ctx, s, title, s.sh_info, linkName(ctx, s.sh_link));
+  const data = contents(ctx, s, what);
+  if (!data) return null;
+  const strings = dynamicStrings(ctx);
+  return { data, name: (n: number) => (strings && strings.valid(n) ? strings.get(n) : undefined) };
+}
+
 function printVerdef(ctx: DumpContext, s: SectionHeader): void {
   const { out, file } = ctx;
-  header(ctx, s, 'Version definition', s.sh_info, linkName(ctx, s.sh_link));
-  const data = contents(ctx, s, 'version definition section');
-  if (!data) return;
-  const strings = dynamicStrings(ctx);
-  const name = (n: number) => (strings && strings.valid(n) ? strings.get(n) : undefined);
+  const table = versionTable(ctx, s, 'Version definition', 'version definition section');
+  if (!table) return;
+  const { data, name } = table;
   const end = data.length;
   let idx = 0;
   let cnt = 0;
@@ -126,11 +133,9 @@ function printVerdef(ctx: DumpContext, s: SectionHeader): void {
 
 function printVerneed(ctx: DumpContext, s: SectionHeader): void {
   const { out, file } = ctx;
-  header(ctx, s, 'Version needs', s.sh_info, linkName(ctx, s.sh_link));
-  const data = contents(ctx, s, 'version needs section');
-  if (!data) return;
-  const strings = dynamicStrings(ctx);
-  const name = (n: number) => (strings && strings.valid(n) ? strings.get(n) : undefined);
+  const table = versionTable(ctx, s, 'Version needs', 'version needs section');
+  if (!table) return;
+  const { data, name } = table;
   const end = data.length;
   let idx = 0;
   let cnt = 0;
