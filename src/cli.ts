@@ -26,6 +26,15 @@ const SUBCOMMANDS: Array<() => Promise<{ default: Subcommand }>> = [
 
 /** Runs kelp with process.argv-style arguments and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[2] === 'dump') {
+    // readelf's own command line (getopt rules, -H, -v), not commander's.
+    try {
+      const { runDumpCommand } = await import('./commands/dump.js');
+      return await runDumpCommand(argv.slice(3));
+    } catch (err) {
+      return reportError(err);
+    }
+  }
   const program = new Command('kelp')
     .description('Kernel ELF Live Patch: build, check and prove Linux livepatch modules')
     .exitOverride()

@@ -11,10 +11,32 @@ import { printableName } from './format.js';
 import type { ByteSource } from '../../elf/source.js';
 import { BuildAttributeState } from './build-attributes.js';
 
-/** State readelf keeps from one file to the next within a run. */
+/** State readelf keeps from one file to the next within a run, and where its messages go. */
 export class DumpSession {
   /** The last ranges of GNU build attribute notes (an empty descriptor repeats them). */
   readonly buildAttributes = new BuildAttributeState();
+  /** The last relocation type -R could not apply (readelf warns once per run of the same type). */
+  lastUnappliedReloc = 0;
+  /** Every message, in order (also sent to `sink`). */
+  readonly messages: string[] = [];
+
+  /** `sink` receives each message (readelf's warn/error text, newline included); `prog` is the name they start with. */
+  constructor(private readonly sink?: (text: string) => void, readonly prog = 'kelp') {}
+
+  /** readelf's warn(): `text` carries its own newline, as readelf's format strings do. */
+  warn(text: string): void {
+    this.emit(`${this.prog}: Warning: ${text}`);
+  }
+
+  /** readelf's error(). */
+  error(text: string): void {
+    this.emit(`${this.prog}: Error: ${text}`);
+  }
+
+  private emit(line: string): void {
+    this.messages.push(line);
+    this.sink?.(line);
+  }
 }
 
 /**

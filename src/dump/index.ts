@@ -16,7 +16,8 @@ import { printSectionGroups } from './groups.js';
 import { printProgramHeaders } from './program-headers.js';
 import { printRelocations } from './relocations.js';
 import { printSymbols } from './symbols.js';
-import { printSectionDumps } from './section-dumps.js';
+import { planSectionDumps, printSectionDumps } from './section-dumps.js';
+import { lintSections } from './lint.js';
 import { printNotes } from './notes.js';
 import { ByteSource } from '../../elf/source.js';
 import { archiveKind } from './archive.js';
@@ -27,7 +28,7 @@ import { printDynamicSection } from './dynamic-section.js';
 import { printVersionSections } from './version-sections.js';
 import { printHistogram } from './histogram.js';
 import { printArchSpecific, printUnwind } from './arch-specific.js';
-import { systemMessage } from '../util/system-error.js';
+import { statSync, type Stats } from 'node:fs';
 
 export type { DumpOptions } from './options.js';
 export { emptyOptions, hasDisplayOption, parseSectionRequest, setAll } from './options.js';
@@ -43,15 +44,39 @@ export interface DumpIo {
   sparseFrom?: number;
 }
 
-/** Dumps one file already in memory. Throws a KelpError for a file kelp cannot describe; returns warnings. */
+/**
+ * Dumps one file already in memory. Throws a KelpError for a file kelp cannot
+ * describe; returns readelf's messages for it (warnings and errors).
+ */
 export function dumpBuffer(buf: Buffer, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session = new DumpSession()): string[] {
-  return dumpSource(ByteSource.whole(buf, file), file, opts, out, utf8, showName, session);
+  const first = session.messages.length;
+  dumpSource(ByteSource.whole(buf, file), file, opts, out, utf8, showName, session);
+  return session.messages.slice(first);
 }
 
-function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session: DumpSession): string[] {
+/** Dumps one object; returns false where readelf's process_object fails (its exit status becomes 1). */
+function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, utf8: boolean, showName: boolean, session: DumpSession): boolean {
+  const size = src.buf.length;
+  // readelf reads e_ident, then the rest of a 32- or 64-bit header, before it looks at the magic bytes.
+  if (size < 16) {
+    session.error(`${file}: Failed to read file header\n`);
+    return false;
+  }
+  src.need(0, 16);
+  if (size < (src.buf[4] === 2 ? 64 : 52)) {
+    session.error(`${file}: Failed to read file header\n`);
+    return false;
+  }
+  if (showName) out.w(`\nFile: ${file}\n`);
+  if (src.buf.readUInt32BE(0) !== 0x7f454c46) {
+    session.error('Not an ELF file - it has the wrong magic bytes at the start\n');
+    return false;
+  }
   const elf = ElfFile.parse(src, file);
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
-  if (showName) out.w(`\nFile: ${file}\n`);
+  let ok = true;
+  if (opts.lint) lintSections(ctx);
+  const dumps = planSectionDumps(ctx);
   if (opts.fileHeader) printFileHeader(ctx);
   if (opts.sectionDetails) printSectionDetails(ctx, opts.fileHeader);
   else if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
@@ -67,18 +92,20 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
   else if (opts.syms || opts.dynSyms) printSymbols(ctx);
   if (opts.histogram) printHistogram(ctx);
   if (opts.versionInfo) printVersionSections(ctx);
-  let warnings: string[] = [];
-  if (opts.hexDumps.length > 0 || opts.stringDumps.length > 0) warnings = printSectionDumps(ctx);
+  if (!printSectionDumps(ctx, dumps)) ok = false;
   if (opts.notes) printNotes(ctx);
   if (opts.archSpecific) printArchSpecific(ctx);
-  return warnings;
+  return ok;
 }
 
 /** Dumps every file in turn; returns the exit status (0 when every file was dumped without a problem). */
 export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo): number {
   const utf8 = io.utf8 ?? localeIsUtf8();
   const out = new Out((chunk) => io.stdout(chunk));
-  const session = new DumpSession();
+  const session = new DumpSession((text) => {
+    out.flush();
+    io.stderr(text);
+  });
   const sparseFrom = io.sparseFrom ?? 32 << 20;
   // readelf names each file when there are several, and every file after an archive.
   let showName = files.length > 1;
@@ -93,26 +120,36 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
   };
   const dumpOne = (src: ByteSource, name: string): number => {
     try {
-      const warnings = dumpSource(src, name, opts, out, utf8, showName, session);
+      const ok = dumpSource(src, name, opts, out, utf8, showName, session);
       out.flush();
-      for (const w of warnings) io.stderr(`kelp: ${name}: ${w}\n`);
-      return warnings.length > 0 ? 1 : 0;
+      return ok ? 0 : 1;
     } catch (err) {
       return problem(err);
     }
   };
   let status = 0;
   for (const file of files) {
+    const why = unreadable(file);
+    if (why !== undefined) {
+      session.error(why);
+      status = 1;
+      continue;
+    }
     let src: ByteSource;
     try {
       // Large files (the node binary is ~100 MB) are read on demand: peak memory follows what the options touch.
       src = ByteSource.open(file, sparseFrom);
-    } catch (err) {
-      io.stderr(`kelp: ${file}: ${systemMessage(err as NodeJS.ErrnoException)}\n`);
+    } catch {
+      session.error(`Input file '${file}' is not readable.\n`);
       status = 1;
       continue;
     }
     try {
+      if (src.buf.length < 8) {
+        session.error(`${file}: Failed to read file's magic number\n`);
+        status = 1;
+        continue;
+      }
       src.need(0, 8);
       const kind = archiveKind(src.buf);
       if (kind !== undefined) {
@@ -128,7 +165,7 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
         }
         continue;
       }
-      if (opts.archiveIndex) io.stderr(`kelp: ${file}: is not an archive so its index cannot be displayed\n`);
+      if (opts.archiveIndex) session.error(`File ${file} is not an archive so its index cannot be displayed.\n`);
       status = Math.max(status, dumpOne(src, file));
     } finally {
       src.close();
@@ -136,4 +173,30 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
   }
   out.flush();
   return status;
+}
+
+/** readelf's checks before it opens a file: the message when it cannot be dumped. */
+function unreadable(file: string): string | undefined {
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return `'${file}': No such file\n`;
+    return `Could not locate '${file}'.  System error message: ${strerror(e)}\n`;
+  }
+  if (!st.isFile()) return `'${file}' is not an ordinary file\n`;
+  return undefined;
+}
+
+/** The C library's strerror text for the errors stat can give. */
+function strerror(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'EACCES': return 'Permission denied';
+    case 'ENOTDIR': return 'Not a directory';
+    case 'ELOOP': return 'Too many levels of symbolic links';
+    case 'ENAMETOOLONG': return 'File name too long';
+    case 'EIO': return 'Input/output error';
+    default: return e.message;
+  }
 }

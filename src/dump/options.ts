@@ -33,13 +33,36 @@ export interface DumpOptions {
   hexDumps: string[];
   /** -p/--string-dump requests. */
   stringDumps: string[];
+  /** -R/--relocated-dump requests: hex dumps with the relocations applied. */
+  relocatedDumps: string[];
+  /** -L/--lint: warnings about possible problems. */
+  lint: boolean;
+  /** -T/--silent-truncation: a cut name gets no `[...]`. */
+  silentTruncation: boolean;
+  /** --sym-base: how symbol sizes are printed (0 mixed, 8, 10, 16). */
+  symBase: 0 | 8 | 10 | 16;
+  /** -C/--demangle: C++ (Itanium ABI) names are printed demangled. */
+  demangle: boolean;
+  /** The demangling style readelf would use (-C's argument; `auto` by default). */
+  demangleStyle: DemangleStyle;
+  /** -U/--unicode: how UTF-8 sequences in symbol names are shown. */
+  unicode: UnicodeDisplay;
+  /** -P/--process-links: also dump separate debug files the file links to. */
+  processLinks: boolean;
 }
+
+/** readelf's demangling styles (-C/--demangle=STYLE). */
+export type DemangleStyle = 'none' | 'auto' | 'gnu-v3' | 'java' | 'gnat' | 'dlang' | 'rust';
+
+/** readelf's -U/--unicode modes. */
+export type UnicodeDisplay = 'default' | 'locale' | 'escape' | 'hex' | 'highlight' | 'invalid';
 
 export function emptyOptions(): DumpOptions {
   return {
     fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false, sectionDetails: false,
     syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, archiveIndex: false, useDynamic: false, histogram: false,
-    archSpecific: false, unwind: false, wide: false, decompress: false, hexDumps: [], stringDumps: [],
+    archSpecific: false, unwind: false, wide: false, decompress: false, hexDumps: [], stringDumps: [], relocatedDumps: [],
+    lint: false, silentTruncation: false, symBase: 0, demangle: false, demangleStyle: 'auto', unicode: 'default', processLinks: false,
   };
 }
 
@@ -53,7 +76,7 @@ export function setAll(o: DumpOptions): void {
 export function hasDisplayOption(o: DumpOptions): boolean {
   return o.fileHeader || o.programHeaders || o.sectionHeaders || o.sectionGroups || o.syms || o.relocs
     || o.notes || o.dynamic || o.versionInfo || o.dynSyms || o.histogram || o.archSpecific || o.unwind || o.archiveIndex
-    || o.hexDumps.length > 0 || o.stringDumps.length > 0;
+    || o.hexDumps.length > 0 || o.stringDumps.length > 0 || o.relocatedDumps.length > 0 || o.lint;
 }
 
 /**

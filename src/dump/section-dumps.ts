@@ -4,19 +4,27 @@ import type { SectionHeader } from '../../elf/reader.js';
 import { parseSectionRequest } from './options.js';
 import { hex, utf8Length } from './format.js';
 import { decompressedContents } from './decompress.js';
+import { applyRelocations } from './relocated-dump.js';
 
 const SHT_NOBITS = 8;
 const SHT_RELA = 4;
 const SHT_REL = 9;
 
-/** Prints the requested dumps in section order; returns a warning per request that matched nothing. */
-export function printSectionDumps(ctx: DumpContext): string[] {
-  const { elf } = ctx;
-  const shnum = elf.sections.length;
-  const HEX = 1;
-  const STR = 2;
-  const want = new Map<number, number>();
-  const warnings: string[] = [];
+const HEX = 1;
+const STR = 2;
+const RELOC = 4;
+
+/** The -x/-p/-R requests by section index (readelf's dump_sects), made when the file is opened. */
+export type DumpPlan = Map<number, number>;
+
+/**
+ * Resolves the -x/-p/-R requests against the file's sections. A name that
+ * matches nothing is a warning now, as readelf gives it before any output.
+ */
+export function planSectionDumps(ctx: DumpContext): DumpPlan {
+  const { elf, opts } = ctx;
+  const want: DumpPlan = new Map();
+  if (opts.hexDumps.length + opts.stringDumps.length + opts.relocatedDumps.length === 0) return want;
   const add = (req: string, bit: number): void => {
     const r = parseSectionRequest(req);
     if ('index' in r) {
@@ -30,22 +38,33 @@ export function printSectionDumps(ctx: DumpContext): string[] {
         hit = true;
       }
     }
-    if (!hit) warnings.push(`section '${r.name}' was not dumped because it does not exist`);
+    if (!hit) ctx.session.warn(`Section '${r.name}' was not dumped because it does not exist\n`);
   };
-  for (const x of ctx.opts.hexDumps) add(x, HEX);
-  for (const p of ctx.opts.stringDumps) add(p, STR);
+  for (const x of opts.hexDumps) add(x, HEX);
+  for (const p of opts.stringDumps) add(p, STR);
+  for (const r of opts.relocatedDumps) add(r, RELOC);
+  return want;
+}
+
+/** Prints the planned dumps in section order; false when a section number named no section (readelf's exit status 1). */
+export function printSectionDumps(ctx: DumpContext, want: DumpPlan): boolean {
+  const shnum = ctx.elf.sections.length;
+  let ok = true;
   const indices = [...want.keys()].sort((a, b) => a - b);
   for (const i of indices) {
-    const bitsWanted = want.get(i)!;
-    if (i >= shnum) {
-      warnings.push(`section ${i} was not dumped because it does not exist`);
-      continue;
-    }
-    const s = elf.sections[i];
-    if (bitsWanted & HEX) hexDump(ctx, s);
-    if (bitsWanted & STR) stringDump(ctx, s);
+    if (i >= shnum) continue;
+    const s = ctx.elf.sections[i];
+    const bits = want.get(i)!;
+    if (bits & HEX) hexDump(ctx, s, false);
+    if (bits & RELOC) hexDump(ctx, s, true);
+    if (bits & STR) stringDump(ctx, s);
   }
-  return warnings;
+  for (const i of indices) {
+    if (i < shnum) continue;
+    ctx.session.warn(`Section ${i} was not dumped because it does not exist!\n`);
+    ok = false;
+  }
+  return ok;
 }
 
 function contents(ctx: DumpContext, s: SectionHeader): Buffer | undefined {
@@ -66,12 +85,13 @@ function hasRelocations(ctx: DumpContext, s: SectionHeader): boolean {
   return false;
 }
 
-function hexDump(ctx: DumpContext, s: SectionHeader): void {
-  const data = contents(ctx, s);
+function hexDump(ctx: DumpContext, s: SectionHeader, relocated: boolean): void {
+  let data = contents(ctx, s);
   if (!data) return;
   const out = ctx.out;
   out.w(`\nHex dump of section '${ctx.sectionName(s)}':\n`);
-  if (hasRelocations(ctx, s)) out.w(' NOTE: This section has relocations against it, but these have NOT been applied to this dump.\n');
+  if (relocated) data = applyRelocations(ctx, s, data);
+  else if (hasRelocations(ctx, s)) out.w(' NOTE: This section has relocations against it, but these have NOT been applied to this dump.\n');
   let addr = s.sh_addr;
   const lines: string[] = [];
   for (let p = 0; p < data.length; p += 16) {
