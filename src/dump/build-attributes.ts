@@ -45,8 +45,8 @@ export function isBuildAttributeNote(name: Buffer, type: number): boolean {
 /** The text readelf's print_symbol prints and the count it returns. */
 function printSymbol(ctx: DumpContext, width: number, s: string): string {
   // In wide mode a non-negative width neither cuts nor pads; fmtSymbol prints nothing for width 0.
-  if (ctx.wide && width >= 0) return fmtSymbol(s.length + 1, s, true, ctx.utf8);
-  return fmtSymbol(width, s, ctx.wide, ctx.utf8);
+  if (ctx.wide && width >= 0) return fmtSymbol(s.length + 1, s, true, ctx.utf8, ctx.symStyle);
+  return fmtSymbol(width, s, ctx.wide, ctx.utf8, ctx.symStyle);
 }
 
 const ATTRIBUTES: Record<number, [string, string]> = {

@@ -7,7 +7,7 @@ import type { ElfFile, SectionHeader } from '../../elf/reader.js';
 import { SHT_NOBITS } from '../../elf/constants.js';
 import type { DumpOptions } from './options.js';
 import { DumpUnsupportedError, isX86_64 } from './names.js';
-import { printableName } from './format.js';
+import { printableName, type SymbolStyle } from './format.js';
 import type { ByteSource } from '../../elf/source.js';
 import { BuildAttributeState } from './build-attributes.js';
 
@@ -70,6 +70,8 @@ export class DumpContext {
   /** The section count (extended numbering resolved), as readelf's e_shnum after loading. */
   readonly shnum: number;
   readonly wide: boolean;
+  /** How symbol names print (-C, -U, -T). */
+  readonly symStyle: SymbolStyle;
   private readonly printable: (string | undefined)[];
   /** Whether the section name string table is usable (readelf's string_table != NULL). */
   readonly hasNames: boolean;
@@ -89,6 +91,12 @@ export class DumpContext {
     this.osabi = elf.header.ei_osabi;
     this.shnum = elf.sections.length;
     this.wide = opts.wide;
+    this.symStyle = {
+      demangle: opts.demangle && (opts.demangleStyle === 'auto' || opts.demangleStyle === 'gnu-v3'),
+      unicode: opts.unicode,
+      silentTruncation: opts.silentTruncation,
+      tty: process.stdout.isTTY === true,
+    };
     this.printable = new Array(this.shnum);
     const ndx = elf.shstrndx;
     if (ndx !== 0 && ndx < this.shnum) {

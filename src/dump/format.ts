@@ -4,6 +4,9 @@
  * and the locale-dependent handling of bytes above 0x7f.
  */
 
+import { demangle } from './demangle/index.js';
+import type { UnicodeDisplay } from './options.js';
+
 const SPACES = ' '.repeat(256);
 
 /** `n` spaces. */
@@ -70,35 +73,53 @@ export function utf8Length(s: string, i: number, end: number): number {
 
 const PLAIN = /^[\x20-\x7e]*$/;
 
+/** How print_symbol shows names beyond width and locale: readelf's -C, -U and -T. */
+export interface SymbolStyle {
+  /** -C: C++ names demangled (the truncation test still measures the mangled name, as readelf's does). */
+  demangle: boolean;
+  /** -U: what bytes of UTF-8 sequences print as (default/locale: the first byte, as readelf 2.40 does). */
+  unicode: UnicodeDisplay;
+  /** -T: no `[...]` on a cut name. */
+  silentTruncation: boolean;
+  /** Whether standard output is a terminal (-U highlight colours only there). */
+  tty: boolean;
+}
+
+export const PLAIN_STYLE: SymbolStyle = { demangle: false, unicode: 'default', silentTruncation: false, tty: false };
+
 /**
  * readelf's print_symbol: prints `name` in `width` columns (negative: padded
  * with spaces to that width). Outside wide mode a name longer than the width
- * is cut and ends in `[...]`. Control characters print as `^X`; bytes above
- * 0x7f print as they are, and in a UTF-8 locale the rest of a multibyte
- * sequence is skipped (readelf 2.40 prints only its first byte).
+ * is cut and ends in `[...]` (not with -T). Control characters print as `^X`;
+ * bytes above 0x7f print as they are, and in a UTF-8 locale the rest of a
+ * multibyte sequence is skipped (readelf 2.40 prints only its first byte);
+ * -U escape/hex/invalid/highlight print sequences as `\uXXXX`, `<0x..>` or `{0x..}`.
  */
-export function fmtSymbol(width: number, name: string, wide: boolean, utf8: boolean): string {
+export function fmtSymbol(width: number, name: string, wide: boolean, utf8: boolean, style: SymbolStyle = PLAIN_STYLE): string {
   let pad = false;
   if (width < 0) {
     width = -width;
     pad = true;
   } else if (width === 0) return '';
-  if (PLAIN.test(name)) {
+  const cut = !wide && !style.silentTruncation && name.length > width;
+  if (style.demangle && name !== '') name = demangle(name) ?? name;
+  if (PLAIN.test(name) && !cut) {
     if (wide || name.length <= width) return pad && name.length < width ? name + spaces(width - name.length) : name;
-    const keep = Math.max(0, width - 5);
-    const cut = name.slice(0, keep) + '[...]';
-    return pad && cut.length < width ? cut + spaces(width - cut.length) : cut;
+    const kept = name.slice(0, width);
+    return pad && kept.length < width ? kept + spaces(width - kept.length) : kept;
+  }
+  if (PLAIN.test(name) && cut) {
+    const kept = name.slice(0, Math.max(0, width - 5)) + '[...]';
+    return pad && kept.length < width ? kept + spaces(width - kept.length) : kept;
   }
   let remaining = wide ? Number.MAX_SAFE_INTEGER : width;
-  let dots = false;
-  if (!wide && name.length > width) {
-    remaining = Math.max(0, width - 5);
-    dots = true;
-  }
+  if (cut) remaining = Math.max(0, width - 5);
+  const other = style.unicode !== 'default' && style.unicode !== 'locale';
   let out = '';
   let printed = 0;
   let i = 0;
   const n = name.length;
+  const at = (k: number): number => (k < n ? name.charCodeAt(k) : 0);
   while (remaining > 0 && i < n) {
     const c = name.charCodeAt(i);
     if (c >= 0x20 && c < 0x7f) {
@@ -112,6 +133,11 @@ export function fmtSymbol(width: number, name: string, wide: boolean, utf8: bool
       remaining -= 2;
       printed += 2;
       i++;
+    } else if (other) {
+      const r = unicodeText(name, i, at, style, remaining);
+      if (r === undefined) break;
+      out += r.text;
+      i += r.length;
     } else {
       out += name[i];
       remaining--;
@@ -120,12 +146,71 @@ export function fmtSymbol(width: number, name: string, wide: boolean, utf8: bool
       i += len > 0 ? len : 1;
     }
   }
-  if (dots) {
+  if (cut) {
     out += '[...]';
     printed += 5;
   }
   if (pad && printed < width) out += spaces(width - printed);
   return out;
+}
+
+/**
+ * One byte sequence under -U escape/hex/invalid/highlight, as readelf 2.40
+ * prints it (which neither counts it against the width nor as printed);
+ * undefined where readelf stops printing the name.
+ */
+function unicodeText(_name: string, i: number, at: (k: number) => number, style: SymbolStyle, remaining: number): { text: string; length: number } | undefined {
+  const b = [at(i), 0, 0, 0];
+  let nbytes = 1;
+  let isUtf8 = false;
+  if (b[0] >= 0xc0) {
+    b[1] = at(i + 1);
+    if ((b[1] & 0xc0) === 0x80) {
+      if ((b[0] & 0x20) === 0) {
+        isUtf8 = true;
+        nbytes = 2;
+      } else {
+        b[2] = at(i + 2);
+        if ((b[2] & 0xc0) === 0x80) {
+          if ((b[0] & 0x10) === 0) {
+            isUtf8 = true;
+            nbytes = 3;
+          } else {
+            b[3] = at(i + 3);
+            if ((b[3] & 0xc0) === 0x80) {
+              isUtf8 = true;
+              nbytes = 4;
+            }
+          }
+        }
+      }
+    }
+  }
+  if (style.unicode === 'invalid') isUtf8 = false;
+  let text = '';
+  if (style.unicode === 'hex' || !isUtf8) {
+    if (remaining < nbytes * 2 + 2) return undefined;
+    text = (isUtf8 ? '<' : '{') + '0x' + b.slice(0, nbytes).map((x) => hex(x, 2)).join('') + (isUtf8 ? '>' : '}');
+  } else {
+    const h = (v: number): string => hex(v & 0xff, 2);
+    if (nbytes === 2 && remaining >= 6) text = `\\u${h((b[0] & 0x1c) >> 2)}${h(((b[0] & 0x03) << 6) | (b[1] & 0x3f))}`;
+    else if (nbytes === 3 && remaining >= 6) text = `\\u${h(((b[0] & 0x0f) << 4) | ((b[1] & 0x3c) >> 2))}${h(((b[1] & 0x03) << 6) | (b[2] & 0x3f))}`;
+    else if (nbytes === 4 && remaining >= 8) {
+      text = `\\u${h(((b[0] & 0x07) << 6) | ((b[1] & 0x3c) >> 2))}${h(((b[1] & 0x03) << 6) | ((b[2] & 0x3c) >> 2))}${h(((b[2] & 0x03) << 6) | (b[3] & 0x3f))}`;
+    }
+    if (style.unicode === 'highlight' && style.tty) text = `\x1B[31;47m${text}\x1B[0m`;
+  }
+  return { text, length: nbytes };
+}
+
+/** readelf's symbol size column (--sym-base): mixed decimal/hex (0), octal, decimal or hex. */
+export function symbolSize(v: bigint, base: 0 | 8 | 10 | 16): string {
+  switch (base) {
+    case 8: return padStart(v.toString(8), 5);
+    case 10: return padStart(v.toString(10), 5);
+    case 16: return '0x' + hex(v, 5);
+    default: return v <= 99999n ? padStart(v.toString(10), 5) : '0x' + v.toString(16);
+  }
 }
 
 /**

@@ -114,7 +114,7 @@ function noteText(ctx: DumpContext, name: string, owner: string, rawName: Buffer
     // readelf's print_fdo_note: the metadata (JSON) up to its first NUL.
     let end = desc.indexOf(0);
     if (end < 0) end = desc.length;
-    return `  ${fmtSymbol(-20, name, wide, ctx.utf8)} 0x${hex(desc.length, 8)}\t${defaultNoteType(type)}${wide ? '\t' : '\n'}`
+    return `  ${fmtSymbol(-20, name, wide, ctx.utf8, ctx.symStyle)} 0x${hex(desc.length, 8)}\t${defaultNoteType(type)}${wide ? '\t' : '\n'}`
       + `    Packaging Metadata: ${desc.toString('latin1', 0, end)}\n`;
   }
   for (const p of OWNERS) {
@@ -128,7 +128,7 @@ function noteText(ctx: DumpContext, name: string, owner: string, rawName: Buffer
   else if (gnu) nt = gnuNoteType(type);
   else if (stap) nt = type === 3 ? 'NT_STAPSDT (SystemTap probe descriptors)' : unknownType(type);
   else nt = defaultNoteType(type);
-  let s = `  ${fmtSymbol(-20, name, wide, ctx.utf8)} 0x${hex(desc.length, 8)}\t${nt}${wide ? '\t' : '\n'}`;
+  let s = `  ${fmtSymbol(-20, name, wide, ctx.utf8, ctx.symStyle)} 0x${hex(desc.length, 8)}\t${nt}${wide ? '\t' : '\n'}`;
   if (gnu) return s + gnuNote(ctx, type, desc);
   if (stap) return s + stapsdtNote(ctx, desc);
   if (desc.length > 0) {

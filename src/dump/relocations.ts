@@ -91,7 +91,7 @@ export function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTab
       line += ' ';
       if (stType === STT_GNU_IFUNC) {
         if (stName === 0 || stName >= symtab.strings.size) throw new DumpUnsupportedError(file, `an unnamed IFUNC symbol in relocation ${i} of section ${s.index}`);
-        const nm = fmtSymbol(14, symtab.name(symIndex), wide, utf8);
+        const nm = fmtSymbol(14, symtab.name(symIndex), wide, utf8, ctx.symStyle);
         const len = printedLength(nm);
         line += nm + verText + '()' + spaces(len <= 14 ? 15 - len : 1);
       } else {
@@ -106,11 +106,11 @@ export function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTab
           else if (ndx === 0xffffff02) secName = 'LARGE_COMMON';
           else secName = `<section 0x${ndx.toString(16)}>`;
         }
-        line += fmtSymbol(22, secName, wide, utf8);
+        line += fmtSymbol(22, secName, wide, utf8, ctx.symStyle);
       } else if (stName >= symtab.strings.size) {
         throw new DumpUnsupportedError(file, `symbol ${symIndex} with a corrupt string table index`);
       } else {
-        line += fmtSymbol(22, symtab.name(symIndex), wide, utf8) + verText;
+        line += fmtSymbol(22, symtab.name(symIndex), wide, utf8, ctx.symStyle) + verText;
       }
       if (isRela) line += addend < 0n ? ` - ${(-addend).toString(16)}` : ` + ${addend.toString(16)}`;
     } else if (isRela) {

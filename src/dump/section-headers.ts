@@ -28,7 +28,7 @@ export function printSectionHeaders(ctx: DumpContext, withFileHeader: boolean): 
   if (wide) out.w('  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al\n');
   else out.w('  [Nr] Name              Type             Address           Offset\n       Size              EntSize          Flags  Link  Info  Align\n');
   for (const s of elf.sections) {
-    const name = fmtSymbol(-17, ctx.rawSectionName(s), wide, ctx.utf8);
+    const name = fmtSymbol(-17, ctx.rawSectionName(s), wide, ctx.utf8, ctx.symStyle);
     const type = sectionTypeName(s.sh_type, machine, osabi, file);
     const flags = padStart(sectionFlags(s.sh_flags, machine, osabi, file), 3);
     const nr = padStart(String(s.index), 2);

@@ -3,7 +3,7 @@ import type { DumpContext } from './context.js';
 import type { SectionHeader } from '../../elf/reader.js';
 import { SYM_SIZE } from '../../elf/constants.js';
 import { internalSectionIndex, sectionIndexName, symbolBindName, symbolTypeName, VISIBILITY, DumpUnsupportedError } from './names.js';
-import { fmtSymbol, hex, padEnd, padStart } from './format.js';
+import { fmtSymbol, hex, padEnd, padStart, symbolSize } from './format.js';
 import { VersionResolver, VersionKind } from './versions.js';
 
 const SHT_SYMTAB = 2;
@@ -27,6 +27,7 @@ export function printSymbols(ctx: DumpContext): void {
 /** Prints one symbol table; `title` replaces readelf's `Symbol table '<name>' contains N entries:` line. */
 export function printTable(ctx: DumpContext, sec: SectionHeader, title?: string): void {
   const { elf, out, wide, utf8, machine, osabi, file } = ctx;
+  const symBase = ctx.opts.symBase;
   ctx.needSymtab(sec.index);
   const table = elf.symbolTable(sec.index);
   const n = table.count;
@@ -72,8 +73,10 @@ export function printTable(ctx: DumpContext, sec: SectionHeader, title?: string)
       visText += ` [<other>: ${(other ^ vis).toString(16)}] `;
     }
     let size: string;
-    if (shi === 0 && slo < 100000) size = padStart(String(slo), 5);
-    else size = '0x' + (shi === 0 ? slo.toString(16) : shi.toString(16) + hex(slo, 8));
+    if (symBase === 0) {
+      if (shi === 0 && slo < 100000) size = padStart(String(slo), 5);
+      else size = '0x' + (shi === 0 ? slo.toString(16) : shi.toString(16) + hex(slo, 8));
+    } else size = symbolSize((BigInt(shi) << 32n) | BigInt(slo), symBase);
     let name: string;
     if (type === STT_SECTION && st_name === 0 && ndx < shnum) {
       const target = elf.sections[ndx];
@@ -100,7 +103,7 @@ export function printTable(ctx: DumpContext, sec: SectionHeader, title?: string)
         }
       }
     }
-    out.w(`${padStart(String(i), 6)}: ${hex(vhi, 8)}${hex(vlo, 8)} ${size} ${typeName} ${bindName} ${visText} ${ndxText} ${fmtSymbol(avail, name, wide, utf8)}${suffix}\n`);
+    out.w(`${padStart(String(i), 6)}: ${hex(vhi, 8)}${hex(vlo, 8)} ${size} ${typeName} ${bindName} ${visText} ${ndxText} ${fmtSymbol(avail, name, wide, utf8, ctx.symStyle)}${suffix}\n`);
   }
 }
 
