@@ -4,7 +4,8 @@
  * names the first differing line and the file it belongs to.
  */
 import { spawnSync } from 'node:child_process';
-import { runDump, emptyOptions, setAll, type DumpOptions } from '../../src/dump/index.js';
+import { runDump, type DumpOptions } from '../../src/dump/index.js';
+import { parseReadelfArgs } from '../../src/dump/args.js';
 import { localeIsUtf8 } from '../../src/dump/format.js';
 import { KELP_BIN } from '../support/paths.js';
 
@@ -20,87 +21,46 @@ export function readelf(args: readonly string[], files: readonly string[], env: 
   return { stdout: r.stdout ?? Buffer.alloc(0), stderr: (r.stderr ?? Buffer.alloc(0)).toString('latin1'), status: r.status ?? -1 };
 }
 
-/** Turns readelf-style arguments (combined short flags, -x/-p with a value) into DumpOptions. */
+/** Turns readelf-style arguments into DumpOptions, with the parser `kelp dump` uses (throws on a usage error). */
 export function parseArgs(args: readonly string[]): DumpOptions {
-  const o = emptyOptions();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const long = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (long) {
-      const [, name, value] = long;
-      switch (name) {
-        case 'file-header': o.fileHeader = true; break;
-        case 'program-headers': case 'segments': o.programHeaders = true; break;
-        case 'section-headers': case 'sections': o.sectionHeaders = true; break;
-        case 'section-groups': o.sectionGroups = true; break;
-        case 'syms': case 'symbols': o.syms = true; break;
-        case 'relocs': o.relocs = true; break;
-        case 'notes': o.notes = true; break;
-        case 'wide': o.wide = true; break;
-        case 'headers': o.fileHeader = o.programHeaders = o.sectionHeaders = true; break;
-        case 'all': setAll(o); break;
-        case 'use-dynamic': o.useDynamic = true; break;
-        case 'decompress': o.decompress = true; break;
-        case 'archive-index': o.archiveIndex = true; break;
-        case 'section-details': case 'full-section-name': o.sectionHeaders = o.sectionDetails = true; break;
-        case 'dynamic': o.dynamic = true; break;
-        case 'version-info': o.versionInfo = true; break;
-        case 'dyn-syms': o.dynSyms = true; break;
-        case 'histogram': o.histogram = true; break;
-        case 'arch-specific': o.archSpecific = true; break;
-        case 'unwind': o.unwind = true; break;
-        case 'hex-dump': o.hexDumps.push(value ?? args[++i]); break;
-        case 'string-dump': o.stringDumps.push(value ?? args[++i]); break;
-        default: throw new Error(`test harness: unknown option ${a}`);
-      }
-      continue;
-    }
-    if (!a.startsWith('-')) throw new Error(`test harness: not an option: ${a}`);
-    for (let k = 1; k < a.length; k++) {
-      const c = a[k];
-      if (c === 'x' || c === 'p') {
-        const v = k + 1 < a.length ? a.slice(k + 1) : args[++i];
-        (c === 'x' ? o.hexDumps : o.stringDumps).push(v);
-        break;
-      }
-      switch (c) {
-        case 'h': o.fileHeader = true; break;
-        case 'l': o.programHeaders = true; break;
-        case 'S': o.sectionHeaders = true; break;
-        case 'g': o.sectionGroups = true; break;
-        case 's': o.syms = true; break;
-        case 'r': o.relocs = true; break;
-        case 'n': o.notes = true; break;
-        case 'W': o.wide = true; break;
-        case 'e': o.fileHeader = o.programHeaders = o.sectionHeaders = true; break;
-        case 'a': setAll(o); break;
-        case 'D': o.useDynamic = true; break;
-        case 'z': o.decompress = true; break;
-        case 'c': o.archiveIndex = true; break;
-        case 't': case 'N': o.sectionHeaders = o.sectionDetails = true; break;
-        case 'd': o.dynamic = true; break;
-        case 'V': o.versionInfo = true; break;
-        case 'I': o.histogram = true; break;
-        case 'A': o.archSpecific = true; break;
-        case 'u': o.unwind = true; break;
-        default: throw new Error(`test harness: unknown flag -${c}`);
-      }
-    }
-  }
-  return o;
+  const p = parseReadelfArgs([...args, 'file']);
+  if (p.kind !== 'run') throw new Error(`test harness: ${args.join(' ')} is not a dump: ${p.kind}`);
+  return p.opts;
 }
 
-/** Runs `kelp dump` in this process. */
+/** Runs `kelp dump` in this process: the same argument parser, messages and exit status as bin/kelp. */
 export function kelpInProcess(args: readonly string[], files: readonly string[], opts: { utf8?: boolean; sparseFrom?: number } = {}): ProcResult {
+  const p = parseReadelfArgs([...args, ...files]);
+  if (p.kind === 'unsupported') throw new Error(`test harness: ${p.option} is not supported`);
+  if (p.kind === 'exit') return { stdout: Buffer.from(p.stdout, 'latin1'), stderr: p.stderr, status: p.status };
   const chunks: Buffer[] = [];
-  let stderr = '';
-  const status = runDump(files, parseArgs(args), {
+  let stderr = p.messages;
+  const status = runDump(p.files, p.opts, {
     stdout: (b) => chunks.push(Buffer.from(b)),
     stderr: (l) => { stderr += l; },
     utf8: opts.utf8 ?? localeIsUtf8(),
     sparseFrom: opts.sparseFrom,
   });
   return { stdout: Buffer.concat(chunks), stderr, status };
+}
+
+/** readelf's standard error as kelp words it: kelp's name where readelf prints its own. */
+export function asKelpMessages(stderr: string): string {
+  return stderr.replace(/(^|\n|[^\n])readelf: /g, (_m, before: string) => `${before}kelp: `);
+}
+
+/**
+ * Empty when stdout, stderr (readelf's name read as kelp's) and the exit
+ * status are all the same; otherwise what differs.
+ */
+export function differenceAll(r: ProcResult, k: ProcResult, label: string): string {
+  const out: string[] = [];
+  const d = difference(r.stdout, k.stdout, label);
+  if (d) out.push(d);
+  const re = asKelpMessages(r.stderr);
+  if (re !== k.stderr) out.push(difference(Buffer.from(re, 'latin1'), Buffer.from(k.stderr, 'latin1'), `${label} (stderr)`));
+  if (r.status !== k.status) out.push(`${label}: exit status readelf ${r.status}, kelp ${k.status}`);
+  return out.join('\n');
 }
 
 /** Runs `bin/kelp dump` as a process. */

@@ -10,12 +10,10 @@
  * like every name that does not parse to its end, are returned undefined and
  * printed mangled.
  */
-import { BUILTINS, D_BUILTINS, declaresFunction, LITERAL_SUFFIX, OPERATORS, name, printParams, printTemplateArgs, printType, wrap, type Ty } from './types.js';
-
-class Fail extends Error {}
-
-/** `_GLOBAL__N...` is how gcc names an anonymous namespace. */
-const ANON = /^_GLOBAL_[._$]N/;
+import { Cursor, Fail } from './cursor.js';
+import { specialName } from './special.js';
+import { expression, templateArg } from './template-args.js';
+import { BUILTINS, D_BUILTINS, declaresFunction, OPERATORS, name, printParams, printTemplateArgs, printType, wrap, type Ty } from './types.js';
 
 /** The standard abbreviations: short form, the form before a constructor/destructor, and the name a constructor takes. */
 const STD_SUBS: Record<string, [string, string, string]> = {
@@ -28,7 +26,7 @@ const STD_SUBS: Record<string, [string, string, string]> = {
   d: ['std::iostream', 'std::basic_iostream<char, std::char_traits<char> >', 'basic_iostream'],
 };
 
-interface Encoding {
+export interface Encoding {
   /** The name as printed, without parameters. */
   name: Ty;
   /** The function type, when the encoding is a function. */
@@ -37,67 +35,10 @@ interface Encoding {
   quals: string;
 }
 
-class Parser {
-  private i = 0;
+export class Parser extends Cursor {
   private readonly subs: Ty[] = [];
   /** The template arguments T_ refers to (the encoding's own). */
   private templateArgs: Ty[] = [];
-
-  constructor(private readonly s: string) {}
-
-  private peek(o = 0): string {
-    return this.s[this.i + o] ?? '';
-  }
-
-  private eat(c: string): boolean {
-    if (this.s.startsWith(c, this.i)) {
-      this.i += c.length;
-      return true;
-    }
-    return false;
-  }
-
-  private need(c: string): void {
-    if (!this.eat(c)) throw new Fail();
-  }
-
-  private number(): number {
-    const neg = this.eat('n');
-    const m = /^\d+/.exec(this.s.slice(this.i, this.i + 12));
-    if (!m) throw new Fail();
-    this.i += m[0].length;
-    return neg ? -Number(m[0]) : Number(m[0]);
-  }
-
-  /** [<base36 digits>] _ : 0 for `_`, n+1 for `n_`. */
-  private seqId(): number {
-    if (this.eat('_')) return 0;
-    const m = /^[0-9A-Z]+/.exec(this.s.slice(this.i, this.i + 8));
-    if (!m) throw new Fail();
-    this.i += m[0].length;
-    this.need('_');
-    return parseInt(m[0], 36) + 1;
-  }
-
-  /** A lambda's or unnamed type's number: `_` is 1, `n_` is n+2 (decimal). */
-  private lambdaNumber(): number {
-    if (this.eat('_')) return 1;
-    const n = this.number();
-    this.need('_');
-    return n + 2;
-  }
-
-  /** `_ <digit>` or `__ <number> _` discriminators, which c++filt does not print. */
-  private discriminator(): void {
-    if (this.peek() !== '_') return;
-    if (this.peek(1) === '_') {
-      this.i += 2;
-      this.number();
-      this.need('_');
-    } else if (/\d/.test(this.peek(1))) {
-      this.i += 2;
-    }
-  }
 
   top(): string {
     this.need('_Z');
@@ -112,9 +53,9 @@ class Parser {
     return out;
   }
 
-  private encoding(top: boolean): Encoding {
+  encoding(top: boolean): Encoding {
     const c = this.peek();
-    if (c === 'G' || c === 'T') return { name: name(this.specialName()), quals: '' };
+    if (c === 'G' || c === 'T') return { name: name(specialName(this)), quals: '' };
     const saved = this.templateArgs;
     const { n, quals } = this.name(false, true);
     if (this.i >= this.s.length || this.peek() === 'E' || this.peek() === '.') {
@@ -130,62 +71,8 @@ class Parser {
     return { name: n, fn: { ret, params }, quals };
   }
 
-  private specialName(): string {
-    if (this.eat('TV')) return 'vtable for ' + printType(this.type());
-    if (this.eat('TT')) return 'VTT for ' + printType(this.type());
-    if (this.eat('TI')) return 'typeinfo for ' + printType(this.type());
-    if (this.eat('TS')) return 'typeinfo name for ' + printType(this.type());
-    if (this.eat('TH')) return 'TLS init function for ' + printType(this.name(false, false).n);
-    if (this.eat('TW')) return 'TLS wrapper function for ' + printType(this.name(false, false).n);
-    if (this.eat('Th')) {
-      this.number();
-      this.need('_');
-      return 'non-virtual thunk to ' + printEncoding(this.encoding(false));
-    }
-    if (this.eat('Tv')) {
-      this.number();
-      this.need('_');
-      this.number();
-      this.need('_');
-      return 'virtual thunk to ' + printEncoding(this.encoding(false));
-    }
-    if (this.eat('Tc')) {
-      this.callOffset();
-      this.callOffset();
-      return 'covariant return thunk to ' + printEncoding(this.encoding(false));
-    }
-    if (this.eat('TC')) {
-      const derived = printType(this.type());
-      this.number();
-      this.need('_');
-      return `construction vtable for ${printType(this.type())}-in-${derived}`;
-    }
-    if (this.eat('GV')) return 'guard variable for ' + printType(this.name(false, false).n);
-    if (this.eat('GR')) {
-      const n = printType(this.name(false, false).n);
-      const id = this.peek() === '_' || /[0-9A-Z]/.test(this.peek()) ? this.seqId() : 0;
-      return `reference temporary #${id} for ${n}`;
-    }
-    if (this.eat('GTt')) return 'transaction clone for ' + printEncoding(this.encoding(false));
-    if (this.eat('GTn')) return 'non-transaction clone for ' + printEncoding(this.encoding(false));
-    if (this.eat('GA')) return 'hidden alias for ' + printEncoding(this.encoding(false));
-    throw new Fail();
-  }
-
-  private callOffset(): void {
-    if (this.eat('h')) {
-      this.number();
-      this.need('_');
-    } else if (this.eat('v')) {
-      this.number();
-      this.need('_');
-      this.number();
-      this.need('_');
-    } else throw new Fail();
-  }
-
   /** <name>: nested, local, unscoped (with std::) or a substitution, with template arguments. */
-  private name(substable: boolean, isEncoding: boolean): { n: Ty; quals: string } {
+  name(substable: boolean, isEncoding: boolean): { n: Ty; quals: string } {
     const c = this.peek();
     if (c === 'N' || c === 'Z') {
       const r = c === 'N' ? this.nestedName(isEncoding) : this.localName();
@@ -210,7 +97,7 @@ class Parser {
     return { n, quals: '' };
   }
 
-  private withTemplateArgs(n: Ty, isEncoding: boolean): Ty {
+  withTemplateArgs(n: Ty, isEncoding: boolean): Ty {
     const args = this.templateArgList();
     if (isEncoding) this.templateArgs = args;
     const base = n.k === 'name' ? n.s : printType(n);
@@ -274,7 +161,7 @@ class Parser {
   }
 
   /** An unqualified name, qualified by `scope` when there is one. */
-  private unqualified(scope: Ty | undefined): Ty {
+  unqualified(scope: Ty | undefined): Ty {
     const c = this.peek();
     const prefix = scope ? printType(scope) + '::' : '';
     let s: string;
@@ -329,14 +216,6 @@ class Parser {
     return name(prefix + s, { last, ctorDtorConv });
   }
 
-  private sourceName(): string {
-    const len = this.number();
-    if (len <= 0 || this.i + len > this.s.length) throw new Fail();
-    const id = this.s.slice(this.i, this.i + len);
-    this.i += len;
-    return len >= 10 && ANON.test(id) ? '(anonymous namespace)' : id;
-  }
-
   private substitution(beforeCtor = false): Ty {
     this.need('S');
     const c = this.peek();
@@ -352,7 +231,7 @@ class Parser {
     return t;
   }
 
-  private templateParam(): Ty {
+  templateParam(): Ty {
     this.need('T');
     const id = this.seqId();
     const t = this.templateArgs[id];
@@ -368,52 +247,7 @@ class Parser {
   }
 
   private templateArg(): Ty {
-    if (this.eat('J')) {
-      const items: Ty[] = [];
-      while (!this.eat('E')) items.push(this.templateArg());
-      return { k: 'pack', items };
-    }
-    if (this.peek() === 'L') return this.literal();
-    if (this.eat('X')) {
-      // Decoded expressions: a template parameter, and the address of a function or object
-      // (`&name`; a function template's address is printed whole, in parentheses).
-      if (this.peek() === 'T') {
-        const t = this.templateParam();
-        this.need('E');
-        return t;
-      }
-      this.need('ad');
-      this.need('L_Z');
-      const enc = this.encoding(false);
-      this.need('E');
-      this.need('E');
-      const n = enc.name;
-      if (enc.fn && n.k === 'name' && n.template) return name(`&(${printEncoding(enc)})`);
-      return name('&' + printType(n));
-    }
-    return this.type();
-  }
-
-  private literal(): Ty {
-    this.need('L');
-    if (this.eat('_Z')) {
-      const enc = this.encoding(false);
-      this.need('E');
-      return name(printEncoding(enc));
-    }
-    const c = this.peek();
-    if (c === 'b' && (this.peek(1) === '0' || this.peek(1) === '1') && this.peek(2) === 'E') {
-      this.i += 3;
-      return name(this.s[this.i - 2] === '1' ? 'true' : 'false');
-    }
-    const t = this.type();
-    const neg = this.eat('n');
-    const m = /^[0-9a-f]*/.exec(this.s.slice(this.i))!;
-    this.i += m[0].length;
-    this.need('E');
-    const v = (neg ? '-' : '') + m[0];
-    if (t.k === 'name' && c in LITERAL_SUFFIX && BUILTINS[c] === t.s) return name(v + LITERAL_SUFFIX[c]);
-    return name(`(${printType(t)})${v}`);
+    return templateArg(this);
   }
 
   type(): Ty {
@@ -487,6 +321,12 @@ class Parser {
           this.need('_');
           return name(`_Float${n}${x ? 'x' : ''}`);
         }
+        if (d === 'T' || d === 't') {
+          this.i += 2;
+          t = name(`decltype (${expression(this).text})`);
+          this.need('E');
+          break;
+        }
         if (d === 'p') {
           this.i += 2;
           t = this.type();
@@ -537,7 +377,7 @@ class Parser {
 }
 
 /** The encoding as printed; as the scope of a local name, without its return type. */
-function printEncoding(e: Encoding, scope = false): string {
+export function printEncoding(e: Encoding, scope = false): string {
   const n = printType(e.name);
   if (!e.fn) return n;
   const sig = n + printParams(e.fn.params) + e.quals;
