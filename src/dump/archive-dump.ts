@@ -23,7 +23,7 @@ export interface ArchiveRun {
 function perObject(o: DumpOptions): boolean {
   return o.fileHeader || o.programHeaders || o.sectionHeaders || o.sectionGroups || o.syms || o.relocs || o.notes
     || o.dynamic || o.versionInfo || o.dynSyms || o.histogram || o.archSpecific || o.unwind
-    || o.hexDumps.length > 0 || o.stringDumps.length > 0;
+    || o.hexDumps.length > 0 || o.stringDumps.length > 0 || o.relocatedDumps.length > 0;
 }
 
 function printIndex(a: Archive, run: ArchiveRun): number {

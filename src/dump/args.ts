@@ -99,9 +99,9 @@ export function parseReadelfArgs(args: readonly string[], prog = 'kelp'): Parsed
       case 'L': o.lint = true; break;
       case 'T': o.silentTruncation = true; break;
       case 'P': o.processLinks = true; break;
-      case 'x': o.hexDumps.push(arg!); break;
-      case 'p': o.stringDumps.push(arg!); break;
-      case 'R': o.relocatedDumps.push(arg!); break;
+      case 'x': o.hexDumps.push(arg!); o.sectionRequests.push({ kind: 'x', arg: arg! }); break;
+      case 'p': o.stringDumps.push(arg!); o.sectionRequests.push({ kind: 'p', arg: arg! }); break;
+      case 'R': o.relocatedDumps.push(arg!); o.sectionRequests.push({ kind: 'R', arg: arg! }); break;
       case 'U': {
         const u = UNICODE[arg!];
         if (u === undefined) messages += `${prog}: Error: invalid argument to -U/--unicode: ${arg}`;

@@ -82,18 +82,26 @@ export function buildAttributeName(ctx: DumpContext, name: Buffer): string {
     while (e < lim && name[e] !== 0) e++;
     return name.toString('latin1', i, e);
   };
-  if (namesz < 2) return printSymbol(ctx, -20, '  <corrupt name>');
+  const signed = (v: number): number => (v >= 0x80 ? v - 0x100 : v);
+  const corrupt = (): string => {
+    ctx.session.error(`corrupt name field in GNU build attribute note: size = ${namesz}\n`);
+    ctx.failed = true;
+    return printSymbol(ctx, -20, '  <corrupt name>');
+  };
+  if (namesz < 2) return corrupt();
   let left = ctx.wide ? 28 : 20;
   let p = 0;
   let s = '';
   if (at(0) === 0x47 && at(1) === 0x41) {
-    if (namesz < 4) return printSymbol(ctx, -20, '  <corrupt name>');
+    if (namesz < 4) return corrupt();
     s += 'GA';
     p = 2;
     left -= 2;
   }
   const type = at(p);
   if (!TYPE_CHARS.includes(String.fromCharCode(type)) || type === 0) {
+    ctx.session.error(`unrecognised attribute type in name field: ${signed(type)}\n`);
+    ctx.failed = true;
     return s + printSymbol(ctx, -20, '<unknown name type>');
   }
   s += String.fromCharCode(type);
@@ -102,8 +110,10 @@ export function buildAttributeName(ctx: DumpContext, name: Buffer): string {
   const id = at(p);
   let text: string | undefined;
   const known = ATTRIBUTES[id];
+  let expected = '*$!+';
   if (known !== undefined) {
     text = known[0];
+    expected = known[1];
     p++;
   } else if (isPrint(id)) {
     // A custom attribute name, cut to the columns left outside wide mode; readelf counts its NUL.
@@ -114,15 +124,21 @@ export function buildAttributeName(ctx: DumpContext, name: Buffer): string {
     p += len;
   } else {
     // A signed char, as readelf formats it.
-    text = `<unknown:_${id >= 0x80 ? id - 0x100 : id}>`;
+    ctx.session.error(`unrecognised byte in name field: ${signed(id)}\n`);
+    text = `<unknown:_${signed(id)}>`;
     p++;
   }
   if (text !== undefined) {
     s += text;
     left -= text.length;
   }
+  if (!expected.includes(String.fromCharCode(type))) ctx.session.warn(`attribute does not have an expected type (${String.fromCharCode(type)})\n`);
   // readelf stops here (after an error) when parsing went past the field.
-  if (p > namesz) return s;
+  if (p > namesz) {
+    ctx.session.error(`corrupt name field: namesz: ${namesz} but parsing gets to ${p}\n`);
+    ctx.failed = true;
+    return s;
+  }
   if (left < 1 && !ctx.wide) return s;
   switch (String.fromCharCode(type)) {
     case '*': {
@@ -268,7 +284,8 @@ export function buildAttributeDescription(ctx: DumpContext, type: number, desc: 
       end = desc.readBigUInt64LE(8);
       break;
     default:
-      // readelf prints no newline here.
+      // readelf prints no newline here, and the note fails.
+      ctx.failed = true;
       return '    <invalid descsz>';
   }
   const index = symbolIndex(ctx);
@@ -277,6 +294,9 @@ export function buildAttributeDescription(ctx: DumpContext, type: number, desc: 
   if (sym === undefined && open) sym = index?.lookup(u64(start + 2n), open);
   if (end === 0n && sym !== undefined && sym.size > 0n) end = u64(start + sym.size);
   let s = `    Applies to region from ${altHex(start)}`;
+  if (open && st.globalEnd > 0n && start > ((st.globalEnd + 15n) & ~15n)) {
+    ctx.session.warn(`Gap in build notes detected from ${altHex(st.globalEnd + 1n)} to ${altHex(start - 1n)}\n`);
+  }
   if (open) st.globalOffset = start;
   else st.funcOffset = start;
   if (end !== 0n) {

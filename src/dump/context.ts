@@ -73,6 +73,8 @@ export class DumpContext {
   /** How symbol names print (-C, -U, -T). */
   readonly symStyle: SymbolStyle;
   private readonly printable: (string | undefined)[];
+  /** Set where readelf's printer returns false for this file (its exit status becomes 1). */
+  failed = false;
   /** Whether the section name string table is usable (readelf's string_table != NULL). */
   readonly hasNames: boolean;
 

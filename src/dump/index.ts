@@ -95,7 +95,7 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
   if (!printSectionDumps(ctx, dumps)) ok = false;
   if (opts.notes) printNotes(ctx);
   if (opts.archSpecific) printArchSpecific(ctx);
-  return ok;
+  return ok && !ctx.failed;
 }
 
 /** Dumps every file in turn; returns the exit status (0 when every file was dumped without a problem). */

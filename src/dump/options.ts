@@ -33,6 +33,8 @@ export interface DumpOptions {
   hexDumps: string[];
   /** -p/--string-dump requests. */
   stringDumps: string[];
+  /** Every -x/-p/-R request in command-line order (readelf warns about missing names in reverse order). */
+  sectionRequests: Array<{ kind: 'x' | 'p' | 'R'; arg: string }>;
   /** -R/--relocated-dump requests: hex dumps with the relocations applied. */
   relocatedDumps: string[];
   /** -L/--lint: warnings about possible problems. */
@@ -61,7 +63,7 @@ export function emptyOptions(): DumpOptions {
   return {
     fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false, sectionDetails: false,
     syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, archiveIndex: false, useDynamic: false, histogram: false,
-    archSpecific: false, unwind: false, wide: false, decompress: false, hexDumps: [], stringDumps: [], relocatedDumps: [],
+    archSpecific: false, unwind: false, wide: false, decompress: false, hexDumps: [], stringDumps: [], relocatedDumps: [], sectionRequests: [],
     lint: false, silentTruncation: false, symBase: 0, demangle: false, demangleStyle: 'auto', unicode: 'default', processLinks: false,
   };
 }

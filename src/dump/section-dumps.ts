@@ -40,9 +40,13 @@ export function planSectionDumps(ctx: DumpContext): DumpPlan {
     }
     if (!hit) ctx.session.warn(`Section '${r.name}' was not dumped because it does not exist\n`);
   };
-  for (const x of opts.hexDumps) add(x, HEX);
-  for (const p of opts.stringDumps) add(p, STR);
-  for (const r of opts.relocatedDumps) add(r, RELOC);
+  let requests = opts.sectionRequests;
+  if (requests.length !== opts.hexDumps.length + opts.stringDumps.length + opts.relocatedDumps.length) {
+    requests = [...opts.hexDumps.map((arg) => ({ kind: 'x' as const, arg })), ...opts.stringDumps.map((arg) => ({ kind: 'p' as const, arg })),
+      ...opts.relocatedDumps.map((arg) => ({ kind: 'R' as const, arg }))];
+  }
+  // readelf keeps its requests in a list it prepends to: the last one given is looked up first.
+  for (let i = requests.length - 1; i >= 0; i--) add(requests[i].arg, requests[i].kind === 'x' ? HEX : requests[i].kind === 'p' ? STR : RELOC);
   return want;
 }
 
