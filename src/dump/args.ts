@@ -185,7 +185,8 @@ export function parseReadelfArgs(args: readonly string[], prog = 'kelp'): Parsed
     files.push(a);
   }
   if (!hasDisplayOption(o)) return { kind: 'exit', stdout: '', stderr: messages + usageText(false), status: 1 };
-  if (o.lint && !hasDisplayOption({ ...o, lint: false })) setAll(o);
+  // -L alone is readelf's check_all: every display, the DWARF family's included.
+  if (o.lint && !hasDisplayOption({ ...o, lint: false })) return { kind: 'unsupported', option: '-L without a display option (it dumps DWARF too)' };
   if (files.length === 0) return { kind: 'exit', stdout: '', stderr: `${messages}${prog}: Warning: Nothing to do.\n${usageText(false)}`, status: 1 };
   return { kind: 'run', opts: o, files, messages };
 }

@@ -27,7 +27,7 @@ export function printType(t: Ty, inner = ''): string {
     case 'name':
       return t.s + inner;
     case 'pack':
-      return t.items.map((x) => printType(x, inner)).join(', ');
+      return t.items.map((x) => printType(x, inner)).filter((x) => x !== '').join(', ');
     case 'cv':
       if (t.t.k === 'fn') return printFn(t.t, inner, t.q);
       // Qualifiers on an array qualify its elements.
