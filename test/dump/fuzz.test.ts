@@ -19,7 +19,7 @@ import { makeTmpDir } from '../support/tmp.js';
 import { kpatchUnitObjects } from './corpus.js';
 import { buildSmallCorpus } from './small-corpus.js';
 import { buildAttributeCorpus } from './build-attributes-corpus.js';
-import { difference, kelpInProcess, kelpProcess, parseArgs, readelf } from './harness.js';
+import { difference, differenceAll, kelpInProcess, kelpProcess, parseArgs, readelf } from './harness.js';
 import { rng } from '../support/rng.js';
 
 const tmp = makeTmpDir('dump-fuzz');
@@ -272,6 +272,8 @@ test('where readelf prints clean output for a mutated file, kelp prints the same
   const env = { ...process.env, LC_ALL: 'C' };
   const mismatches: string[] = [];
   let compared = 0;
+  let complainedSame = 0;
+  let complainedDiffer = 0;
   for (let n = 0; n < 1200; n++) {
     const r = rng(0xc0ffee00 + n);
     const seed = seeds[n % seeds.length];
@@ -283,7 +285,13 @@ test('where readelf prints clean output for a mutated file, kelp prints the same
     const file = join(dir, `m${n}.o`);
     writeFileSync(file, buf);
     const re = readelf(args, [file], env);
-    if (re.status !== 0 || re.stderr !== '') continue;
+    if (re.status !== 0 || re.stderr !== '') {
+      // readelf complained: kelp, which printed rather than refused, should give the same messages and bytes.
+      const k = kelpInProcess(args, [file], { utf8: false });
+      if (differenceAll(re, k, '') === '') complainedSame++;
+      else complainedDiffer++;
+      continue;
+    }
     compared++;
     // readelf names the file in no part of these outputs, so the bytes compare directly.
     const diff = difference(re.stdout, res.out!, `case ${n} (${kind} of ${seed.name}, readelf ${args.join(' ')})`);
@@ -291,7 +299,10 @@ test('where readelf prints clean output for a mutated file, kelp prints the same
       mismatches.push(diff);
       if (mismatches.length > 10) break;
     }
+    if (res.warnings!.length > 0) mismatches.push(`case ${n} (${kind} of ${seed.name}): readelf printed no message, kelp: ${res.warnings![0]}`);
   }
+  console.log(`fuzz: ${compared} mutated files readelf printed cleanly, kelp the same; of the ${complainedSame + complainedDiffer} readelf complained about `
+    + `and kelp printed rather than refused, ${complainedSame} got readelf's messages, bytes and status, ${complainedDiffer} did not`);
   expect(mismatches).toEqual([]);
   expect(compared).toBeGreaterThan(100);
 }, 200_000);
@@ -362,15 +373,21 @@ test('through the real CLI: one line `kelp: <file>: <problem>` and a non-zero ex
     const file = join(dir, `c${n}.o`);
     writeFileSync(file, mutate(seed.buf, kind, r));
     const k = kelpProcess(['-hlSgsrnW'], [file]);
+    // readelf's own messages (`kelp: Warning: ...`, `kelp: Error: ...`), or kelp's one line refusing the file.
+    const lines = k.stderr.split('\n').filter((l) => l !== '');
+    const readelfMessages = lines.filter((l) => /^kelp: (Warning|Error): /.test(l));
+    const refusals = lines.filter((l) => l.startsWith(`kelp: ${file}: `));
+    if (readelfMessages.length + refusals.length !== lines.length || refusals.length > 1 || /internal error/.test(k.stderr)) {
+      problems.push(`case ${n} (${kind}): stderr ${JSON.stringify(k.stderr)}`);
+    }
     if (k.status === 0) {
-      if (k.stderr !== '') problems.push(`case ${n}: exit 0 with stderr ${k.stderr}`);
+      if (refusals.length > 0) problems.push(`case ${n}: exit 0 with a refusal ${refusals[0]}`);
       continue;
     }
     refused++;
-    const lines = k.stderr.split('\n').filter((l) => l !== '');
-    if (lines.length !== 1 || !lines[0].startsWith(`kelp: ${file}: `) || /internal error/.test(lines[0])) problems.push(`case ${n} (${kind}): stderr ${JSON.stringify(k.stderr)}`);
+    if (refusals.length === 0 && readelfMessages.length === 0) problems.push(`case ${n} (${kind}): exit ${k.status} without a message`);
   }
-  // Not ELF, 32-bit and big-endian get a clear message.
+  // Not ELF gets readelf's message; 32-bit and big-endian files, which kelp does not describe, a clear refusal.
   const notElf = join(dir, 'text.o');
   writeFileSync(notElf, 'hello\n');
   const elf32 = join(dir, 'elf32.o');
@@ -380,7 +397,7 @@ test('through the real CLI: one line `kelp: <file>: <problem>` and a non-zero ex
   const k = kelpProcess(['-h'], [notElf, elf32, be]);
   expect(k.status).not.toBe(0);
   expect(k.stdout.length).toBe(0);
-  expect(k.stderr).toBe(`kelp: ${notElf}: file: not an ELF file\nkelp: ${elf32}: ELF header: 32-bit ELF (ELFCLASS32) is not supported\nkelp: ${be}: ELF header: big-endian ELF (ELFDATA2MSB) is not supported\n`);
+  expect(k.stderr).toBe(`kelp: Error: ${notElf}: Failed to read file's magic number\nkelp: ${elf32}: ELF header: 32-bit ELF (ELFCLASS32) is not supported\nkelp: ${be}: ELF header: big-endian ELF (ELFDATA2MSB) is not supported\n`);
   expect(problems).toEqual([]);
   expect(refused).toBeGreaterThan(3);
 }, 120_000);
