@@ -18,6 +18,7 @@ import { printRelocations } from './relocations.js';
 import { printSymbols } from './symbols.js';
 import { planSectionDumps, printSectionDumps } from './section-dumps.js';
 import { lintSections } from './lint.js';
+import { checkProcessLinks } from './process-links.js';
 import { printNotes } from './notes.js';
 import { ByteSource } from '../../elf/source.js';
 import { archiveKind } from './archive.js';
@@ -75,6 +76,7 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
   const elf = ElfFile.parse(src, file);
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
   let ok = true;
+  if (opts.processLinks) checkProcessLinks(ctx);
   if (opts.lint) lintSections(ctx);
   const dumps = planSectionDumps(ctx);
   if (opts.fileHeader) printFileHeader(ctx);
