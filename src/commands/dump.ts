@@ -30,7 +30,7 @@ export async function runDumpCommand(args: readonly string[]): Promise<number> {
   const { parseReadelfArgs } = await import('../dump/args.js');
   const parsed = parseReadelfArgs(args, 'kelp');
   if (parsed.kind === 'unsupported') {
-    throw new KelpError(`dump: ${parsed.option} is not supported: kelp dump leaves DWARF, CTF, SFrame and LTO symbol dumps to readelf`);
+    throw new KelpError(`dump: ${parsed.option} is not supported: ${parsed.reason ?? 'kelp dump leaves DWARF, CTF, SFrame and LTO symbol dumps to readelf'}`);
   }
   if (parsed.kind === 'exit') {
     if (parsed.stdout) process.stdout.write(parsed.stdout);

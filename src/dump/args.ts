@@ -14,7 +14,7 @@ export type ParsedArgs =
   | { kind: 'run'; opts: DumpOptions; files: string[]; /** stderr text readelf prints before the files. */ messages: string }
   | { kind: 'exit'; stdout: string; stderr: string; status: number }
   /** An option of the DWARF family (or another kelp does not implement). */
-  | { kind: 'unsupported'; option: string };
+  | { kind: 'unsupported'; option: string; reason?: string };
 
 type HasArg = 0 | 1 | 2; // none, required, optional
 
@@ -111,6 +111,7 @@ export function parseReadelfArgs(args: readonly string[], prog = 'kelp'): Parsed
       case 'C':
         o.demangle = true;
         if (arg !== undefined) {
+          if (arg === 'java' || arg === 'gnat') return { kind: 'unsupported', option: `--demangle=${arg}`, reason: 'kelp demangles C++ (auto, gnu-v3) only' };
           if (STYLES.has(arg as DemangleStyle)) o.demangleStyle = arg as DemangleStyle;
           else messages += `${prog}: Error: unknown demangling style \`${arg}'`;
         }

@@ -98,7 +98,7 @@ test('-C: g++ objects, libstdc++ and the C++ symbols of node, as readelf -C prin
   expect(s).toMatch(/ std::vector<int, std::allocator<int> >::_M_realloc_insert<int>\(__gnu_cxx::__normal_iterator<int\*, std::vector<int, std::allocator<int> > >, int&&\)\n/);
   expect(s).toMatch(/ Box<long>::get\(\) const\n/);
   expect(compare([['-sW', '-C', ...cxx], ['-s', '-C', ...cxx], ['-rW', '--demangle', ...cxx], ['-r', '-C', ...cxx], ['-aW', '-C', ...cxx],
-    ['--demangle=gnu-v3', '-s', cxx[0]], ['--demangle=auto', '-sW', cxx[0]], ['--demangle=none', '-sW', cxx[0]], ['-C', '--no-demangle', '-sW', cxx[0]],
+    ['--demangle=gnu-v3', '-s', cxx[0]], ['--demangle=rust', '-sW', cxx[0]], ['--demangle=dlang', '-s', cxx[0]], ['--demangle=auto', '-sW', cxx[0]], ['--demangle=none', '-sW', cxx[0]], ['-C', '--no-demangle', '-sW', cxx[0]],
     ['-C', '-sTW', cxx[0]], ['-C', '-sT', cxx[0]], ['--demangle=bogus', '-h', cxx[0]]])).toEqual([]);
   expect(existsSync(LIBSTDCXX)).toBe(true);
   expect(compare([['-sW', '-C', LIBSTDCXX], ['-s', '-C', LIBSTDCXX], ['--dyn-syms', '-C', '-W', LIBSTDCXX], ['-rW', '-C', LIBSTDCXX], ['-VW', '-C', LIBSTDCXX]])).toEqual([]);
@@ -154,8 +154,26 @@ test('-P, -v, -H, -X and usage errors, through bin/kelp', () => {
   expect(compare([['-v'], ['-H'], [], ['-X', f], ['--s', f], ['-U', 'bogus', '-h', f]], 'cli')).toEqual([]);
   const v = kelpProcess(['-v'], []);
   expect(v.stdout.toString('latin1')).toMatch(/^GNU readelf \(GNU Binutils for Debian\) 2\.40\n/);
+  const java = kelpProcess(['--demangle=java', '-s', f], []);
+  expect([java.status, java.stderr]).toEqual([1, 'kelp: dump: --demangle=java is not supported: kelp demangles C++ (auto, gnu-v3) only\n']);
   const w = kelpProcess(['-w', f], []);
   expect([w.status, w.stderr]).toEqual([1, 'kelp: dump: -w is not supported: kelp dump leaves DWARF, CTF, SFrame and LTO symbol dumps to readelf\n']);
+});
+
+test('-P: the same output where the linked debug file is not found, a refusal where it is', () => {
+  if (skipUnlessReady(pre)) return;
+  const d = join(tmp.dir, 'links');
+  mkdirSync(join(d, 'alone'), { recursive: true });
+  writeFileSync(join(d, 'p.c'), 'int main(void) { return 0; }\n');
+  run('gcc', ['-g', '-O1', 'p.c', '-o', 'prog'], { cwd: d });
+  run('objcopy', ['--only-keep-debug', 'prog', 'prog.debug'], { cwd: d });
+  run('objcopy', ['--strip-debug', '--add-gnu-debuglink=prog.debug', 'prog', 'linked'], { cwd: d });
+  run('cp', ['linked', join('alone', 'linked')], { cwd: d });
+  expect(compare([['-P', '-h', join(d, 'alone', 'linked')], ['-P', '-aW', join(d, 'alone', 'linked')], ['-P', '-x', '.gnu_debuglink', join(d, 'alone', 'linked')]])).toEqual([]);
+  // readelf would dump prog.debug too ("ELF Header in linked file 'prog.debug':").
+  expect(readelf(['-P', '-h'], [join(d, 'linked')]).stdout.toString('latin1')).toMatch(/in linked file 'prog\.debug'/);
+  const k = kelpInProcess(['-P', '-h'], [join(d, 'linked')]);
+  expect([k.status, k.stderr]).toEqual([1, `kelp: ${join(d, 'linked')}: -P: dumping the linked file ${join(d, 'prog.debug')} is not supported by kelp dump\n`]);
 });
 
 test('files readelf complains about: its messages, its exit status, the output of the files around them', () => {
