@@ -57,7 +57,7 @@ const dump: Subcommand = {
         + 'per file. --livepatch is refused together with readelf options (exit 1).')
       .option('--livepatch', 'kelp\'s livepatch view instead of readelf output (alone, not with readelf options)')
       .option('--json', 'with --livepatch: print the view as a JSON array, one entry per file')
-      .argument('[readelf-options-and-files...]');
+      .argument('[args...]', 'readelf options and files');
   },
 };
 

@@ -144,7 +144,10 @@ export function buildAttributeName(ctx: DumpContext, name: Buffer): string {
     case '*': {
       let bytes = namesz - p;
       if (bytes > 0) bytes--;
-      if (bytes > 8) bytes = 8;
+      if (bytes > 8) {
+        ctx.session.error(`corrupt numeric name field: too many bytes in the value: ${bytes.toString(16)}\n`);
+        bytes = 8;
+      }
       let val = 0n;
       for (let k = 0; k < bytes; k++) val |= BigInt(at(p + k)) << BigInt(8 * k);
       let decoded: string | undefined;
