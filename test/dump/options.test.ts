@@ -170,14 +170,9 @@ test('-P: the same output where the linked debug file is not found, a refusal wh
   run('objcopy', ['--strip-debug', '--add-gnu-debuglink=prog.debug', 'prog', 'linked'], { cwd: d });
   run('cp', ['linked', join('alone', 'linked')], { cwd: d });
   expect(compare([['-P', '-h', join(d, 'alone', 'linked')], ['-P', '-aW', join(d, 'alone', 'linked')], ['-P', '-x', '.gnu_debuglink', join(d, 'alone', 'linked')]])).toEqual([]);
-  // Where readelf finds prog.debug it dumps it too ("ELF Header in linked file 'prog.debug':"): kelp refuses the file then.
-  const r = readelf(['-P', '-h'], [join(d, 'linked')]);
+  // Where prog.debug can be found readelf may dump it too ("ELF Header in linked file 'prog.debug':"): kelp refuses the file.
   const k = kelpInProcess(['-P', '-h'], [join(d, 'linked')]);
-  if (/in linked file 'prog\.debug'/.test(r.stdout.toString('latin1'))) {
-    expect([k.status, k.stderr]).toEqual([1, `kelp: ${join(d, 'linked')}: -P: dumping the linked file ${join(d, 'prog.debug')} is not supported by kelp dump\n`]);
-  } else {
-    expect(differenceAll(r, k, 'readelf -P -h (linked file not followed)')).toBe('');
-  }
+  expect([k.status, k.stderr]).toEqual([1, `kelp: ${join(d, 'linked')}: -P: dumping the linked file ${join(d, 'prog.debug')} is not supported by kelp dump\n`]);
 });
 
 test('files readelf complains about: its messages, its exit status, the output of the files around them', () => {
