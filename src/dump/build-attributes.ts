@@ -288,6 +288,7 @@ export function buildAttributeDescription(ctx: DumpContext, type: number, desc: 
       break;
     default:
       // readelf prints no newline here, and the note fails.
+      ctx.session.error(`    <invalid description size: ${desc.length.toString(16)}>\n`);
       ctx.failed = true;
       return '    <invalid descsz>';
   }
@@ -297,7 +298,7 @@ export function buildAttributeDescription(ctx: DumpContext, type: number, desc: 
   if (sym === undefined && open) sym = index?.lookup(u64(start + 2n), open);
   if (end === 0n && sym !== undefined && sym.size > 0n) end = u64(start + sym.size);
   let s = `    Applies to region from ${altHex(start)}`;
-  if (open && st.globalEnd > 0n && start > ((st.globalEnd + 15n) & ~15n)) {
+  if (open && ctx.elf.header.e_type !== 1 /* ET_REL */ && st.globalEnd > 0n && start > ((st.globalEnd + 15n) & ~15n)) {
     ctx.session.warn(`Gap in build notes detected from ${altHex(st.globalEnd + 1n)} to ${altHex(start - 1n)}\n`);
   }
   if (open) st.globalOffset = start;
