@@ -38,6 +38,7 @@ const goodMeta = (): DiffMeta => ({
     { placeholder: '.klp.sym.some_mod.helper,2', object: 'some_mod', name: 'helper', sympos: 2 },
   ],
   callbacks: { postPatch: 'post' },
+  coldParts: ['show.cold'],
 });
 
 /** The compiled object as a diff output: renames and meta as given. */
