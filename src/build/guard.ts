@@ -159,7 +159,7 @@ export class TreeGuard {
   static async acquire(cacheRoot: string, tree: string, opts: AcquireOptions = {}): Promise<TreeGuard> {
     const abs = resolve(tree);
     const dir = guardDir(cacheRoot, abs);
-    mkdirSync(join(dir, 'files'), { recursive: true });
+    mkdirSync(dir, { recursive: true });
     const g = new TreeGuard(abs, dir);
     const started = Date.now();
     let announced = NaN;
@@ -178,6 +178,9 @@ export class TreeGuard {
       opts.check?.();
     }
     try {
+      // The backups' directory, made now that the tree is ours: a holder we
+      // waited for removed it when it released the tree.
+      mkdirSync(join(dir, 'files'), { recursive: true });
       g.repair();
     } catch (e) {
       try { unlinkSync(g.lockFile); } catch { /* gone */ }
