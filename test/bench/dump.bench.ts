@@ -27,7 +27,7 @@ function bench(args: string[], runs: number): boolean {
   const messages = (x: Buffer): string => x.toString('latin1').replace(known, '').replace(/readelf: /g, 'kelp: ');
   const gaps = (x: Buffer): number => x.toString('latin1').match(known)?.length ?? 0;
   if (gaps(a.stderr) !== gaps(b.stderr)) process.stdout.write(`(known: readelf gives ${gaps(a.stderr)} build-note gap warnings, kelp ${gaps(b.stderr)})\n`);
-  const identical = a.status === b.status && a.stdout.equals(b.stdout) && messages(a.stderr) === b.stderr.toString('latin1');
+  const identical = a.status === b.status && a.stdout.equals(b.stdout) && messages(a.stderr) === messages(b.stderr);
   const lines = a.stdout.toString('latin1').split('\n').length;
   process.stdout.write(`${target}: ${(size / 1048576).toFixed(1)} MiB, ${lines} lines of ${label} output; outputs ${identical ? 'identical' : 'DIFFER'}\n`);
   const rt: number[] = [];
