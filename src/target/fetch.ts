@@ -118,10 +118,11 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
   const debPath = async (pkg: string): Promise<string> => {
     const file = join(debs, `${pkg}.deb`);
     await entry.step(`download-${pkg}`, async () => {
-      say(`downloading ${pkg} ${pk.version}`);
+      const version = pkg === pk.kbuild ? (pk.kbuildVersion ?? pk.version) : pk.version;
+      say(`downloading ${pkg} ${version}`);
       const partial = join(debs, `partial-${pkg}`);
       await removeTree(partial);
-      const got = await apt.download(pkg, pk.version, partial);
+      const got = await apt.download(pkg, version, partial);
       await fs.rename(got, file);
       await removeTree(partial);
     });
