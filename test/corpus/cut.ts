@@ -7,8 +7,10 @@
  * Sampled with a fixed seed, so a run is repeatable.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { AptState } from '../../src/kernel/apt.js';
+import { cacheRoot } from '../../src/target/cache.js';
 import { readSymbolTable } from '../../src/symbols/read.js';
 import { rng } from '../support/rng.js';
 
@@ -25,23 +27,34 @@ export interface CorpusCase {
   patch: string;
 }
 
-/** Downloads linux-source-SERIES=VERSION with apt-get and unpacks its tarball once into `dir`; returns the tree. */
-export function sourceTree(series: string, version: string, dir: string): string {
+/**
+ * Downloads linux-source-SERIES=VERSION through kelp's own apt state (Debian's
+ * archive keyring, every suite kelp targets: trixie's 6.12 too) and unpacks its
+ * tarball once into `dir`; returns the tree.
+ */
+export async function sourceTree(series: string, version: string, dir: string): Promise<string> {
   const tree = join(dir, `linux-source-${series}_${version}`);
   if (existsSync(join(tree, 'Makefile'))) return tree;
   mkdirSync(dir, { recursive: true });
   const pkg = `linux-source-${series}`;
-  const dl = spawnSync('apt-get', ['download', `${pkg}=${version}`], { cwd: dir, encoding: 'utf8' });
-  if (dl.status !== 0) throw new Error(`apt-get download ${pkg}=${version} failed: ${dl.stderr.trim()}`);
-  const deb = readdirSync(dir).find((f) => f.startsWith(`${pkg}_${version.replace(/:/g, '%3a')}`) && f.endsWith('.deb'));
-  if (!deb) throw new Error(`no ${pkg} ${version} .deb in ${dir}`);
+  let deb = readdirSync(dir).find((f) => f.startsWith(`${pkg}_${version.replace(/:/g, '%3a')}_`) && f.endsWith('.deb'));
+  if (deb === undefined) {
+    const apt = new AptState(cacheRoot());
+    await apt.ensure();
+    await apt.ensureLists();
+    deb = basename(await apt.download(pkg, version, dir));
+  }
   const x = join(dir, `deb-${version}`);
   const un = spawnSync('dpkg-deb', ['-x', join(dir, deb), x], { encoding: 'utf8' });
   if (un.status !== 0) throw new Error(`dpkg-deb -x ${deb} failed: ${un.stderr.trim()}`);
-  const tarball = join(x, 'usr', 'src', `linux-source-${series}.tar.xz`);
-  mkdirSync(tree, { recursive: true });
-  const t = spawnSync('tar', ['-xJf', tarball, '-C', tree, '--strip-components=1'], { encoding: 'utf8' });
+  const tarball = readdirSync(join(x, 'usr', 'src')).find((f) => /^linux-source-.*\.tar\.xz$/.test(f));
+  if (tarball === undefined) throw new Error(`${deb} holds no linux-source tarball`);
+  const partial = `${tree}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  const t = spawnSync('tar', ['-xJf', join(x, 'usr', 'src', tarball), '-C', partial, '--strip-components=1'], { encoding: 'utf8' });
   if (t.status !== 0) throw new Error(`unpacking ${tarball} failed: ${t.stderr.trim()}`);
+  renameSync(partial, tree);
   return tree;
 }
 
@@ -61,7 +74,7 @@ export function targetFunctions(systemMap: string, modules: string, cacheFile: s
     const d = stack.pop()!;
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (e.isDirectory()) stack.push(join(d, e.name));
-      else if (e.name.endsWith('.ko')) {
+      else if (/\.ko(\.xz|\.zst|\.gz)?$/.test(e.name)) {
         try {
           for (const s of readSymbolTable(join(d, e.name)).symbols) if (s.defined && s.kind === 'func') names.add(s.name);
         } catch { /* compressed or unreadable: skipped */ }
@@ -110,7 +123,7 @@ export function hunkFunctions(patch: string): { functions: string[]; changedLine
  * The corpus between trees `a` (older) and `b` (newer): one patch per kept
  * .c file, written into `outDir`, sampled with `seed` (at most `max`).
  */
-export function cutCorpus(a: string, b: string, known: Set<string>, outDir: string, opts: { maxLines: number; seed: number; max: number }): CorpusCase[] {
+export function cutCorpus(a: string, b: string, known: Set<string>, outDir: string, opts: { maxLines: number; seed: number; max: number }): { cases: CorpusCase[]; total: number } {
   mkdirSync(outDir, { recursive: true });
   const changed = changedSources(a, b);
   const headersByDir = new Map<string, string[]>();
@@ -137,5 +150,5 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     const j = Math.floor(rand() * (i + 1));
     [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
   }
-  return candidates.slice(0, opts.max).sort((x, y) => x.file.localeCompare(y.file));
+  return { cases: candidates.slice(0, opts.max).sort((x, y) => x.file.localeCompare(y.file)), total: candidates.length };
 }
