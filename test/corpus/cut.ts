@@ -3,7 +3,8 @@
  * Debian source versions of one kernel series (`diff -up`, a/ and b/ paths),
  * kept when its hunks touch a function the target kernel has (System.map
  * text symbols, or a symbol of one of its modules) and it changes at most
- * `maxLines` lines; headers changed in the same directory come along.
+ * `maxLines` lines; headers changed in the same directory that it includes
+ * come along.
  * Sampled with a fixed seed, so a run is repeatable.
  */
 import { spawnSync } from 'node:child_process';
@@ -105,6 +106,13 @@ function changedSources(a: string, b: string): string[] {
   return out.sort();
 }
 
+/** Whether C source `text` has an #include naming a file called `name` ("name", <dir/name>). */
+export function includesHeader(text: string, name: string): boolean {
+  const re = /^\s*#\s*include\s*["<]([^">]+)[">]/gm;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) if (m[1] === name || m[1].endsWith(`/${name}`)) return true;
+  return false;
+}
+
 /** The function names the hunk headers of a `diff -p` patch show (`@@ ... @@ static int foo(...)`), and the lines changed. */
 export function hunkFunctions(patch: string): { functions: string[]; changedLines: number } {
   const fns = new Set<string>();
@@ -138,7 +146,9 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     const { functions, changedLines } = hunkFunctions(text);
     const have = functions.filter((fn) => known.has(fn));
     if (have.length === 0 || changedLines > opts.maxLines) continue;
-    const headers = headersByDir.get(dirname(f)) ?? [];
+    // The directory's changed headers that the file includes (a header it does not include is another fix's).
+    const source = readFileSync(join(b, f), 'latin1');
+    const headers = (headersByDir.get(dirname(f)) ?? []).filter((h) => includesHeader(source, basename(h)));
     const body = [text, ...headers.map((h) => diffFile(a, b, h))].join('');
     const patch = join(outDir, `${f.replace(/\//g, '__').replace(/\.c$/, '')}.patch`);
     writeFileSync(patch, body, 'latin1');

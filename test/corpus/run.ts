@@ -13,22 +13,22 @@
  *
  * Options: --pair 6.1|6.12 (the issue's development pairs), or --series S
  * --from V --to V --release R; [--max N] [--seed S] [--max-lines 60]
- * [--out DIR] [--no-verify] [--only REGEX] [--fresh].
+ * [--out DIR] [--no-verify] [--only REGEX] [--fresh]
+ * [--skip REGEX --skip-why TEXT] (left out, shown as "not run" with the reason).
  * Results are kept per case in the cache (corpus/SERIES/state-NAME.json), so
  * an interrupted run resumes; --only REGEX rebuilds the matching cases,
  * --fresh all of them.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { fetchTarget } from '../../src/target/fetch.js';
 import { cacheRoot } from '../../src/target/cache.js';
-import { withDependencies } from '../../src/build/module-deps.js';
-import { findModuleFile } from '../../src/kernel/module-tree.js';
+import { buildCase, preloadOf } from './case.js';
 import { cutCorpus, sourceTree, targetFunctions } from './cut.js';
 import { verifyBatch, type VerifyCase } from './batch.js';
-import { classify, writeTables, type Row } from './table.js';
-import { REPO_ROOT, KELP_BIN } from '../support/paths.js';
+import { writeTables, type Row } from './table.js';
+import { REPO_ROOT } from '../support/paths.js';
 
 /** The development pairs of issue 13: the fixes between two versions, on the kernel of the older one. */
 export const PAIRS: Record<string, { series: string; from: string; to: string; release: string }> = {
@@ -60,6 +60,9 @@ async function main(): Promise<void> {
   const seed = Number(arg('seed', '20261130'));
   const maxLines = Number(arg('max-lines', '60'));
   const only = arg('only') === undefined ? undefined : new RegExp(arg('only')!);
+  // --skip REGEX --skip-why TEXT: cases left out of this run (shown as "not run" with the reason, never counted).
+  const skip = arg('skip') === undefined ? undefined : new RegExp(arg('skip')!);
+  const skipWhy = arg('skip-why', 'left out of this run')!;
   const outDir = resolve(arg('out', join(REPO_ROOT, 'docs', 'corpus'))!);
   const target = await fetchTarget({ release, source: true, progress: say });
   const work = join(cacheRoot(), 'corpus', series);
@@ -79,26 +82,20 @@ async function main(): Promise<void> {
   const outBase = join(work, 'out', `${name}-${target.release}`);
   for (const c of cases) {
     const prev = state[c.file];
-    if (prev !== undefined && !(only?.test(c.file) ?? false)) continue;
-    const started = Date.now();
-    const out = join(outBase, c.file.replace(/\//g, '__'));
-    const args = ['build', c.patch, '--release', target.release, '-o', out, '--json', '-q'];
-    let r = spawnSync(process.execPath, [KELP_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 1_800_000 });
-    // The tree is shared: wait for another kelp build to finish with it.
-    for (let tries = 0; tries < 120 && /another kelp build \(pid \d+\) is building in this tree/.test(r.stderr ?? ''); tries++) {
-      spawnSync('sleep', ['30']);
-      r = spawnSync(process.execPath, [KELP_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 1_800_000 });
+    const digest = createHash('sha256').update(readFileSync(c.patch)).digest('hex').slice(0, 16);
+    // A case runs again when asked (--only) or when its patch changed (a new cut).
+    const same = prev !== undefined && (prev.digest === undefined ? prev.headers.join() === c.headers.join() : prev.digest === digest);
+    if (same && !(only?.test(c.file) ?? false)) continue;
+    if (skip !== undefined && skip.test(c.file)) {
+      state[c.file] = { file: c.file, headers: c.headers, changedLines: c.changedLines, functions: c.functions, patch: c.patch, digest, outcome: 'not run', detail: skipWhy, seconds: 0 };
+      save();
+      continue;
     }
-    const { outcome, detail, report } = classify(r.status, r.stdout ?? '', r.stderr ?? '');
-    const row: Row = { file: c.file, headers: c.headers, changedLines: c.changedLines, functions: c.functions, patch: c.patch, outcome, detail, seconds: Math.round((Date.now() - started) / 1000) };
-    if (report !== undefined) {
-      row.ko = report.ko;
-      row.moduleName = report.moduleName;
-      row.patched = Object.keys(report.targets);
-    }
+    const built = buildCase(c.patch, target.release, join(outBase, c.file.replace(/\//g, '__')));
+    const row: Row = { file: c.file, headers: c.headers, changedLines: c.changedLines, functions: c.functions, patch: c.patch, digest, ...built };
     state[c.file] = row;
     save();
-    say(`${c.file}: ${outcome}${detail ? ` (${detail})` : ''} [${row.seconds}s]`);
+    say(`${c.file}: ${row.outcome}${row.detail ? ` (${row.detail})` : ''} [${row.seconds}s]`);
   }
 
   if (verify) {
@@ -106,9 +103,7 @@ async function main(): Promise<void> {
     for (const c of cases) {
       const row = state[c.file]!;
       if (row.outcome !== 'built' || row.ko === undefined) continue;
-      const modules = (row.patched ?? []).filter((o) => o !== 'vmlinux').map((o) => findModuleFile(target.modules, o) ?? o);
-      const { order } = withDependencies(modules.filter((m) => m.includes('/')), (n) => findModuleFile(target.modules, n));
-      toVerify.push({ id: c.file, ko: row.ko, moduleName: row.moduleName!, preload: order });
+      toVerify.push({ id: c.file, ko: row.ko, moduleName: row.moduleName!, preload: preloadOf(row.patched ?? [], target.modules) });
     }
     if (toVerify.length > 0) {
       const verdicts = await verifyBatch({ kernel: target.kernel, symbols: target.systemMap, kdir: target.kdir }, toVerify, say);

@@ -5,9 +5,9 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type Outcome = 'verified' | 'built' | 'refused' | 'no functional change' | 'does not compile alone' | 'failed';
+export type Outcome = 'verified' | 'built' | 'refused' | 'no functional change' | 'does not compile alone' | 'failed' | 'not run';
 
-export const OUTCOMES: readonly Outcome[] = ['verified', 'refused', 'no functional change', 'does not compile alone', 'failed', 'built'];
+export const OUTCOMES: readonly Outcome[] = ['verified', 'refused', 'no functional change', 'does not compile alone', 'failed', 'built', 'not run'];
 
 export interface Row {
   file: string;
@@ -15,6 +15,8 @@ export interface Row {
   changedLines: number;
   functions: string[];
   patch: string;
+  /** sha256 (16 hex digits) of the patch the outcome is for. */
+  digest?: string;
   outcome: Outcome;
   /** Refusal categories (refused), the reason (no change), or kelp's message. */
   detail: string;
@@ -77,10 +79,10 @@ export function writeTables(dir: string, t: Tables): string {
   const date = new Date().toISOString().slice(0, 10);
   const counts = new Map<Outcome, number>();
   for (const r of t.rows) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
-  const compiled = t.rows.filter((r) => r.outcome !== 'does not compile alone').length;
+  const compiled = t.rows.filter((r) => r.outcome !== 'does not compile alone' && r.outcome !== 'not run').length;
   const verified = counts.get('verified') ?? 0;
   const share = compiled === 0 ? 0 : Math.round((1000 * verified) / compiled) / 10;
-  const cases = t.rows.map(({ ko: _ko, patch, ...r }) => ({ ...r, patch: patch.split('/').pop() }));
+  const cases = t.rows.map(({ ko: _ko, digest: _digest, patch, ...r }) => ({ ...r, patch: patch.split('/').pop() }));
   const json = {
     date, series: t.series, from: t.from, to: t.to, target: t.target, verify: t.verify, seed: t.seed, maxLines: t.maxLines,
     cut: t.cut, sampled: t.sampled, counts: Object.fromEntries(OUTCOMES.filter((o) => counts.has(o)).map((o) => [o, counts.get(o)])),
@@ -99,7 +101,7 @@ export function writeTables(dir: string, t: Tables): string {
     '| --- | --- |',
     ...OUTCOMES.filter((o) => counts.has(o)).map((o) => `| ${o} | ${counts.get(o)} |`),
     '',
-    `Verified: ${verified} of the ${compiled} patches that compile on their own (${share}%).`,
+    `Verified: ${verified} of the ${compiled} patches that compile on their own (${share}%)${counts.has('not run') ? `; ${counts.get('not run')} not run (see their rows), counted in neither` : ''}.`,
     '',
     '| file | lines | functions | outcome | detail |',
     '| --- | --- | --- | --- | --- |',

@@ -1,0 +1,56 @@
+/**
+ * A fixed sample of issue 13's corpus (npm run corpus --pair 6.1): real fixes
+ * between Debian's linux-source-6.1 6.1.170-3 and 6.1.176-1, one patch per
+ * changed .c file as test/corpus/cut.ts cuts them (test/corpus/fixtures),
+ * chosen to cover every outcome. Each is built with `kelp build --release
+ * 6.1.0-47-amd64`; the built ones are verified together in one boot of that
+ * kernel (batch.ts: kelp check, then each loaded, enabled with its transition
+ * complete, and unloaded in turn).
+ */
+import { join } from 'node:path';
+import { fetchTarget, type TargetInfo } from '../../src/target/fetch.js';
+import { REPO_ROOT } from '../support/paths.js';
+import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
+import { targetPackages } from '../support/target.js';
+import { makeTmpDir } from '../support/tmp.js';
+import { buildCase, preloadOf, type Built } from './case.js';
+import { verifyBatch, type VerifyCase } from './batch.js';
+import type { Outcome } from './table.js';
+
+const RELEASE = '6.1.0-47-amd64';
+
+/** The patch (fixtures/), the outcome, and what the detail must say. */
+const CASES: Array<{ patch: string; outcome: Outcome; detail?: RegExp }> = [
+];
+
+let pre: PrereqStatus;
+let target: TargetInfo;
+const tmp = makeTmpDir('corpus');
+afterAll(() => tmp.cleanup());
+
+beforeAll(async () => {
+  pre = await ensureDebianPackages(targetPackages({ source: true }));
+  if (pre.ok) target = await fetchTarget({ release: RELEASE, source: true });
+}, 1_800_000);
+
+test('the sample covers every outcome', () => {
+  expect(new Set(CASES.map((c) => c.outcome))).toEqual(new Set(['verified', 'refused', 'no functional change', 'does not compile alone']));
+});
+
+test('each case builds to its outcome; the built ones verify in one boot', async () => {
+  if (skipUnlessReady(pre)) return;
+  const built = new Map<string, Built>();
+  for (const c of CASES) built.set(c.patch, buildCase(join(REPO_ROOT, 'test', 'corpus', 'fixtures', c.patch), RELEASE, join(tmp.dir, c.patch)));
+  const toVerify: VerifyCase[] = [];
+  for (const [patch, b] of built) {
+    if (b.outcome === 'built') toVerify.push({ id: patch, ko: b.ko!, moduleName: b.moduleName!, preload: preloadOf(b.patched ?? [], target.modules) });
+  }
+  const verdicts = await verifyBatch({ kernel: target.kernel, symbols: target.systemMap, kdir: target.kdir }, toVerify, () => {}, toVerify.length);
+  const got = CASES.map((c) => {
+    const b = built.get(c.patch)!;
+    const v = verdicts.get(c.patch);
+    const outcome = v === undefined ? b.outcome : v.ok ? 'verified' : 'failed';
+    return { patch: c.patch, outcome, detail: v === undefined ? b.detail : v.detail };
+  });
+  expect(got).toEqual(CASES.map((c) => ({ patch: c.patch, outcome: c.outcome, detail: c.detail ?? expect.any(String) })));
+}, 3_600_000);
