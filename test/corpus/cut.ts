@@ -160,5 +160,6 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     const j = Math.floor(rand() * (i + 1));
     [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
   }
-  return { cases: candidates.slice(0, opts.max).sort((x, y) => x.file.localeCompare(y.file)), total: candidates.length };
+  // In the sample's own order: a run stopped after N cases has the sample --max N.
+  return { cases: candidates.slice(0, opts.max), total: candidates.length };
 }

@@ -15,7 +15,8 @@
  * --from V --to V --release R; [--max N] [--seed S] [--max-lines 60]
  * [--out DIR] [--no-verify] [--only REGEX] [--fresh]
  * [--skip REGEX --skip-why TEXT] (left out, shown as "not run" with the reason).
- * Results are kept per case in the cache (corpus/SERIES/state-NAME.json), so
+ * Cases run in the sample's (seeded) order, so the first N done are the
+ * sample --max N. Results are kept per case in the cache (corpus/SERIES/state-NAME.json), so
  * an interrupted run resumes; --only REGEX rebuilds the matching cases,
  * --fresh all of them.
  */
@@ -109,13 +110,13 @@ async function main(): Promise<void> {
       const verdicts = await verifyBatch({ kernel: target.kernel, symbols: target.systemMap, kdir: target.kdir }, toVerify, say);
       for (const [id, v] of verdicts) {
         state[id]!.outcome = v.ok ? 'verified' : 'failed';
-        state[id]!.detail = v.ok ? '' : `verification: ${v.detail}`;
+        state[id]!.detail = v.ok ? v.detail : `verification: ${v.detail}`;
         say(`${id}: ${state[id]!.outcome}${v.ok ? '' : ` (${v.detail})`}`);
       }
       save();
     }
   }
-  const rows = cases.map((c) => state[c.file]!).filter((r) => r !== undefined);
+  const rows = cases.map((c) => state[c.file]!).filter((r) => r !== undefined).sort((x, y) => x.file.localeCompare(y.file));
   const md = writeTables(outDir, { name: `${name}_on_${target.release}`, series, from, to, target: { release: target.release, version: target.version }, verify, seed, maxLines, cut: total, sampled: cases.length < total, rows });
   process.stdout.write(`${md}\n`);
 }
