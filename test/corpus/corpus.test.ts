@@ -16,6 +16,7 @@ import { makeTmpDir } from '../support/tmp.js';
 import { buildCase, preloadOf, type Built } from './case.js';
 import { verifyBatch, type VerifyCase } from './batch.js';
 import type { Outcome } from './table.js';
+import { includesHeader } from './cut.js';
 
 const RELEASE = '6.1.0-47-amd64';
 
@@ -32,6 +33,13 @@ beforeAll(async () => {
   pre = await ensureDebianPackages(targetPackages({ source: true }));
   if (pre.ok) target = await fetchTarget({ release: RELEASE, source: true });
 }, 1_800_000);
+
+test('a header comes along when the file includes it by a quoted path, not when a system header has its name', () => {
+  const text = '#include <linux/slab.h>\n#include "internal.h"\n# include "../net/x.h"\n';
+  expect(includesHeader('mm/memory_hotplug.c', text, 'mm/internal.h')).toBe(true);
+  expect(includesHeader('mm/memory_hotplug.c', text, 'mm/slab.h')).toBe(false);
+  expect(includesHeader('mm/memory_hotplug.c', text, 'net/x.h')).toBe(true);
+});
 
 test('the sample covers every outcome', () => {
   expect(new Set(CASES.map((c) => c.outcome))).toEqual(new Set(['verified', 'refused', 'no functional change', 'does not compile alone']));

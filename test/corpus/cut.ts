@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import { AptState } from '../../src/kernel/apt.js';
 import { cacheRoot } from '../../src/target/cache.js';
 import { readSymbolTable } from '../../src/symbols/read.js';
@@ -106,10 +106,10 @@ function changedSources(a: string, b: string): string[] {
   return out.sort();
 }
 
-/** Whether C source `text` has an #include naming a file called `name` ("name", <dir/name>). */
-export function includesHeader(text: string, name: string): boolean {
-  const re = /^\s*#\s*include\s*["<]([^">]+)[">]/gm;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) if (m[1] === name || m[1].endsWith(`/${name}`)) return true;
+/** Whether C source file `file` (tree-relative, text `text`) has an #include "..." that resolves to tree-relative `header`. */
+export function includesHeader(file: string, text: string, header: string): boolean {
+  const re = /^\s*#\s*include\s*"([^"]+)"/gm;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) if (posix.normalize(posix.join(posix.dirname(file), m[1])) === header) return true;
   return false;
 }
 
@@ -148,7 +148,7 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     if (have.length === 0 || changedLines > opts.maxLines) continue;
     // The directory's changed headers that the file includes (a header it does not include is another fix's).
     const source = readFileSync(join(b, f), 'latin1');
-    const headers = (headersByDir.get(dirname(f)) ?? []).filter((h) => includesHeader(source, basename(h)));
+    const headers = (headersByDir.get(dirname(f)) ?? []).filter((h) => includesHeader(f, source, h));
     const body = [text, ...headers.map((h) => diffFile(a, b, h))].join('');
     const patch = join(outDir, `${f.replace(/\//g, '__').replace(/\.c$/, '')}.patch`);
     writeFileSync(patch, body, 'latin1');
