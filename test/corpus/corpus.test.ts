@@ -22,6 +22,21 @@ const RELEASE = '6.1.0-47-amd64';
 
 /** The patch (fixtures/), the outcome, and what the detail must say. */
 const CASES: Array<{ patch: string; outcome: Outcome; detail?: RegExp }> = [
+  // A module that loads in the VM (no PCI device needed).
+  { patch: 'net-pcnet32.patch', outcome: 'verified' },
+  // vmlinux.
+  { patch: 'bpf-helpers.patch', outcome: 'verified' },
+  // lib/ is ordinary vmlinux code (it was refused as a whole).
+  { patch: 'mpi-mpicoder.patch', outcome: 'verified' },
+  // 6.12.117's ACPICA fix, which applies to 6.1.170 as well: it references
+  // _acpi_module_name, of which vmlinux has over a hundred (once refused as ambiguous).
+  { patch: 'acpica-evhandler.patch', outcome: 'verified' },
+  // A registered xt_match table becomes an array, registered in init code.
+  { patch: 'netfilter-xt_physdev.patch', outcome: 'refused', detail: /^data-changed, init-code.*physdev_mt_reg: existing data changed/ },
+  // sizeof(phys_addr_t *) == sizeof(phys_addr_t) on x86-64: the same code.
+  { patch: 'efi-capsule-loader.patch', outcome: 'no functional change', detail: /changes no function of drivers\/firmware\/efi\/capsule-loader\.o/ },
+  // Calls hci_req_sync_lock(), which the upstream fix added to another file.
+  { patch: 'bluetooth-btintel.patch', outcome: 'does not compile alone', detail: /implicit declaration of function .hci_req_sync_lock/ },
 ];
 
 let pre: PrereqStatus;
