@@ -159,7 +159,7 @@ export class TreeGuard {
   static async acquire(cacheRoot: string, tree: string, opts: AcquireOptions = {}): Promise<TreeGuard> {
     const abs = resolve(tree);
     const dir = guardDir(cacheRoot, abs);
-    mkdirSync(join(dir, 'files'), { recursive: true });
+    mkdirSync(dir, { recursive: true });
     const g = new TreeGuard(abs, dir);
     const started = Date.now();
     let announced = NaN;
@@ -179,6 +179,8 @@ export class TreeGuard {
     }
     try {
       g.repair();
+      // Made only now: the holder we waited for removed its own (and with it whatever existed) when it released the tree.
+      mkdirSync(join(dir, 'files'), { recursive: true });
     } catch (e) {
       try { unlinkSync(g.lockFile); } catch { /* gone */ }
       throw e;
@@ -260,7 +262,11 @@ export class TreeGuard {
         const st = statSync(abs);
         if (!st.isFile()) throw new KelpError('not a regular file', abs);
         const saved = `${this.journal.entries.length}`;
-        copyFileSync(abs, join(this.dir, 'files', saved));
+        try {
+          copyFileSync(abs, join(this.dir, 'files', saved));
+        } catch (e) {
+          throw new KelpError(`cannot save its original in the build journal ${join(this.dir, 'files')}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, abs);
+        }
         entry = { path: rel, saved, mode: st.mode & 0o7777, atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
       } else {
         entry = { path: rel, saved: null, mode: 0, atimeMs: 0, mtimeMs: 0 };
