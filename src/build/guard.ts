@@ -134,6 +134,9 @@ export function guardDir(cacheRoot: string, tree: string): string {
   return join(cacheRoot, 'build', 'trees', key);
 }
 
+/** Lock files this process holds: a lock naming our own pid is stale only when it is not one of them. */
+const heldHere = new Set<string>();
+
 export class TreeGuard {
   private journal: Journal;
   private readonly dir: string;
@@ -183,6 +186,7 @@ export class TreeGuard {
       mkdirSync(join(dir, 'files'), { recursive: true });
     } catch (e) {
       try { unlinkSync(g.lockFile); } catch { /* gone */ }
+      heldHere.delete(g.lockFile);
       throw e;
     }
     return g;
@@ -202,13 +206,14 @@ export class TreeGuard {
       for (let attempt = 0; attempt < 5; attempt++) {
         try {
           linkSync(mine, this.lockFile);
+          heldHere.add(this.lockFile);
           return null;
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
         const owner = readOwner(this.lockFile);
         if (owner === undefined) continue; // vanished meanwhile: try again
-        if (owner !== process.pid && pidAlive(owner) && !startedAfter(owner, this.lockFile)) return owner;
+        if (owner === process.pid ? heldHere.has(this.lockFile) : pidAlive(owner) && !startedAfter(owner, this.lockFile)) return owner;
         // Stale: move it aside atomically, and drop it only if it is the one we judged.
         const aside = `${this.lockFile}.stale.${process.pid}`;
         try {
@@ -335,6 +340,7 @@ export class TreeGuard {
     rmSync(this.journalFile, { force: true });
     rmSync(join(this.dir, 'files'), { recursive: true, force: true });
     try { unlinkSync(this.lockFile); } catch { /* gone */ }
+    heldHere.delete(this.lockFile);
   }
 
   get active(): boolean {

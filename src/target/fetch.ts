@@ -165,18 +165,29 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
     if (!(await entry.isDone('source'))) {
       requireTools(SOURCE_TOOLS);
       const file = await debPath(pk.source!);
-      await entry.step('source', async () => {
-        await removeTree(srcBase);
-        say(`unpacking ${pk.source} ${pk.version}`);
-        const debRoot = join(srcBase, 'deb');
-        await extractDeb(file, debRoot);
-        const tree = await unpackSourceTarball(debRoot, join(srcBase));
-        await removeTree(debRoot);
-        say('preparing the source (olddefconfig, prepare, modules_prepare)');
-        const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
-        await withToolchain(await toolchainFor(dir, pk, config, say), () => prepareSource(tree, config));
-        await writeFileAtomic(join(srcBase, 'tree'), `${tree}\n`);
+      // The tree is the package's top directory (linux-source-6.1.tar.xz unpacks to linux-source-6.1). Replacing it
+      // takes the builds' tree lock: a kelp build still in an earlier copy of it finishes first.
+      const expected = join(srcBase, pk.source!);
+      const guard = await TreeGuard.acquire(dirname(dirname(dir)), expected, {
+        onWait: (pid) => say(`waiting for the tree: another kelp build (pid ${pid}) is building in ${expected}`),
       });
+      try {
+        await entry.step('source', async () => {
+          await removeTree(srcBase);
+          say(`unpacking ${pk.source} ${pk.version}`);
+          const debRoot = join(srcBase, 'deb');
+          await extractDeb(file, debRoot);
+          const tree = await unpackSourceTarball(debRoot, join(srcBase));
+          await removeTree(debRoot);
+          if (tree !== expected) throw new TargetError(`unpacked to ${tree}, not ${expected}`, file);
+          say('preparing the source (olddefconfig, prepare, modules_prepare)');
+          const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
+          await withToolchain(await toolchainFor(dir, pk, config, say), () => prepareSource(tree, config));
+          await writeFileAtomic(join(srcBase, 'tree'), `${tree}\n`);
+        });
+      } finally {
+        guard.restore();
+      }
       await fs.rm(file, { force: true });
     }
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();

@@ -245,6 +245,21 @@ describe('tree guard', () => {
     expect(existsSync(join(tree, 'd', 'f.o'))).toBe(false);
   });
 
+  test('within one process too, a second taker waits until the first releases the tree', async () => {
+    const { tree, cache } = setup('guard-same-process');
+    const first = await TreeGuard.acquire(cache, tree);
+    let polls = 0;
+    const waits: number[] = [];
+    const second = await TreeGuard.acquire(cache, tree, {
+      pollMs: 10,
+      onWait: (pid) => waits.push(pid),
+      check: () => { if (++polls === 5) first.restore(); },
+    });
+    expect(waits).toEqual([process.pid]);
+    expect(polls).toBeGreaterThanOrEqual(5);
+    second.restore();
+  });
+
   test('waiting for the tree stops when check throws (Ctrl-C) or after waitMs, the holder\'s lock untouched', async () => {
     const { tree, cache } = setup('guard-busy-stop');
     const lock = join(guardDir(cache, tree), 'lock');
