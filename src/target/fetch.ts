@@ -14,6 +14,7 @@ import { resolveKernelPackagesCached, type KernelPackages } from './debian.js';
 import { TargetError } from './errors.js';
 import { isPlaceholderMap, systemMapFromKernel } from './kallsyms.js';
 import { compilerTextOf, prepareSource, preparedWithKelpFlags, refreshPreparation, SOURCE_TOOLS, unpackSourceTarball } from './source.js';
+import { findBaseTree, linkIdenticalFiles } from './share.js';
 import { requireTools } from './tools.js';
 import { assertSelfContained, extractDeb, relativizeSymlinks, relocateHeadersMakefile } from './unpack.js';
 
@@ -180,6 +181,13 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
           const tree = await unpackSourceTarball(debRoot, join(srcBase));
           await removeTree(debRoot);
           if (tree !== expected) throw new TargetError(`unpacked to ${tree}, not ${expected}`, file);
+          // Another revision of the same upstream version in the cache: the identical files are shared with it.
+          const base = await findBaseTree(dirname(dir), dir, pk.version, pk.source!);
+          if (base !== undefined) {
+            say(`sharing the files identical to ${base} (the same upstream version)`);
+            const s = await linkIdenticalFiles(tree, base, dirname(dirname(dir)), say);
+            say(`${s.linked} of ${s.files} files (${(s.bytesLinked / 2 ** 20).toFixed(0)} MiB) are shared, ${s.files - s.linked} are this release's own (${s.seconds.toFixed(1)} s)`);
+          }
           say('preparing the source (olddefconfig, prepare, modules_prepare)');
           const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
           await withToolchain(await toolchainFor(dir, pk, config, say), () => prepareSource(tree, config));
