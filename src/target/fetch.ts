@@ -13,8 +13,8 @@ import { AptState } from '../kernel/apt.js';
 import { resolveKernelPackagesCached, type KernelPackages } from './debian.js';
 import { TargetError } from './errors.js';
 import { isPlaceholderMap, systemMapFromKernel } from './kallsyms.js';
-import { compilerTextOf, prepareSource, preparedWithKelpFlags, refreshPreparation, SOURCE_TOOLS, unpackSourceTarball } from './source.js';
-import { findBaseTree, linkIdenticalFiles } from './share.js';
+import { compilerTextOf, prepareSource, preparedWithKelpFlags, refreshPreparation, SOURCE_TOOLS, sourceTarball, unpackSourceTarball } from './source.js';
+import { findBaseTree, unpackSharing } from './share.js';
 import { requireTools } from './tools.js';
 import { assertSelfContained, extractDeb, relativizeSymlinks, relocateHeadersMakefile } from './unpack.js';
 
@@ -178,16 +178,20 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
           say(`unpacking ${pk.source} ${pk.version}`);
           const debRoot = join(srcBase, 'deb');
           await extractDeb(file, debRoot);
-          const tree = await unpackSourceTarball(debRoot, join(srcBase));
+          const tarball = await sourceTarball(debRoot);
+          // Another revision of the same upstream version in the cache: only the files that differ are written.
+          const base = tarball.endsWith('.tar.xz') ? await findBaseTree(dirname(dir), dir, pk.version, pk.source!) : undefined;
+          let tree: string;
+          if (base !== undefined) {
+            say(`unpacking only what differs from ${base} (the same upstream version); the rest is shared`);
+            const { tree: t, share: s } = await unpackSharing(tarball, srcBase, base, dirname(dirname(dir)), say);
+            say(`${s.linked} of ${s.files} files (${(s.bytesLinked / 2 ** 20).toFixed(0)} MiB) shared, ${s.files - s.linked} written (${(s.bytesWritten / 2 ** 20).toFixed(1)} MiB) in ${s.seconds.toFixed(1)} s`);
+            tree = t;
+          } else {
+            tree = await unpackSourceTarball(debRoot, srcBase);
+          }
           await removeTree(debRoot);
           if (tree !== expected) throw new TargetError(`unpacked to ${tree}, not ${expected}`, file);
-          // Another revision of the same upstream version in the cache: the identical files are shared with it.
-          const base = await findBaseTree(dirname(dir), dir, pk.version, pk.source!);
-          if (base !== undefined) {
-            say(`sharing the files identical to ${base} (the same upstream version)`);
-            const s = await linkIdenticalFiles(tree, base, dirname(dirname(dir)), say);
-            say(`${s.linked} of ${s.files} files (${(s.bytesLinked / 2 ** 20).toFixed(0)} MiB) are shared, ${s.files - s.linked} are this release's own (${s.seconds.toFixed(1)} s)`);
-          }
           say('preparing the source (olddefconfig, prepare, modules_prepare)');
           const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
           await withToolchain(await toolchainFor(dir, pk, config, say), () => prepareSource(tree, config));

@@ -1,14 +1,16 @@
 /**
  * Revisions of one upstream version sharing their source (src/target/share.ts):
- * which cached tree is the base, which files become hard links to it, and
- * that a build's patched file (kelp's tree guard) in one tree never shows in
- * the other. The measurement on Debian's real 6.1.192 trees is
+ * which cached tree is the base; unpacking a GNU tar .tar.xz next to it gives
+ * the tree tar itself gives, with the identical files hard links to the base;
+ * a build's patched file (kelp's tree guard) in one tree never shows in the
+ * other; archives escaping their directory are refused. The measurement on Debian's real 6.1.192 trees is
  * test/bench/source-share.bench.ts.
  */
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TreeGuard } from '../../src/build/guard.js';
-import { findBaseTree, linkIdenticalFiles, upstreamOf } from '../../src/target/share.js';
+import { findBaseTree, unpackSharing, upstreamOf } from '../../src/target/share.js';
 import { makeTmpDir } from '../support/tmp.js';
 
 const tmp = makeTmpDir('target-share');
@@ -49,25 +51,38 @@ test('the base is a completed tree of the same upstream version and source packa
   expect(await findBaseTree(join(tmp.dir, 'nothing'), self, '6.1.192-2', 'linux-source-6.1')).toBeUndefined();
 });
 
-test('identical files become hard links to the base; changed, new and linked files stay; a guarded write in one tree leaves the other alone', async () => {
-  const base = join(tmp.dir, 'base');
-  const tree = join(tmp.dir, 'tree');
-  write(base, { 'a.c': 'same\n', 'd/b.h': 'base b\n', 'd/e.c': 'same too\n', 'only-base.c': 'x\n', 'd/size.c': 'abc\n' });
-  write(tree, { 'a.c': 'same\n', 'd/b.h': 'tree b\n', 'd/e.c': 'same too\n', 'only-tree.c': 'y\n', 'd/size.c': 'abcd\n' });
-  symlinkSync('a.c', join(tree, 'link.c'));
-  symlinkSync('a.c', join(base, 'link.c'));
+/** A .tar.xz of `dir`'s top directory `top`, made by GNU tar (GNU format, as Debian's linux-source tarballs). */
+function tarXz(dir: string, top: string, out: string): string {
+  execFileSync('tar', ['--format=gnu', '-cJf', out, '-C', dir, top]);
+  return out;
+}
+
+test('unpacking next to a base writes only what differs: identical files are hard links to it, changed ones (bytes or mode) are written', async () => {
+  const root = join(tmp.dir, 'unpack');
+  const longDir = `d/${'long-directory-name-'.repeat(6)}`;
+  const base = join(root, 'base', 'linux-source-6.1');
+  write(base, { 'a.c': 'same\n', 'd/b.h': 'base b\n', 'd/e.c': 'same too\n', 'only-base.c': 'x\n', 'd/size.c': 'abc\n', 'script.sh': '#!/bin/sh\n', [`${longDir}/f.c`]: 'long\n' });
+  writeFileSync(join(base, 'built.o'), 'an object of the base'); // not in the archive: never looked at
+  const src = join(root, 'src', 'linux-source-6.1');
+  write(src, { 'a.c': 'same\n', 'd/b.h': 'tree b\n', 'd/e.c': 'same too\n', 'only-tree.c': 'y\n', 'd/size.c': 'abcd\n', 'script.sh': '#!/bin/sh\n', [`${longDir}/f.c`]: 'long\n' });
+  chmodSync(join(src, 'script.sh'), 0o755);
+  symlinkSync('a.c', join(src, 'link.c'));
+  const tarball = tarXz(join(root, 'src'), 'linux-source-6.1', join(root, 'src.tar.xz'));
   const cache = join(tmp.dir, 'cache');
-  const r = await linkIdenticalFiles(tree, base, cache);
-  expect({ files: r.files, linked: r.linked, bytesLinked: r.bytesLinked }).toEqual({ files: 5, linked: 2, bytesLinked: 5 + 9 });
-  const ino = (root: string, p: string) => statSync(join(root, p)).ino;
-  expect(ino(tree, 'a.c')).toBe(ino(base, 'a.c'));
-  expect(ino(tree, 'd/e.c')).toBe(ino(base, 'd/e.c'));
-  expect(ino(tree, 'd/b.h')).not.toBe(ino(base, 'd/b.h'));
-  expect(readFileSync(join(tree, 'd/b.h'), 'utf8')).toBe('tree b\n');
-  expect(readFileSync(join(tree, 'd/size.c'), 'utf8')).toBe('abcd\n');
-  // Run again: nothing more to share, nothing changed.
-  expect((await linkIdenticalFiles(tree, base, cache)).linked).toBe(0);
-  // A kelp build patching a shared file in the tree replaces it (a new inode) and restores it: the base never sees it.
+  const dest = join(root, 'dest');
+  const { tree, share } = await unpackSharing(tarball, dest, base, cache);
+  expect(tree).toBe(join(dest, 'linux-source-6.1'));
+  expect({ files: share.files, linked: share.linked, bytesLinked: share.bytesLinked, bytesWritten: share.bytesWritten }).toEqual({ files: 7, linked: 3, bytesLinked: 5 + 9 + 5, bytesWritten: 7 + 2 + 5 + 10 });
+  const ino = (r: string, p: string) => statSync(join(r, p)).ino;
+  for (const p of ['a.c', 'd/e.c', `${longDir}/f.c`]) expect([p, ino(tree, p)]).toEqual([p, ino(base, p)]);
+  for (const p of ['d/b.h', 'd/size.c', 'script.sh']) expect([p, ino(tree, p)]).not.toEqual([p, ino(base, p)]);
+  // The unpacked tree is what tar itself unpacks: same files, bytes, modes and links.
+  const plain = join(root, 'plain');
+  mkdirSync(plain);
+  execFileSync('tar', ['-xf', tarball, '-C', plain]);
+  const listing = (r: string) => execFileSync('sh', ['-c', 'cd "$1" && find . -printf "%p %y %m %l\\n" | sort && find . -type f -print0 | sort -z | xargs -0 sha1sum', 'sh', r], { encoding: 'utf8' });
+  expect(listing(tree)).toBe(listing(join(plain, 'linux-source-6.1')));
+  // A kelp build patching a shared file replaces it (a new inode) and restores it: the base never sees it.
   const g = await TreeGuard.acquire(cache, tree);
   g.protect(['a.c']);
   g.write('a.c', 'patched\n');
@@ -75,4 +90,34 @@ test('identical files become hard links to the base; changed, new and linked fil
   g.restore();
   expect(readFileSync(join(tree, 'a.c'), 'utf8')).toBe('same\n');
   expect(readFileSync(join(base, 'a.c'), 'utf8')).toBe('same\n');
+});
+
+test('an archive writing through one of its own symbolic links, or leaving its directory, is refused', async () => {
+  const root = join(tmp.dir, 'evil');
+  const base = join(root, 'base', 'linux-source-6.1');
+  write(base, { 'a.c': 'x\n' });
+  const make = (name: string, script: string) => {
+    const out = join(root, `${name}.tar.xz`);
+    execFileSync('python3', ['-c', `import tarfile, io
+t = tarfile.open(${JSON.stringify(out)}, 'w:xz', format=tarfile.GNU_FORMAT)
+def f(name, data=b'x'):
+    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+def l(name, to):
+    i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = to; t.addfile(i)
+${script}
+t.close()`]);
+    return out;
+  };
+  const outside = join(root, 'outside');
+  mkdirSync(outside);
+  const cases: Array<[string, string, string]> = [
+    ['under-link', `l('linux-source-6.1/up', ${JSON.stringify(outside)})\nf('linux-source-6.1/up/x.c')`, 'member linux-source-6.1/up/x.c lies under the symbolic link linux-source-6.1/up'],
+    ['over-link', `l('linux-source-6.1/a.c', ${JSON.stringify(join(outside, 'y'))})\nf('linux-source-6.1/a.c')`, 'member linux-source-6.1/a.c comes again after a symbolic link of that name'],
+    ['dotdot', `f('linux-source-6.1/../../x.c')`, 'member "linux-source-6.1/../../x.c" leaves the archive\'s directory'],
+  ];
+  for (const [name, script, message] of cases) {
+    const tarball = make(name, script);
+    await expect(unpackSharing(tarball, join(root, `dest-${name}`), base, join(tmp.dir, 'cache'))).rejects.toThrow(message);
+  }
+  expect(readdirSync(outside)).toEqual([]);
 });
