@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TreeGuard } from '../../src/build/guard.js';
 import { AptState } from '../../src/kernel/apt.js';
 import { cacheRoot } from '../../src/target/cache.js';
 import { fetchTarget } from '../../src/target/fetch.js';
@@ -39,7 +40,9 @@ function duMiB(...dirs: string[]): number {
 const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
 let ok = true;
 try {
+  const held = await TreeGuard.acquire(cacheRoot(), base.source!);
   const baseMiB = duMiB(base.source!);
+  held.restore();
   process.stdout.write(`base: ${base.source} (${base.version}), ${baseMiB.toFixed(0)} MiB prepared\n`);
   for (const version of OTHERS) {
     const deb = join(downloads, `linux-source-6.1_${version}.deb`);
@@ -61,8 +64,14 @@ try {
     t = process.hrtime.bigint();
     const { tree, share: s } = await unpackSharing(await sourceTarball(join(dest, 'deb')), join(dest, 'shared'), base.source!, cacheRoot());
     const shareS = seconds(t);
-    // What the tree adds beyond the base: du counts the shared blocks under the base only.
-    const ownMiB = duMiB(base.source!, tree) - duMiB(base.source!);
+    // What the tree adds beyond the base: du counts the shared blocks under the base only (locked: no build's files come and go).
+    const held = await TreeGuard.acquire(cacheRoot(), base.source!);
+    let ownMiB: number;
+    try {
+      ownMiB = duMiB(base.source!, tree) - duMiB(base.source!);
+    } finally {
+      held.restore();
+    }
     process.stdout.write(`${version}: tar unpacks ${fullMiB.toFixed(0)} MiB in ${unpackS.toFixed(1)} s; next to ${base.version}: ${s.linked} of ${s.files} files shared `
       + `(${(s.bytesLinked / 2 ** 20).toFixed(0)} MiB), ${s.files - s.linked} written (${(s.bytesWritten / 2 ** 20).toFixed(2)} MiB), in ${shareS.toFixed(1)} s; the tree takes ${ownMiB.toFixed(1)} MiB of its own\n`);
     ok = goal(`${version} next to ${base.version}: under a tenth of the disk`, ownMiB < fullMiB / 10, `${ownMiB.toFixed(1)} MiB of ${fullMiB.toFixed(0)} MiB`) && ok;
