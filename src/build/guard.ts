@@ -181,9 +181,10 @@ export class TreeGuard {
       opts.check?.();
     }
     try {
-      g.repair();
-      // Made only now: the holder we waited for removed its own (and with it whatever existed) when it released the tree.
+      // The backups' directory, made now that the tree is ours: a holder we
+      // waited for removed it when it released the tree.
       mkdirSync(join(dir, 'files'), { recursive: true });
+      g.repair();
     } catch (e) {
       try { unlinkSync(g.lockFile); } catch { /* gone */ }
       heldHere.delete(g.lockFile);

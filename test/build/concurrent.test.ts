@@ -24,8 +24,8 @@ beforeAll(async () => {
 }, 1_200_000);
 afterAll(() => tmp.cleanup());
 
-// Once failed: the build that waited lost the holder's journal directory (made before waiting, removed by the
-// holder's release) and stopped in its originals pass ("fs/proc/.cmdline.o.cmd: no such file or directory").
+// The waiter's journal backups go to a directory the holder removes when
+// it releases the tree; guard.ts makes it again once the tree is taken.
 test('two builds started together on one tree: one waits for the other (said once, with its pid), both succeed', async () => {
   if (skipUnlessReady(pre)) return;
   const tree = target.source!;
@@ -46,8 +46,9 @@ test('two builds started together on one tree: one waits for the other (said onc
     },
   );
   const [a, b] = await Promise.all([run(0), run(1)]);
-  expect([a.status, a.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
-  expect([b.status, b.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
+  // On failure, the end of what kelp said.
+  expect([a.status, a.status === 0 ? '' : a.stderr.slice(-2000)]).toEqual([0, '']);
+  expect([b.status, b.status === 0 ? '' : b.stderr.slice(-2000)]).toEqual([0, '']);
   // One of them waited for the other; a holder is named once, not once per poll.
   expect([...waits[0], ...waits[1]]).toEqual(expect.arrayContaining([expect.any(Number)]));
   expect(waits[0].includes(pids[1]) || waits[1].includes(pids[0])).toBe(true);
