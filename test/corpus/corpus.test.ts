@@ -36,7 +36,7 @@ const CASES: Array<{ patch: string; outcome: Outcome; detail?: RegExp }> = [
   // sizeof(phys_addr_t *) == sizeof(phys_addr_t) on x86-64: the same code.
   { patch: 'efi-capsule-loader.patch', outcome: 'no functional change', detail: /changes no function of drivers\/firmware\/efi\/capsule-loader\.o/ },
   // Calls hci_req_sync_lock(), which the upstream fix added to another file.
-  { patch: 'bluetooth-btintel.patch', outcome: 'does not compile alone', detail: /implicit declaration of function .hci_req_sync_lock/ },
+  { patch: 'bluetooth-btintel.patch', outcome: 'does not compile alone', detail: /implicit declaration of function \W*hci_req_sync_lock/ },
 ];
 
 let pre: PrereqStatus;
