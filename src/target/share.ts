@@ -99,6 +99,7 @@ export async function unpackSharing(tarball: string, dest: string, base: string,
   // is drained and lost (child_process flushStdio).
   const reader = xz.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let first: Promise<IteratorResult<Buffer>> | undefined = reader.next();
+  first.catch(() => { /* seen by whoever awaits it; none when an earlier step failed */ });
   const output: AsyncIterator<Buffer> = {
     next: () => {
       const r = first ?? reader.next();
