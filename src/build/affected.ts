@@ -8,7 +8,9 @@
  */
 import { ExitCode, KelpError } from '../errors.js';
 import { affectedObjects } from '../kernel/affected.js';
-import { describeLayoutChange, layoutChanges } from '../kernel/struct-layout.js';
+import { layoutChangeReason, layoutChanges } from '../kernel/struct-layout.js';
+import { adviceFor } from '../diff/refusal-kinds.js';
+import { RefusalError, type BuildRefusal } from './refusals.js';
 import type { AppliedPatches } from './patch.js';
 import { objectsIncluding } from './kbuild.js';
 import type { Progress } from './progress.js';
@@ -28,14 +30,16 @@ export interface AffectedInput {
 
 /** Refuses the patch when it changes the layout of a struct or union that existed before (file: line: type). */
 export function refuseLayoutChanges(applied: AppliedPatches, files: string[]): void {
-  const problems: string[] = [];
+  const problems: BuildRefusal[] = [];
   for (const f of files) {
     const before = applied.before.get(f);
     const after = applied.after.get(f);
     if (before === null || before === undefined || after === null || after === undefined) continue;
-    for (const ch of layoutChanges(before, after)) problems.push(describeLayoutChange(f, ch));
+    for (const ch of layoutChanges(before, after)) {
+      problems.push({ object: f, where: `${f}:${ch.line}`, reason: `${layoutChangeReason(ch)}: existing ${ch.type} objects in the running kernel keep the old layout`, category: 'layout-change', advice: adviceFor('layout-change') });
+    }
   }
-  if (problems.length > 0) throw new KelpError(`cannot be live-patched: ${problems.join('; ')}`, applied.changes[0]?.patch, ExitCode.Refused);
+  if (problems.length > 0) throw new RefusalError(problems, applied.changes[0]?.patch ?? files[0]!);
 }
 
 /** The objects to build for an in-tree patch, sorted. */
@@ -43,7 +47,9 @@ export async function affectedInTree(c: AffectedInput): Promise<string[]> {
   const aff = await affectedObjects(c.tree, c.patchedC, c.headers, c.kernelCache);
   const configured = new Set(aff.objects);
   const special = aff.notConfigured.filter((n) => n.special);
-  if (special.length > 0) throw new KelpError(`cannot be live-patched: ${special.map((n) => `${n.file}: ${n.message}`).join('; ')}`, c.applied.changes[0]?.patch, ExitCode.Refused);
+  if (special.length > 0) {
+    throw new RefusalError(special.map((n) => ({ object: n.file, where: n.file, reason: n.message, category: 'not-livepatchable-object', advice: adviceFor('not-livepatchable-object') })), c.applied.changes[0]?.patch ?? special[0]!.file);
+  }
   for (const n of aff.notConfigured) c.progress.say(`${n.file}: ${n.message}; nothing in the running kernel changes`, true);
   for (const note of aff.notes) c.progress.say(note);
   for (const h of c.headers) {

@@ -131,7 +131,6 @@ export function unsupportedReason(path: string): string | null {
   const base = posix.basename(path);
   if (/\.(S|s)$/.test(path)) return 'assembly sources cannot be live-patched (only C functions can be replaced)';
   if (/(^|\/)vdso\d*(\/|$)/.test(path)) return 'vDSO code runs in user space and cannot be live-patched';
-  if (path.startsWith('lib/')) return 'lib/ code may be linked into several objects (and the decompressor) and is not supported';
   if (path.startsWith('arch/x86/boot/') || path.startsWith('arch/x86/realmode/')) return 'boot and real-mode code is not live-patchable';
   if (/^(Makefile|Kbuild|Kconfig)/.test(base) || base.endsWith('.mk')) return 'build-system changes cannot be live-patched';
   if (path.startsWith('scripts/') || path.startsWith('tools/')) return 'host tools are not part of the running kernel';

@@ -198,6 +198,15 @@ export class Inclusion {
       this.includeData(sym);
       return SELF;
     }
+    if (this.isAmbiguousConstant(sym)) {
+      // A file's read-only bytes (ACPI_MODULE_NAME's _acpi_module_name, a
+      // const lookup table) that the target has under the same name in many
+      // files, none tellable from the others: the patch carries an identical
+      // copy. Nothing can change bytes that are read-only and point nowhere.
+      ctx.notes.push(`${k.symName(sym)}: the target has several read-only ${k.symName(sym)} and none can be told apart; the patch carries its own copy of these ${k.size(sym)} constant byte(s)`);
+      this.includeData(sym, false);
+      return SELF;
+    }
     return this.existing(sym);
   }
 
@@ -210,6 +219,33 @@ export class Inclusion {
     const sec = k.symSec[d];
     if (k.secBundled[sec] === d) this.includeWhole(sec);
     else this.includeChunk(d);
+  }
+
+  /**
+   * A local, unchanged, read-only data object without relocations (plain
+   * bytes) whose position among the target's same-named symbols cannot be
+   * decided.
+   */
+  private isAmbiguousConstant(sym: number): boolean {
+    const ctx = this.ctx;
+    const k = ctx.patched;
+    const sec = k.symSec[sym];
+    if (!ctx.symbols || !k.isLocal(sym) || k.isWritable(sec) || k.isText(sec) || k.symStatus[sym] === CHANGED) return false;
+    const [a, b] = k.relRange(sec, k.value(sym), k.value(sym) + Math.max(k.size(sym), 1));
+    if (b > a) return false;
+    const twin = k.symTwin[sym];
+    const name = twin ? ctx.orig.symName(twin) : k.symName(sym);
+    return !findSympos(ctx.symbols, { name, file: ctx.orig.sourceFile, neighbours: this.ownNames(), global: false }).ok;
+  }
+
+  /** The named symbols the original object defines (neighbours for findSympos). */
+  private ownNames(): Set<string> {
+    if (!this.neighbours) {
+      this.neighbours = new Set();
+      const o = this.ctx.orig;
+      for (let s = 1; s < o.nsym; s++) if (o.isNamed(s) && !o.isUndefined(s)) this.neighbours.add(o.symName(s));
+    }
+    return this.neighbours;
   }
 
   /** A symbol of the target that the output refers to. */
@@ -288,12 +324,7 @@ export class Inclusion {
     if (!ctx.symbols) return 0;
     // The table describes the target; a module's table says nothing about vmlinux's symbols.
     if (object !== ctx.target && this.tableKind() === 'module') return 0;
-    if (!this.neighbours) {
-      this.neighbours = new Set();
-      const o = ctx.orig;
-      for (let s = 1; s < o.nsym; s++) if (o.isNamed(s) && !o.isUndefined(s)) this.neighbours.add(o.symName(s));
-    }
-    const res = findSympos(ctx.symbols, { name, file: ctx.orig.sourceFile, neighbours: this.neighbours, global });
+    const res = findSympos(ctx.symbols, { name, file: ctx.orig.sourceFile, neighbours: this.ownNames(), global });
     if (!res.ok) {
       refuse(ctx, `${ctx.patched.file}: ${ctx.patched.symName(sym)}`, `cannot tell which of the target's symbols named ${name} is meant: ${res.candidates.join(', ')}`, 'ambiguous-symbol');
       return 0;

@@ -30,7 +30,11 @@ export type RefusalCategory =
   /** A kpatch marker (KPATCH_* record) that kelp cannot use. */
   | 'patch-marker'
   /** An address of a target function taken where IBT may have sealed its ENDBR. */
-  | 'ibt-endbr';
+  | 'ibt-endbr'
+  /** A struct or union that existed before changes layout (members added, removed or reordered). */
+  | 'layout-change'
+  /** Code built outside vmlinux's and the modules' objects (the vDSO, boot code, ...). */
+  | 'not-livepatchable-object';
 
 const ADVICE: Record<RefusalCategory, string | null> = {
   'data-changed': 'keep the existing data as it is: attach new state with a shadow variable (klp_shadow_get_or_alloc) or change the data in a post-patch callback',
@@ -45,6 +49,8 @@ const ADVICE: Record<RefusalCategory, string | null> = {
   'ambiguous-symbol': 'the target has several local symbols of that name: refer to it through a function of the same file, or avoid the reference',
   'unnamed-reference': null,
   'ibt-endbr': 'call the function directly, or through a function of the patch\'s own that calls it',
+  'layout-change': 'keep the layout: objects in the running kernel have the old one; attach new state with a shadow variable (klp_shadow_alloc)',
+  'not-livepatchable-object': null,
   'patch-marker': 'check the KPATCH_* macro use: one callback of each kind per object, pointing at a function',
 };
 

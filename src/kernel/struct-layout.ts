@@ -117,10 +117,15 @@ export function layoutChanges(before: string, after: string): LayoutChange[] {
 
 /** One line describing a layout change for the user. */
 export function describeLayoutChange(file: string, c: LayoutChange): string {
+  return `${file}:${c.line}: ${layoutChangeReason(c)}; `
+    + `existing ${c.type} objects in the running kernel keep the old layout, so a livepatch cannot change it (keep the layout and add state with shadow variables, klp_shadow_alloc)`;
+}
+
+/** What changed in the type's layout, e.g. "struct s changes layout (adds `int x`)". */
+export function layoutChangeReason(c: LayoutChange): string {
   const what = [
     ...c.added.map((m) => `adds \`${m}\``),
     ...c.removed.map((m) => `removes \`${m}\``),
   ];
-  return `${file}:${c.line}: ${c.type} changes layout (${what.length > 0 ? what.join(', ') : 'members reordered'}); `
-    + `existing ${c.type} objects in the running kernel keep the old layout, so a livepatch cannot change it (keep the layout and add state with shadow variables, klp_shadow_alloc)`;
+  return `${c.type} changes layout (${what.length > 0 ? what.join(', ') : 'members reordered'})`;
 }

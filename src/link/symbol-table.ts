@@ -18,7 +18,9 @@ export function checkKlpSymbols(file: string, table: SymbolCounts, symbols: Iter
   for (const k of symbols) {
     if (!table.has(k.object)) continue;
     const n = table.count(k.object, k.name);
-    if (n === 0) throw new KelpError(`${k.placeholder}: ${k.object} has no symbol ${k.name}`, file);
+    if (n === 0) {
+      throw new KelpError(`${k.placeholder}: ${k.object} has no symbol ${k.name}, and the patch does not define it: ${k.name} is defined nowhere (a fix that adds it in another file needs that file's change too)`, file);
+    }
     if (k.sympos === 0 && n > 1) throw new KelpError(`${k.placeholder}: ${k.object} has ${n} symbols named ${k.name}; sympos 0 is ambiguous`, file);
     if (k.sympos > n) throw new KelpError(`${k.placeholder}: ${k.object} has only ${n} symbol(s) named ${k.name}`, file);
   }

@@ -29,6 +29,13 @@ export interface KernelPackages {
   headers: string;
   headersCommon: string;
   kbuild: string;
+  /**
+   * The version of `kbuild` to fetch when it is not `version`: kbuild has no
+   * ABI in its name in bookworm (linux-kbuild-6.1), so the archive keeps only
+   * its newest builds while older ABIs' images and headers stay; the headers'
+   * `Depends: linux-kbuild-6.1 (>= V)` then takes the oldest one still there.
+   */
+  kbuildVersion?: string;
   /** linux-source-<major.minor>; null when the archive has none at this version. */
   source: string | null;
 }
@@ -54,6 +61,84 @@ async function showVersion(apt: AptState, pkg: string, version: string): Promise
   const r = await apt.run('apt-cache', ['show', `${pkg}=${version}`]);
   if (r.exitCode !== 0 || r.stdout.trim() === '') return undefined;
   return r.stdout.split(/\n\n/)[0];
+}
+
+/** The `(op V)` constraint a Depends field puts on `pkg` (first alternative naming it), if any. */
+export function dependsConstraint(field: string, pkg: string): { op: string; version: string } | undefined {
+  for (const alt of field.split(/[,|]/)) {
+    const m = /^\s*([^\s(]+)\s*(?:\(\s*(<<|<=|=|>=|>>)\s*([^\s)]+)\s*\))?/.exec(alt);
+    if (m && m[1] === pkg) return m[2] === undefined ? undefined : { op: m[2], version: m[3]! };
+  }
+  return undefined;
+}
+
+/**
+ * The version of dependency `pkg` to fetch beside a kernel at `version`: that
+ * same version when the archive has it, else the oldest one the Depends
+ * constraint accepts (apt's own choice would be the newest; the oldest is the
+ * nearest to the kernel).
+ */
+async function dependencyVersion(apt: AptState, depends: string, pkg: string, version: string): Promise<string> {
+  const r = await apt.run('apt-cache', ['madison', pkg]);
+  const versions = [...new Set(r.stdout.split('\n').map((l) => l.split('|')[1]?.trim()).filter((v): v is string => v !== undefined && v !== ''))];
+  if (versions.length === 0 || versions.includes(version)) return version;
+  const c = dependsConstraint(depends, pkg);
+  if (c === undefined) return version;
+  const ok = versions.filter((v) => debVersionSatisfies(v, c.op, c.version)).sort(compareDebVersions);
+  return ok[0] ?? version;
+}
+
+/** Debian version comparison (deb-version(7)): epoch, then upstream and revision by the dpkg algorithm. */
+export function compareDebVersions(a: string, b: string): number {
+  const split = (v: string): [number, string, string] => {
+    const e = /^(\d+):/.exec(v);
+    const rest = e ? v.slice(e[0].length) : v;
+    const dash = rest.lastIndexOf('-');
+    return [e ? Number(e[1]) : 0, dash < 0 ? rest : rest.slice(0, dash), dash < 0 ? '0' : rest.slice(dash + 1)];
+  };
+  const [ea, ua, ra] = split(a);
+  const [eb, ub, rb] = split(b);
+  return ea !== eb ? Math.sign(ea - eb) : (comparePart(ua, ub) || comparePart(ra, rb));
+}
+
+function orderOf(c: string | undefined): number {
+  if (c === undefined) return 0;
+  if (c === '~') return -1;
+  if (/[A-Za-z]/.test(c)) return c.charCodeAt(0);
+  return c.charCodeAt(0) + 256;
+}
+
+function comparePart(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    while ((i < a.length && !/\d/.test(a[i]!)) || (j < b.length && !/\d/.test(b[j]!))) {
+      const ca = i < a.length && !/\d/.test(a[i]!) ? a[i] : undefined;
+      const cb = j < b.length && !/\d/.test(b[j]!) ? b[j] : undefined;
+      const d = orderOf(ca) - orderOf(cb);
+      if (d !== 0) return Math.sign(d);
+      if (ca !== undefined) i++;
+      if (cb !== undefined) j++;
+    }
+    let na = '';
+    let nb = '';
+    while (i < a.length && /\d/.test(a[i]!)) na += a[i++];
+    while (j < b.length && /\d/.test(b[j]!)) nb += b[j++];
+    const d = Number(na || '0') - Number(nb || '0');
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+function debVersionSatisfies(v: string, op: string, ref: string): boolean {
+  const c = compareDebVersions(v, ref);
+  switch (op) {
+    case '>=': return c >= 0;
+    case '>>': return c > 0;
+    case '<=': return c <= 0;
+    case '<<': return c < 0;
+    default: return c === 0;
+  }
 }
 
 /** The release bookworm's linux-image-amd64 points at (its newest version in bookworm or bookworm-security). */
@@ -104,12 +189,17 @@ export async function resolveKernelPackages(apt: AptState, opts: ResolveOptions 
   if (headersCommon === undefined || kbuild === undefined) {
     throw new TargetError('does not depend on linux-headers-*-common and linux-kbuild-*', headers);
   }
+  const kbuildVersion = await dependencyVersion(apt, controlField(stanza, 'Depends') ?? '', kbuild, row.version);
   return {
     release, version: row.version, suite: row.suite, codename: row.codename, flavour: row.flavour,
     image: `linux-image-${release}`, headers, headersCommon, kbuild,
+    ...(kbuildVersion === row.version ? {} : { kbuildVersion }),
     source: row.source ? sourcePackageOf(release) : null,
   };
 }
+
+/** The memo's format: 2 records kbuildVersion (memos of format 1 never looked for it). */
+const MEMO_FORMAT = 2;
 
 /**
  * resolveKernelPackages, remembered in `memoFile` for as long as kelp's package
@@ -120,8 +210,8 @@ export async function resolveKernelPackagesCached(apt: AptState, memoFile: strin
   const stamp = await apt.stamp();
   if (stamp !== undefined) {
     try {
-      const memo = JSON.parse(await fs.readFile(memoFile, 'utf8')) as { stamp: string; packages: KernelPackages };
-      if (memo.stamp === stamp && typeof memo.packages?.release === 'string' && typeof memo.packages.suite === 'string') return memo.packages;
+      const memo = JSON.parse(await fs.readFile(memoFile, 'utf8')) as { stamp: string; format?: number; packages: KernelPackages };
+      if (memo.stamp === stamp && memo.format === MEMO_FORMAT && typeof memo.packages?.release === 'string' && typeof memo.packages.suite === 'string') return memo.packages;
     } catch {
       // no memo yet
     }
@@ -130,7 +220,7 @@ export async function resolveKernelPackagesCached(apt: AptState, memoFile: strin
   const after = await apt.stamp();
   if (after !== undefined) {
     await fs.mkdir(join(memoFile, '..'), { recursive: true });
-    await writeFileAtomic(memoFile, `${JSON.stringify({ stamp: after, packages }, null, 2)}\n`);
+    await writeFileAtomic(memoFile, `${JSON.stringify({ stamp: after, format: MEMO_FORMAT, packages }, null, 2)}\n`);
   }
   return packages;
 }

@@ -3,12 +3,15 @@
  * Debian source versions of one kernel series (`diff -up`, a/ and b/ paths),
  * kept when its hunks touch a function the target kernel has (System.map
  * text symbols, or a symbol of one of its modules) and it changes at most
- * `maxLines` lines; headers changed in the same directory come along.
+ * `maxLines` lines; headers changed in the same directory that it includes
+ * come along.
  * Sampled with a fixed seed, so a run is repeatable.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, posix } from 'node:path';
+import { AptState } from '../../src/kernel/apt.js';
+import { cacheRoot } from '../../src/target/cache.js';
 import { readSymbolTable } from '../../src/symbols/read.js';
 import { rng } from '../support/rng.js';
 
@@ -25,23 +28,34 @@ export interface CorpusCase {
   patch: string;
 }
 
-/** Downloads linux-source-SERIES=VERSION with apt-get and unpacks its tarball once into `dir`; returns the tree. */
-export function sourceTree(series: string, version: string, dir: string): string {
+/**
+ * Downloads linux-source-SERIES=VERSION through kelp's own apt state (Debian's
+ * archive keyring, every suite kelp targets: trixie's 6.12 too) and unpacks its
+ * tarball once into `dir`; returns the tree.
+ */
+export async function sourceTree(series: string, version: string, dir: string): Promise<string> {
   const tree = join(dir, `linux-source-${series}_${version}`);
   if (existsSync(join(tree, 'Makefile'))) return tree;
   mkdirSync(dir, { recursive: true });
   const pkg = `linux-source-${series}`;
-  const dl = spawnSync('apt-get', ['download', `${pkg}=${version}`], { cwd: dir, encoding: 'utf8' });
-  if (dl.status !== 0) throw new Error(`apt-get download ${pkg}=${version} failed: ${dl.stderr.trim()}`);
-  const deb = readdirSync(dir).find((f) => f.startsWith(`${pkg}_${version.replace(/:/g, '%3a')}`) && f.endsWith('.deb'));
-  if (!deb) throw new Error(`no ${pkg} ${version} .deb in ${dir}`);
+  let deb = readdirSync(dir).find((f) => f.startsWith(`${pkg}_${version.replace(/:/g, '%3a')}_`) && f.endsWith('.deb'));
+  if (deb === undefined) {
+    const apt = new AptState(cacheRoot());
+    await apt.ensure();
+    await apt.ensureLists();
+    deb = basename(await apt.download(pkg, version, dir));
+  }
   const x = join(dir, `deb-${version}`);
   const un = spawnSync('dpkg-deb', ['-x', join(dir, deb), x], { encoding: 'utf8' });
   if (un.status !== 0) throw new Error(`dpkg-deb -x ${deb} failed: ${un.stderr.trim()}`);
-  const tarball = join(x, 'usr', 'src', `linux-source-${series}.tar.xz`);
-  mkdirSync(tree, { recursive: true });
-  const t = spawnSync('tar', ['-xJf', tarball, '-C', tree, '--strip-components=1'], { encoding: 'utf8' });
+  const tarball = readdirSync(join(x, 'usr', 'src')).find((f) => /^linux-source-.*\.tar\.xz$/.test(f));
+  if (tarball === undefined) throw new Error(`${deb} holds no linux-source tarball`);
+  const partial = `${tree}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  const t = spawnSync('tar', ['-xJf', join(x, 'usr', 'src', tarball), '-C', partial, '--strip-components=1'], { encoding: 'utf8' });
   if (t.status !== 0) throw new Error(`unpacking ${tarball} failed: ${t.stderr.trim()}`);
+  renameSync(partial, tree);
   return tree;
 }
 
@@ -61,7 +75,7 @@ export function targetFunctions(systemMap: string, modules: string, cacheFile: s
     const d = stack.pop()!;
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (e.isDirectory()) stack.push(join(d, e.name));
-      else if (e.name.endsWith('.ko')) {
+      else if (/\.ko(\.xz|\.zst|\.gz)?$/.test(e.name)) {
         try {
           for (const s of readSymbolTable(join(d, e.name)).symbols) if (s.defined && s.kind === 'func') names.add(s.name);
         } catch { /* compressed or unreadable: skipped */ }
@@ -92,6 +106,13 @@ function changedSources(a: string, b: string): string[] {
   return out.sort();
 }
 
+/** Whether C source file `file` (tree-relative, text `text`) has an #include "..." that resolves to tree-relative `header`. */
+export function includesHeader(file: string, text: string, header: string): boolean {
+  const re = /^\s*#\s*include\s*"([^"]+)"/gm;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) if (posix.normalize(posix.join(posix.dirname(file), m[1])) === header) return true;
+  return false;
+}
+
 /** The function names the hunk headers of a `diff -p` patch show (`@@ ... @@ static int foo(...)`), and the lines changed. */
 export function hunkFunctions(patch: string): { functions: string[]; changedLines: number } {
   const fns = new Set<string>();
@@ -110,7 +131,7 @@ export function hunkFunctions(patch: string): { functions: string[]; changedLine
  * The corpus between trees `a` (older) and `b` (newer): one patch per kept
  * .c file, written into `outDir`, sampled with `seed` (at most `max`).
  */
-export function cutCorpus(a: string, b: string, known: Set<string>, outDir: string, opts: { maxLines: number; seed: number; max: number }): CorpusCase[] {
+export function cutCorpus(a: string, b: string, known: Set<string>, outDir: string, opts: { maxLines: number; seed: number; max: number }): { cases: CorpusCase[]; total: number } {
   mkdirSync(outDir, { recursive: true });
   const changed = changedSources(a, b);
   const headersByDir = new Map<string, string[]>();
@@ -125,7 +146,9 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     const { functions, changedLines } = hunkFunctions(text);
     const have = functions.filter((fn) => known.has(fn));
     if (have.length === 0 || changedLines > opts.maxLines) continue;
-    const headers = headersByDir.get(dirname(f)) ?? [];
+    // The directory's changed headers that the file includes (a header it does not include is another fix's).
+    const source = readFileSync(join(b, f), 'latin1');
+    const headers = (headersByDir.get(dirname(f)) ?? []).filter((h) => includesHeader(f, source, h));
     const body = [text, ...headers.map((h) => diffFile(a, b, h))].join('');
     const patch = join(outDir, `${f.replace(/\//g, '__').replace(/\.c$/, '')}.patch`);
     writeFileSync(patch, body, 'latin1');
@@ -137,5 +160,6 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     const j = Math.floor(rand() * (i + 1));
     [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
   }
-  return candidates.slice(0, opts.max).sort((x, y) => x.file.localeCompare(y.file));
+  // In the sample's own order: a run stopped after N cases has the sample --max N.
+  return { cases: candidates.slice(0, opts.max), total: candidates.length };
 }

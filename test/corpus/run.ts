@@ -1,123 +1,127 @@
 /**
- * `npm run corpus [-- OPTIONS]`: real fixes through `kelp build --verify`.
+ * `npm run corpus [-- OPTIONS]`: real fixes through kelp build and QEMU.
  *
  * Cuts one patch per changed .c file between two Debian linux-source
- * versions of a series (see cut.ts), builds each with kelp build against the
- * fetched target (its prepared source tree, headers and System.map; --release
- * once kelp target fetch has it), verifies it in the VM (the patch enabled,
- * the transition complete), and writes the outcomes as Markdown and JSON:
+ * versions of a series (see cut.ts), builds each with `kelp build --release R`
+ * (the release's prepared source, headers and System.map, fetched by kelp),
+ * verifies the built modules in the VM in batches (batch.ts: kelp check, then
+ * per patch: loaded, enabled, transition complete, unloaded), and writes the
+ * outcomes as Markdown and JSON (table.ts):
  *
  *   verified | refused (category) | no functional change |
  *   does not compile alone | failed
  *
- * Options: --series 6.1 --from VERSION --to VERSION [--max N] [--seed S]
- * [--max-lines 60] [--out DIR] [--no-verify] [--release R]. The patches go
- * from --from to --to and must apply to the target's source: with the
- * current bookworm target (6.1.176) and only older versions in the archive,
- * run --from 6.1.176-1 --to 6.1.170-3 (the changes reverted, which are real
- * code changes of the same size and kind).
+ * Options: --pair 6.1|6.12 (the issue's development pairs), or --series S
+ * --from V --to V --release R; [--max N] [--seed S] [--max-lines 60]
+ * [--out DIR] [--no-verify] [--only REGEX] [--fresh]
+ * [--skip REGEX --skip-why TEXT] (left out, shown as "not run" with the reason).
+ * Cases run in the sample's (seeded) order, so the first N done are the
+ * sample --max N. Results are kept per case in the cache (corpus/SERIES/state-NAME.json), so
+ * an interrupted run resumes; --only REGEX rebuilds the matching cases,
+ * --fresh all of them.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { fetchTarget } from '../../src/target/fetch.js';
 import { cacheRoot } from '../../src/target/cache.js';
-import { cutCorpus, sourceTree, targetFunctions, type CorpusCase } from './cut.js';
-import { REPO_ROOT, KELP_BIN } from '../support/paths.js';
+import { buildCase, preloadOf } from './case.js';
+import { cutCorpus, sourceTree, targetFunctions } from './cut.js';
+import { verifyBatch, type VerifyCase } from './batch.js';
+import { writeTables, type Row } from './table.js';
+import { REPO_ROOT } from '../support/paths.js';
 
-type Outcome = 'verified' | 'built' | 'refused' | 'no functional change' | 'does not compile alone' | 'failed';
-
-interface Row extends Omit<CorpusCase, 'patch'> {
-  patch: string;
-  outcome: Outcome;
-  /** Refusal categories (refused), or the last line of kelp's message. */
-  detail: string;
-  seconds: number;
-}
+/** The development pairs of issue 13: the fixes between two versions, on the kernel of the older one. */
+export const PAIRS: Record<string, { series: string; from: string; to: string; release: string }> = {
+  '6.1': { series: '6.1', from: '6.1.170-3', to: '6.1.176-1', release: '6.1.0-47-amd64' },
+  '6.12': { series: '6.12', from: '6.12.107-1', to: '6.12.117-1', release: '6.12.107+deb13-amd64' },
+};
 
 function arg(name: string, fallback?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 
-/** The outcome of one kelp build run. */
-export function classify(status: number | null, stdout: string, stderr: string, verify: boolean): { outcome: Outcome; detail: string } {
-  const last = stderr.trim().split('\n').pop() ?? '';
-  if (status === 0) return { outcome: verify ? 'verified' : 'built', detail: '' };
-  if (status === 3) return { outcome: 'no functional change', detail: last };
-  if (status === 2) {
-    let categories: string[] = [];
-    try {
-      const j = JSON.parse(stdout) as { refusals?: Array<{ category: string }> };
-      categories = [...new Set((j.refusals ?? []).map((r) => r.category))];
-    } catch { /* no JSON: the message says it */ }
-    return { outcome: 'refused', detail: categories.join(', ') || last };
-  }
-  if (status === 1 && /building the patched objects failed/.test(last)) return { outcome: 'does not compile alone', detail: last };
-  return { outcome: 'failed', detail: last };
+function say(l: string): void {
+  process.stderr.write(`corpus: ${l}\n`);
 }
 
 async function main(): Promise<void> {
-  const series = arg('series', '6.1')!;
-  const from = arg('from');
-  const to = arg('to');
-  if (!from || !to) throw new Error('usage: npm run corpus -- --from VERSION --to VERSION [--series 6.1] [--max N] [--seed S] [--max-lines 60] [--out DIR] [--no-verify]');
+  const pair = arg('pair') === undefined ? undefined : PAIRS[arg('pair')!];
+  if (arg('pair') !== undefined && pair === undefined) throw new Error(`no such pair ${arg('pair')} (known: ${Object.keys(PAIRS).join(', ')})`);
+  const series = arg('series', pair?.series)!;
+  const from = arg('from', pair?.from);
+  const to = arg('to', pair?.to);
+  const release = arg('release', pair?.release);
+  if (!series || !from || !to || !release) {
+    throw new Error('usage: npm run corpus -- --pair 6.1|6.12 | --series S --from VERSION --to VERSION --release R [--max N] [--seed S] [--max-lines 60] [--out DIR] [--no-verify] [--only REGEX] [--fresh]');
+  }
   const verify = !process.argv.includes('--no-verify');
   const max = Number(arg('max', '1000000'));
   const seed = Number(arg('seed', '20261130'));
   const maxLines = Number(arg('max-lines', '60'));
+  const only = arg('only') === undefined ? undefined : new RegExp(arg('only')!);
+  // --skip REGEX --skip-why TEXT: cases left out of this run (shown as "not run" with the reason, never counted).
+  const skip = arg('skip') === undefined ? undefined : new RegExp(arg('skip')!);
+  const skipWhy = arg('skip-why', 'left out of this run')!;
   const outDir = resolve(arg('out', join(REPO_ROOT, 'docs', 'corpus'))!);
-  // --release (an older kernel of the series) needs kelp target fetch --release; until then, the current target.
-  if (arg('release') !== undefined) throw new Error('--release needs kelp target fetch --release, which this build of kelp does not have yet');
-  const target = await fetchTarget({ source: true });
+  const target = await fetchTarget({ release, source: true, progress: say });
   const work = join(cacheRoot(), 'corpus', series);
-  const a = sourceTree(series, from, work);
-  const b = sourceTree(series, to, work);
+  const a = await sourceTree(series, from, work);
+  const b = await sourceTree(series, to, work);
   const known = targetFunctions(target.systemMap, target.modules, join(work, `functions-${target.release}.json`));
   const name = `${series}_${from}_to_${to}`;
-  const patchDir = join(work, 'patches', name);
-  const cases = cutCorpus(a, b, known, patchDir, { maxLines, seed, max });
-  process.stderr.write(`corpus: ${cases.length} patch(es) from ${from} to ${to}, target ${target.release}\n`);
-  const rows: Row[] = [];
+  const { cases, total } = cutCorpus(a, b, known, join(work, 'patches', name), { maxLines, seed, max });
+  say(`${cases.length} of ${total} patch(es) from ${from} to ${to}, target ${target.release} (${target.version})`);
+
+  const stateFile = join(work, `state-${name}-${target.release}.json`);
+  const state: Record<string, Row> = existsSync(stateFile) && !process.argv.includes('--fresh') ? JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, Row> : {};
+  const save = (): void => {
+    writeFileSync(`${stateFile}.tmp`, JSON.stringify(state, null, 1));
+    renameSync(`${stateFile}.tmp`, stateFile);
+  };
+  const outBase = join(work, 'out', `${name}-${target.release}`);
   for (const c of cases) {
-    const started = Date.now();
-    const args = ['build', c.patch, '--sourcedir', target.source!, '--kdir', target.kdir, '--symbols', target.systemMap,
-      '-o', join(work, 'out', name), '--json', '-q', ...(verify ? ['--verify'] : [])];
-    let r = spawnSync(process.execPath, [KELP_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 1_800_000 });
-    // The tree is shared: wait for another kelp build to finish with it.
-    for (let tries = 0; tries < 120 && /another kelp build \(pid \d+\) is building in this tree/.test(r.stderr ?? ''); tries++) {
-      spawnSync('sleep', ['30']);
-      r = spawnSync(process.execPath, [KELP_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 1_800_000 });
+    const prev = state[c.file];
+    const digest = createHash('sha256').update(readFileSync(c.patch)).digest('hex').slice(0, 16);
+    // A case runs again when asked (--only) or when its patch changed (a new cut).
+    const same = prev !== undefined && (prev.digest === undefined ? prev.headers.join() === c.headers.join() : prev.digest === digest);
+    if (same && !(only?.test(c.file) ?? false)) continue;
+    if (skip !== undefined && skip.test(c.file)) {
+      state[c.file] = { file: c.file, headers: c.headers, changedLines: c.changedLines, functions: c.functions, patch: c.patch, digest, outcome: 'not run', detail: skipWhy, seconds: 0 };
+      save();
+      continue;
     }
-    const { outcome, detail } = classify(r.status, r.stdout ?? '', r.stderr ?? '', verify);
-    rows.push({ ...c, patch: c.patch, outcome, detail, seconds: Math.round((Date.now() - started) / 1000) });
-    process.stderr.write(`corpus: ${c.file}: ${outcome}${detail ? ` (${detail})` : ''}\n`);
+    const built = buildCase(c.patch, target.release, join(outBase, c.file.replace(/\//g, '__')));
+    const row: Row = { file: c.file, headers: c.headers, changedLines: c.changedLines, functions: c.functions, patch: c.patch, digest, ...built };
+    state[c.file] = row;
+    save();
+    say(`${c.file}: ${row.outcome}${row.detail ? ` (${row.detail})` : ''} [${row.seconds}s]`);
   }
-  mkdirSync(outDir, { recursive: true });
-  const date = new Date().toISOString().slice(0, 10);
-  const counts = new Map<string, number>();
-  for (const r of rows) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
-  const summary = { date, series, from, to, target: { release: target.release, version: target.version }, verify, seed, maxLines, counts: Object.fromEntries(counts), cases: rows };
-  writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(summary, null, 2)}\n`);
-  const md = [
-    `# kelp corpus: linux-source-${series} ${from} → ${to}`,
-    '',
-    `Run ${date} on ${target.release} (${target.version}); ${verify ? 'each patch built with `kelp build --verify`' : 'built without --verify'}; seed ${seed}, at most ${maxLines} changed lines per file.`,
-    '',
-    '| outcome | patches |',
-    '| --- | --- |',
-    ...[...counts].map(([o, n]) => `| ${o} | ${n} |`),
-    '',
-    '| file | lines | functions | outcome | detail |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.file}${r.headers.length ? ` (+${r.headers.join(', ')})` : ''} | ${r.changedLines} | ${r.functions.join(', ')} | ${r.outcome} | ${r.detail.replace(/\|/g, '\\|')} |`),
-    '',
-  ].join('\n');
-  writeFileSync(join(outDir, `${name}.md`), md);
-  process.stdout.write(`${join(outDir, `${name}.md`)}\n`);
+
+  if (verify) {
+    const toVerify: VerifyCase[] = [];
+    for (const c of cases) {
+      const row = state[c.file]!;
+      if (row.outcome !== 'built' || row.ko === undefined) continue;
+      toVerify.push({ id: c.file, ko: row.ko, moduleName: row.moduleName!, preload: preloadOf(row.patched ?? [], target.modules) });
+    }
+    if (toVerify.length > 0) {
+      const verdicts = await verifyBatch({ kernel: target.kernel, symbols: target.systemMap, kdir: target.kdir }, toVerify, say);
+      for (const [id, v] of verdicts) {
+        state[id]!.outcome = v.ok ? 'verified' : 'failed';
+        state[id]!.detail = v.ok ? v.detail : `verification: ${v.detail}`;
+        say(`${id}: ${state[id]!.outcome}${v.ok ? '' : ` (${v.detail})`}`);
+      }
+      save();
+    }
+  }
+  const rows = cases.map((c) => state[c.file]!).filter((r) => r !== undefined).sort((x, y) => x.file.localeCompare(y.file));
+  const md = writeTables(outDir, { name: `${name}_on_${target.release}`, series, from, to, target: { release: target.release, version: target.version }, verify, seed, maxLines, cut: total, sampled: cases.length < total, rows });
+  process.stdout.write(`${md}\n`);
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`corpus: ${(e as Error).message}\n`);
+  process.stderr.write(`corpus: ${(e as Error).stack ?? (e as Error).message}\n`);
   process.exitCode = 1;
 });

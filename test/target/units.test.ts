@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { buildCpio } from '../../src/target/cpio.js';
 import { ConsoleParser } from '../../src/target/console-parser.js';
-import { controlField, parseDependsField } from '../../src/target/debian.js';
+import { compareDebVersions, controlField, dependsConstraint, parseDependsField } from '../../src/target/debian.js';
 import { generateInit, shq } from '../../src/target/init-script.js';
 import { decodeKallsymsDump, isPlaceholderMap, kallsymsToSystemMap } from '../../src/target/kallsyms.js';
 import { moduleNameOfFile } from '../../src/kmod/names.js';
@@ -128,6 +128,22 @@ describe('Debian metadata, configs, maps', () => {
     expect(controlField(stanza, 'Version')).toBe('6.1.27-1');
     expect(parseDependsField(controlField(stanza, 'Depends')!)).toEqual(['linux-headers-6.1.0-9-common', 'linux-kbuild-6.1', 'gcc-12']);
     expect(controlField(stanza, 'Missing')).toBeUndefined();
+  });
+
+  test('Debian versions compare as dpkg --compare-versions does; Depends constraints are read per package', async () => {
+    const vs = ['6.1.170-3', '6.1.176-1', '6.1.176-1~deb11u1', '6.12.117-1~deb12u1', '6.12.117-1', '6.12.9-1', '1:6.1.0-1', '6.1.170-3+b1', '6.1.170', '6.1.170-3.1', '6.1~rc1-1', '6.1a-1'];
+    for (const a of vs) {
+      for (const b of vs) {
+        const lt = await execa('dpkg', ['--compare-versions', a, 'lt', b], { reject: false });
+        const gt = await execa('dpkg', ['--compare-versions', a, 'gt', b], { reject: false });
+        const want = lt.exitCode === 0 ? -1 : gt.exitCode === 0 ? 1 : 0;
+        expect([a, b, compareDebVersions(a, b)]).toEqual([a, b, want]);
+      }
+    }
+    const depends = 'linux-headers-6.1.0-47-common (= 6.1.170-3), linux-kbuild-6.1 (>= 6.1.170-3), linux-compiler-gcc-12-x86';
+    expect(dependsConstraint(depends, 'linux-kbuild-6.1')).toEqual({ op: '>=', version: '6.1.170-3' });
+    expect(dependsConstraint(depends, 'linux-compiler-gcc-12-x86')).toBeUndefined();
+    expect(dependsConstraint('a | linux-kbuild-6.12.107+deb13, gcc-14', 'linux-kbuild-6.12.107+deb13')).toBeUndefined();
   });
 
   test('config overrides replace, unset and append options', () => {
