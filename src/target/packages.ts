@@ -40,6 +40,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   objdump: 'binutils',
   readelf: 'binutils',
   ar: 'binutils',
+  'c++filt': 'binutils',
   modinfo: 'kmod',
   cpio: 'cpio',
   // shells kelpctl runs under, and what the tests check it with
