@@ -25,6 +25,8 @@ import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { execa } from 'execa';
+import { SHF_EXECINSTR } from '../../elf/constants.js';
+import { ElfObject } from '../../elf/model.js';
 import { targetOfPreparedTree } from '../../src/build/target-paths.js';
 import { withDependencies } from '../../src/build/module-deps.js';
 import { findModuleFile } from '../../src/kernel/module-tree.js';
@@ -77,12 +79,40 @@ function build(name: string, args: string[]): Built {
   expect(target.compiler).toMatch(/gcc-14 /);
   expect(report.compiler).toEqual({ kernel: target.compiler, used: target.compiler, where: join(cacheRoot(), 'roots', 'trixie-gcc-14'), checkSkipped: false });
   const ko = join(out, `livepatch-${name}.ko`);
+  // Every return through the thunk is listed, the module's own init and exit included (kbuild runs objtool on the linked module only).
+  expect(unlistedReturnThunks(ko)).toEqual([]);
   // `kelp check --release R`: the target's System.map, kdir, module tree and image (a module patch's module is checked at the boot).
   if (!args.includes('--oot-module')) {
     const check = kelp(['check', ko, '--release', target.release]);
     expect([check.status, check.stdout + check.stderr]).toEqual([0, expect.any(String)]);
   }
   return { ko, report, stderr: r.stderr };
+}
+
+/**
+ * Returns through __x86_return_thunk (jmp or jcc to it) that .return_sites does not list: the loader
+ * leaves them unpatched, and a kernel that needs no thunk warns "Unpatched return thunk" when one runs.
+ */
+function unlistedReturnThunks(ko: string): string[] {
+  const o = ElfObject.read(readFileSync(ko), ko);
+  const table = o.sections.find((s) => s.name === '.return_sites');
+  const listed = new Set<string>();
+  for (const r of o.sections.find((s) => s.isRelocation && s.infoSection === table && table !== undefined)?.relocations ?? []) {
+    listed.add(`${r.symbol!.section!.name}+0x${(r.symbol!.value + r.addend).toString(16)}`);
+  }
+  const missing: string[] = [];
+  for (const rel of o.sections) {
+    const text = rel.infoSection;
+    if (!rel.isRelocation || text === null || (text.flags & SHF_EXECINSTR) === 0) continue;
+    for (const r of rel.relocations ?? []) {
+      if (r.symbol?.name !== '__x86_return_thunk') continue;
+      const at = Number(r.offset);
+      const site = text.data[at - 1] === 0xe9 ? at - 1 : at - 2;
+      const place = `${text.name}+0x${site.toString(16)}`;
+      if (!listed.has(place)) missing.push(place);
+    }
+  }
+  return missing;
 }
 
 /** The object `name` of a report. */
@@ -176,7 +206,7 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     expect(jt).toBeDefined();
     const sites = jt!.match(/R_X86_64_PC64 +0+ __tracepoint_mmap_lock_\w+ \+ a/g) ?? [];
     expect(sites.length).toBeGreaterThan(0);
-    expect(jt!.match(/R_X86_64_PC32 +0+ prctl_set_mm \+/g)).toHaveLength(2 * sites.length);
+    expect(jt!.match(/R_X86_64_PC32 +[0-9a-f]+ prctl_set_mm \+/g)).toHaveLength(2 * sites.length);
   }, 900_000);
 
   test('a module\'s static local, a shadow variable, a changed .cold part and a pre-unpatch callback', () => {
