@@ -134,6 +134,9 @@ export function guardDir(cacheRoot: string, tree: string): string {
   return join(cacheRoot, 'build', 'trees', key);
 }
 
+/** Lock files this process holds: a lock naming our own pid is stale only when it is not one of them. */
+const heldHere = new Set<string>();
+
 export class TreeGuard {
   private journal: Journal;
   private readonly dir: string;
@@ -159,7 +162,7 @@ export class TreeGuard {
   static async acquire(cacheRoot: string, tree: string, opts: AcquireOptions = {}): Promise<TreeGuard> {
     const abs = resolve(tree);
     const dir = guardDir(cacheRoot, abs);
-    mkdirSync(join(dir, 'files'), { recursive: true });
+    mkdirSync(dir, { recursive: true });
     const g = new TreeGuard(abs, dir);
     const started = Date.now();
     let announced = NaN;
@@ -178,9 +181,13 @@ export class TreeGuard {
       opts.check?.();
     }
     try {
+      // The backups' directory, made now that the tree is ours: a holder we
+      // waited for removed it when it released the tree.
+      mkdirSync(join(dir, 'files'), { recursive: true });
       g.repair();
     } catch (e) {
       try { unlinkSync(g.lockFile); } catch { /* gone */ }
+      heldHere.delete(g.lockFile);
       throw e;
     }
     return g;
@@ -200,13 +207,14 @@ export class TreeGuard {
       for (let attempt = 0; attempt < 5; attempt++) {
         try {
           linkSync(mine, this.lockFile);
+          heldHere.add(this.lockFile);
           return null;
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
         const owner = readOwner(this.lockFile);
         if (owner === undefined) continue; // vanished meanwhile: try again
-        if (owner !== process.pid && pidAlive(owner) && !startedAfter(owner, this.lockFile)) return owner;
+        if (owner === process.pid ? heldHere.has(this.lockFile) : pidAlive(owner) && !startedAfter(owner, this.lockFile)) return owner;
         // Stale: move it aside atomically, and drop it only if it is the one we judged.
         const aside = `${this.lockFile}.stale.${process.pid}`;
         try {
@@ -260,7 +268,11 @@ export class TreeGuard {
         const st = statSync(abs);
         if (!st.isFile()) throw new KelpError('not a regular file', abs);
         const saved = `${this.journal.entries.length}`;
-        copyFileSync(abs, join(this.dir, 'files', saved));
+        try {
+          copyFileSync(abs, join(this.dir, 'files', saved));
+        } catch (e) {
+          throw new KelpError(`cannot save its original in the build journal ${join(this.dir, 'files')}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, abs);
+        }
         entry = { path: rel, saved, mode: st.mode & 0o7777, atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
       } else {
         entry = { path: rel, saved: null, mode: 0, atimeMs: 0, mtimeMs: 0 };
@@ -329,6 +341,7 @@ export class TreeGuard {
     rmSync(this.journalFile, { force: true });
     rmSync(join(this.dir, 'files'), { recursive: true, force: true });
     try { unlinkSync(this.lockFile); } catch { /* gone */ }
+    heldHere.delete(this.lockFile);
   }
 
   get active(): boolean {

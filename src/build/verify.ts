@@ -71,6 +71,7 @@ async function checkAndBoot(ctx: BuildContext, ko: string, moduleName: string, p
     expect: o.expect ?? [],
     disable: userChecks.length > 0 ? [moduleName] : [],
     timeout: o.timeout ?? 300,
+    cache: o.cache,
   });
   const afterOutput = r.checksAfterDisable.map((c) => c.output).join('');
   const expectDisabledResults = expectDisabled.map((re, i) => ({ pattern: o.expectDisabled![i], matched: re.test(afterOutput) }));

@@ -51,7 +51,7 @@ export function formatRun(r: RunResult): string {
     for (const l of r.kernelMessages) out.push(`  ${l}`);
   }
   if (r.taint !== null) out.push(`taint: ${r.taint}`);
-  out.push(`boot ${r.bootTime ?? '-'} s, total ${r.totalTime} s${r.log ? `, console log ${r.log}` : ''}`);
+  out.push(`boot ${r.bootTime ?? '-'} s${r.pvh ? ' (vmlinux, PVH entry)' : ''}, total ${r.totalTime} s${r.log ? `, console log ${r.log}` : ''}`);
   out.push(r.ok ? 'result: ok' : 'result: FAILED');
   return `${out.join('\n')}\n`;
 }
@@ -134,18 +134,19 @@ const target: Subcommand = {
       .option('--disable <name>', 'livepatch to disable, then run the checks again (repeatable)', collect, [])
       .option('--timeout <seconds>', 'kill the run after this long', seconds, 120)
       .option('--kvm', 'use KVM when /dev/kvm is usable (default: software emulation)')
+      .option('--bzimage', 'boot the image through its decompressor (default under software emulation: its vmlinux, through the PVH entry)')
       .option('--append <args>', 'extra kernel command-line arguments')
       .option('--log <file>', 'keep the serial console log in this file')
       .option('--file <path>', 'put a file into the target\'s root as /<basename>, for the checks (repeatable)', collect, [])
       .option('--json', 'print the result as JSON')
       .action(async (opts: {
         kernel: string; load: string[]; check: string[]; expect: string[]; disable: string[];
-        timeout: number; kvm?: boolean; append?: string; log?: string; file: string[]; json?: boolean;
+        timeout: number; kvm?: boolean; bzimage?: boolean; append?: string; log?: string; file: string[]; json?: boolean;
       }) => {
         const { runTarget } = await import('../target/run.js');
         const result = await runTarget({
           kernel: opts.kernel, load: opts.load, check: opts.check, expect: opts.expect, disable: opts.disable,
-          timeout: opts.timeout, kvm: opts.kvm === true, append: opts.append, log: opts.log, files: opts.file,
+          timeout: opts.timeout, kvm: opts.kvm === true, bzImage: opts.bzimage === true, append: opts.append, log: opts.log, files: opts.file,
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         else process.stdout.write(formatRun(result));

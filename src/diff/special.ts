@@ -145,9 +145,9 @@ function siteIsNop(k: Kelf, sec: number, start: number): boolean {
  * tables it reads at load, so the site cannot keep the module's key. A
  * tracepoint's or dynamic-debug site's jump label that is compiled off is
  * left out of the table and stays off ('inert', with a warning, as kpatch
- * does); a tracepoint's static call is left out and calls through the
- * module's trampoline, which the module keeps current. Anything else is
- * refused.
+ * does). A static call site keyed in a module is left out and calls
+ * through the module's trampoline, which static_call_update() keeps
+ * current. Anything else is refused.
  */
 function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res: ReturnType<Inclusion['resolve']>): 'ok' | 'inert' | 'refused' {
   const k = ctx.patched;
@@ -167,12 +167,18 @@ function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res
   }
   if (module === null) return 'ok';
   const category = keyCategory(key, what);
+  if (what === 'static call') {
+    // The site's call goes to the key's trampoline (__SCT__name), which
+    // __static_call_update() rewrites along with every inline site, and which
+    // the livepatch reaches by a .klp.rela relocation like any other module
+    // symbol. Left out of .static_call_sites, the call stays on the
+    // trampoline: one jump more, always to the current target.
+    const kind = category === 'tracepoint' ? 'tracepoint ' : category === 'dynamic-debug' ? 'dynamic debug ' : '';
+    ctx.warnings.push(`${where}: ${kind}static call site of module ${module} (key ${key}) left out of the livepatch's table: it calls through the module's trampoline, which follows static_call_update()`);
+    return 'inert';
+  }
   if (category === 'tracepoint' || category === 'dynamic-debug') {
     const kind = category === 'tracepoint' ? 'tracepoint' : 'dynamic debug';
-    if (what === 'static call') {
-      ctx.warnings.push(`${where}: ${kind} static call site of module ${module} (key ${key}) left out of the livepatch's table: it calls through the module's trampoline`);
-      return 'inert';
-    }
     if (siteIsNop(k, sec, start)) {
       ctx.warnings.push(`${where}: ${kind} site of module ${module} (key ${key}) stays off in the patched code: the livepatch cannot use the module's key`);
       return 'inert';

@@ -97,6 +97,7 @@ export function parseMeta(file: string, bytes: Buffer): DiffMeta {
     newData: raw.newData === undefined ? [] : strings(file, raw.newData, 'newData'),
     klpSymbols,
     callbacks,
+    coldParts: raw.coldParts === undefined ? [] : strings(file, raw.coldParts, 'coldParts'),
   };
 }
 

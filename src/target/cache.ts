@@ -42,11 +42,32 @@ export class CacheEntry {
     await fs.rm(this.marker(step), { force: true });
   }
 
-  /** Runs `fn` unless `step` is already done, then marks it done. Returns whether it ran. */
+  /** Runs `fn` unless `step` is already done, then marks it done with the seconds it took. Returns whether it ran. */
   async step(step: string, fn: () => Promise<void>): Promise<boolean> {
     if (await this.isDone(step)) return false;
+    const started = process.hrtime.bigint();
     await fn();
-    await this.markDone(step);
+    await this.markDone(step, { seconds: Math.round(Number(process.hrtime.bigint() - started) / 1e7) / 100 });
     return true;
+  }
+
+  /** The seconds each completed step took (steps marked before their time was recorded are left out). */
+  async stepSeconds(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    let names: string[];
+    try {
+      names = await fs.readdir(join(this.dir, 'steps'));
+    } catch {
+      return out;
+    }
+    for (const n of names.filter((f) => f.endsWith('.done')).sort()) {
+      try {
+        const m = JSON.parse(await fs.readFile(join(this.dir, 'steps', n), 'utf8')) as { detail?: { seconds?: unknown } };
+        if (typeof m.detail?.seconds === 'number') out[n.slice(0, -'.done'.length)] = m.detail.seconds;
+      } catch {
+        // a marker being replaced: left out
+      }
+    }
+    return out;
   }
 }

@@ -13,7 +13,8 @@ import { AptState } from '../kernel/apt.js';
 import { resolveKernelPackagesCached, type KernelPackages } from './debian.js';
 import { TargetError } from './errors.js';
 import { isPlaceholderMap, systemMapFromKernel } from './kallsyms.js';
-import { compilerTextOf, prepareSource, preparedWithKelpFlags, refreshPreparation, SOURCE_TOOLS, unpackSourceTarball } from './source.js';
+import { compilerTextOf, prepareSource, preparedWithKelpFlags, refreshPreparation, SOURCE_TOOLS, sourceTarball, unpackSourceTarball } from './source.js';
+import { findBaseTree, unpackSharing } from './share.js';
 import { requireTools } from './tools.js';
 import { assertSelfContained, extractDeb, relativizeSymlinks, relocateHeadersMakefile } from './unpack.js';
 
@@ -165,18 +166,40 @@ async function fetchInto(dir: string, pk: KernelPackages, apt: AptState, wantSou
     if (!(await entry.isDone('source'))) {
       requireTools(SOURCE_TOOLS);
       const file = await debPath(pk.source!);
-      await entry.step('source', async () => {
-        await removeTree(srcBase);
-        say(`unpacking ${pk.source} ${pk.version}`);
-        const debRoot = join(srcBase, 'deb');
-        await extractDeb(file, debRoot);
-        const tree = await unpackSourceTarball(debRoot, join(srcBase));
-        await removeTree(debRoot);
-        say('preparing the source (olddefconfig, prepare, modules_prepare)');
-        const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
-        await withToolchain(await toolchainFor(dir, pk, config, say), () => prepareSource(tree, config));
-        await writeFileAtomic(join(srcBase, 'tree'), `${tree}\n`);
+      // The tree is the package's top directory (linux-source-6.1.tar.xz unpacks to linux-source-6.1). Replacing it
+      // takes the builds' tree lock: a kelp build still in an earlier copy of it finishes first.
+      const expected = join(srcBase, pk.source!);
+      const guard = await TreeGuard.acquire(dirname(dirname(dir)), expected, {
+        onWait: (pid) => say(`waiting for the tree: another kelp build (pid ${pid}) is building in ${expected}`),
       });
+      try {
+        await entry.step('source', async () => {
+          await removeTree(srcBase);
+          say(`unpacking ${pk.source} ${pk.version}`);
+          const debRoot = join(srcBase, 'deb');
+          await extractDeb(file, debRoot);
+          const tarball = await sourceTarball(debRoot);
+          // Another revision of the same upstream version in the cache: only the files that differ are written.
+          const base = tarball.endsWith('.tar.xz') ? await findBaseTree(dirname(dir), dir, pk.version, pk.source!) : undefined;
+          let tree: string;
+          if (base !== undefined) {
+            say(`unpacking only what differs from ${base} (the same upstream version); the rest is shared`);
+            const { tree: t, share: s } = await unpackSharing(tarball, srcBase, base, dirname(dirname(dir)), say);
+            say(`${s.linked} of ${s.files} files (${(s.bytesLinked / 2 ** 20).toFixed(0)} MiB) shared, ${s.files - s.linked} written (${(s.bytesWritten / 2 ** 20).toFixed(1)} MiB) in ${s.seconds.toFixed(1)} s`);
+            tree = t;
+          } else {
+            tree = await unpackSourceTarball(debRoot, srcBase);
+          }
+          await removeTree(debRoot);
+          if (tree !== expected) throw new TargetError(`unpacked to ${tree}, not ${expected}`, file);
+          say('preparing the source (olddefconfig, prepare, modules_prepare)');
+          const config = await fs.readFile(pathsOf(dir, pk, undefined).config, 'utf8');
+          await withToolchain(await toolchainFor(dir, pk, config, say), () => prepareSource(tree, config));
+          await writeFileAtomic(join(srcBase, 'tree'), `${tree}\n`);
+        });
+      } finally {
+        guard.restore();
+      }
       await fs.rm(file, { force: true });
     }
     source = (await fs.readFile(join(srcBase, 'tree'), 'utf8')).trim();

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { buildCpio, type CpioEntry } from './cpio.js';
 import { TargetError } from './errors.js';
 import { findBusybox } from './initramfs.js';
+import { bootKernel } from './pvh.js';
 import { runQemu } from './qemu.js';
 
 /** True when a System.map is Debian's one-line placeholder rather than a symbol table. */
@@ -87,7 +88,7 @@ export async function systemMapFromKernel(kernel: string, timeoutSeconds = 180):
     const initrd = join(work, 'initramfs.cpio');
     await fs.writeFile(initrd, buildCpio(entries));
     const q = await runQemu({
-      kernel, initrd, append: 'nokaslr', timeoutMs: timeoutSeconds * 1000,
+      kernel: (await bootKernel(kernel)).file, initrd, append: 'nokaslr', timeoutMs: timeoutSeconds * 1000,
       onConsole: (t) => {
         if (size < 64 << 20) {
           chunks.push(t);

@@ -65,8 +65,8 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   mount: 'mount',
   umount: 'mount',
   ...Object.fromEntries([
-    'cat', 'chmod', 'chroot', 'cp', 'date', 'dd', 'dirname', 'env', 'head', 'id', 'mkdir', 'mktemp', 'mv', 'od',
-    'readlink', 'rm', 'rmdir', 'sha1sum', 'sha256sum', 'sleep', 'sort', 'tail', 'tee', 'tr', 'uname', 'wc',
+    'cat', 'chmod', 'chroot', 'cp', 'date', 'dd', 'dirname', 'du', 'env', 'head', 'id', 'mkdir', 'mktemp', 'mv', 'od',
+    'readlink', 'rm', 'rmdir', 'sha1sum', 'sha256sum', 'sleep', 'sort', 'sync', 'tail', 'tee', 'tr', 'uname', 'wc',
   ].map((t) => [t, 'coreutils'])),
   // tools/fresh-root-check.sh, on the checking host (and kelp's build roots, above)
   // the runtime itself (copied onto a fresh machine, not an apt prerequisite)

@@ -14,13 +14,19 @@ import { requireTools } from './tools.js';
 /** Tools `make prepare` of a 6.1 tree needs beyond a compiler. */
 export const SOURCE_TOOLS = ['tar', 'xz', 'make', 'gcc-12', 'bc', 'flex', 'bison', 'openssl'];
 
-/** Unpacks the linux-source tarball shipped by the .deb (already extracted to `debRoot`) into `dest`. */
-export async function unpackSourceTarball(debRoot: string, dest: string): Promise<string> {
+/** The linux-source tarball a linux-source .deb (extracted to `debRoot`) ships. */
+export async function sourceTarball(debRoot: string): Promise<string> {
   const srcDir = join(debRoot, 'usr', 'src');
   const tarball = (await fs.readdir(srcDir)).find((f) => /^linux-source-.*\.tar\.(xz|gz|bz2|zst)$/.test(f));
   if (tarball === undefined) throw new TargetError('holds no linux-source tarball', srcDir);
+  return join(srcDir, tarball);
+}
+
+/** Unpacks the linux-source tarball shipped by the .deb (already extracted to `debRoot`) into `dest`. */
+export async function unpackSourceTarball(debRoot: string, dest: string): Promise<string> {
+  const tarball = await sourceTarball(debRoot);
   await fs.mkdir(dest, { recursive: true });
-  const r = await execa(requireTools(['tar'])['tar']!, ['-xf', join(srcDir, tarball), '-C', dest], { reject: false, stdin: 'ignore', maxBuffer: 4 << 20 });
+  const r = await execa(requireTools(['tar'])['tar']!, ['-xf', tarball, '-C', dest], { reject: false, stdin: 'ignore', maxBuffer: 4 << 20 });
   if (r.exitCode !== 0) throw new TargetError(`tar failed: ${r.stderr.trim().split('\n').pop() ?? r.exitCode}`, tarball);
   const top = (await fs.readdir(dest)).find((f) => f.startsWith('linux-source-'));
   if (top === undefined) throw new TargetError('unpacked to no linux-source-* directory', tarball);

@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 export interface ProcessRun { seconds: number; maxRssKiB: number; status: number }
 
 /** Runs a command under /usr/bin/time -f and returns wall time and peak RSS. */
-export function timeProcess(cmd: string, args: string[]): ProcessRun {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'latin1', maxBuffer: 1 << 30, stdio: ['ignore', 'ignore', 'pipe'] });
+export function timeProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ProcessRun {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'latin1', maxBuffer: 1 << 30, stdio: ['ignore', 'ignore', 'pipe'], env });
   const last = (r.stderr ?? '').trim().split('\n').pop() ?? '';
   const [secs, rss] = last.split(' ').map(Number);
   return { seconds: secs, maxRssKiB: rss, status: r.status ?? -1 };

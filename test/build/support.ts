@@ -63,8 +63,9 @@ export function stamp(path: string): string {
  * temporary files of kelp too. Build products (.o, .cmd, .s) are not sources.
  */
 export function sourcesModifiedSince(tree: string, stampFile: string): string[] {
+  // -ignore_readdir_race: another build may be removing its kbuild temporaries meanwhile.
   const r = spawnSync('find', [
-    tree, '-newer', stampFile, '-type', 'f',
+    tree, '-ignore_readdir_race', '-newer', stampFile, '-type', 'f',
     '(', '-name', '*.c', '-o', '-name', '*.h', '-o', '-name', '*.S', '-o', '-name', 'Makefile*', '-o', '-name', 'Kconfig*', '-o', '-name', 'Kbuild', '-o', '-name', '*kelp*.tmp', ')',
     '-not', '-path', '*/generated/*', '-not', '-path', `${tree}/include/config/*`,
   ], { encoding: 'utf8', maxBuffer: 64 << 20 });

@@ -218,6 +218,48 @@ describe('tree guard', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
+  test('the build that waited can protect and restore files once the holder has restored and released the tree', async () => {
+    // The holder's release removes its saved copies; the waiter must not have relied on anything made while it waited.
+    const { tree, cache } = setup('guard-handover');
+    const holder = await TreeGuard.acquire(cache, tree);
+    holder.protect(['d/f.c', 'd/f.o']);
+    holder.write('d/f.c', 'patched by the holder\n');
+    holder.write('d/f.o', 'object\n');
+    // Seen from the waiter, the holder is another live process.
+    writeFileSync(join(guardDir(cache, tree), 'lock'), `${process.ppid}\n`);
+    const waits: number[] = [];
+    let polls = 0;
+    const waiter = await TreeGuard.acquire(cache, tree, {
+      pollMs: 20,
+      onWait: (pid) => waits.push(pid),
+      check: () => { if (++polls === 5) holder.restore(); },
+    });
+    expect(waits).toEqual([process.ppid]);
+    expect(readFileSync(join(tree, 'd', 'f.c'), 'utf8')).toBe('original\n');
+    waiter.protect(['d/f.c', 'd/f.o']);
+    waiter.write('d/f.c', 'patched by the waiter\n');
+    waiter.write('d/f.o', 'object\n');
+    waiter.restore();
+    expect(readFileSync(join(tree, 'd', 'f.c'), 'utf8')).toBe('original\n');
+    expect(statSync(join(tree, 'd', 'f.c')).mtimeMs).toBe(1_600_000_000_000);
+    expect(existsSync(join(tree, 'd', 'f.o'))).toBe(false);
+  });
+
+  test('within one process too, a second taker waits until the first releases the tree', async () => {
+    const { tree, cache } = setup('guard-same-process');
+    const first = await TreeGuard.acquire(cache, tree);
+    let polls = 0;
+    const waits: number[] = [];
+    const second = await TreeGuard.acquire(cache, tree, {
+      pollMs: 10,
+      onWait: (pid) => waits.push(pid),
+      check: () => { if (++polls === 5) first.restore(); },
+    });
+    expect(waits).toEqual([process.pid]);
+    expect(polls).toBeGreaterThanOrEqual(5);
+    second.restore();
+  });
+
   test('waiting for the tree stops when check throws (Ctrl-C) or after waitMs, the holder\'s lock untouched', async () => {
     const { tree, cache } = setup('guard-busy-stop');
     const lock = join(guardDir(cache, tree), 'lock');

@@ -1,17 +1,26 @@
 /**
- * A real fleet build of two bookworm releases (no QEMU) with a patch that
- * touches code changed between them: fs/proc/namespaces.c's
- * proc_ns_readlink() took exec_update_lock in 6.1.0-57 (6.1.192) but not yet
- * in 6.1.0-50 (6.1.176), so the patch applies to 6.1.0-57 only. The other
- * release still builds; the table and fleet.json name the hunk; the exit
- * status is the worst outcome.
+ * Real fleet builds of bookworm and trixie releases.
+ *
+ * The patch that does not apply everywhere touches code changed between two
+ * releases: fs/proc/namespaces.c's proc_ns_readlink() took exec_update_lock
+ * in 6.1.0-57 (6.1.192) but not yet in 6.1.0-50 (6.1.176), so the patch
+ * applies to 6.1.0-57 only. The other release still builds; the table and
+ * fleet.json name the hunk; the exit status is the worst outcome (no QEMU).
+ *
+ * The acceptance run: the vmlinux example for two bookworm ABIs and one
+ * trixie release gives three modules and one bundle; each kernel boots once,
+ * where kelpctl refuses a bundle without a module for it and then loads its
+ * own from the fleet's bundle (enabled, transition complete, /proc/cmdline
+ * patched).
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode } from '../../src/errors.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
-import { getTarget, targetPackages } from '../support/target.js';
+import { BUILD_ROOT_PACKAGES } from '../../src/target/packages.js';
+import { fetchTarget } from '../../src/target/fetch.js';
+import { getTarget, getTrixieTarget, runOnTarget, targetPackages } from '../support/target.js';
 import { makeTmpDir } from '../support/tmp.js';
 import { kelp, kelpWatching } from '../build/support.js';
 
@@ -24,11 +33,15 @@ let pre: PrereqStatus;
 const tmp = makeTmpDir('fleet');
 afterAll(() => tmp.cleanup());
 
+/** The trixie release of the acceptance run (the newest trixie 6.12 with source, or $KELP_TEST_TRIXIE_RELEASE). */
+let trixie: string;
+
 beforeAll(async () => {
-  pre = await ensureDebianPackages(targetPackages({ source: true }));
+  pre = await ensureDebianPackages([...targetPackages({ source: true }), ...BUILD_ROOT_PACKAGES]);
   if (!pre.ok) return;
   await getTarget({ source: true });
-}, 1_200_000);
+  trixie = (await getTrixieTarget()).release;
+}, 3_000_000);
 
 test('two releases: the patch builds on one and is reported with its hunk on the other', () => {
   if (skipUnlessReady(pre)) return;
@@ -116,3 +129,56 @@ test('fleet-only options are checked before anything is built', () => {
   expect(s.stderr).toBe('kelp: --patch-for, --suite and --flavour are for fleet builds (several --release, --releases or --all)\n');
   expect(existsSync(join(tmp.dir, 'x'))).toBe(false);
 });
+
+test('acceptance: the vmlinux example for two bookworm ABIs and one trixie release; each kernel loads its own module from the bundle with kelpctl load', async () => {
+  if (skipUnlessReady(pre)) return;
+  const releases = [NEW, OLD, trixie];
+  const out = join(tmp.dir, 'three');
+  const r = kelp(['build', join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch'), ...releases.flatMap((x) => ['--release', x]), '-o', out, '--json', '-j', '2']);
+  expect([r.status, r.stderr.slice(-3000)]).toEqual([ExitCode.Ok, expect.any(String)]);
+  const summary = JSON.parse(r.stdout) as { worst: string; releases: Array<Record<string, unknown>> };
+  expect(summary.worst).toBe('built');
+  expect(summary.releases.map((x) => [x.release, x.outcome, x.functions, x.ko])).toEqual(releases.map((x) => [x, 'built', 1, `${x}/livepatch-cmdline.ko`]));
+  const fix = join(tmp.dir, 'fix.tar');
+  const b = kelp(['bundle', out, '-o', fix, '--json']);
+  expect([b.status, b.stderr]).toEqual([0, '']);
+  const manifest = JSON.parse(b.stdout) as { modules: Array<{ release: string; vermagic: string; path: string; patches: unknown }> };
+  expect(manifest.modules.map((m) => [m.release, m.path, m.vermagic.split(' ')[0], m.patches])).toEqual(
+    [...releases].sort().map((x) => [x, `${x}/livepatch-cmdline.ko`, x, [{ object: 'vmlinux', functions: ['cmdline_proc_show'] }]]),
+  );
+  // A bundle of the same fleet without the older ABI: its hosts are refused, clearly.
+  const partialDir = join(tmp.dir, 'partial');
+  cpSync(out, partialDir, { recursive: true });
+  rmSync(join(partialDir, OLD), { recursive: true });
+  const partial = join(tmp.dir, 'partial.tar');
+  expect(kelp(['bundle', partialDir, '-o', partial]).status).toBe(0);
+
+  // One boot a kernel, with the checks of a verification: loaded through kelpctl from the bundle, enabled, transition
+  // done, the patched output. The older ABI's boot first tries the bundle without its module.
+  for (const release of releases) {
+    const kernel = (await fetchTarget({ release })).kernel;
+    const refusal = release === OLD ? ['kelpctl load /partial.tar; echo "exit $?"'] : [];
+    const run = await runOnTarget(`fleet-bundle-${release}`, {
+      kernel,
+      files: [fix, partial],
+      check: [
+        ...refusal,
+        'kelpctl load /fix.tar',
+        'cat /sys/kernel/livepatch/livepatch_cmdline/enabled /sys/kernel/livepatch/livepatch_cmdline/transition',
+        'cat /proc/cmdline',
+      ],
+      timeout: 600,
+    });
+    expect([release, run.error]).toEqual([release, null]);
+    const [load, state, cmdline] = run.checks.slice(refusal.length);
+    if (release === OLD) {
+      expect(run.checks[0]!.output).toBe(`kelpctl: /partial.tar: no module for the running kernel ${OLD} (the bundle has: ${[NEW, trixie].sort().join(', ')})\nexit 11\n`);
+    }
+    expect([release, load!.exitCode]).toEqual([release, 0]);
+    expect(load!.output).toContain(`kelpctl: /fix.tar: ${release}/livepatch-cmdline.ko for the running kernel ${release}, sha256 verified\n`);
+    expect(load!.output).toContain('kelpctl: livepatch_cmdline: loaded, transition complete\n');
+    expect(state!.output).toBe('1\n0\n');
+    expect(cmdline!.output).toMatch(/ kelp_example=patched\n$/);
+    expect(run.ok).toBe(true);
+  }
+}, 3_600_000);

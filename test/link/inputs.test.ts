@@ -38,6 +38,7 @@ const goodMeta = (): DiffMeta => ({
     { placeholder: '.klp.sym.some_mod.helper,2', object: 'some_mod', name: 'helper', sympos: 2 },
   ],
   callbacks: { postPatch: 'post' },
+  coldParts: ['show.cold'],
 });
 
 /** The compiled object as a diff output: renames and meta as given. */
@@ -84,8 +85,9 @@ describe('diff inputs', () => {
     expect([alias.section, alias.value, alias.size, alias.other]).toEqual([show.section, show.value, show.size, 2]);
     expect(show.isLocal).toBe(true);
     expect(plan.objects).toEqual([
-      { name: 'vmlinux', functions: [{ oldName: 'show', newSymbol: '__kelp_func_0_0', sympos: 0 }], callbacks: { postPatch: '__kelp_cb_0_postPatch' } },
-      { name: 'some_mod', functions: [{ oldName: 'show', newSymbol: '__kelp_func_1_0', sympos: 0 }], callbacks: {} },
+      // The replaced functions' old .cold parts go on to the template (modinfo kelp_cold=).
+      { name: 'vmlinux', functions: [{ oldName: 'show', newSymbol: '__kelp_func_0_0', sympos: 0 }], callbacks: { postPatch: '__kelp_cb_0_postPatch' }, coldParts: ['show.cold'] },
+      { name: 'some_mod', functions: [{ oldName: 'show', newSymbol: '__kelp_func_1_0', sympos: 0 }], callbacks: {}, coldParts: ['show.cold'] },
     ]);
   });
 

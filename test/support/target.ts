@@ -113,5 +113,6 @@ export async function buildKbuildModule(srcDir: string, kdir: string): Promise<{
 export async function runOnTarget(name: string, opts: RunOptions): Promise<RunResult> {
   await fs.mkdir(artifactsDir(), { recursive: true });
   const log = join(artifactsDir(), `${name.replace(/[^\w.-]+/g, '_')}.log`);
-  return runTarget({ ...opts, log: opts.log ?? log });
+  // Generous by default: a loaded CI machine boots slowly under software emulation.
+  return runTarget({ ...opts, timeout: opts.timeout ?? 300, log: opts.log ?? log });
 }

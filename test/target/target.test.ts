@@ -105,6 +105,8 @@ describe('kelp target run', () => {
     expect(result.taint! & (1 << 15)).toBe(1 << 15); // TAINT_LIVEPATCH
     expect(result.bootTime).toBeGreaterThan(0);
     expect(result.totalTime).toBeGreaterThanOrEqual(result.bootTime!);
+    // Software emulation boots the image's vmlinux through its PVH entry (src/target/pvh.ts).
+    expect(result.pvh).toBe(true);
     expect(result.ok).toBe(true);
     expect(r.exitCode).toBe(0);
     expect(await fs.readFile(logFile('livepatch-cmdline'), 'utf8')).toContain('@@KELP:');
@@ -153,17 +155,19 @@ describe('kelp target run', () => {
   test('an --expect that does not match fails the run with exit 1', async () => {
     if (skipUnlessReady(pre)) return;
     const r = await kelp([
-      'target', 'run', '--kernel', target.kernel, '--load', livepatch!.modules[0]!,
+      'target', 'run', '--kernel', target.kernel, '--load', livepatch!.modules[0]!, '--bzimage',
       '--check', 'cat /proc/cmdline', '--check', 'exit 3', '--expect', '^console=ttyS0', '--json', '--log', logFile('expect-mismatch'),
-    ]);
+    ], 360_000);
     const result = parseRun(r);
     expect(result.error).toBeNull();
+    // --bzimage: the image as it is, through its own decompressor.
+    expect(result.pvh).toBe(false);
     expect(result.modules[0]!.loaded).toBe(true);
     expect(result.checks.map((c) => c.exitCode)).toEqual([0, 3]);
     expect(result.expect).toEqual([{ pattern: '^console=ttyS0', matched: false }]);
     expect(result.ok).toBe(false);
     expect(r.exitCode).toBe(1);
-  });
+  }, 400_000);
 
   test('a file that is not a module is reported for that module, and the run exits non-zero', async () => {
     if (skipUnlessReady(pre)) return;

@@ -1,0 +1,84 @@
+/**
+ * Static calls keyed in a module, built unchanged (kpatch and klp-build
+ * refuse them and ask for KPATCH_STATIC_CALL/KLP_STATIC_CALL): the site is
+ * left out of the livepatch's .static_call_sites and its call stays on the
+ * module's trampoline (__SCT__name), which static_call_update() rewrites
+ * together with the module's own sites.
+ *
+ *  - test/fixtures/static-call-module (kelp_sc): the patched /proc show
+ *    function calls the module's static call; retargeted with
+ *    static_call_update() while the livepatch is on, the patched function
+ *    follows it. One boot.
+ *  - kvm: a fix to arch/x86/kvm/x86.c calling static_call(kvm_x86_*), whose
+ *    keys and trampolines kvm.ko defines, loads with kvm.ko in the VM. (kvm's
+ *    vendor modules cannot load under software emulation, so the trampoline
+ *    stays the NULL one; the point is the load and the relocations.)
+ */
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { REPO_ROOT } from '../support/paths.js';
+import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
+import { getTarget, targetPackages, type TargetInfo } from '../support/target.js';
+import { makeTmpDir } from '../support/tmp.js';
+import { kelp, outputs } from './support.js';
+
+let pre: PrereqStatus;
+let target: TargetInfo;
+const tmp = makeTmpDir('module-keys');
+
+beforeAll(async () => {
+  pre = await ensureDebianPackages(targetPackages({ source: true }));
+  if (pre.ok) target = await getTarget({ source: true });
+}, 1_200_000);
+afterAll(() => tmp.cleanup());
+
+/** The relocation sections of a module, as readelf names them. */
+function relocationSections(ko: string): string[] {
+  const r = spawnSync('readelf', ['-SW', ko], { encoding: 'utf8' });
+  return [...r.stdout.matchAll(/\] (\.(?:klp\.)?rela\S*)/g)].map((m) => m[1]!);
+}
+
+test('a module\'s own static call: the patched function calls through the trampoline and follows static_call_update() in the VM', () => {
+  if (skipUnlessReady(pre)) return;
+  const mod = join(REPO_ROOT, 'test', 'fixtures', 'static-call-module');
+  const out = join(tmp.dir, 'sc');
+  const r = kelp([
+    'build', join(mod, 'fix.patch'), '--oot-module', mod, '--target', 'kelp_sc', '--kdir', target.kdir,
+    '--name', 'livepatch-sc', '-o', out, '--json', '--verify',
+    '--check', 'cat /proc/kelp_sc; echo two >/proc/kelp_sc; cat /proc/kelp_sc',
+  ]);
+  expect([r.status, r.status === 0 ? '' : r.stderr.slice(-3000)]).toEqual([0, '']);
+  expect(r.stderr).toMatch(/kelp_sc_show\+0x[0-9a-f]+: static call site of module kelp_sc \(key __SCK__kelp_sc_op\) left out of the livepatch's table: it calls through the module's trampoline/);
+  const ko = join(out, 'livepatch-sc.ko');
+  expect(relocationSections(ko).filter((s) => s.includes('static_call'))).toEqual([]);
+  // The call reaches the trampoline by a livepatch relocation against kelp_sc.
+  const syms = spawnSync('readelf', ['-sW', ko], { encoding: 'utf8' }).stdout;
+  expect(syms).toMatch(/\.klp\.sym\.kelp_sc\.__SCT__kelp_sc_op,0/);
+  const report = JSON.parse(readFileSync(join(out, 'livepatch-sc.json'), 'utf8'));
+  expect(outputs(report).before[0]).toBe('patched value 1\npatched value 2\n');
+  expect(outputs(report).after[0]).toBe('value 2\nvalue 2\n');
+  expect(report.verify.ok).toBe(true);
+}, 900_000);
+
+test('kvm: a fix calling static_call(kvm_x86_complete_emulated_msr) builds unchanged and loads with kvm.ko in the VM', () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'kvm');
+  const r = kelp([
+    'build', join(REPO_ROOT, 'test', 'build', 'fixtures', 'kvm-static-call.patch'), '--sourcedir', target.source!, '--kdir', target.kdir,
+    '--symbols', target.systemMap, '--name', 'livepatch-kvm', '-o', out, '--json', '--verify',
+    '--check', 'ls /sys/kernel/livepatch/livepatch_kvm/kvm', '--check', 'cat /sys/kernel/livepatch/livepatch_kvm/kvm/patched',
+    '--check', 'grep -c "^kvm " /proc/modules',
+  ]);
+  expect([r.status, r.status === 0 ? '' : r.stderr.slice(-3000)]).toEqual([0, '']);
+  expect(r.stderr).toMatch(/complete_fast_msr_access\+0x[0-9a-f]+: static call site of module kvm \(key __SCK__kvm_x86_complete_emulated_msr\) left out/);
+  const report = JSON.parse(readFileSync(join(out, 'livepatch-kvm.json'), 'utf8'));
+  expect(report.objects.map((o: { target: string; changedFunctions: Array<{ name: string }> }) => [o.target, o.changedFunctions.map((f) => f.name)]))
+    .toEqual([['kvm', ['complete_fast_msr_access', 'complete_fast_rdmsr']]]);
+  const [funcs, patched, kvm] = outputs(report).before;
+  // complete_fast_rdmsr has the changed function inlined; the kvm object is patched.
+  expect(funcs).toBe('complete_fast_msr_access,1\ncomplete_fast_rdmsr,1\npatched\n');
+  expect(patched).toBe('1\n');
+  expect(kvm).toBe('1\n');
+  expect(report.verify.ok).toBe(true);
+}, 1_200_000);
