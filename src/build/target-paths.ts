@@ -7,6 +7,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { KelpError } from '../errors.js';
+import { registeredTarget } from '../target/custom.js';
 import type { TargetInfo } from '../target/fetch.js';
 
 export interface TargetPathOptions {
@@ -52,9 +54,15 @@ export function targetOfKdir(kdir: string): TargetInfo | undefined {
 export async function withTargetPaths<T extends TargetPathOptions>(o: T, say: (l: string) => void): Promise<{ opts: T; target?: TargetInfo }> {
   let target: TargetInfo | undefined;
   if (o.release !== undefined) {
-    const { fetchTarget } = await import('../target/fetch.js');
-    // In-tree patches need the prepared source; a module patch only the headers.
-    target = await fetchTarget({ release: o.release, source: o.ootModule === undefined && o.sourcedir === undefined, cache: o.cache, progress: say });
+    // A kernel registered with `kelp target add` under this name, else a Debian release.
+    target = registeredTarget(o.release, o.cache);
+    if (target === undefined) {
+      const { fetchTarget } = await import('../target/fetch.js');
+      // In-tree patches need the prepared source; a module patch only the headers.
+      target = await fetchTarget({ release: o.release, source: o.ootModule === undefined && o.sourcedir === undefined, cache: o.cache, progress: say });
+    } else if (o.ootModule === undefined && o.sourcedir === undefined && target.source !== target.kdir) {
+      throw new KelpError(`kelp build compiles a patch's objects in the kernel's own tree, but ${o.release} was built in ${target.kdir}, apart from its source (make O=); register a kernel built in its source tree, or pass --sourcedir with one (a module patch, --oot-module, works with either)`, target.source!);
+    }
   } else if (o.sourcedir !== undefined) {
     target = targetOfPreparedTree(o.sourcedir);
   }

@@ -80,7 +80,7 @@ export async function validate(ctx: BuildContext): Promise<Validated> {
   const config = requireLivepatchConfig(configFile);
   // The kernel's own compiler: the host's when it is exactly that gcc, else the release's build root.
   ctx.toolchain = await chooseToolchain({
-    config, configFile, codename: ctx.fetched?.codename, cache: cacheRoot(o.cache), binds: [cacheRoot(o.cache), tree, kdir, templatesDir()],
+    config, configFile, codename: ctx.fetched?.codename || undefined, cache: cacheRoot(o.cache), binds: [cacheRoot(o.cache), tree, kdir, templatesDir()],
     skipCheck: o.skipCompilerCheck, say: (l) => ctx.progress.say(l),
   });
   setToolchain(ctx.toolchain);

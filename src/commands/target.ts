@@ -105,6 +105,26 @@ const target: Subcommand = {
         }
       });
 
+    cmd.command('add')
+      .description('register a kernel kelp did not fetch (self-built, another distribution\'s) as NAME, usable as --release NAME for build, check and verify')
+      .argument('<name>', 'the name to give it (what --release takes)')
+      .requiredOption('--source <dir>', 'its source tree (in-tree patches are compiled there, as kbuild built it)')
+      .option('--build <dir>', 'where it was built (make O=...), with .config, Module.symvers and scripts (default: the source tree)')
+      .requiredOption('--image <file>', 'the bzImage it boots (for --verify)')
+      .option('--vmlinux <file>', 'its vmlinux, for the symbol table')
+      .option('--system-map <file>', 'its System.map (instead of --vmlinux)')
+      .option('--cache <dir>', 'cache directory (default $KELP_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/kelp)')
+      .option('--json', 'print the paths as JSON')
+      .action(async (name: string, opts: { source: string; build?: string; image: string; vmlinux?: string; systemMap?: string; cache?: string; json?: boolean }) => {
+        const { addTarget } = await import('../target/custom.js');
+        const info = await addTarget({ name, source: opts.source, build: opts.build, image: opts.image, vmlinux: opts.vmlinux, systemMap: opts.systemMap, cache: opts.cache });
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+        } else {
+          process.stdout.write(`${Object.entries(info).map(([k, v]) => `${k.padEnd(9)} ${String(v)}`).join('\n')}\n`);
+        }
+      });
+
     cmd.command('run')
       .description('boot a kernel under QEMU, load modules, run checks, and report')
       .requiredOption('--kernel <vmlinuz>', 'kernel image (bzImage), e.g. the "kernel" path of kelp target fetch')

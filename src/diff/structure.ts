@@ -83,13 +83,18 @@ function findChildren(k: Kelf): void {
   }
 }
 
-/** Sites recorded in `__mcount_loc`/`__patchable_function_entries`, per section. */
+/**
+ * ftrace call sites recorded in `__mcount_loc`, per section. x86-64's
+ * `__patchable_function_entries` records call padding (CONFIG_CALL_PADDING's
+ * -fpatchable-function-entry=16,16: the 16 bytes before every function,
+ * notrace ones too), not ftrace sites: a function is not traceable for it.
+ */
 function recordedSites(k: Kelf): Map<number, number[]> {
   const cached = sitesCache.get(k);
   if (cached) return cached;
   const m = new Map<number, number[]>();
   for (let sec = 1; sec < k.nsec; sec++) {
-    if ((k.secClass[sec] & C_FTRACE_SITES) === 0 || k.isRelocation(sec)) continue;
+    if ((k.secClass[sec] & C_FTRACE_SITES) === 0 || k.isRelocation(sec) || k.secName(sec) !== '__mcount_loc') continue;
     const end = k.relStart[sec + 1];
     for (let j = k.relStart[sec]; j < end; j++) {
       const t = k.relSym[j];
@@ -116,6 +121,6 @@ export function hasFentry(k: Kelf, f: number): boolean {
     if (t !== 0 && FENTRY_NAMES.some((n) => k.nameIs(t, n))) return true;
   }
   const sites = recordedSites(k).get(sec);
-  if (sites) for (const off of sites) if (off >= start - 16 && off < start + 16) return true;
+  if (sites) for (const off of sites) if (off >= start && off < start + 16) return true;
   return false;
 }

@@ -32,6 +32,15 @@ export interface Toolchain {
 /** The Debian release whose gcc-N is the default compiler (for trees kelp did not fetch). */
 const RELEASE_OF_GCC: Readonly<Record<string, string>> = { 'gcc-12': 'bookworm', 'gcc-14': 'trixie' };
 
+/** The Debian release whose default compiler a CONFIG_CC_VERSION_TEXT names (gcc-12: bookworm), if kelp knows one. */
+export function debianReleaseOfCompiler(text: string): string | undefined {
+  let cc = compilerCommand(text).replace(/^x86_64-linux-gnu-/, '');
+  // A plain `gcc (Debian 12.2.0-14+deb12u1) 12.2.0` is Debian's gcc-12.
+  const major = /^gcc \(Debian [^)]*\) (\d+)\.\d+\.\d+/.exec(text)?.[1];
+  if (cc === 'gcc' && major !== undefined) cc = `gcc-${major}`;
+  return RELEASE_OF_GCC[cc];
+}
+
 let active: Toolchain | null = null;
 
 /** The toolchain chosen for this run (null: the host's, unchecked). */

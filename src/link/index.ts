@@ -10,7 +10,7 @@
  *  5. verify the result re-reads and write it atomically.
  */
 import { writeFileAtomic } from '../util/atomic.js';
-import { existsSync, mkdtempSync, promises as fs, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SHF_RELA_LIVEPATCH, SHN_LIVEPATCH } from '../../elf/constants.js';
@@ -72,7 +72,9 @@ export async function linkModule(opts: LinkOptions): Promise<LinkResult> {
     checkKlpSymbols(opts.symbols, SymbolCounts.read(opts.symbols), plan.standIns.values());
   }
   const source = renderLivepatchSource({ moduleName, objects: plan.objects, replace: opts.replace });
-  const objects = inputs.map((input, i) => kbuildCopy(input, i, plan));
+  // Under IBT kbuild's objtool runs on the linked module (delay-objtool) and makes its tables for all of it.
+  const objtoolOnLink = existsSync(join(kdir, '.config')) && /^CONFIG_X86_KERNEL_IBT=y$/m.test(readFileSync(join(kdir, '.config'), 'latin1'));
+  const objects = inputs.map((input, i) => kbuildCopy(input, i, plan, { objtoolOnLink }));
 
   const builddir = mkdtempSync(join(tmpdir(), 'kelp-link-'));
   let keep = opts.keepBuild === true;

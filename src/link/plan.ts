@@ -89,12 +89,26 @@ export function planLink(inputs: DiffInput[]): LinkPlan {
  * replacement function and callback (the original symbols keep their names and
  * binding, so kallsyms and stack traces show the real names).
  */
-export function kbuildCopy(input: DiffInput, index: number, plan: LinkPlan): Buffer {
+/**
+ * The tables objtool makes that kbuild's objtool run on the linked module
+ * makes again: under IBT (Linux 6.12's delay-objtool) objtool runs on the
+ * linked module only, and skips each table some part already has ("file
+ * already has .return_sites, skipping"), leaving the other parts' code, kelp's
+ * own module init and exit among it, unlisted: a return through an unlisted
+ * __x86_return_thunk warns "Unpatched return thunk" on a kernel that needs no
+ * thunk. So without them in any part, the linked run lists all the module's code.
+ */
+export const OBJTOOL_LINK_TABLES: readonly string[] = ['.return_sites', '.call_sites', '.retpoline_sites', '.ibt_endbr_seal', '.orc_unwind', '.orc_unwind_ip'];
+
+export function kbuildCopy(input: DiffInput, index: number, plan: LinkPlan, opts: { objtoolOnLink?: boolean } = {}): Buffer {
   const obj = input.obj;
   try {
     removeSection(obj, input.metaSection);
+    if (opts.objtoolOnLink === true) {
+      for (const s of obj.sections.filter((x) => OBJTOOL_LINK_TABLES.includes(x.name))) removeSection(obj, s);
+    }
   } catch (e) {
-    throw new KelpError(`cannot drop ${input.metaSection.name}: ${(e as Error).message}`, input.file);
+    throw new KelpError(`cannot drop ${input.metaSection.name} or objtool's tables: ${(e as Error).message}`, input.file);
   }
   for (const sym of obj.symbols) {
     if (sym.name.startsWith(STAND_IN_PREFIX) || sym.name.startsWith('__kelp_func_') || sym.name.startsWith('__kelp_cb_')) {

@@ -93,3 +93,27 @@ describe('call padding and __pfx_ symbols', () => {
     expect(entries).toMatch(/R_X86_64_64\s+0+\s+(?:__pfx_fresh|\.text\.fresh) \+ 0/);
   });
 });
+
+describe('call padding does not make a notrace function traceable', () => {
+  // SYSCALL_DEFINE's __do_sys_* on 6.12: the kernel's inline is notrace (no __fentry__), yet the
+  // padding is recorded in __patchable_function_entries like every function's.
+  const dir = workdir();
+  const src = (k: number) => `static __attribute__((noinline, no_instrument_function)) int body(int x) { return x * ${k} + 1; }
+int entry_one(int x) { return body(x) + 1; }
+int entry_two(int x) { return body(x) - 2; }
+`;
+  const o = compilePadded(dir, 'orig', src(3));
+  const p = compilePadded(dir, 'patched', src(5));
+  const r = kelpDiff(o, p, join(dir, 'out.o'));
+
+  test('the notrace body has a padding entry and no __fentry__ call', () => {
+    const rel = execFileSync('readelf', ['-rW', o], { encoding: 'utf8' });
+    expect(rel.split(/Relocation section '/).find((t) => t.startsWith('.rela__patchable_function_entries'))).toMatch(/(?:__pfx_body|\.text\.body) \+ 0/);
+    expect(execFileSync('objdump', ['-dr', o], { encoding: 'utf8' })).not.toMatch(/<body>:\n(?:.*\n){0,3}.*__fentry__/);
+  });
+
+  test('the changed body is replaced through its callers', () => {
+    expect([r.status, r.stderr]).toEqual([0, expect.stringMatching(/changed function: body \(no __fentry__: replaced through its callers entry_one, entry_two\)/)]);
+    expect(r.meta!.functions.map((f) => f.name).sort()).toEqual(['entry_one', 'entry_two']);
+  });
+});

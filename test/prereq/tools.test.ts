@@ -87,6 +87,7 @@ export const DYNAMIC: readonly Resolution[] = [
   { file: 'test/kelpctl/harness.ts', expr: 'argv[0]', tools: ['busybox', 'dash', 'bash', 'setpriv'], reason: 'the SHELLS argv (busybox ash, dash, bash), after the optional prefix (setpriv)' },
   { file: 'test/link/support/run.ts', expr: 'cmd', tools: [], reason: 'the run/runStatus wrapper: its callers are scanned' },
   { file: 'test/support/tools.ts', expr: 'cmd', tools: [], reason: 'the run/runStatus wrapper: its callers are scanned' },
+  { file: 'test/support/selfbuilt.ts', expr: 'cmd', tools: ['sh', 'tar', 'make'], reason: "run(cmd, ...): sh -c (tar | tar), make, and the kernel tree's own scripts/config" },
   { file: '*', expr: 'KELP_BIN', tools: ['node', 'env'], reason: 'bin/kelp, this repository\'s CLI: `#!/usr/bin/env node`' },
   { file: 'examples/ci/build.sh', expr: '$kelp', tools: ['node', 'env'], reason: 'kelp=$root/bin/kelp' },
   { file: 'examples/ci/plan.sh', expr: '$kelp', tools: ['node', 'env'], reason: 'kelp=$root/bin/kelp' },

@@ -222,3 +222,24 @@ describe('CLI errors', () => {
     expect(r.stderr.trim()).toBe('kelp: --timeout: not a positive number of seconds: soon');
   });
 });
+
+describe('kelp target add\'s pieces', () => {
+  test('System.map from nm -n: the kinds scripts/mksysmap leaves out are left out', async () => {
+    const { systemMapFromNm } = await import('../../src/target/custom.js');
+    const nm = [
+      '0000000000000000 a __kelp_abs', 'ffffffff81000000 T _text', 'ffffffff81000010 t cmdline_proc_show', '                 U undefined_thing',
+      'ffffffff82000000 D linux_banner', 'ffffffff82000100 r __kstrtab_foo', 'ffffffff82000200 R __crc_foo', 'ffffffff82000300 N .debug_x', 'not a line',
+    ].join('\n');
+    expect(systemMapFromNm(nm)).toBe('ffffffff81000000 T _text\nffffffff81000010 t cmdline_proc_show\nffffffff82000000 D linux_banner\n');
+    expect(systemMapFromNm('')).toBe('');
+  });
+
+  test('the Debian release of a kernel\'s compiler, for its build root', async () => {
+    const { debianReleaseOfCompiler } = await import('../../src/kernel/toolchain.js');
+    expect(debianReleaseOfCompiler('gcc (Debian 12.2.0-14+deb12u1) 12.2.0')).toBe('bookworm');
+    expect(debianReleaseOfCompiler('gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0')).toBe('bookworm');
+    expect(debianReleaseOfCompiler('x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0')).toBe('trixie');
+    expect(debianReleaseOfCompiler('gcc (GCC) 13.2.1 20230801')).toBeUndefined();
+    expect(debianReleaseOfCompiler('clang version 16.0.6')).toBeUndefined();
+  });
+});
