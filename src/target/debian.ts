@@ -84,54 +84,13 @@ async function dependencyVersion(apt: AptState, depends: string, pkg: string, ve
   if (versions.length === 0 || versions.includes(version)) return version;
   const c = dependsConstraint(depends, pkg);
   if (c === undefined) return version;
-  const ok = versions.filter((v) => debVersionSatisfies(v, c.op, c.version)).sort(compareDebVersions);
+  const ok = versions.filter((v) => debVersionSatisfies(v, c.op, c.version)).sort(compareDebianVersions);
   return ok[0] ?? version;
 }
 
-/** Debian version comparison (deb-version(7)): epoch, then upstream and revision by the dpkg algorithm. */
-export function compareDebVersions(a: string, b: string): number {
-  const split = (v: string): [number, string, string] => {
-    const e = /^(\d+):/.exec(v);
-    const rest = e ? v.slice(e[0].length) : v;
-    const dash = rest.lastIndexOf('-');
-    return [e ? Number(e[1]) : 0, dash < 0 ? rest : rest.slice(0, dash), dash < 0 ? '0' : rest.slice(dash + 1)];
-  };
-  const [ea, ua, ra] = split(a);
-  const [eb, ub, rb] = split(b);
-  return ea !== eb ? Math.sign(ea - eb) : (comparePart(ua, ub) || comparePart(ra, rb));
-}
-
-function orderOf(c: string | undefined): number {
-  if (c === undefined) return 0;
-  if (c === '~') return -1;
-  if (/[A-Za-z]/.test(c)) return c.charCodeAt(0);
-  return c.charCodeAt(0) + 256;
-}
-
-function comparePart(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    while ((i < a.length && !/\d/.test(a[i]!)) || (j < b.length && !/\d/.test(b[j]!))) {
-      const ca = i < a.length && !/\d/.test(a[i]!) ? a[i] : undefined;
-      const cb = j < b.length && !/\d/.test(b[j]!) ? b[j] : undefined;
-      const d = orderOf(ca) - orderOf(cb);
-      if (d !== 0) return Math.sign(d);
-      if (ca !== undefined) i++;
-      if (cb !== undefined) j++;
-    }
-    let na = '';
-    let nb = '';
-    while (i < a.length && /\d/.test(a[i]!)) na += a[i++];
-    while (j < b.length && /\d/.test(b[j]!)) nb += b[j++];
-    const d = Number(na || '0') - Number(nb || '0');
-    if (d !== 0) return Math.sign(d);
-  }
-  return 0;
-}
 
 function debVersionSatisfies(v: string, op: string, ref: string): boolean {
-  const c = compareDebVersions(v, ref);
+  const c = compareDebianVersions(v, ref);
   switch (op) {
     case '>=': return c >= 0;
     case '>>': return c > 0;
