@@ -86,6 +86,7 @@ root=$dir/root
 logs=$dir/logs
 mkdir -p "$logs"
 mounted=
+selfbound=0
 
 # Stops whatever still runs inside the root (a test's QEMU after an
 # interrupt), then undoes the mounts, innermost first.
@@ -99,6 +100,9 @@ cleanup() {
 	for m in $mounted; do
 		umount -R "$root$m" 2>/dev/null || umount -R -l "$root$m" 2>/dev/null || echo "fresh-root-check: could not unmount $root$m" >&2
 	done
+	if [ "$selfbound" = 1 ]; then
+		umount -R "$root" 2>/dev/null || umount -R -l "$root" 2>/dev/null || echo "fresh-root-check: could not unmount $root" >&2
+	fi
 	if [ "$keep" = 1 ]; then
 		echo "fresh-root-check: root kept in $root (logs in $logs)"
 	elif ! grep -q " $root/" /proc/self/mounts; then
@@ -167,6 +171,12 @@ if [ -n "$ca" ] && [ "$ca" != null ] && [ -f "$ca" ]; then
 	echo "   npm trusts this host's extra CA bundle ($ca)"
 fi
 
+# The root's / must be a mount point, as on a real machine: kelp's build
+# roots run under `unshare --mount --propagation private`, which fails when /
+# is a plain directory of another file system (a bare chroot).
+mount --bind "$root" "$root"
+mount --make-private "$root"
+selfbound=1
 for m in /proc /sys /dev; do
 	mkdir -p "$root$m"
 	case $m in
