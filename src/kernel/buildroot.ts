@@ -83,9 +83,10 @@ export class BuildRoot {
   }
 
   /** The first line of `<cc> --version` inside the root. */
-  async compilerText(cc: string): Promise<string | undefined> {
-    const r = await execa(requireTool('unshare'), this.wrap([cc, '--version'], '/', []).slice(1), { reject: false, stdin: 'ignore' });
-    return r.exitCode === 0 ? r.stdout.split('\n')[0]!.trim() : undefined;
+  async compilerText(cc: string): Promise<{ text: string } | { error: string }> {
+    const r = await execa(requireTool('unshare'), this.wrap([cc, '--version'], '/', []).slice(1), { reject: false, stdin: 'ignore', all: true });
+    if (r.exitCode === 0) return { text: r.stdout.split('\n')[0]!.trim() };
+    return { error: (r.all ?? '').trim().split('\n').pop() || `exit ${r.exitCode}` };
   }
 
   /**

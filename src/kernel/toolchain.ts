@@ -116,10 +116,11 @@ export async function chooseToolchain(o: ChooseOptions): Promise<Toolchain> {
   if (codename !== undefined && /^gcc-\d+$/.test(gcc) && !sameRelease) {
     const root = new BuildRoot(o.cache, codename, gcc);
     await root.ensure(o.say);
-    inRoot = await root.compilerText(cc);
-    if (inRoot === kernel) return { ...base, used: inRoot, where: root.dir, root };
+    const r = await root.compilerText(cc);
+    if ('text' in r && r.text === kernel) return { ...base, used: r.text, where: root.dir, root };
+    inRoot = 'text' in r ? `"${r.text}" in the ${codename} build root` : `a ${codename} build root where ${cc} does not run (${r.error})`;
   }
-  const have = [host !== undefined ? `"${host}" on the host` : `no ${cc} on the host`, ...(inRoot !== undefined ? [`"${inRoot}" in the ${codename} build root`] : [])];
+  const have = [host !== undefined ? `"${host}" on the host` : `no ${cc} on the host`, ...(inRoot !== undefined ? [inRoot] : [])];
   if (o.skipCheck === true) {
     o.say?.(`compiler check skipped: the kernel was built with "${kernel}", kelp builds with ${have[0]}`);
     return { ...base, used: host ?? null, where: 'host', root: null, checkSkipped: true };
