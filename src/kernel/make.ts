@@ -3,6 +3,7 @@
  * too, see Children), its output collected (the last MiB), and the summary of
  * a failed build shown to the user (compiler and modpost errors first).
  */
+import { StringDecoder } from 'node:string_decoder';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ExitCode, KelpError } from '../errors.js';
 import { makeInvocation } from './toolchain.js';
@@ -67,15 +68,19 @@ export function runMake(
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const chunks: string[] = [];
     let size = 0;
-    const keep = (d: Buffer) => {
-      const s = d.toString('latin1');
+    // UTF-8, as gcc writes its quotes in a UTF-8 locale; a character split across two chunks is kept whole.
+    const keeper = () => {
+      const decoder = new StringDecoder('utf8');
+      return (d: Buffer) => keep(decoder.write(d));
+    };
+    const keep = (s: string) => {
       if (opts.log) for (const l of s.split('\n')) if (l !== '') opts.log(l);
       chunks.push(s);
       size += s.length;
       while (size > (1 << 20) && chunks.length > 1) size -= chunks.shift()!.length;
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout!.on('data', keeper());
+    child.stderr!.on('data', keeper());
     child.on('error', (e) => rej(new KelpError(`cannot run make: ${e.message}`, opts.cwd)));
     child.on('close', (code, sig) => res({ exitCode: code, signal: sig, output: chunks.join('') }));
   });
