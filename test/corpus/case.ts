@@ -7,17 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { withDependencies } from '../../src/build/module-deps.js';
 import { findModuleFile } from '../../src/kernel/module-tree.js';
 import { KELP_BIN } from '../support/paths.js';
-import { classify, type Outcome } from './table.js';
+import { classify, type Built } from './table.js';
 
-export interface Built {
-  outcome: Outcome;
-  detail: string;
-  seconds: number;
-  ko?: string;
-  moduleName?: string;
-  /** The objects the module patches (vmlinux or module names). */
-  patched?: string[];
-}
+export type { Built };
 
 export function buildCase(patch: string, release: string, outDir: string): Built {
   const started = Date.now();

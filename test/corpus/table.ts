@@ -9,14 +9,8 @@ export type Outcome = 'verified' | 'built' | 'refused' | 'no functional change' 
 
 export const OUTCOMES: readonly Outcome[] = ['verified', 'refused', 'no functional change', 'does not compile alone', 'failed', 'built', 'not run'];
 
-export interface Row {
-  file: string;
-  headers: string[];
-  changedLines: number;
-  functions: string[];
-  patch: string;
-  /** sha256 (16 hex digits) of the patch the outcome is for. */
-  digest?: string;
+/** What one `kelp build` of a case gave. */
+export interface Built {
   outcome: Outcome;
   /** Refusal categories (refused), the reason (no change), or kelp's message. */
   detail: string;
@@ -25,6 +19,16 @@ export interface Row {
   moduleName?: string;
   /** The objects the module patches (vmlinux or module names). */
   patched?: string[];
+}
+
+export interface Row extends Built {
+  file: string;
+  headers: string[];
+  changedLines: number;
+  functions: string[];
+  patch: string;
+  /** sha256 (16 hex digits) of the patch the outcome is for. */
+  digest?: string;
 }
 
 interface Report { ko: string; moduleName: string; targets: Record<string, string[]> }
