@@ -17,8 +17,6 @@ export type RefusalCategory =
   | 'shared-section'
   /** A jump label whose key is defined in a module. */
   | 'jump-label-key-in-module'
-  /** A static call whose key is defined in a module. */
-  | 'static-call-key-in-module'
   /** A tracepoint of a module, used by patched code. */
   | 'tracepoint'
   /** A dynamic debug site (pr_debug, dev_dbg) of a module, in patched code. */
@@ -43,7 +41,6 @@ const ADVICE: Record<RefusalCategory, string | null> = {
   'no-fentry': 'patch the functions that call it (use KPATCH_SYSCALL_DEFINEn / KLP_SYSCALL_DEFINEn for a system call), or make it a non-inline function',
   'shared-section': 'build the object with -ffunction-sections (kelp build does)',
   'jump-label-key-in-module': 'test the key with static_key_enabled() instead of static_branch_likely()/unlikely()',
-  'static-call-key-in-module': 'call through KPATCH_STATIC_CALL(name) (or KLP_STATIC_CALL) instead of static_call(name)',
   tracepoint: 'leave the trace_*() call out of the patched code, or trace from a function of vmlinux',
   'dynamic-debug': 'use pr_info()/dev_info() or KPATCH_PRINTK for the message in the patched code',
   'ambiguous-symbol': 'the target has several local symbols of that name: refer to it through a function of the same file, or avoid the reference',

@@ -118,11 +118,11 @@ function recordOwner(k: Kelf, j: number, field: number): string | null {
   return data.toString('latin1', off, end < 0 ? data.length : end);
 }
 
-/** What a module key belongs to: a dynamic debug descriptor, a tracepoint, or a plain static key or call. */
-export function keyCategory(key: string, what: 'jump label' | 'static call'): RefusalCategory {
+/** What a module key belongs to: a dynamic debug descriptor, a tracepoint, or a plain static key. */
+export function keyCategory(key: string): RefusalCategory {
   if (/^__UNIQUE_ID_ddebug\d+$|^descriptor\.\d+$|^__dyndbg$/.test(key)) return 'dynamic-debug';
   if (/^__tracepoint_|^__SCK__tp_func_|^__tracepoints$/.test(key)) return 'tracepoint';
-  return what === 'jump label' ? 'jump-label-key-in-module' : 'static-call-key-in-module';
+  return 'jump-label-key-in-module';
 }
 
 /** The bytes of a jump label site that leave it off: a 5-byte or 2-byte NOP. */
@@ -166,7 +166,7 @@ function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res
     if (exp && exp.module !== 'vmlinux') module = exp.module;
   }
   if (module === null) return 'ok';
-  const category = keyCategory(key, what);
+  const category = keyCategory(key);
   if (what === 'static call') {
     // The site's call goes to the key's trampoline (__SCT__name), which
     // __static_call_update() rewrites along with every inline site, and which
