@@ -54,6 +54,18 @@ export function endsWithRel32(code: Buffer, at: number, off: number, size: numbe
 }
 
 /**
+ * True when the 4-byte field at `off` of `code` is the rel32 of a jump: e9
+ * (jmp) or 0f 80..8f (jcc). Only for a PC-relative relocation's field: a
+ * RIP-relative operand follows a ModRM byte of the form 00 reg 101, never
+ * e9 or 0f 8x.
+ */
+export function isJumpRel32(code: Buffer, off: number): boolean {
+  if (off < 1 || off + 4 > code.length) return false;
+  const op = code[off - 1];
+  return op === 0xe9 || (off >= 2 && code[off - 2] === 0x0f && (op & 0xf0) === 0x80);
+}
+
+/**
  * How far past the relocated 4-byte field at `off` the instruction holding
  * it ends, from the instruction ends of its section (4 for a call, 5 or 8
  * with a trailing immediate); 4 past the last instruction.

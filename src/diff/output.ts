@@ -8,9 +8,10 @@
  */
 import { ElfObject, ElfSymbol, Section } from '../../elf/model.js';
 import {
-  ET_REL, SHF_GROUP, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_UNDEF, SHT_PROGBITS, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
-  STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE, STT_SECTION,
+  ET_REL, SHF_EXECINSTR, SHF_GROUP, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_UNDEF, SHT_PROGBITS, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
+  R_X86_64_PC32, R_X86_64_PLT32, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_FUNC, STT_NOTYPE, STT_SECTION,
 } from '../../elf/constants.js';
+import { isJumpRel32 } from '../../rela/insn.js';
 import { klpSymbolName } from '../kmod/names.js';
 import { META_SECTION, type DiffMeta, type KlpSymbol } from '../patch/meta.js';
 import type { DiffContext } from './context.js';
@@ -225,7 +226,14 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
         const res = inc.resolutions.get(t) ?? inc.resolve(t, job.src, j);
         if (res.kind === 'self') {
           const d = defined.get(t);
-          if (d) symbol = d;
+          if (d && d.bind === STB_LOCAL && d.type === STT_FUNC && d.section !== null && jumpField(job.out, P.relType[j], offset)) {
+            // A jump to a local function (a .cold part, a static function's tail call) is written against the
+            // section symbol, as the assembler writes it: objtool (run again on a 6.12 module's link) takes a
+            // jump relocated against a function symbol for a sibling call, validates a .cold part apart from its
+            // parent, and gives it the unwind data of a function entry instead of its parent's frame.
+            symbol = secsyms.get(d.section)!;
+            addend = d.value + addend;
+          } else if (d) symbol = d;
           else {
             const base = P.isSection(t) ? 0 : P.value(t);
             const at = locate(placed, P.symSec[t], base + P.relAdd[j]);
@@ -259,6 +267,11 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
   out.addSection(symtab);
   out.addSection(strtab);
   return out;
+}
+
+/** Whether the relocation at `offset` of code section `sec` is a jump's rel32. */
+function jumpField(sec: Section, type: number, offset: number): boolean {
+  return (sec.flags & SHF_EXECINSTR) !== 0 && (type === R_X86_64_PC32 || type === R_X86_64_PLT32) && isJumpRel32(sec.data, offset);
 }
 
 function locate(placed: Map<number, Placed[]>, sec: number, off: number): Placed | null {
