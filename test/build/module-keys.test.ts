@@ -1,14 +1,19 @@
 /**
- * Static calls keyed in a module, built unchanged (kpatch and klp-build
- * refuse them and ask for KPATCH_STATIC_CALL/KLP_STATIC_CALL): the site is
- * left out of the livepatch's .static_call_sites and its call stays on the
- * module's trampoline (__SCT__name), which static_call_update() rewrites
- * together with the module's own sites.
+ * Static calls and jump labels keyed in a module, built unchanged (kpatch
+ * and klp-build refuse them and ask for KPATCH_STATIC_CALL/KLP_STATIC_CALL
+ * and static_key_enabled()): a static call site is left out of the
+ * livepatch's .static_call_sites and its call stays on the module's
+ * trampoline (__SCT__name), which static_call_update() rewrites together
+ * with the module's own sites; a jump label site is left out of the
+ * livepatch's __jump_table and jumps to a test of the key kelp appends to
+ * the function (src/diff/key-test.ts).
  *
  *  - test/fixtures/static-call-module (kelp_sc): the patched /proc show
- *    function calls the module's static call; retargeted with
- *    static_call_update() while the livepatch is on, the patched function
- *    follows it. One boot.
+ *    function calls the module's static call and has a static_branch_unlikely
+ *    and a static_branch_likely on the module's keys (2-byte sites, as gcc 12
+ *    and objtool make them); retargeted with static_call_update(), and the
+ *    keys switched on and off with static_branch_enable()/disable() while
+ *    the livepatch is on, the patched function follows each. One boot.
  *  - kvm: a fix to arch/x86/kvm/x86.c calling static_call(kvm_x86_*), whose
  *    keys and trampolines kvm.ko defines, loads with kvm.ko in the VM. (kvm's
  *    vendor modules cannot load under software emulation, so the trampoline
@@ -39,25 +44,40 @@ function relocationSections(ko: string): string[] {
   return [...r.stdout.matchAll(/\] (\.(?:klp\.)?rela\S*)/g)].map((m) => m[1]!);
 }
 
-test('a module\'s own static call: the patched function calls through the trampoline and follows static_call_update() in the VM', () => {
+test('a module\'s own static call and static keys: the patched function calls through the trampoline and tests the keys, following static_call_update() and static_branch_enable()/disable() in the VM', () => {
   if (skipUnlessReady(pre)) return;
   const mod = join(REPO_ROOT, 'test', 'fixtures', 'static-call-module');
   const out = join(tmp.dir, 'sc');
   const r = kelp([
     'build', join(mod, 'fix.patch'), '--oot-module', mod, '--target', 'kelp_sc', '--kdir', target.kdir,
     '--name', 'livepatch-sc', '-o', out, '--json', '--verify',
-    '--check', 'cat /proc/kelp_sc; echo two >/proc/kelp_sc; cat /proc/kelp_sc',
+    '--check', [
+      'cat /proc/kelp_sc', 'echo two >/proc/kelp_sc', 'cat /proc/kelp_sc', 'echo on >/proc/kelp_sc', 'cat /proc/kelp_sc',
+      'echo loud >/proc/kelp_sc', 'echo off >/proc/kelp_sc', 'cat /proc/kelp_sc', 'echo quiet >/proc/kelp_sc', 'cat /proc/kelp_sc',
+    ].join('; '),
   ]);
   expect([r.status, r.status === 0 ? '' : r.stderr.slice(-3000)]).toEqual([0, '']);
   expect(r.stderr).toMatch(/kelp_sc_show\+0x[0-9a-f]+: static call site of module kelp_sc \(key __SCK__kelp_sc_op\) left out of the livepatch's table: it calls through the module's trampoline/);
+  for (const key of ['kelp_sc_on', 'kelp_sc_quiet']) {
+    expect(r.stderr).toMatch(new RegExp(`kelp_sc_show\\+0x[0-9a-f]+: jump label of module kelp_sc \\(key ${key}\\) left out of the livepatch's table: the patched code tests the key at run time`));
+  }
   const ko = join(out, 'livepatch-sc.ko');
-  expect(relocationSections(ko).filter((s) => s.includes('static_call'))).toEqual([]);
+  expect(relocationSections(ko).filter((s) => s.includes('static_call') || s.includes('jump_table'))).toEqual([]);
   // The call reaches the trampoline by a livepatch relocation against kelp_sc.
   const syms = spawnSync('readelf', ['-sW', ko], { encoding: 'utf8' }).stdout;
   expect(syms).toMatch(/\.klp\.sym\.kelp_sc\.__SCT__kelp_sc_op,0/);
+  // The key tests read the keys by livepatch relocations against kelp_sc.
+  expect(syms).toMatch(/\.klp\.sym\.kelp_sc\.kelp_sc_on,0/);
+  expect(syms).toMatch(/\.klp\.sym\.kelp_sc\.kelp_sc_quiet,0/);
+  const code = spawnSync('objdump', ['-d', '--section=.text.kelp_sc_show', ko], { encoding: 'utf8' }).stdout;
+  expect(code.match(/\tcmpl\s+\$0x0,0x0\(%rip\)/g)).toHaveLength(2);
   const report = JSON.parse(readFileSync(join(out, 'livepatch-sc.json'), 'utf8'));
-  expect(outputs(report).before[0]).toBe('patched value 1\npatched value 2\n');
-  expect(outputs(report).after[0]).toBe('value 2\nvalue 2\n');
+  // Each line: cat after nothing, two, on, loud+off, quiet.
+  expect(outputs(report).before[0]).toBe([
+    'patched value 1', 'patched value 2', 'patched value 2', 'patched key on', 'patched value 2', 'patched loud', 'patched value 2', '',
+  ].join('\n'));
+  // The module's own code again, its jump labels switched by the kernel.
+  expect(outputs(report).after[0]).toBe(['value 2', 'value 2', 'value 2', 'key on', 'value 2', 'loud', 'value 2', ''].join('\n'));
   expect(report.verify.ok).toBe(true);
 }, 900_000);
 
