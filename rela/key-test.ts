@@ -48,12 +48,17 @@ export function siteLength(form: SiteForm): 2 | 5 {
 }
 
 /**
- * The key test, 18 bytes:
+ * The key test, 18 bytes, between copies of the instructions moved out of
+ * the site's way (none, unless the site needed a window: src/diff/site-window.ts):
+ *   <moved instructions before the site>
  *   cmpl $0, key(%rip)     83 3d <disp32> 00
  *   jne/je target          0f 85|84 <rel32>     (je when the branch bit is set)
- *   jmp back               e9 <rel32>           (to the byte after the site)
+ *   <moved instructions after the site>
+ *   jmp back               e9 <rel32>           (to the end of the window)
  */
 export const KEY_TEST_SIZE = 18;
+/** The bytes of the test before the moved instructions after the site. */
+export const KEY_TEST_HEAD = 13;
 /** The offset of the key's disp32 in the test, and what the relocation adds to the key's address: the field is followed by 4 + 1 bytes of its instruction. */
 export const KEY_FIELD = 2;
 export const KEY_FIELD_ADJUST = -5n;
@@ -64,29 +69,36 @@ export const TARGET_FIELD_ADJUST = -4n;
 export const BRANCH_BIT = 1n;
 export const KEY_FLAG_BITS = 3n;
 
-/** The bytes of a key test at `at` returning to `back` (offsets in the same section); the key and target fields are left 0 for their relocations. */
-export function keyTestBytes(at: number, back: number, branch: boolean): Buffer {
-  const b = Buffer.alloc(KEY_TEST_SIZE);
-  b[0] = 0x83;
-  b[1] = 0x3d;
-  b[6] = 0x00;
-  b[7] = 0x0f;
-  b[8] = branch ? 0x84 : 0x85;
-  b[13] = 0xe9;
-  b.writeInt32LE(back - (at + KEY_TEST_SIZE), 14);
-  return b;
+/** The bytes of a key test at `at` (moved instructions `before` and `after` around it) returning to `back`; the key and target fields are left 0 for their relocations. */
+export function keyTestBytes(at: number, before: Buffer, after: Buffer, back: number, branch: boolean): Buffer {
+  const head = Buffer.alloc(KEY_TEST_HEAD);
+  head[0] = 0x83;
+  head[1] = 0x3d;
+  head[6] = 0x00;
+  head[7] = 0x0f;
+  head[8] = branch ? 0x84 : 0x85;
+  const tail = Buffer.alloc(5);
+  tail[0] = 0xe9;
+  const size = before.length + KEY_TEST_SIZE + after.length;
+  tail.writeInt32LE(back - (at + size), 1);
+  return Buffer.concat([before, head, after, tail]);
 }
 
-/** The bytes that replace a site of `length` at `site`: a jmp to the test at `to` (null when a 2-byte site cannot reach it). */
-export function siteJump(site: number, length: 2 | 5, to: number): Buffer | null {
-  const rel = to - (site + length);
-  if (length === 5) {
-    const b = Buffer.alloc(5);
+/**
+ * The bytes that replace the window [from, from + length) (the site alone,
+ * or the site and the instructions moved away): a jmp to the test at `to`,
+ * then int3 up to the window's end, which nothing enters; null when a 2-byte
+ * window cannot reach the test.
+ */
+export function siteJump(from: number, length: number, to: number): Buffer | null {
+  if (length >= 5) {
+    const b = Buffer.alloc(length, 0xcc);
     b[0] = 0xe9;
-    b.writeInt32LE(rel, 1);
+    b.writeInt32LE(to - (from + 5), 1);
     return b;
   }
-  if (rel < -128 || rel > 127) return null;
+  const rel = to - (from + 2);
+  if (length !== 2 || rel < -128 || rel > 127) return null;
   return Buffer.from([0xeb, rel & 0xff]);
 }
 

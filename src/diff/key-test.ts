@@ -35,7 +35,7 @@
  */
 import { R_X86_64_PC32, R_X86_64_PC64, R_X86_64_PLT32 } from '../../elf/constants.js';
 import {
-  BRANCH_BIT, KEY_FIELD, KEY_FIELD_ADJUST, KEY_FLAG_BITS, KEY_TEST_SIZE, SHORT_REACH, TARGET_FIELD, TARGET_FIELD_ADJUST,
+  BRANCH_BIT, KEY_FIELD, KEY_FIELD_ADJUST, KEY_FLAG_BITS, KEY_TEST_HEAD, KEY_TEST_SIZE, SHORT_REACH, TARGET_FIELD, TARGET_FIELD_ADJUST,
   keyTestBytes, siteForm, siteJump, siteLength,
 } from '../../rela/key-test.js';
 import type { DiffContext } from './context.js';
@@ -43,6 +43,7 @@ import { refuse } from './context.js';
 import type { Inclusion } from './include.js';
 import type { Kelf } from './model.js';
 import { C_ORC_IP } from './sections.js';
+import { findWindow } from './site-window.js';
 
 export interface KeyTest {
   /** The site: its section in the patched object, its offset there, its length. */
@@ -51,10 +52,20 @@ export interface KeyTest {
   length: 2 | 5;
   /** The entry's branch bit: the site jumps when the key is disabled. */
   branch: boolean;
-  /** The `__jump_table` relocations of the entry's target and key fields. */
+  /** The `__jump_table` relocations of the entry's code, target and key fields. */
+  codeRel: number;
   targetRel: number;
   keyRel: number;
   where: string;
+}
+
+/** A test placed: at `at`, for the window [from, to) of the site's section (the site, or the site and the instructions moved into the test). */
+export interface PlacedTest extends KeyTest {
+  at: number;
+  from: number;
+  to: number;
+  /** The starts of the moved instructions (window offsets), in order. */
+  moved: number[];
 }
 
 /** The key tests of one section: where each goes, and the section's new size. */
@@ -62,7 +73,7 @@ export interface SectionTests {
   sec: number;
   /** The function that ends the section and grows to cover the tests. */
   owner: number;
-  tests: Array<KeyTest & { at: number }>;
+  tests: PlacedTest[];
   end: number;
   /** ORC entries to add: the entry index (patched object's tables) whose state holds at `at`. */
   orc: Array<{ at: number; index: number }>;
@@ -104,7 +115,7 @@ export function planKeyTest(ctx: DiffContext, inc: Inclusion, table: number, sta
   if (form === null) return no(`the bytes at the site are no jump label site (a 2- or 5-byte NOP or jmp)`);
   if (!inc.isIncludedCode(target)) return no('its jump target is outside the patched code');
   inc.keyTests.set(key0, {
-    sec, site, length: siteLength(form), branch: (k.addendExact(keyRel) & BRANCH_BIT) !== 0n, targetRel: target, keyRel, where,
+    sec, site, length: siteLength(form), branch: (k.addendExact(keyRel) & BRANCH_BIT) !== 0n, codeRel: code, targetRel: target, keyRel, where,
   });
   return true;
 }
@@ -116,8 +127,10 @@ export function keyAddend(k: Kelf, keyRel: number): bigint {
 
 /**
  * Lays out the tests of every section, in section order: 2-byte sites first,
- * nearest deadline first (each must start within a short jmp's reach), then
- * 5-byte sites in site order. Refuses a 2-byte site its test cannot reach.
+ * nearest deadline first, each with a short jmp to its test when the test
+ * can start within reach, else with a window of instructions moved into the
+ * test to make room for a 5-byte jmp (site-window.ts); then the 5-byte sites
+ * and windows in site order. Refuses a 2-byte site that has neither.
  */
 export function layoutKeyTests(ctx: DiffContext, inc: Inclusion): Map<number, SectionTests> {
   const k = ctx.patched;
@@ -133,19 +146,34 @@ export function layoutKeyTests(ctx: DiffContext, inc: Inclusion): Map<number, Se
     const tests = bySec.get(sec)!.sort((a, b) => (a.length - b.length) || (a.site - b.site));
     let at = k.secSize(sec);
     const placed: SectionTests = { sec, owner: k.symbolAt(sec, tests[0].site), tests: [], end: 0, orc: [] };
+    const long: Array<Omit<PlacedTest, 'at'>> = [];
     for (const t of tests) {
-      if (t.length === 2 && at - (t.site + 2) > SHORT_REACH) {
-        refuse(ctx, t.where, `jump label uses a key defined in a module; the kernel applies a livepatch's relocations to a module too late for jump labels, and this 2-byte site lies ${at - t.site - 2} bytes before the end of its function, beyond a short jmp's reach of ${SHORT_REACH} to a run-time test of the key`, 'jump-label-key-in-module');
-        continue;
+      if (t.length === 5) {
+        long.push({ ...t, from: t.site, to: t.site + 5, moved: [] });
+      } else if (at - (t.site + 2) <= SHORT_REACH) {
+        placed.tests.push({ ...t, at, from: t.site, to: t.site + 2, moved: [] });
+        at += KEY_TEST_SIZE;
+      } else {
+        const w = findWindow(k, sec, t.site, new Set([t.codeRel]));
+        if (typeof w === 'string') {
+          refuse(ctx, t.where, `jump label uses a key defined in a module; the kernel applies a livepatch's relocations to a module too late for jump labels, and this 2-byte site lies ${at - t.site - 2} bytes before the end of its function, beyond a short jmp's reach of ${SHORT_REACH} to a run-time test of the key, with ${w}`, 'jump-label-key-in-module');
+          continue;
+        }
+        long.push({ ...t, ...w });
       }
+    }
+    for (const t of long.sort((a, b) => a.site - b.site)) {
       placed.tests.push({ ...t, at });
-      at += KEY_TEST_SIZE;
+      at += KEY_TEST_SIZE + (t.to - t.from) - t.length;
     }
     placed.end = at;
     if (orcIp) {
+      // The state of every instruction of a test: that of the instruction it copies or stands for.
       for (const t of placed.tests) {
-        const index = orcInEffect(k, orcIp, sec, t.site, false);
-        if (index >= 0) placed.orc.push({ at: t.at, index });
+        for (const [stub, orig] of statePoints(t)) {
+          const index = orcInEffect(k, orcIp, sec, orig, false);
+          if (index >= 0) placed.orc.push({ at: stub, index });
+        }
       }
       const term = orcInEffect(k, orcIp, sec, k.secSize(sec), true);
       if (term >= 0 && placed.orc.length > 0) placed.orc.push({ at, index: term });
@@ -153,6 +181,20 @@ export function layoutKeyTests(ctx: DiffContext, inc: Inclusion): Map<number, Se
     if (placed.tests.length > 0) out.set(sec, placed);
   }
   return out;
+}
+
+/** Where a test's instructions are, paired with the original offset whose stack state each has. */
+function statePoints(t: PlacedTest): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const m of t.moved) out.push([newOffset(t, m), m]);
+  out.push([t.at + (t.site - t.from), t.site]);
+  out.push([t.at + (t.site - t.from) + KEY_TEST_SIZE - 5 + (t.to - t.site - t.length), t.to]);
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+/** Where byte `off` of a moved instruction of `t`'s window goes. */
+function newOffset(t: PlacedTest, off: number): number {
+  return off < t.site ? t.at + (off - t.from) : t.at + (t.site - t.from) + KEY_TEST_HEAD + (off - t.site - t.length);
 }
 
 /** The first non-relocation section of a class (0: none). */
@@ -183,26 +225,32 @@ function orcInEffect(k: Kelf, orcIp: number, sec: number, off: number, exact: bo
 
 /** The section's bytes with its sites rewritten and its tests appended. */
 export function withKeyTests(data: Buffer, st: SectionTests): Buffer {
-  const out = Buffer.alloc(st.end);
-  data.copy(out, 0, 0, Math.min(data.length, st.end));
+  const parts: Buffer[] = [Buffer.from(data)];
   for (const t of st.tests) {
-    siteJump(t.site, t.length, t.at)!.copy(out, t.site);
-    keyTestBytes(t.at, t.site + t.length, t.branch).copy(out, t.at);
+    parts.push(keyTestBytes(t.at, data.subarray(t.from, t.site), data.subarray(t.site + t.length, t.to), t.to, t.branch));
   }
+  const out = Buffer.concat(parts);
+  for (const t of st.tests) siteJump(t.from, t.to - t.from, t.at)!.copy(out, t.from);
   return out;
 }
 
-/** True when offset `off` of the section lies in a rewritten site (its old relocations are dropped). */
-export function inRewrittenSite(st: SectionTests, off: number): boolean {
-  return st.tests.some((t) => off >= t.site && off < t.site + t.length);
+/** Where the relocation at `off` of the section goes: the same place, a moved instruction's new place, or nowhere (null: in a site). */
+export function relocationPlace(st: SectionTests, off: number): number | null {
+  for (const t of st.tests) {
+    if (off < t.from || off >= t.to) continue;
+    if (off >= t.site && off < t.site + t.length) return null;
+    return newOffset(t, off);
+  }
+  return off;
 }
 
 /** The relocations of the tests: the key (a patched-object relocation reused, another type and addend) and the target. */
 export function keyTestRelocations(k: Kelf, st: SectionTests): Array<{ offset: number; type: number; from: number; addend: bigint }> {
   const out: Array<{ offset: number; type: number; from: number; addend: bigint }> = [];
   for (const t of st.tests) {
-    out.push({ offset: t.at + KEY_FIELD, type: R_X86_64_PC32, from: t.keyRel, addend: keyAddend(k, t.keyRel) + KEY_FIELD_ADJUST });
-    out.push({ offset: t.at + TARGET_FIELD, type: R_X86_64_PC32, from: t.targetRel, addend: k.addendExact(t.targetRel) + TARGET_FIELD_ADJUST });
+    const head = t.at + (t.site - t.from);
+    out.push({ offset: head + KEY_FIELD, type: R_X86_64_PC32, from: t.keyRel, addend: keyAddend(k, t.keyRel) + KEY_FIELD_ADJUST });
+    out.push({ offset: head + TARGET_FIELD, type: R_X86_64_PC32, from: t.targetRel, addend: k.addendExact(t.targetRel) + TARGET_FIELD_ADJUST });
   }
   return out;
 }

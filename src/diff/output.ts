@@ -17,7 +17,7 @@ import type { DiffContext } from './context.js';
 import type { Inclusion } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
 import { C_GNU_STACK, C_MODINFO, C_ORC, C_ORC_IP } from './sections.js';
-import { inRewrittenSite, keyTestRelocations, layoutKeyTests, tableOf, withKeyTests } from './key-test.js';
+import { keyTestRelocations, relocationPlace, layoutKeyTests, tableOf, withKeyTests } from './key-test.js';
 
 interface Placed {
   out: Section;
@@ -71,9 +71,10 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
       const rels: number[] = [];
       const offsets: number[] = [];
       for (let j = P.relStart[sec]; j < P.relStart[sec + 1]; j++) {
-        if (tests && inRewrittenSite(tests, P.relOff[j])) continue;
+        const at = tests ? relocationPlace(tests, P.relOff[j]) : P.relOff[j];
+        if (at === null) continue;
         rels.push(j);
-        offsets.push(P.relOff[j]);
+        offsets.push(at);
       }
       jobs.push({ src: sec, out: s, rels, offsets, synth: tests ? keyTestRelocations(P, tests) : undefined });
       continue;

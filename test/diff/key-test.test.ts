@@ -103,12 +103,44 @@ yes:
   expect(rs.filter((x) => { const o = Number(x.split(' ')[0]); return o >= at && o < at + 5; })).toEqual([]);
 });
 
-test('a 2-byte site beyond a short jmp\'s reach of the function\'s end is refused, saying so', () => {
-  // The jmp to `yes` is short, and 200 bytes of code follow it.
+test('a 2-byte site beyond a short jmp\'s reach of the function\'s end: the next instruction moves into the test to make room for a 5-byte jmp', () => {
+  const r = diff((k) => `
+struct static_key mod_key;
+extern int counter;
+noinline int gated(int x) {
+  ${site('jmp')};
+  x += counter;
+yes:
+  asm volatile(".fill 200, 1, 0x90");
+  return x + ${k};
+}
+`);
+  expect([r.status, r.report.refusals]).toEqual([0, []]);
+  const code = text(r.obj!).data;
+  // The test holds the moved instruction (add counter(%rip), %edi: 03 3d + disp32) between the jcc and the jmp back.
+  const end = code.length - 24;
+  const sites = jumpsTo(code, end, 5);
+  expect(sites).toHaveLength(1);
+  const at = sites[0];
+  // The window: the 2-byte site and the 6-byte add, now a jmp and int3 up to the add's end, where the test returns.
+  expect([...code.subarray(at + 5, at + 8)]).toEqual([0xcc, 0xcc, 0xcc]);
+  expect([...code.subarray(end, end + 2), code[end + 8], code[end + 13], code[end + 14], code[end + 19]]).toEqual([0x83, 0x3d, 0x85, 0x03, 0x3d, 0xe9]);
+  expect(end + 24 + code.readInt32LE(end + 20)).toBe(at + 8);
+  // The moved instruction's relocation moved with it.
+  const rs = relocs(r.obj!);
+  expect(rs).toContain(`${end + 15} 2 .klp.sym.vmlinux.counter,0 -4`);
+  expect(rs.filter((x) => { const o = Number(x.split(' ')[0]); return o >= at && o < at + 8; })).toEqual([]);
+  const fn = r.obj!.symbols.find((s) => s.name === 'gated')!;
+  expect(Number(fn.value + fn.size)).toBe(code.length);
+});
+
+test('a 2-byte site beyond a short jmp\'s reach with no instruction next to it that can move (calls) is refused, saying so', () => {
   const near = diff((k) => `
 struct static_key mod_key;
 noinline int gated(int x) {
+  asm volatile("call do_report");
   ${site('jmp')};
+  asm volatile("call do_report");
   x += 1;
 yes:
   asm volatile(".fill 200, 1, 0x90");
@@ -120,6 +152,6 @@ yes:
   const [x] = near.report.refusals;
   expect(x.category).toBe('jump-label-key-in-module');
   expect(x.where).toMatch(/gated\+0x/);
-  expect(x.reason).toMatch(/this 2-byte site lies \d+ bytes before the end of its function, beyond a short jmp's reach of 127/);
+  expect(x.reason).toMatch(/this 2-byte site lies \d+ bytes before the end of its function, beyond a short jmp's reach of 127 to a run-time test of the key, with no instructions next to it that kelp can move out of the way/);
   expect(x.advice).toMatch(/static_key_enabled\(\)/);
 });
