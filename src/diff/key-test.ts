@@ -66,6 +66,8 @@ export interface PlacedTest extends KeyTest {
   to: number;
   /** The starts of the moved instructions (window offsets), in order. */
   moved: number[];
+  /** The moved rel32 branches, re-aimed from their new place. */
+  branches: Array<{ off: number; end: number; target: number }>;
 }
 
 /** The key tests of one section: where each goes, and the section's new size. */
@@ -149,9 +151,9 @@ export function layoutKeyTests(ctx: DiffContext, inc: Inclusion): Map<number, Se
     const long: Array<Omit<PlacedTest, 'at'>> = [];
     for (const t of tests) {
       if (t.length === 5) {
-        long.push({ ...t, from: t.site, to: t.site + 5, moved: [] });
+        long.push({ ...t, from: t.site, to: t.site + 5, moved: [], branches: [] });
       } else if (at - (t.site + 2) <= SHORT_REACH) {
-        placed.tests.push({ ...t, at, from: t.site, to: t.site + 2, moved: [] });
+        placed.tests.push({ ...t, at, from: t.site, to: t.site + 2, moved: [], branches: [] });
         at += KEY_TEST_SIZE;
       } else {
         const w = findWindow(k, sec, t.site, new Set([t.codeRel]));
@@ -230,7 +232,13 @@ export function withKeyTests(data: Buffer, st: SectionTests): Buffer {
     parts.push(keyTestBytes(t.at, data.subarray(t.from, t.site), data.subarray(t.site + t.length, t.to), t.to, t.branch));
   }
   const out = Buffer.concat(parts);
-  for (const t of st.tests) siteJump(t.from, t.to - t.from, t.at)!.copy(out, t.from);
+  for (const t of st.tests) {
+    siteJump(t.from, t.to - t.from, t.at)!.copy(out, t.from);
+    for (const b of t.branches) {
+      const at = newOffset(t, b.off);
+      out.writeInt32LE(b.target - (at + (b.end - b.off)), at + (b.end - b.off) - 4);
+    }
+  }
   return out;
 }
 

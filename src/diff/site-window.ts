@@ -6,8 +6,11 @@
  *
  * Moving an instruction is safe when nothing but the control flow through
  * the window's start depends on where it is:
- *  - no branch, call, return or trap among the moved instructions (control
- *    goes straight on: no return address in the copy, no target to re-aim);
+ *  - no call, return, trap or indirect branch among the moved instructions
+ *    (no return address in the copy), no jmp (the test's own jmp back would
+ *    follow dead); a jcc only in its rel32 form to a place of the same
+ *    section (no relocation): the copy is aimed at the same place with a
+ *    new displacement of the same size;
  *  - a RIP-relative operand only through a relocation, which moves with its
  *    field (S + A - P keeps its meaning when the field and its instruction's
  *    end move together); an unrelocated one would point elsewhere;
@@ -30,6 +33,8 @@ export interface Window {
   to: number;
   /** The starts of the instructions moved (all but the site's). */
   moved: number[];
+  /** The moved rel32 branches within the section: start, end and the section offset they go to. */
+  branches: Array<{ off: number; end: number; target: number }>;
 }
 
 /** The most instructions moved on either side of the site. */
@@ -54,7 +59,8 @@ export function findWindow(k: Kelf, sec: number, site: number, own: ReadonlySet<
       // More instructions after cannot make a window that failed movable.
       const window = flows.slice(at - before, at + after + 1);
       if (movable(k, sec, window, site, entered, named, from) && (!best || to - from < best.to - best.from)) {
-        best = { from, to, moved: window.filter((f) => f.off !== site).map((f) => f.off) };
+        const moved = window.filter((f) => f.off !== site);
+        best = { from, to, moved: moved.map((f) => f.off), branches: moved.filter((f) => !f.straight).map((f) => ({ off: f.off, end: f.end, target: f.reaches })) };
       }
       break;
     }
@@ -67,13 +73,21 @@ function movable(k: Kelf, sec: number, window: InstructionFlow[], site: number, 
   for (const f of window) {
     if (f.off !== from && entered.has(f.off)) return false;
     if (f.off === site) continue;
-    if (named.has(f.off) || !f.straight) return false;
+    if (named.has(f.off) || (!f.straight && !isBranch32(k, sec, f))) return false;
     if (f.ipRelative) {
       const [a, b] = k.relRange(sec, f.off, f.end);
       if (b <= a) return false;
     }
   }
   return true;
+}
+
+/** A jcc (0f 8x) with a rel32 to the section itself (no relocation). */
+function isBranch32(k: Kelf, sec: number, f: InstructionFlow): boolean {
+  const code = k.secData(sec);
+  const [a, b] = k.relRange(sec, f.off, f.end);
+  if (b > a || f.reaches < 0 || f.reaches > code.length) return false;
+  return f.end - f.off === 6 && code[f.off] === 0x0f && (code[f.off + 1] & 0xf0) === 0x80;
 }
 
 /**

@@ -14,10 +14,16 @@
  *    and objtool make them); retargeted with static_call_update(), and the
  *    keys switched on and off with static_branch_enable()/disable() while
  *    the livepatch is on, the patched function follows each. One boot.
- *  - kvm: a fix to arch/x86/kvm/x86.c calling static_call(kvm_x86_*), whose
- *    keys and trampolines kvm.ko defines, loads with kvm.ko in the VM. (kvm's
- *    vendor modules cannot load under software emulation, so the trampoline
- *    stays the NULL one; the point is the load and the relocations.)
+ *  - kvm (kvm-keys.patch): a fix to arch/x86/kvm/x86.c calling
+ *    static_call(kvm_x86_*), whose keys and trampolines kvm.ko defines, and
+ *    one to kvm_get_cr8, whose lapic_in_kernel() is a static_branch_unlikely
+ *    on kvm's kvm_has_noapic_vcpu (inlined into three more functions, with
+ *    apic_hw_disabled and apic_sw_disabled sites as well, 2-byte sites far
+ *    from their function's end among them: their neighbours move into the
+ *    key test), load with kvm.ko in the VM. (kvm's vendor modules cannot
+ *    load under software emulation, so no vCPU runs the code and the
+ *    trampoline stays the NULL one; the point is the build, the load and the
+ *    relocations.)
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -81,23 +87,31 @@ test('a module\'s own static call and static keys: the patched function calls th
   expect(report.verify.ok).toBe(true);
 }, 900_000);
 
-test('kvm: a fix calling static_call(kvm_x86_complete_emulated_msr) builds unchanged and loads with kvm.ko in the VM', () => {
+test('kvm: fixes calling static_call(kvm_x86_complete_emulated_msr) and testing lapic_in_kernel() build unchanged and load with kvm.ko in the VM', () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'kvm');
   const r = kelp([
-    'build', join(REPO_ROOT, 'test', 'build', 'fixtures', 'kvm-static-call.patch'), '--sourcedir', target.source!, '--kdir', target.kdir,
+    'build', join(REPO_ROOT, 'test', 'build', 'fixtures', 'kvm-keys.patch'), '--sourcedir', target.source!, '--kdir', target.kdir,
     '--symbols', target.systemMap, '--name', 'livepatch-kvm', '-o', out, '--json', '--verify',
     '--check', 'ls /sys/kernel/livepatch/livepatch_kvm/kvm', '--check', 'cat /sys/kernel/livepatch/livepatch_kvm/kvm/patched',
     '--check', 'grep -c "^kvm " /proc/modules',
   ]);
   expect([r.status, r.status === 0 ? '' : r.stderr.slice(-3000)]).toEqual([0, '']);
   expect(r.stderr).toMatch(/complete_fast_msr_access\+0x[0-9a-f]+: static call site of module kvm \(key __SCK__kvm_x86_complete_emulated_msr\) left out/);
+  for (const [fn, key] of [['kvm_get_cr8', 'kvm_has_noapic_vcpu'], ['emulator_get_cr', 'kvm_has_noapic_vcpu'], ['kvm_arch_vcpu_ioctl_run', 'apic_sw_disabled']]) {
+    expect(r.stderr).toMatch(new RegExp(`${fn}\\+0x[0-9a-f]+: jump label of module kvm \\(key ${key}\\) left out of the livepatch's table: the patched code tests the key at run time`));
+  }
   const report = JSON.parse(readFileSync(join(out, 'livepatch-kvm.json'), 'utf8'));
-  expect(report.objects.map((o: { target: string; changedFunctions: Array<{ name: string }> }) => [o.target, o.changedFunctions.map((f) => f.name)]))
-    .toEqual([['kvm', ['complete_fast_msr_access', 'complete_fast_rdmsr']]]);
+  const changed = ['__get_sregs_common', 'complete_fast_msr_access', 'complete_fast_rdmsr', 'emulator_get_cr', 'kvm_arch_vcpu_ioctl_run', 'kvm_get_cr8'];
+  expect(report.objects.map((o: { target: string; changedFunctions: Array<{ name: string }> }) => [o.target, o.changedFunctions.map((f) => f.name).sort()]))
+    .toEqual([['kvm', changed]]);
+  const ko = join(out, 'livepatch-kvm.ko');
+  // The tables keep their sites keyed in vmlinux; none keyed in kvm.
+  expect(relocationSections(ko).filter((s) => s.startsWith('.klp.rela.kvm.') && (s.includes('static_call') || s.includes('jump_table')))).toEqual([]);
+  expect(spawnSync('readelf', ['-sW', ko], { encoding: 'utf8' }).stdout).toMatch(/\.klp\.sym\.kvm\.kvm_has_noapic_vcpu,0/);
   const [funcs, patched, kvm] = outputs(report).before;
-  // complete_fast_rdmsr has the changed function inlined; the kvm object is patched.
-  expect(funcs).toBe('complete_fast_msr_access,1\ncomplete_fast_rdmsr,1\npatched\n');
+  // complete_fast_rdmsr has the changed function inlined, as do the callers of kvm_get_cr8; the kvm object is patched.
+  expect(funcs).toBe(`${changed.map((f) => `${f},1`).join('\n')}\npatched\n`);
   expect(patched).toBe('1\n');
   expect(kvm).toBe('1\n');
   expect(report.verify.ok).toBe(true);
