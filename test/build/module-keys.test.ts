@@ -77,6 +77,13 @@ test('a module\'s own static call and static keys: the patched function calls th
   expect(syms).toMatch(/\.klp\.sym\.kelp_sc\.kelp_sc_quiet,0/);
   const code = spawnSync('objdump', ['-d', '--section=.text.kelp_sc_show', ko], { encoding: 'utf8' }).stdout;
   expect(code.match(/\tcmpl\s+\$0x0,0x0\(%rip\)/g)).toHaveLength(2);
+  // The function covers its two 18-byte tests, and ORC describes them: the state at its site for each
+  // test's cmpl and jmp back, and a copy of the section's terminator past them (objtool's own at the old
+  // end stays, and the kernel sorts a terminator before a real entry at the same address).
+  const size = Number(/(\d+) FUNC +LOCAL +DEFAULT +\d+ kelp_sc_show$/m.exec(syms)![1]);
+  const orc = spawnSync('readelf', ['-rW', ko], { encoding: 'utf8' }).stdout.split('\n\n').find((b) => b.includes("'.rela.orc_unwind_ip'"))!;
+  const tests = [...orc.matchAll(/R_X86_64_PC32 +0+ (?:\.text\.)?kelp_sc_show \+ ([0-9a-f]+)$/gm)].map((m) => parseInt(m[1], 16)).filter((x) => x >= size - 36).sort((a, b) => a - b);
+  expect(tests).toEqual([size - 36, size - 36, size - 23, size - 18, size - 5, size]);
   const report = JSON.parse(readFileSync(join(out, 'livepatch-sc.json'), 'utf8'));
   // Each line: cat after nothing, two, on, loud+off, quiet.
   expect(outputs(report).before[0]).toBe([

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compile, kelpDiff, workdir, type DiffRun } from './support.js';
 import type { DiffReport } from '../../src/diff/report.js';
-import type { ElfObject, Section } from '../../elf/model.js';
+import { ElfObject, type Section } from '../../elf/model.js';
 
 const JUMP16 = ['--target', 'mymod', '--entry-size', '__jump_table=16'];
 
@@ -154,4 +154,33 @@ yes:
   expect(x.where).toMatch(/gated\+0x/);
   expect(x.reason).toMatch(/this 2-byte site lies \d+ bytes before the end of its function, beyond a short jmp's reach of 127 to a run-time test of the key, with no instructions next to it that kelp can move out of the way/);
   expect(x.advice).toMatch(/static_key_enabled\(\)/);
+});
+
+test('a window may move a rel32 jcc before the site: its copy in the test is re-aimed at the same place', () => {
+  // cmp; jne out (rel32, no relocation); the 2-byte site, whose target `yes` follows it (so nothing after it can move).
+  const src = (k: number) => `
+struct static_key mod_key;
+noinline int gated(int x) {
+  asm goto("cmpl $8, %0\\n.byte 0x0f,0x85\\n.long %l[out] - . - 4\\n1: jmp %l[yes]\\n.pushsection __jump_table,\\"aw\\"\\n.balign 8\\n.long 1b - .\\n.long %l[yes] - .\\n.quad %c1 - .\\n.popsection" :: "r"(x), "i"(&mod_key) :: yes, out);
+yes:
+  asm volatile(".fill 200, 1, 0x90");
+  return x + ${k};
+out:
+  return -${k};
+}
+`;
+  const dir = workdir();
+  const patched = compile(dir, 'patched', src(2));
+  const r = kelpDiff(compile(dir, 'orig', src(1)), patched, join(dir, 'out.o'), [...JUMP16]);
+  expect(r.status).toBe(0);
+  const before = ElfObject.read(readFileSync(patched), patched).sections.find((s) => s.name === '.text.gated')!.data;
+  const jcc = before.indexOf(Buffer.from([0x0f, 0x85]));
+  const out = jcc + 6 + before.readInt32LE(jcc + 2);
+  const code = text(r.obj!).data;
+  // The test: the moved jne, then cmpl, jne/je, jmp back; 6 + 18 bytes at the end.
+  const end = code.length - 24;
+  expect(jumpsTo(code, end, 5)).toEqual([jcc]);
+  expect([code[end], code[end + 1], code[end + 6], code[end + 7]]).toEqual([0x0f, 0x85, 0x83, 0x3d]);
+  expect(end + 6 + code.readInt32LE(end + 2)).toBe(out);
+  expect(end + 24 + code.readInt32LE(end + 20)).toBe(jcc + 8);
 });
