@@ -57,6 +57,9 @@ export interface KeyTest {
   targetRel: number;
   keyRel: number;
   where: string;
+  /** The key's name and the module that defines it (for the warning). */
+  key: string;
+  module: string;
 }
 
 /** A test placed: at `at`, for the window [from, to) of the site's section (the site, or the site and the instructions moved into the test). */
@@ -117,7 +120,7 @@ export function planKeyTest(ctx: DiffContext, inc: Inclusion, table: number, sta
   if (form === null) return no(`the bytes at the site are no jump label site (a 2- or 5-byte NOP or jmp)`);
   if (!inc.isIncludedCode(target)) return no('its jump target is outside the patched code');
   inc.keyTests.set(key0, {
-    sec, site, length: siteLength(form), branch: (k.addendExact(keyRel) & BRANCH_BIT) !== 0n, codeRel: code, targetRel: target, keyRel, where,
+    sec, site, length: siteLength(form), branch: (k.addendExact(keyRel) & BRANCH_BIT) !== 0n, codeRel: code, targetRel: target, keyRel, where, key, module,
   });
   return true;
 }
@@ -167,6 +170,10 @@ export function layoutKeyTests(ctx: DiffContext, inc: Inclusion): Map<number, Se
     for (const t of long.sort((a, b) => a.site - b.site)) {
       placed.tests.push({ ...t, at });
       at += KEY_TEST_SIZE + (t.to - t.from) - t.length;
+    }
+    for (const t of [...placed.tests].sort((a, b) => a.site - b.site)) {
+      const moved = t.moved.length > 0 ? ` (${t.moved.length} instruction(s) next to the site move into the test to make room for a jmp)` : '';
+      ctx.warnings.push(`${t.where}: jump label of module ${t.module} (key ${t.key}) left out of the livepatch's table: the patched code tests the key at run time${moved}`);
     }
     placed.end = at;
     if (orcIp) {
