@@ -15,7 +15,10 @@
  *    field (S + A - P keeps its meaning when the field and its instruction's
  *    end move together); an unrelocated one would point elsewhere;
  *  - no branch or reference into the window but at its start, so every path
- *    enters at the jmp; the window's start itself may be a branch target;
+ *    enters at the jmp; the window's start itself may be a branch target.
+ *    A function's start counts as entered without any relocation (callers
+ *    elsewhere, ftrace, the livepatch core's redirection), and an ENDBR
+ *    never moves (an indirect branch lands on it);
  *  - no table entry (exception table, bug table, alternatives, static call,
  *    retpoline or return site, ftrace's call sites, ...) naming a moved
  *    instruction: a fault or a patch would be looked for at the old place.
@@ -73,13 +76,19 @@ function movable(k: Kelf, sec: number, window: InstructionFlow[], site: number, 
   for (const f of window) {
     if (f.off !== from && entered.has(f.off)) return false;
     if (f.off === site) continue;
-    if (named.has(f.off) || (!f.straight && !isBranch32(k, sec, f))) return false;
+    if (named.has(f.off) || isEndbr(k, sec, f) || (!f.straight && !isBranch32(k, sec, f))) return false;
     if (f.ipRelative) {
       const [a, b] = k.relRange(sec, f.off, f.end);
       if (b <= a) return false;
     }
   }
   return true;
+}
+
+/** endbr64 (f3 0f 1e fa) or endbr32. */
+function isEndbr(k: Kelf, sec: number, f: InstructionFlow): boolean {
+  const c = k.secData(sec);
+  return f.end - f.off === 4 && c[f.off] === 0xf3 && c[f.off + 1] === 0x0f && c[f.off + 2] === 0x1e && (c[f.off + 3] === 0xfa || c[f.off + 3] === 0xfb);
 }
 
 /** A jcc (0f 8x) with a rel32 to the section itself (no relocation). */
@@ -99,6 +108,7 @@ function isBranch32(k: Kelf, sec: number, f: InstructionFlow): boolean {
 function references(k: Kelf, sec: number, flows: InstructionFlow[], own: ReadonlySet<number>): { entered: Set<number>; named: Set<number> } {
   const entered = new Set<number>();
   const named = new Set<number>();
+  for (const s of k.symsOf(sec)) if (k.isFunc(s)) entered.add(k.value(s));
   for (const f of flows) {
     if (f.reaches < 0) continue;
     const [a, b] = k.relRange(sec, f.off, f.end);
