@@ -119,3 +119,41 @@ export function referenceKind(code: Buffer, start: number, off: number): Referen
     dec.free();
   }
 }
+
+/** One decoded instruction's place and how control and addresses leave it. */
+export interface InstructionFlow {
+  off: number;
+  end: number;
+  /** Control goes on to the next instruction only (no branch, call, return, trap). */
+  straight: boolean;
+  /** The section offset a direct branch or call goes to, or a RIP-relative operand reaches (as encoded, before relocation); -1: none. */
+  reaches: number;
+  /** The instruction has a RIP-relative memory operand. */
+  ipRelative: boolean;
+}
+
+/** Every instruction of a code section, in order, with its flow (offsets relative to the section). */
+export function instructionFlows(code: Buffer): InstructionFlow[] {
+  const out: InstructionFlow[] = [];
+  if (code.length === 0) return out;
+  const I = iced();
+  const dec = new I.Decoder(64, new Uint8Array(code.buffer, code.byteOffset, code.length), I.DecoderOptions.None);
+  const ins = new I.Instruction();
+  try {
+    dec.ip = 0n;
+    while (dec.canDecode) {
+      dec.decodeOut(ins);
+      const off = Number(ins.ip);
+      const end = Number(ins.nextIP);
+      const fc = ins.flowControl;
+      const near = ins.opCount > 0 && (ins.op0Kind === I.OpKind.NearBranch64 || ins.op0Kind === I.OpKind.NearBranch32 || ins.op0Kind === I.OpKind.NearBranch16);
+      const ipRelative = ins.isIpRelMemoryOperand;
+      const reaches = near ? Number(ins.nearBranchTarget) : ipRelative ? Number(ins.ipRelMemoryAddress) : -1;
+      out.push({ off, end, straight: fc === I.FlowControl.Next && !ins.isInvalid, reaches, ipRelative });
+    }
+  } finally {
+    ins.free();
+    dec.free();
+  }
+  return out;
+}
