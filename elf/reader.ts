@@ -93,6 +93,15 @@ export class ElfFile {
     return new ElfFile(input instanceof ByteSource ? input : ByteSource.whole(input, file), file);
   }
 
+  /**
+   * readelf's answer to a symbol, relocation or group section with the wrong
+   * sh_entsize: the dump reports it and goes on with the size the type needs.
+   */
+  useEntrySize(s: SectionHeader, entsize: number): void {
+    if (this.sections[s.index] !== s || this.symtabs.size > 0) throw new Error('useEntrySize: before any table is read, on this file\'s own header');
+    (s as { sh_entsize: number }).sh_entsize = entsize;
+  }
+
   /** The name of a section, or undefined when its sh_name is outside the name table. */
   sectionNameOrUndefined(s: SectionHeader): string | undefined {
     if (!this.names) return s.sh_name === 0 ? '' : undefined;

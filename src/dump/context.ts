@@ -77,6 +77,8 @@ export class DumpContext {
   failed = false;
   /** Whether the section name string table is usable (readelf's string_table != NULL). */
   readonly hasNames: boolean;
+  /** The file's size in bytes (readelf's file_size). */
+  readonly fileSize: number;
 
   constructor(
     readonly elf: ElfFile,
@@ -90,6 +92,7 @@ export class DumpContext {
     readonly session: DumpSession = new DumpSession(),
   ) {
     this.machine = elf.header.e_machine;
+    this.fileSize = src.buf.length;
     this.osabi = elf.header.ei_osabi;
     this.shnum = elf.sections.length;
     this.wide = opts.wide;

@@ -17,7 +17,7 @@ import { printProgramHeaders } from './program-headers.js';
 import { printRelocations } from './relocations.js';
 import { printSymbols } from './symbols.js';
 import { planSectionDumps, printSectionDumps } from './section-dumps.js';
-import { lintSections } from './lint.js';
+import { checkSectionHeaders } from './section-checks.js';
 import { checkProcessLinks } from './process-links.js';
 import { printNotes } from './notes.js';
 import { ByteSource } from '../../elf/source.js';
@@ -77,9 +77,8 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
   let ok = true;
   if (opts.processLinks) checkProcessLinks(ctx);
-  if (opts.lint) lintSections(ctx);
-  const dumps = planSectionDumps(ctx);
   if (opts.fileHeader) printFileHeader(ctx);
+  checkSectionHeaders(ctx);
   if (opts.sectionDetails) printSectionDetails(ctx, opts.fileHeader);
   else if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
   if (opts.sectionGroups) printSectionGroups(ctx);
@@ -94,7 +93,8 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
   else if (opts.syms || opts.dynSyms) printSymbols(ctx);
   if (opts.histogram) printHistogram(ctx);
   if (opts.versionInfo) printVersionSections(ctx);
-  if (!printSectionDumps(ctx, dumps)) ok = false;
+  // readelf resolves -x/-p/-R names (and warns about missing ones) as it starts dumping sections.
+  if (!printSectionDumps(ctx, planSectionDumps(ctx))) ok = false;
   if (opts.notes) printNotes(ctx);
   if (opts.archSpecific) printArchSpecific(ctx);
   return ok && !ctx.failed;
