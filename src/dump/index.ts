@@ -18,6 +18,7 @@ import { printRelocations } from './relocations.js';
 import { printSymbols } from './symbols.js';
 import { planSectionDumps, printSectionDumps } from './section-dumps.js';
 import { checkSectionHeaders } from './section-checks.js';
+import { checkProgramHeaders } from './segment-checks.js';
 import { checkProcessLinks } from './process-links.js';
 import { printNotes } from './notes.js';
 import { ByteSource } from '../../elf/source.js';
@@ -82,6 +83,7 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
   if (opts.sectionDetails) printSectionDetails(ctx, opts.fileHeader);
   else if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
   if (opts.sectionGroups) printSectionGroups(ctx);
+  checkProgramHeaders(ctx);
   if (opts.programHeaders) printProgramHeaders(ctx, opts.fileHeader);
   if (opts.dynamic) printDynamicSection(ctx);
   if (opts.relocs) {

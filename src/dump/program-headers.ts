@@ -27,8 +27,8 @@ export function printProgramHeaders(ctx: DumpContext, withFileHeader: boolean): 
   const h = elf.header;
   const phnum = elf.segments.length;
   if (phnum === 0) {
-    if (h.e_phoff !== 0) throw new DumpUnsupportedError(ctx.file, 'a non-zero e_phoff with no program headers');
-    out.w('\nThere are no program headers in this file.\n');
+    // A program header offset without headers is only warned about (checkProgramHeaders).
+    if (h.e_phoff === 0) out.w('\nThere are no program headers in this file.\n');
     return;
   }
   if (!withFileHeader) {
