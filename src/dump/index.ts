@@ -8,6 +8,8 @@
 import { ElfFile } from '../../elf/reader.js';
 import { asKelpError, ExitCode } from '../errors.js';
 import { DumpContext, DumpSession, Out } from './context.js';
+import { DumpUnsupportedError } from './names.js';
+import { checkDebugLinks, printDebugLinks } from './debug-links.js';
 import type { DumpOptions } from './options.js';
 import { localeIsUtf8 } from './format.js';
 import { printFileHeader } from './file-header.js';
@@ -76,6 +78,7 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
   }
   const elf = ElfFile.parse(src, file);
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
+  if (opts.checkAll) refuseDebugDumps(ctx);
   let ok = true;
   if (opts.processLinks) checkProcessLinks(ctx);
   if (opts.fileHeader) printFileHeader(ctx);
@@ -95,11 +98,28 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
   else if (opts.syms || opts.dynSyms) printSymbols(ctx);
   if (opts.histogram) printHistogram(ctx);
   if (opts.versionInfo) printVersionSections(ctx);
+  if (opts.checkAll) printDebugLinks(ctx);
   // readelf resolves -x/-p/-R names (and warns about missing ones) as it starts dumping sections.
   if (!printSectionDumps(ctx, planSectionDumps(ctx))) ok = false;
   if (opts.notes) printNotes(ctx);
   if (opts.archSpecific) printArchSpecific(ctx);
   return ok && !ctx.failed;
+}
+
+/**
+ * readelf's -L alone also dumps the DWARF sections, the files debug links
+ * name and LTO symbol tables, which kelp leaves to readelf (as -w): a file
+ * with any is refused before anything of it is printed. A debug link whose
+ * file is not there is shown (debug-links.ts).
+ */
+function refuseDebugDumps(ctx: DumpContext): void {
+  for (const s of ctx.elf.sections) {
+    const n = ctx.hasNames ? ctx.elf.sectionNameOrUndefined(s) : undefined;
+    if (n !== undefined && /^(\.debug_|\.zdebug_|\.gnu\.linkonce\.wi\.|\.trace_|\.gnu\.lto_)/.test(n)) {
+      throw new DumpUnsupportedError(ctx.file, `-L alone on a file with ${n} (readelf dumps it as -w would)`);
+    }
+  }
+  checkDebugLinks(ctx);
 }
 
 /** Dumps every file in turn; returns the exit status (0 when every file was dumped without a problem). */
@@ -169,7 +189,7 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
         }
         continue;
       }
-      if (opts.archiveIndex) session.error(`File ${file} is not an archive so its index cannot be displayed.\n`);
+      if (opts.archiveIndex && !opts.checkAll) session.error(`File ${file} is not an archive so its index cannot be displayed.\n`);
       status = Math.max(status, dumpOne(src, file));
     } finally {
       src.close();

@@ -20,12 +20,20 @@ export function printNotes(ctx: DumpContext): void {
   for (const s of elf.sections) {
     if (s.sh_type !== SHT_NOTE) continue;
     n++;
-    if (s.sh_size === 0) continue;
+    // readelf shows nothing of an empty note section, and fails it (exit status 1).
+    if (s.sh_size === 0) {
+      ctx.failed = true;
+      continue;
+    }
     notesAt(ctx, s.sh_offset, s.sh_size, s.sh_addralign, ctx.sectionName(s), s.index);
   }
   if (n > 0) return;
   for (const p of elf.segments) {
-    if (p.p_type !== PT_NOTE || p.p_filesz === 0n) continue;
+    if (p.p_type !== PT_NOTE) continue;
+    if (p.p_filesz === 0n) {
+      ctx.failed = true;
+      continue;
+    }
     const len = BigInt(elf.buf.length);
     if (p.p_offset > len || p.p_filesz > len - p.p_offset) throw new DumpUnsupportedError(file, `note segment ${p.index} past the end of the file`);
     notesAt(ctx, Number(p.p_offset), Number(p.p_filesz), p.p_align > 8n ? 16 : Number(p.p_align), undefined, -1);
