@@ -100,12 +100,18 @@ export interface SectionTable {
   readonly phnum: number;
 }
 
+/** How forgiving the reader is. */
+export interface ReadOptions {
+  /** Read what readelf reads: a section name table index beyond the sections means no names (kelp dump). */
+  readonly readelf?: boolean;
+}
+
 /**
  * The section header table's place and counts: a count of 0 with a table is
  * in section 0's sh_size, SHN_XINDEX's string table index in its sh_link and
  * PN_XNUM's program header count in its sh_info. The table must fit the file.
  */
-export function readSectionTable(src: ByteSource, file: string, h: ElfHeader): SectionTable {
+export function readSectionTable(src: ByteSource, file: string, h: ElfHeader, opts: ReadOptions = {}): SectionTable {
   const buf = src.buf;
   let shnum = h.e_shnum;
   let shstrndx = h.e_shstrndx;
@@ -125,6 +131,8 @@ export function readSectionTable(src: ByteSource, file: string, h: ElfHeader): S
     shstrndx = 0;
   }
   if (shstrndx !== 0 && shstrndx >= shnum) {
+    // readelf goes on without section names.
+    if (opts.readelf) return { shoff: h.e_shoff, shnum, shstrndx: 0, phnum };
     throw new ElfFormatError(file, 'ELF header', `section name table index ${shstrndx} is not below the section count ${shnum}`, 0x3e);
   }
   return { shoff: h.e_shoff, shnum, shstrndx, phnum };

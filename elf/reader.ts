@@ -12,7 +12,7 @@ import {
   SHT_SYMTAB_SHNDX, SHT_REL, SHT_RELA, SHT_GROUP, SYM_SIZE, REL_SIZE, RELA_SIZE,
 } from './constants.js';
 import { ElfFormatError } from './errors.js';
-import { forEachSectionHeader, readHeader, readSectionTable, type ElfHeader } from './headers.js';
+import { forEachSectionHeader, readHeader, readSectionTable, type ElfHeader, type ReadOptions } from './headers.js';
 import { ByteSource } from './source.js';
 import { StringTable } from './strings.js';
 import { SymbolTable } from './symbols.js';
@@ -65,11 +65,11 @@ export class ElfFile {
   private readonly symtabs = new Map<number, SymbolTable>();
   private readonly strtabs = new Map<number, StringTable>();
 
-  private constructor(src: ByteSource, readonly file: string) {
+  private constructor(src: ByteSource, readonly file: string, opts: ReadOptions) {
     this.buf = src.buf;
     const h = readHeader(src, file);
     this.header = h;
-    const t = readSectionTable(src, file, h);
+    const t = readSectionTable(src, file, h, opts);
     this.shnum = t.shnum;
     this.shstrndx = t.shstrndx;
     this.phnum = t.phnum;
@@ -88,9 +88,10 @@ export class ElfFile {
    * Parses an ELF64 little-endian file; `file` names it in errors. From a
    * source read on demand, only the headers, both header tables and the
    * section name table are read; the caller asks the source for the rest.
+   * `opts.readelf`: forgive what readelf forgives (kelp dump).
    */
-  static parse(input: Buffer | ByteSource, file: string): ElfFile {
-    return new ElfFile(input instanceof ByteSource ? input : ByteSource.whole(input, file), file);
+  static parse(input: Buffer | ByteSource, file: string, opts: ReadOptions = {}): ElfFile {
+    return new ElfFile(input instanceof ByteSource ? input : ByteSource.whole(input, file), file, opts);
   }
 
   /**

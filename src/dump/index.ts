@@ -76,7 +76,7 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
     session.error('Not an ELF file - it has the wrong magic bytes at the start\n');
     return false;
   }
-  const elf = ElfFile.parse(src, file);
+  const elf = ElfFile.parse(src, file, { readelf: true });
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
   if (opts.checkAll) refuseDebugDumps(ctx);
   let ok = true;
