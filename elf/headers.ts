@@ -98,6 +98,20 @@ export interface SectionTable {
   readonly shstrndx: number;
   /** The number of program headers. */
   readonly phnum: number;
+  /** Read with `readelf`: why the table cannot be read (it then has no sections). */
+  readonly unreadable?: UnreadableSectionTable;
+}
+
+/**
+ * A section header table readelf cannot load: it goes on without sections
+ * after `message` (readelf's error, or none where it is silent). `warning`:
+ * the message is a warning. `first`: section 0, when that alone could be
+ * read (its extended numbering fields still count).
+ */
+export interface UnreadableSectionTable {
+  readonly message?: string;
+  readonly warning?: boolean;
+  readonly first?: { readonly sh_size: number; readonly sh_link: number; readonly sh_info: number };
 }
 
 /** How forgiving the reader is. */
@@ -116,26 +130,53 @@ export function readSectionTable(src: ByteSource, file: string, h: ElfHeader, op
   let shnum = h.e_shnum;
   let shstrndx = h.e_shstrndx;
   let phnum = h.e_phnum;
-  if (h.e_shoff !== 0) {
+  const shoff = h.e_shoff;
+  // readelf first reads section 0 alone (for extended numbering), quietly; then the whole table.
+  const fits = (n: number): boolean => shoff <= buf.length && n <= (buf.length - shoff) / SHDR_SIZE;
+  let first: UnreadableSectionTable['first'];
+  if (shoff !== 0 && h.e_shentsize >= SHDR_SIZE && fits(1)) {
+    const s0 = src.peek(shoff, SHDR_SIZE);
+    // readelf keeps the count in 32 bits.
+    first = { sh_size: s0.readUInt32LE(0x20), sh_link: s0.readUInt32LE(0x28), sh_info: s0.readUInt32LE(0x2c) };
+  }
+  if (opts.readelf) {
+    if (first !== undefined) {
+      if (shnum === 0) shnum = first.sh_size;
+      if (shstrndx === SHN_XINDEX) shstrndx = first.sh_link;
+      if (phnum === PN_XNUM && first.sh_info !== 0) phnum = first.sh_info;
+      if (shstrndx >= shnum) shstrndx = 0;
+    }
+    const unreadable = (why: Omit<UnreadableSectionTable, 'first'>): SectionTable => ({ shoff, shnum, shstrndx: first ? shstrndx : 0, phnum, unreadable: { ...why, first } });
+    if (shnum === 0) {
+      if (shoff !== 0) return unreadable({ message: 'possibly corrupt ELF file header - it has a non-zero section header offset, but no section headers\n', warning: true });
+      return { shoff, shnum: 0, shstrndx: 0, phnum };
+    }
+    if (h.e_shentsize === 0 || shoff === 0) return unreadable({});
+    if (h.e_shentsize < SHDR_SIZE) return unreadable({ message: 'The e_shentsize field in the ELF header is less than the size of an ELF section header\n' });
+    if (h.e_shentsize === SHDR_SIZE && !fits(shnum)) {
+      return unreadable({ message: `Reading ${BigInt(shnum) * BigInt(SHDR_SIZE)} bytes extends past end of file for section headers\n` });
+    }
+  }
+  if (shoff !== 0) {
     if (h.e_shentsize !== SHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `e_shentsize is ${h.e_shentsize}, expected ${SHDR_SIZE}`, 0x3a);
-    if (h.e_shoff > buf.length || buf.length - h.e_shoff < SHDR_SIZE) throw new ElfFormatError(file, 'section header table', 'starts past the end of the file', h.e_shoff);
-    const s0 = src.peek(h.e_shoff, SHDR_SIZE);
-    if (shnum === 0) shnum = u64(s0, 0x20, file, 'section header 0 (sh_size)', h.e_shoff + 0x20);
-    if (shstrndx === SHN_XINDEX) shstrndx = s0.readUInt32LE(0x28);
-    if (phnum === PN_XNUM) phnum = s0.readUInt32LE(0x2c);
-    if (shnum > (buf.length - h.e_shoff) / SHDR_SIZE) {
-      throw new ElfFormatError(file, 'section header table', `${shnum} headers do not fit in the file`, h.e_shoff);
+    if (!fits(1)) throw new ElfFormatError(file, 'section header table', 'starts past the end of the file', shoff);
+    const s0 = src.peek(shoff, SHDR_SIZE);
+    if (!opts.readelf) {
+      if (shnum === 0) shnum = u64(s0, 0x20, file, 'section header 0 (sh_size)', shoff + 0x20);
+      if (shstrndx === SHN_XINDEX) shstrndx = s0.readUInt32LE(0x28);
+      if (phnum === PN_XNUM) phnum = s0.readUInt32LE(0x2c);
+    }
+    if (!fits(shnum)) {
+      throw new ElfFormatError(file, 'section header table', `${shnum} headers do not fit in the file`, shoff);
     }
   } else {
     if (shnum !== 0) throw new ElfFormatError(file, 'ELF header', `e_shnum is ${shnum} but e_shoff is 0`, 0x3c);
     shstrndx = 0;
   }
   if (shstrndx !== 0 && shstrndx >= shnum) {
-    // readelf goes on without section names.
-    if (opts.readelf) return { shoff: h.e_shoff, shnum, shstrndx: 0, phnum };
     throw new ElfFormatError(file, 'ELF header', `section name table index ${shstrndx} is not below the section count ${shnum}`, 0x3e);
   }
-  return { shoff: h.e_shoff, shnum, shstrndx, phnum };
+  return { shoff, shnum, shstrndx, phnum };
 }
 
 /** One decoded section header; `forEachSectionHeader` reuses one object for all. */

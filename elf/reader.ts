@@ -12,7 +12,7 @@ import {
   SHT_SYMTAB_SHNDX, SHT_REL, SHT_RELA, SHT_GROUP, SYM_SIZE, REL_SIZE, RELA_SIZE,
 } from './constants.js';
 import { ElfFormatError } from './errors.js';
-import { forEachSectionHeader, readHeader, readSectionTable, type ElfHeader, type ReadOptions } from './headers.js';
+import { forEachSectionHeader, readHeader, readSectionTable, type ElfHeader, type ReadOptions, type UnreadableSectionTable } from './headers.js';
 import { ByteSource } from './source.js';
 import { StringTable } from './strings.js';
 import { SymbolTable } from './symbols.js';
@@ -59,6 +59,8 @@ export class ElfFile {
   readonly shnum: number;
   readonly shstrndx: number;
   readonly phnum: number;
+  /** Parsed with `readelf`: why the section header table could not be read (there are then no sections). */
+  readonly unreadableSections: UnreadableSectionTable | undefined;
   /** The file's bytes (from an on-demand source, only what was asked for). */
   readonly buf: Buffer;
   private readonly names: StringTable | undefined;
@@ -73,11 +75,12 @@ export class ElfFile {
     this.shnum = t.shnum;
     this.shstrndx = t.shstrndx;
     this.phnum = t.phnum;
-    const sections: SectionHeader[] = new Array(t.shnum);
-    forEachSectionHeader(src, file, t, (x) => { sections[x.index] = { ...x }; }, true);
+    this.unreadableSections = t.unreadable;
+    const sections: SectionHeader[] = new Array(t.unreadable ? 0 : t.shnum);
+    if (!t.unreadable) forEachSectionHeader(src, file, t, (x) => { sections[x.index] = { ...x }; }, true);
     this.sections = sections;
     this.segments = readProgramHeaders(src, file, h, t.phnum);
-    if (t.shstrndx !== 0) {
+    if (t.shstrndx !== 0 && !t.unreadable) {
       const s = this.sections[t.shstrndx];
       if (s.sh_type !== SHT_NOBITS) src.need(s.sh_offset, s.sh_size);
       this.names = s.sh_type === SHT_NOBITS ? undefined : this.stringTableAt(s, 'section name string table');

@@ -21,6 +21,7 @@ import { printSymbols } from './symbols.js';
 import { planSectionDumps, printSectionDumps } from './section-dumps.js';
 import { checkSectionHeaders } from './section-checks.js';
 import { checkProgramHeaders } from './segment-checks.js';
+import { optionsWithoutSections, reportUnreadableSections } from './unreadable-sections.js';
 import { checkProcessLinks } from './process-links.js';
 import { printNotes } from './notes.js';
 import { ByteSource } from '../../elf/source.js';
@@ -77,15 +78,20 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
     return false;
   }
   const elf = ElfFile.parse(src, file, { readelf: true });
+  const asked = opts;
+  if (elf.unreadableSections) opts = optionsWithoutSections(opts);
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
   if (opts.checkAll) refuseDebugDumps(ctx);
   let ok = true;
   if (opts.processLinks) checkProcessLinks(ctx);
   if (opts.fileHeader) printFileHeader(ctx);
-  checkSectionHeaders(ctx);
+  let groups = opts.sectionGroups;
+  if (elf.unreadableSections) {
+    if (!reportUnreadableSections(ctx, asked)) groups = false;
+  } else checkSectionHeaders(ctx);
   if (opts.sectionDetails) printSectionDetails(ctx, opts.fileHeader);
   else if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
-  if (opts.sectionGroups) printSectionGroups(ctx);
+  if (groups) printSectionGroups(ctx);
   checkProgramHeaders(ctx);
   if (opts.programHeaders) printProgramHeaders(ctx, opts.fileHeader);
   if (opts.dynamic) printDynamicSection(ctx);
