@@ -59,6 +59,10 @@ export class ElfFile {
   readonly shnum: number;
   readonly shstrndx: number;
   readonly phnum: number;
+  /** Parsed with `readelf`: forgive what readelf forgives. */
+  private readonly readelf: boolean;
+  /** Parsed with `readelf`: the size of a section name table outside the file (there are then no names). */
+  readonly unreadableNames: number | undefined;
   /** Parsed with `readelf`: why the section header table could not be read (there are then no sections). */
   readonly unreadableSections: UnreadableSectionTable | undefined;
   /** The file's bytes (from an on-demand source, only what was asked for). */
@@ -80,10 +84,21 @@ export class ElfFile {
     if (!t.unreadable) forEachSectionHeader(src, file, t, (x) => { sections[x.index] = { ...x }; }, true);
     this.sections = sections;
     this.segments = readProgramHeaders(src, file, h, t.phnum);
+    this.readelf = opts.readelf === true;
     if (t.shstrndx !== 0 && !t.unreadable) {
       const s = this.sections[t.shstrndx];
-      if (s.sh_type !== SHT_NOBITS) src.need(s.sh_offset, s.sh_size);
-      this.names = s.sh_type === SHT_NOBITS ? undefined : this.stringTableAt(s, 'section name string table');
+      if (this.readelf) {
+        // readelf reads the names wherever the header says, whatever the section's type; none when that is outside the file.
+        if (s.sh_size !== 0 && this.inFile(s)) {
+          src.need(s.sh_offset, s.sh_size);
+          this.names = new StringTable(this.buf, s.sh_offset, s.sh_size);
+        } else if (s.sh_size !== 0) {
+          this.unreadableNames = s.sh_size;
+        }
+      } else {
+        if (s.sh_type !== SHT_NOBITS) src.need(s.sh_offset, s.sh_size);
+        this.names = s.sh_type === SHT_NOBITS ? undefined : this.stringTableAt(s, 'section name string table');
+      }
     }
   }
 
@@ -104,6 +119,11 @@ export class ElfFile {
   useEntrySize(s: SectionHeader, entsize: number): void {
     if (this.sections[s.index] !== s || this.symtabs.size > 0) throw new Error('useEntrySize: before any table is read, on this file\'s own header');
     (s as { sh_entsize: number }).sh_entsize = entsize;
+  }
+
+  /** Whether section names are available (a name table was read). */
+  get hasSectionNames(): boolean {
+    return this.names !== undefined;
   }
 
   /** The name of a section, or undefined when its sh_name is outside the name table. */
@@ -151,7 +171,17 @@ export class ElfFile {
     return t;
   }
 
+  /** Whether the header's offset and size lie within the file (whatever its type). */
+  private inFile(s: SectionHeader): boolean {
+    return s.sh_offset <= this.buf.length && s.sh_size <= this.buf.length - s.sh_offset;
+  }
+
   private stringTableAt(s: SectionHeader, what: string): StringTable {
+    if (this.readelf) {
+      // readelf takes the bytes as strings whatever the section's type.
+      if (!this.inFile(s)) throw new ElfFormatError(this.file, `${what} (section ${s.index})`, 'extends past the end of the file', s.headerOffset);
+      return new StringTable(this.buf, s.sh_offset, s.sh_size);
+    }
     if (s.sh_type !== SHT_STRTAB) throw new ElfFormatError(this.file, `${what} (section ${s.index})`, `has type ${s.sh_type}, not SHT_STRTAB`, s.headerOffset);
     this.sectionData(s);
     return new StringTable(this.buf, s.sh_offset, s.sh_size);

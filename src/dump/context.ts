@@ -6,7 +6,7 @@
 import type { ElfFile, SectionHeader } from '../../elf/reader.js';
 import { SHT_NOBITS } from '../../elf/constants.js';
 import type { DumpOptions } from './options.js';
-import { DumpUnsupportedError, isX86_64 } from './names.js';
+import { isX86_64 } from './names.js';
 import { printableName, type SymbolStyle } from './format.js';
 import type { ByteSource } from '../../elf/source.js';
 import { BuildAttributeState } from './build-attributes.js';
@@ -103,16 +103,7 @@ export class DumpContext {
       tty: process.stdout.isTTY === true,
     };
     this.printable = new Array(this.shnum);
-    const ndx = elf.shstrndx;
-    if (ndx !== 0 && ndx < this.shnum) {
-      const s = elf.sections[ndx];
-      if (s.sh_type === SHT_NOBITS && s.sh_size !== 0) {
-        throw new DumpUnsupportedError(file, 'a SHT_NOBITS section name string table');
-      }
-      this.hasNames = s.sh_size !== 0;
-    } else {
-      this.hasNames = false;
-    }
+    this.hasNames = elf.hasSectionNames;
   }
 
   /** Makes bytes of the file available in elf.buf (a no-op for files read whole). */

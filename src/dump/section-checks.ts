@@ -43,6 +43,7 @@ export function checkSectionHeaders(ctx: DumpContext): void {
     if (s.sh_link > num) session.warn(`Section ${s.index} has an out of range sh_link value of ${s.sh_link}\n`);
     if ((s.sh_flags & SHF_INFO_LINK) !== 0 && s.sh_info > num) session.warn(`Section ${s.index} has an out of range sh_info value of ${s.sh_info}\n`);
   }
+  if (elf.unreadableNames !== undefined) session.error(`Reading ${elf.unreadableNames} bytes extends past end of file for string table\n`);
   for (const s of elf.sections) {
     const want = expectedEntsize(s.sh_type);
     if (want !== undefined && s.sh_entsize !== want) {
