@@ -43,6 +43,9 @@ export interface ElfHeader {
   readonly e_shentsize: number;
   readonly e_shnum: number;
   readonly e_shstrndx: number;
+  /** e_phoff and e_shoff exactly (with `readelf`, an offset beyond 53 bits reads as one past any file above). */
+  readonly e_phoffRaw: bigint;
+  readonly e_shoffRaw: bigint;
 }
 
 /** An unsigned 64-bit field as a number, refusing values that do not fit 53 bits exactly. */
@@ -53,7 +56,7 @@ export function u64(buf: Buffer, off: number, file: string, what: string, at = o
 }
 
 /** The ELF64 little-endian file header (only ELF64 LSB files are accepted). */
-export function readHeader(src: ByteSource, file: string): ElfHeader {
+export function readHeader(src: ByteSource, file: string, opts: ReadOptions = {}): ElfHeader {
   src.need(0, EHDR_SIZE);
   const buf = src.buf;
   if (buf.length < 4 || buf[0] !== 0x7f || buf[1] !== 0x45 || buf[2] !== 0x4c || buf[3] !== 0x46) {
@@ -65,6 +68,8 @@ export function readHeader(src: ByteSource, file: string): ElfHeader {
   if (buf[EI_DATA] === ELFDATA2MSB) throw new ElfFormatError(file, 'ELF header', 'big-endian ELF (ELFDATA2MSB) is not supported');
   if (buf[EI_DATA] !== ELFDATA2LSB) throw new ElfFormatError(file, 'ELF header', `unknown data encoding ${buf[EI_DATA]}`, EI_DATA);
   if (buf.length < EHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `file is truncated (${buf.length} bytes, the header needs ${EHDR_SIZE})`, 0);
+  // No file is 2^53 bytes long: for readelf such an offset is only past the end.
+  const offset = (at: number, name: string): number => (opts.readelf && buf.readUInt32LE(at + 4) > 0x1fffff ? Number.MAX_SAFE_INTEGER : u64(buf, at, file, `ELF header (${name})`));
   return {
     e_ident: buf.subarray(0, EI_NIDENT),
     ei_class: buf[EI_CLASS],
@@ -76,8 +81,8 @@ export function readHeader(src: ByteSource, file: string): ElfHeader {
     e_machine: buf.readUInt16LE(0x12),
     e_version: buf.readUInt32LE(0x14),
     e_entry: buf.readBigUInt64LE(0x18),
-    e_phoff: u64(buf, 0x20, file, 'ELF header (e_phoff)'),
-    e_shoff: u64(buf, 0x28, file, 'ELF header (e_shoff)'),
+    e_phoff: offset(0x20, 'e_phoff'),
+    e_shoff: offset(0x28, 'e_shoff'),
     e_flags: buf.readUInt32LE(0x30),
     e_ehsize: buf.readUInt16LE(0x34),
     e_phentsize: buf.readUInt16LE(0x36),
@@ -85,6 +90,8 @@ export function readHeader(src: ByteSource, file: string): ElfHeader {
     e_shentsize: buf.readUInt16LE(0x3a),
     e_shnum: buf.readUInt16LE(0x3c),
     e_shstrndx: buf.readUInt16LE(0x3e),
+    e_phoffRaw: buf.readBigUInt64LE(0x20),
+    e_shoffRaw: buf.readBigUInt64LE(0x28),
   };
 }
 

@@ -73,7 +73,7 @@ export class ElfFile {
 
   private constructor(src: ByteSource, readonly file: string, opts: ReadOptions) {
     this.buf = src.buf;
-    const h = readHeader(src, file);
+    const h = readHeader(src, file, opts);
     this.header = h;
     const t = readSectionTable(src, file, h, opts);
     this.shnum = t.shnum;

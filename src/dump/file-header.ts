@@ -42,8 +42,8 @@ export function printFileHeader(ctx: DumpContext): void {
     + `  Machine:                           ${machineName(h.e_machine)}\n`
     + `  Version:                           0x${h.e_version.toString(16)}\n`
     + `  Entry point address:               0x${h.e_entry.toString(16)}\n`
-    + `  Start of program headers:          ${h.e_phoff} (bytes into file)\n`
-    + `  Start of section headers:          ${h.e_shoff} (bytes into file)\n`
+    + `  Start of program headers:          ${BigInt.asIntN(64, h.e_phoffRaw)} (bytes into file)\n`
+    + `  Start of section headers:          ${BigInt.asIntN(64, h.e_shoffRaw)} (bytes into file)\n`
     + `  Flags:                             0x${h.e_flags.toString(16)}\n`
     + `  Size of this header:               ${h.e_ehsize} (bytes)\n`
     + `  Size of program headers:           ${h.e_phentsize} (bytes)\n`

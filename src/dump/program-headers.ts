@@ -34,7 +34,7 @@ export function printProgramHeaders(ctx: DumpContext, withFileHeader: boolean): 
   if (!withFileHeader) {
     out.w(`\nElf file type is ${fileTypeName(h.e_type, isPie(ctx))}\n`
       + `Entry point 0x${h.e_entry.toString(16)}\n`
-      + `There ${phnum === 1 ? 'is' : 'are'} ${phnum} program header${phnum === 1 ? '' : 's'}, starting at offset ${h.e_phoff}\n`);
+      + `There ${phnum === 1 ? 'is' : 'are'} ${phnum} program header${phnum === 1 ? '' : 's'}, starting at offset ${h.e_phoffRaw}\n`);
   }
   out.w('\nProgram Headers:\n');
   if (wide) out.w('  Type           Offset   VirtAddr           PhysAddr           FileSiz  MemSiz   Flg Align\n');

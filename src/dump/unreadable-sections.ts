@@ -29,7 +29,7 @@ export function reportUnreadableSections(ctx: DumpContext, asked: DumpOptions): 
   const why = elf.unreadableSections!;
   const count = elf.shnum;
   if (count !== 0 && asked.sectionHeaders && !asked.fileHeader) {
-    ctx.out.w(`There ${count === 1 ? 'is' : 'are'} ${count} section header${count === 1 ? '' : 's'}, starting at offset ${elf.header.e_shoff === 0 ? '0' : `0x${elf.header.e_shoff.toString(16)}`}:\n`);
+    ctx.out.w(`There ${count === 1 ? 'is' : 'are'} ${count} section header${count === 1 ? '' : 's'}, starting at offset ${elf.header.e_shoffRaw === 0n ? '0' : `0x${elf.header.e_shoffRaw.toString(16)}`}:\n`);
   }
   if (why.message !== undefined) {
     if (why.warning) session.warn(why.message);

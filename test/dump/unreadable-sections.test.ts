@@ -5,7 +5,8 @@
  * smaller than a header, a count with no offset, an offset with no count,
  * and a name table index beyond the sections. readelf reports each its way
  * and dumps what needs no sections; kelp must print the same bytes, messages
- * and exit status.
+ * and exit status. Also offsets no file reaches and a section name table
+ * outside the file.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +49,13 @@ test('section header tables readelf cannot load: its messages, then what needs n
     ['no-offset.so', edited(so, (b) => b.writeBigUInt64LE(0n, 0x28)), undefined],
     ['no-count.pie', edited(pie, (b) => b.writeUInt16LE(0, 0x3c)), /non-zero section header offset, but no section headers/],
     ['names-beyond.o', edited(obj, (b) => b.writeUInt16LE(4000, 0x3e)), undefined],
+    // Offsets no file reaches (-h prints them signed, as readelf does).
+    ['huge-shoff.o', edited(obj, (b) => b.writeBigUInt64LE(0xffffffffffffffffn, 0x28)), /Reading 1600 bytes extends past end of file for section headers/],
+    ['huge-phoff.o', edited(obj, (b) => b.writeBigUInt64LE(0x7fffffffffffffffn, 0x20)), /non-zero program header offset, but no program headers/],
+    ['names-outside.o', edited(obj, (b) => {
+      const at = Number(b.readBigUInt64LE(0x28)) + b.readUInt16LE(0x3e) * 64;
+      b.writeBigUInt64LE(BigInt(b.length), at + 0x18);
+    }), /Reading \d+ bytes extends past end of file for string table/],
   ];
   const problems: string[] = [];
   for (const [name, buf, expected] of cases) {
