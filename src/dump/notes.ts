@@ -54,11 +54,15 @@ function notesAt(ctx: DumpContext, offset: number, length: number, align: number
   if (section !== undefined) lines.push(`\nDisplaying notes found in: ${section}\n`);
   else lines.push(`\nDisplaying notes found at file offset 0x${hex(offset, 8)} with length 0x${hex(length, 8)}:\n`);
   lines.push('  Owner                Data size \tDescription\n');
-  const pad = (v: number): number => (v + align - 1) & ~(align - 1);
+  // In whole numbers: sizes near 2^32 must not wrap as 32-bit bit operations would.
+  const pad = (v: number): number => Math.ceil(v / align) * align;
   let o = 0;
   while (o < data.length) {
     const remaining = data.length - o;
-    if (remaining < 12) throw new DumpUnsupportedError(file, 'a truncated note');
+    if (remaining < 12) {
+      ctx.session.warn(`Corrupt note: only ${remaining} byte${remaining === 1 ? ' remains' : 's remain'}, not enough for a full note\n`);
+      break;
+    }
     const namesz = data.readUInt32LE(o);
     const descsz = data.readUInt32LE(o + 4);
     const type = data.readUInt32LE(o + 8);
@@ -66,9 +70,12 @@ function notesAt(ctx: DumpContext, offset: number, length: number, align: number
     // The descriptor and the next note start at the alignment after the name and after the descriptor.
     const descOff = pad(12 + namesz);
     const next = pad(descOff + descsz);
-    if (namesz > 0x7fffffff || descsz > 0x7fffffff || descOff - 12 < namesz || descOff - 12 > remaining - 12 || next - descOff < descsz
-      || next - descOff > remaining - 12 - (descOff - 12)) {
-      throw new DumpUnsupportedError(file, `a note with a bad name or descriptor size at offset 0x${(offset + o).toString(16)}`);
+    if (descOff - 12 < namesz || descOff - 12 > remaining - 12 || next - descOff < descsz || next - descOff > remaining - 12 - (descOff - 12)) {
+      // readelf stops reading the section's notes there (without failing).
+      const x = (v: number): string => (v === 0 ? '0' : `0x${v.toString(16)}`);
+      ctx.session.warn(`note with invalid namesz and/or descsz found at offset ${x(o)}\n`);
+      ctx.session.warn(` type: ${x(type)}, namesize: ${x(namesz)}, descsize: ${x(descsz)}, alignment: ${align}\n`);
+      break;
     }
     let nameEnd = nameAt;
     while (nameEnd < nameAt + namesz && data[nameEnd] !== 0) nameEnd++;

@@ -164,8 +164,9 @@ test('where readelf prints clean output for a mutated file, kelp prints the same
   // Files readelf complains about but still dumps: kelp gives its warnings and errors, in order, with its exit status
   // (117 of 136 differed before readelf's section and program header checks were reproduced; now none).
   expect(complainedDiffer).toEqual([]);
-  // ...and prints them rather than refusing (206 of the 1200 cases; a refusal here would be a regression).
-  expect(complainedSame).toBeGreaterThanOrEqual(206);
+  // ...and prints them rather than refusing: 474 of the 1200 cases (150 were dumped and 503 refused before readelf's
+  // handling of unreadable section tables, string tables, bad symbol indices and notes was reproduced; a refusal here is a regression).
+  expect(complainedSame).toBeGreaterThanOrEqual(474);
 }, 200_000);
 
 test('mutated archives: output, or one-line problems, never a crash', () => {
@@ -261,7 +262,9 @@ test('through the real CLI: one line `kelp: <file>: <problem>` and a non-zero ex
   expect(k.stdout.toString('latin1')).toBe(`\nFile: ${elf32}\n\nFile: ${be}\n`);
   expect(k.stderr).toBe(`kelp: Error: ${notElf}: Failed to read file's magic number\nkelp: ${elf32}: ELF header: 32-bit ELF (ELFCLASS32) is not supported\nkelp: ${be}: ELF header: big-endian ELF (ELFDATA2MSB) is not supported\n`);
   expect(problems).toEqual([]);
-  expect(refused).toBeGreaterThan(3);
+  // Most damaged files are now dumped as readelf dumps them; some still end non-zero (readelf's failures, kelp's refusals),
+  // and the three files above always do.
+  expect(refused).toBeGreaterThan(0);
 }, 120_000);
 
 test('GNU build attribute notes with flipped, zeroed and type-character bytes: kelp -n prints what readelf prints or refuses', () => {
