@@ -63,6 +63,11 @@ export class ElfFile {
   private readonly readelf: boolean;
   /** Parsed with `readelf`: the size of a section name table outside the file (there are then no names). */
   readonly unreadableNames: number | undefined;
+  /**
+   * Parsed with `readelf`: the program headers could not be read (there are then no segments); the error
+   * readelf gives each time it tries (an empty string where it gives none).
+   */
+  readonly unreadableSegments: string | undefined;
   /** Parsed with `readelf`: why the section header table could not be read (there are then no sections). */
   readonly unreadableSections: UnreadableSectionTable | undefined;
   /** The file's bytes (from an on-demand source, only what was asked for). */
@@ -83,7 +88,9 @@ export class ElfFile {
     const sections: SectionHeader[] = new Array(t.unreadable ? 0 : t.shnum);
     if (!t.unreadable) forEachSectionHeader(src, file, t, (x) => { sections[x.index] = { ...x }; }, true);
     this.sections = sections;
-    this.segments = readProgramHeaders(src, file, h, t.phnum);
+    const why = opts.readelf ? unreadableProgramHeaders(src.buf.length, h, t.phnum) : undefined;
+    this.unreadableSegments = why;
+    this.segments = why === undefined ? readProgramHeaders(src, file, h, t.phnum) : [];
     this.readelf = opts.readelf === true;
     if (t.shstrndx !== 0 && !t.unreadable) {
       const s = this.sections[t.shstrndx];
@@ -243,6 +250,18 @@ export class ElfFile {
     }
     return readNotes(this.buf.subarray(offset, offset + size), this.file, what, offset, align);
   }
+}
+
+/** Why readelf cannot read the program headers, if it cannot (readelf's get_program_headers). */
+function unreadableProgramHeaders(size: number, h: ElfHeader, phnum: number): string | undefined {
+  if (phnum === 0) return undefined;
+  if (phnum * PHDR_SIZE >= size) return `Too many program headers - 0x${phnum.toString(16)} - the file is not that big\n`;
+  if (h.e_phentsize === 0) return '';
+  if (h.e_phentsize < PHDR_SIZE) return 'The e_phentsize field in the ELF header is less than the size of an ELF program header\n';
+  if (h.e_phentsize === PHDR_SIZE && (h.e_phoff > size || phnum > (size - h.e_phoff) / PHDR_SIZE)) {
+    return `Reading ${phnum * PHDR_SIZE} bytes extends past end of file for program headers\n`;
+  }
+  return undefined;
 }
 
 function readProgramHeaders(src: ByteSource, file: string, h: ElfHeader, phnum: number): ProgramHeader[] {

@@ -3,6 +3,7 @@ import type { DumpContext } from './context.js';
 import { DumpUnsupportedError, fileTypeName, machineName, osabiName, isX86_64 } from './names.js';
 import { hex } from './format.js';
 import { isPie } from './dynamic.js';
+import { programHeadersUnreadable } from './segment-checks.js';
 
 export function printFileHeader(ctx: DumpContext): void {
   const { elf, file } = ctx;
@@ -14,6 +15,8 @@ export function printFileHeader(ctx: DumpContext): void {
     throw new DumpUnsupportedError(file, `e_flags 0x${h.e_flags.toString(16)} of machine ${h.e_machine}`);
   }
   // Section 0 (what readelf read of it, when the table as a whole could not be read) holds extended numbering.
+  // The file type of an ET_DYN file depends on its dynamic segment: readelf tries to read the program headers.
+  if (h.e_type === 3) programHeadersUnreadable(ctx);
   const s0 = elf.sections.length > 0 ? elf.sections[0] : elf.unreadableSections?.first;
   let phnum = String(h.e_phnum);
   if (s0 && h.e_phnum === 0xffff && s0.sh_info !== 0) phnum += ` (${s0.sh_info})`;

@@ -5,6 +5,7 @@
  * other owners (Linux notes in .ko files, Go build ids).
  */
 import type { DumpContext } from './context.js';
+import { programHeadersUnreadable } from './segment-checks.js';
 import { DumpUnsupportedError } from './names.js';
 import { fmtSymbol, hex } from './format.js';
 import { buildAttributeDescription, buildAttributeName, isBuildAttributeNote } from './build-attributes.js';
@@ -28,6 +29,8 @@ export function printNotes(ctx: DumpContext): void {
     notesAt(ctx, s.sh_offset, s.sh_size, s.sh_addralign, ctx.sectionName(s), s.index);
   }
   if (n > 0) return;
+  // No note sections: readelf looks in the PT_NOTE segments (and says so when it cannot read the program headers).
+  if (programHeadersUnreadable(ctx)) return;
   for (const p of elf.segments) {
     if (p.p_type !== PT_NOTE) continue;
     if (p.p_filesz === 0n) {

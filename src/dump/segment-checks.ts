@@ -6,16 +6,33 @@
  * dynamic segment (more than one, no .dynamic section in it, past the end
  * of the file, and with -L, not the same as the .dynamic section).
  */
-import { PT_DYNAMIC, PT_LOAD, PT_PHDR, SHT_NOBITS } from '../../elf/constants.js';
+import { ET_DYN, PT_DYNAMIC, PT_LOAD, PT_PHDR, SHT_NOBITS } from '../../elf/constants.js';
 import type { ProgramHeader } from '../../elf/reader.js';
 import type { DumpContext } from './context.js';
 
 const EM_PARISC = 15;
 const M64 = (1n << 64n) - 1n;
 
+/**
+ * readelf's attempt to read program headers it cannot read: its error (each
+ * attempt gives it again) and true; false when the headers were read.
+ */
+export function programHeadersUnreadable(ctx: DumpContext): boolean {
+  const why = ctx.elf.unreadableSegments;
+  if (why === undefined) return false;
+  if (why !== '') ctx.session.error(why);
+  return true;
+}
+
 export function checkProgramHeaders(ctx: DumpContext): void {
   const { elf, session } = ctx;
   const segs = elf.segments;
+  if (elf.unreadableSegments !== undefined) {
+    // -l without -h first names the file type, which for ET_DYN looks for the dynamic segment (a first attempt).
+    if (ctx.opts.programHeaders && !ctx.opts.fileHeader && elf.header.e_type === ET_DYN) programHeadersUnreadable(ctx);
+    programHeadersUnreadable(ctx);
+    return;
+  }
   if (segs.length === 0) {
     if (elf.header.e_phoff !== 0) session.warn('possibly corrupt ELF header - it has a non-zero program header offset, but no program headers\n');
     return;

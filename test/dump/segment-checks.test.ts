@@ -5,7 +5,9 @@
  * offset with no headers, a LOAD segment with more file than memory, a PHDR
  * segment after a LOAD or outside every LOAD, two dynamic segments, a dynamic
  * segment no .dynamic section names (readelf then reads the segment), a
- * .dynamic section past the end of the file, and -L's mismatch between them.
+ * .dynamic section past the end of the file, and -L's mismatch between them;
+ * and program headers readelf cannot read at all (too many for the file, an
+ * entry size of 0 or below a header's, the table past the end).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,15 +21,15 @@ const tmp = makeTmpDir('dump-segment-checks');
 afterAll(() => tmp.cleanup());
 
 let pre: PrereqStatus;
+let obj: Buffer;
+let cxx: Buffer;
 let pie: Buffer;
 let so: Buffer;
 
 beforeAll(async () => {
   pre = await ensureDebianPackages(['binutils', 'gcc', 'g++', 'libc6-dev']);
   if (!pre.ok) return;
-  const files = buildSmallCorpus(tmp.dir);
-  pie = readFileSync(files[2]);
-  so = readFileSync(files[3]);
+  [obj, cxx, pie, so] = buildSmallCorpus(tmp.dir).map((f) => readFileSync(f));
 }, 120_000);
 
 const PT_LOAD = 1;
@@ -98,4 +100,30 @@ test('-L: a .dynamic section that is not the dynamic segment', () => {
   }
   expect(problems).toEqual([]);
   expect(readelf(['-L', '-h'], [file]).stderr).toMatch(/the \.dynamic section is not the same as the dynamic segment/);
+});
+
+test('program headers readelf cannot read: its error at each attempt (file type, segments, notes), the rest dumped', () => {
+  if (skipUnlessReady(pre)) return;
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['too-many.o', edited(obj, (b) => b.writeUInt16LE(0x9000, 0x38)), /Too many program headers - 0x9000 - the file is not that big/],
+    ['too-many-no-notes.o', edited(cxx, (b) => b.writeUInt16LE(0x9000, 0x38)), /Too many program headers - 0x9000/],
+    ['too-many.so', edited(so, (b) => b.writeUInt16LE(0xfff0, 0x38)), /Too many program headers - 0xfff0/],
+    ['phentsize-zero.pie', edited(pie, (b) => b.writeUInt16LE(0, 0x36)), /^$/],
+    ['phentsize-short.pie', edited(pie, (b) => b.writeUInt16LE(32, 0x36)), /e_phentsize field in the ELF header is less than the size of an ELF program header/],
+    ['phoff-past-end.so', edited(so, (b) => b.writeBigUInt64LE(BigInt(b.length - 100), 0x20)), /Reading \d+ bytes extends past end of file for program headers/],
+  ];
+  const problems: string[] = [];
+  for (const [name, buf, expected] of cases) {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, buf);
+    let messages = '';
+    for (const args of [['-h'], ['-l'], ['-lW'], ['-n'], ['-e'], ['-S', '-s', '-r'], ['-hln'], ['-d']]) {
+      const r = readelf(args, [file], { ...process.env, LC_ALL: 'C' });
+      messages += r.stderr;
+      const d = differenceAll(r, kelpInProcess(args, [file], { utf8: false }), `${name}: readelf ${args.join(' ')}`);
+      if (d) problems.push(d);
+    }
+    if (!expected.test(messages)) problems.push(`${name}: readelf said ${JSON.stringify(messages)}`);
+  }
+  expect(problems).toEqual([]);
 });
