@@ -204,7 +204,7 @@ export class ElfFile {
     }
     if (s.sh_entsize !== SYM_SIZE) throw new ElfFormatError(this.file, `symbol table (section ${index})`, `sh_entsize is ${s.sh_entsize}, expected ${SYM_SIZE}`, s.headerOffset);
     this.sectionData(s);
-    if (s.sh_link === index) throw new ElfFormatError(this.file, `symbol table (section ${index})`, 'sh_link points at itself', s.headerOffset);
+    if (s.sh_link === index && !this.readelf) throw new ElfFormatError(this.file, `symbol table (section ${index})`, 'sh_link points at itself', s.headerOffset);
     const strings = this.stringTable(s.sh_link, `string table of symbol table ${index}`);
     let shndx: Buffer | undefined;
     for (const x of this.sections) {
