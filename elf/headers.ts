@@ -107,6 +107,8 @@ export interface SectionTable {
   readonly phnum: number;
   /** Read with `readelf`: why the table cannot be read (it then has no sections). */
   readonly unreadable?: UnreadableSectionTable;
+  /** Read with `readelf`: e_shentsize is above a header's size (readelf warns, and reads headers 64 bytes apart all the same). */
+  readonly largeEntries?: boolean;
 }
 
 /**
@@ -153,16 +155,20 @@ export function readSectionTable(src: ByteSource, file: string, h: ElfHeader, op
       if (phnum === PN_XNUM && first.sh_info !== 0) phnum = first.sh_info;
       if (shstrndx >= shnum) shstrndx = 0;
     }
-    const unreadable = (why: Omit<UnreadableSectionTable, 'first'>): SectionTable => ({ shoff, shnum, shstrndx: first ? shstrndx : 0, phnum, unreadable: { ...why, first } });
+    const largeEntries = h.e_shentsize > SHDR_SIZE && shnum !== 0 && shoff !== 0;
+    const unreadable = (why: Omit<UnreadableSectionTable, 'first'>): SectionTable => ({ shoff, shnum, shstrndx: first ? shstrndx : 0, phnum, unreadable: { ...why, first }, largeEntries });
     if (shnum === 0) {
       if (shoff !== 0) return unreadable({ message: 'possibly corrupt ELF file header - it has a non-zero section header offset, but no section headers\n', warning: true });
       return { shoff, shnum: 0, shstrndx: 0, phnum };
     }
     if (h.e_shentsize === 0 || shoff === 0) return unreadable({});
     if (h.e_shentsize < SHDR_SIZE) return unreadable({ message: 'The e_shentsize field in the ELF header is less than the size of an ELF section header\n' });
-    if (h.e_shentsize === SHDR_SIZE && !fits(shnum)) {
-      return unreadable({ message: `Reading ${BigInt(shnum) * BigInt(SHDR_SIZE)} bytes extends past end of file for section headers\n` });
+    // The table is read as e_shentsize * count bytes.
+    const bytes = BigInt(shnum) * BigInt(h.e_shentsize);
+    if (BigInt(shoff) > BigInt(buf.length) || bytes > BigInt(buf.length - Math.min(shoff, buf.length))) {
+      return unreadable({ message: `Reading ${bytes} bytes extends past end of file for section headers\n` });
     }
+    if (largeEntries) return { shoff, shnum, shstrndx, phnum, largeEntries };
   }
   if (shoff !== 0) {
     if (h.e_shentsize !== SHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `e_shentsize is ${h.e_shentsize}, expected ${SHDR_SIZE}`, 0x3a);

@@ -68,6 +68,8 @@ export class ElfFile {
    * readelf gives each time it tries (an empty string where it gives none).
    */
   readonly unreadableSegments: string | undefined;
+  /** Parsed with `readelf`: e_shentsize is above a header's size (the headers were read 64 bytes apart, as readelf reads them). */
+  readonly largeSectionEntries: boolean;
   /** Parsed with `readelf`: why the section header table could not be read (there are then no sections). */
   readonly unreadableSections: UnreadableSectionTable | undefined;
   /** The file's bytes (from an on-demand source, only what was asked for). */
@@ -85,6 +87,7 @@ export class ElfFile {
     this.shstrndx = t.shstrndx;
     this.phnum = t.phnum;
     this.unreadableSections = t.unreadable;
+    this.largeSectionEntries = t.largeEntries === true;
     const sections: SectionHeader[] = new Array(t.unreadable ? 0 : t.shnum);
     if (!t.unreadable) forEachSectionHeader(src, file, t, (x) => { sections[x.index] = { ...x }; }, true);
     this.sections = sections;

@@ -39,6 +39,7 @@ function expectedEntsize(type: number): number | undefined {
 export function checkSectionHeaders(ctx: DumpContext): void {
   const { elf, session } = ctx;
   const num = elf.sections.length;
+  if (elf.largeSectionEntries) session.warn('The e_shentsize field in the ELF header is larger than the size of an ELF section header\n');
   for (const s of elf.sections) {
     if (s.sh_link > num) session.warn(`Section ${s.index} has an out of range sh_link value of ${s.sh_link}\n`);
     if ((s.sh_flags & SHF_INFO_LINK) !== 0 && s.sh_info > num) session.warn(`Section ${s.index} has an out of range sh_info value of ${s.sh_info}\n`);

@@ -31,6 +31,7 @@ export function reportUnreadableSections(ctx: DumpContext, asked: DumpOptions): 
   if (count !== 0 && asked.sectionHeaders && !asked.fileHeader) {
     ctx.out.w(`There ${count === 1 ? 'is' : 'are'} ${count} section header${count === 1 ? '' : 's'}, starting at offset ${elf.header.e_shoffRaw === 0n ? '0' : `0x${elf.header.e_shoffRaw.toString(16)}`}:\n`);
   }
+  if (elf.largeSectionEntries) session.warn('The e_shentsize field in the ELF header is larger than the size of an ELF section header\n');
   if (why.message !== undefined) {
     if (why.warning) session.warn(why.message);
     else session.error(why.message);

@@ -49,6 +49,12 @@ test('section header tables readelf cannot load: its messages, then what needs n
     ['no-offset.so', edited(so, (b) => b.writeBigUInt64LE(0n, 0x28)), undefined],
     ['no-count.pie', edited(pie, (b) => b.writeUInt16LE(0, 0x3c)), /non-zero section header offset, but no section headers/],
     ['names-beyond.o', edited(obj, (b) => b.writeUInt16LE(4000, 0x3e)), undefined],
+    // Entries larger than a header: readelf warns, needs e_shentsize * count bytes, and reads headers 64 bytes apart.
+    ['large-entries.o', edited(obj, (b) => b.writeUInt16LE(80, 0x3a)), /larger than the size of an ELF section header\n.*Reading 2000 bytes extends past end of file/s],
+    ['large-entries-fit.o', edited(obj, (b) => {
+      b.writeUInt16LE(65, 0x3a);
+      b.writeUInt16LE(b.readUInt16LE(0x3c) - 1, 0x3c);
+    }), /larger than the size of an ELF section header/],
     // Offsets no file reaches (-h prints them signed, as readelf does).
     ['huge-shoff.o', edited(obj, (b) => b.writeBigUInt64LE(0xffffffffffffffffn, 0x28)), /Reading 1600 bytes extends past end of file for section headers/],
     ['huge-phoff.o', edited(obj, (b) => b.writeBigUInt64LE(0x7fffffffffffffffn, 0x20)), /non-zero program header offset, but no program headers/],
