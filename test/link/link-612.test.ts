@@ -8,15 +8,13 @@ import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ElfObject } from '../../elf/model.js';
-import { AptState } from '../../src/kernel/apt.js';
-import { listReleases } from '../../src/kernel/releases.js';
 import { chooseToolchain, makeInvocation, withToolchain } from '../../src/kernel/toolchain.js';
 import { cacheRoot } from '../../src/target/cache.js';
 import { fetchTarget, type TargetInfo } from '../../src/target/fetch.js';
 import { BUILD_ROOT_PACKAGES } from '../../src/target/packages.js';
 import { KELP_BIN, REPO_ROOT } from '../support/paths.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
-import { targetPackages } from '../support/target.js';
+import { targetPackages, trixieRelease } from '../support/target.js';
 import { makeTmpDir } from '../support/tmp.js';
 
 let pre: PrereqStatus;
@@ -27,13 +25,7 @@ afterAll(() => tmp.cleanup());
 beforeAll(async () => {
   pre = await ensureDebianPackages([...targetPackages(), ...BUILD_ROOT_PACKAGES]);
   if (!pre.ok) return;
-  let release = process.env.KELP_TEST_TRIXIE_RELEASE;
-  if (release === undefined || release === '') {
-    const row = (await listReleases(new AptState(cacheRoot()))).find((r) => r.codename === 'trixie' && r.flavour === 'amd64' && r.headers && r.source);
-    if (row === undefined) throw new Error('kelp target list shows no trixie 6.12 kernel with headers and source');
-    release = row.release;
-  }
-  target = await fetchTarget({ release });
+  target = await fetchTarget({ release: await trixieRelease() });
 }, 3_000_000);
 
 const kelp = (args: string[]) => execa(KELP_BIN, args, { reject: false, env: { LC_ALL: 'C' } });
