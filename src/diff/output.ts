@@ -247,14 +247,14 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     rela.entsize = 24;
     rela.align = 8;
     rela.relocations = [];
-    const copy = (j: number, offset: number, type: number, addend: bigint): void => {
+    const copy = (j: number, offset: number, type: number, addend: bigint, asWritten = true): void => {
       let symbol: ElfSymbol | null = null;
       const t = P.relSym[j];
       if (t) {
         const res = inc.resolutions.get(t) ?? inc.resolve(t, job.src, j);
         if (res.kind === 'self') {
           const d = defined.get(t);
-          if (d && d.bind === STB_LOCAL && d.type === STT_FUNC && d.section !== null && jumpField(job.out, type, offset)) {
+          if (asWritten && d && d.bind === STB_LOCAL && d.type === STT_FUNC && d.section !== null && jumpField(job.out, type, offset)) {
             // A jump to a local function (a .cold part, a static function's tail call) is written against the
             // section symbol, as the assembler writes it: objtool (run again on a 6.12 module's link) takes a
             // jump relocated against a function symbol for a sibling call, validates a .cold part apart from its
@@ -282,7 +282,7 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     };
     job.rels.forEach((j, n) => copy(j, job.offsets[n], P.relType[j], P.addendExact(j)));
     for (const x of job.synth ?? []) {
-      if ('from' in x) copy(x.from, x.offset, x.type, x.addend);
+      if ('from' in x) copy(x.from, x.offset, x.type, x.addend, false);
       else rela.relocations.push({ offset: BigInt(x.offset), type: x.type, symbol: secsyms.get(placed.get(x.toSec)![0].out)!, addend: x.addend });
     }
     relaSections.push(rela);
