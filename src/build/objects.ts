@@ -8,6 +8,9 @@
  *    restored as soon as the patched objects are built;
  *  - out-of-tree: the module directory is copied and both builds run in the
  *    copy (the user's directory is never written).
+ *
+ * Then struct and union layout changes are refused with the compiled
+ * layouts of both builds (layout.ts).
  */
 import { activeToolchain } from '../kernel/toolchain.js';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
@@ -22,7 +25,8 @@ import type { TreeGuard } from './guard.js';
 import { makeFailure } from '../kernel/make.js';
 import { cmdFileOf, KELP_KCFLAGS, objectsIncluding, readCmdFile, runBuildMake, type CmdInfo } from './kbuild.js';
 import type { Validated } from './validate.js';
-import { affectedInTree, LARGE_SET, refuseLayoutChanges } from './affected.js';
+import { affectedInTree, LARGE_SET } from './affected.js';
+import { layoutProbe, layoutSuspects, refuseLayoutChanges } from './layout.js';
 
 /** The original and patched builds of the objects a patch affects. */
 export interface Objects {
@@ -48,6 +52,9 @@ export async function buildObjects(ctx: BuildContext, v: Validated): Promise<Obj
     }
   }
   ctx.checkInterrupt(v.tree);
+  // Types whose members the patch's text changes: refused when their compiled layout changed.
+  const suspects = layoutSuspects(v.applied, [...v.headers, ...v.patchedC]);
+  await refuseLayoutChanges(suspects, objects, ctx.progress, v.applied.changes[0]?.patch ?? v.tree);
   return objects;
 }
 
@@ -87,23 +94,25 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
   if (!(await preparedWithKelpFlags(tree))) {
     ctx.progress.say(`${tree} was prepared without kelp's KCFLAGS (${KELP_KCFLAGS}): kbuild redoes its prepare step once (scripts/mod, generated headers; no source file changes)`);
   }
-  ctx.progress.phase('build originals', `${objs.length} object(s)`);
-  if (objs.length > LARGE_SET) ctx.progress.say(`building ${objs.length} objects twice (original and patched); this takes a while`, true);
-  guard.protect(objs.flatMap((o) => [o, cmdFileOf(o)]));
   const compiler = activeToolchain()?.used ?? compilerVersion(compilerOf(v.config) ?? 'gcc');
   const keys = new Map<string, string>();
   const cached = new Set<string>();
-  for (const o of objs) {
-    const key = objectCacheKey({ object: o, source: objectSource(tree, o), config: v.config, compilerVersion: compiler, flags: KELP_KCFLAGS });
-    keys.set(o, key);
-    const hit = cache ? await cache.lookup(key, tree) : undefined;
-    if (hit !== undefined) {
-      await copyInto(hit, join(origDir, o));
-      cached.add(o);
+  guard.protect(objs.flatMap((o) => [o, cmdFileOf(o)]));
+  guard.protect(v.applied.after.keys());
+  /** Puts the originals of `list` into origDir: from the object cache, else built from the tree's sources. */
+  const buildOriginals = async (list: string[]): Promise<void> => {
+    for (const o of list) {
+      if (keys.has(o)) continue;
+      const key = objectCacheKey({ object: o, source: objectSource(tree, o), config: v.config, compilerVersion: compiler, flags: KELP_KCFLAGS });
+      keys.set(o, key);
+      const hit = cache ? await cache.lookup(key, tree) : undefined;
+      if (hit !== undefined) {
+        await copyInto(hit, join(origDir, o));
+        cached.add(o);
+      }
     }
-  }
-  const misses = objs.filter((o) => !cached.has(o));
-  if (misses.length > 0) {
+    const misses = list.filter((o) => !cached.has(o) && !existsSync(join(origDir, o)));
+    if (misses.length === 0) return;
     // Built afresh from the tree's sources (an object left in the tree is restored afterwards by the guard).
     for (const o of misses) guard.write(o, null);
     await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...misses], tree, `original objects (${misses.length > 20 ? `${misses.length} objects` : misses.join(', ')})`, (pid) => guard.noteGroup(pid), misses.length);
@@ -111,11 +120,29 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
       await copyInto(join(tree, o), join(origDir, o));
       if (cache) await cache.store(keys.get(o)!, join(tree, o), tree, o, readCmdFile(tree, o).deps);
     }
+  };
+
+  // A struct whose members the patch's text changes: one object that uses it is built both ways
+  // first, so that a real layout change is refused before every includer is built.
+  const suspects = layoutSuspects(v.applied, [...v.headers, ...v.patchedC]);
+  const probe = layoutProbe(tree, objs, suspects, v.patchedC);
+  if (probe !== undefined) {
+    ctx.progress.phase('layout probe', probe);
+    await buildOriginals([probe]);
+    for (const [p, content] of v.compiled) guard.write(p, content);
+    await make(ctx, v, [kcflags, probe], tree, `patched object ${probe}`, (pid) => guard.noteGroup(pid));
+    await copyInto(join(tree, probe), join(patchedDir, probe));
+    for (const p of v.compiled.keys()) guard.write(p, v.applied.before.get(p) ?? null);
+    await refuseLayoutChanges(suspects, { list: [probe], origDir, patchedDir }, ctx.progress, v.applied.changes[0]?.patch ?? tree, true);
+    ctx.checkInterrupt(tree);
   }
+
+  ctx.progress.phase('build originals', `${objs.length} object(s)`);
+  if (objs.length > LARGE_SET) ctx.progress.say(`building ${objs.length} objects twice (original and patched); this takes a while`, true);
+  await buildOriginals(objs);
   ctx.progress.note(`${objs.length} object(s), ${cached.size} from the cache`);
   ctx.checkInterrupt(tree);
 
-  guard.protect(v.applied.after.keys());
   for (const [p, content] of v.compiled) guard.write(p, content);
   ctx.progress.phase('build patched', `${objs.length} object(s)`);
   await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...objs], tree, 'patched objects', (pid) => guard.noteGroup(pid), objs.length);
@@ -132,7 +159,6 @@ async function buildOutOfTree(ctx: BuildContext, v: Validated): Promise<Objects>
   const mod = join(ctx.work, 'module');
   await fs.cp(v.tree, mod, { recursive: true, filter: (src) => !/\/\.git$/.test(src) });
   const args = ['-C', v.kdir, `M=${mod}`, `KCFLAGS=${KELP_KCFLAGS}`, `-j${ctx.jobs}`, 'modules'];
-  refuseLayoutChanges(v.applied, [...v.headers, ...v.patchedC]);
   ctx.progress.phase('build originals', 'the whole module');
   await make(ctx, v, args, mod, 'original module');
   const list = new Set(v.patchedC.map((p) => p.replace(/\.c$/, '.o')));
