@@ -137,11 +137,16 @@ export function describeLayoutChange(file: string, c: LayoutChange): string {
     + `existing ${c.type} objects in the running kernel keep the old layout, so a livepatch cannot change it (keep the layout and add state with shadow variables, klp_shadow_alloc)`;
 }
 
+/** A member declaration for a message: a nested definition's body shortened to `{ ... }`. */
+function brief(member: string): string {
+  return member.length <= 100 ? member : member.replace(/\{.*\}/s, '{ ... }');
+}
+
 /** What changed in the type's layout, e.g. "struct s changes layout (adds `int x`)". */
 export function layoutChangeReason(c: LayoutChange): string {
   const what = [
-    ...c.added.map((m) => `adds \`${m}\``),
-    ...c.removed.map((m) => `removes \`${m}\``),
+    ...c.added.map((m) => `adds \`${brief(m)}\``),
+    ...c.removed.map((m) => `removes \`${brief(m)}\``),
   ];
   return `${c.type} changes layout (${what.length > 0 ? what.join(', ') : 'members reordered'})`;
 }
