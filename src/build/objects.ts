@@ -9,13 +9,15 @@
  *  - out-of-tree: the module directory is copied and both builds run in the
  *    copy (the user's directory is never written).
  *
- * Then struct and union layout changes are refused with the compiled
- * layouts of both builds (layout.ts).
+ * In-tree, the includers of a patched header whose preprocessed source is
+ * unchanged are left out (preprocessed.ts). Struct and union layout changes
+ * are refused with the compiled layouts of both builds (layout.ts), first on
+ * one object that uses the type (the probe), then on all.
  */
 import { activeToolchain } from '../kernel/toolchain.js';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { KelpError } from '../errors.js';
+import { ExitCode, KelpError } from '../errors.js';
 import { kernelModuleName } from '../kmod/names.js';
 import { cacheRoot } from '../target/cache.js';
 import { compilerOf, preparedWithKelpFlags } from '../target/source.js';
@@ -27,6 +29,7 @@ import { cmdFileOf, KELP_KCFLAGS, objectsIncluding, readCmdFile, runBuildMake, t
 import type { Validated } from './validate.js';
 import { affectedInTree, LARGE_SET } from './affected.js';
 import { layoutProbe, layoutSuspects, refuseLayoutChanges } from './layout.js';
+import { unchangedWhenPreprocessed } from './preprocessed.js';
 
 /** The original and patched builds of the objects a patch affects. */
 export interface Objects {
@@ -85,7 +88,7 @@ async function make(ctx: BuildContext, v: Validated, args: string[], cwd: string
 async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): Promise<Objects> {
   const { tree } = v;
   const cache = ctx.options.useCache === false ? null : new ObjectCache(join(cacheRoot(ctx.options.cache), 'objects'));
-  const objs = await affectedInTree({
+  let objs = await affectedInTree({
     tree, applied: v.applied, patchedC: v.patchedC, headers: v.headers, progress: ctx.progress, kernelCache: cacheRoot(ctx.options.cache),
   });
   const origDir = join(ctx.work, 'orig');
@@ -135,6 +138,22 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
     for (const p of v.compiled.keys()) guard.write(p, v.applied.before.get(p) ?? null);
     await refuseLayoutChanges(suspects, { list: [probe], origDir, patchedDir }, ctx.progress, v.applied.changes[0]?.patch ?? tree, true);
     ctx.checkInterrupt(tree);
+  }
+
+  // Includers of a patched header whose preprocessed source is the same need no build.
+  const patchedObjs = new Set(v.patchedC.map((c) => c.replace(/\.c$/, '.o')));
+  const includers = v.headers.length === 0 ? [] : objs.filter((o) => !patchedObjs.has(o));
+  if (includers.length > 0) {
+    ctx.progress.phase('preprocess', `${includers.length} includer(s), before and after the patch`);
+    const same = await unchangedWhenPreprocessed(v, guard, includers, (targets, what) => make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...targets], tree, what, (pid) => guard.noteGroup(pid)));
+    ctx.checkInterrupt(tree);
+    if (same.size > 0) {
+      ctx.progress.say(`${same.size} of ${includers.length} includer(s) of ${v.headers.join(', ')} preprocess to the same source as before: not rebuilt`);
+      objs = objs.filter((o) => !same.has(o));
+    }
+    if (objs.length === 0) {
+      throw new KelpError(`changes nothing this kernel's configuration builds: the ${includers.length} configured includer(s) of ${v.headers.join(', ')} preprocess to the same source as before`, v.applied.changes[0]?.patch ?? tree, ExitCode.NoChange);
+    }
   }
 
   ctx.progress.phase('build originals', `${objs.length} object(s)`);
