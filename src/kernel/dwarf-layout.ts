@@ -3,7 +3,10 @@
  * object's DWARF (the kernel builds with -g) with pahole, then reduced to what
  * the layout is made of — each member's offset (bit offset for bit fields),
  * size and type, the nesting of anonymous members, explicit alignments and
- * the total size — with member names left out (a rename moves no data).
+ * the total size — with member names left out (a rename moves no data),
+ * typedefs resolved and embedded structs expanded (pahole --expand_types:
+ * `u32` and `unsigned int` are one type; an embedded struct that changes
+ * changes its container).
  *
  * DWARF has no trace of sparse's annotations (__rcu, __user, __iomem,
  * __percpu, __force expand to nothing, or to type attributes, for gcc), nor of
@@ -42,7 +45,8 @@ export function paholeLayout(text: string): string[] {
   if (first < 0) return out;
   out.push(lines[first]!.startsWith('union') || lines[first]!.startsWith('typedef union') ? 'union' : 'struct');
   for (const raw of lines.slice(first + 1)) {
-    const l = raw.trim();
+    // -E names the typedef a member's type came from in a comment before it: the resolved type decides.
+    const l = raw.replace(/\/\*\s*typedef\b[^*]*\*\/\s*/g, '').trim();
     if (l === '') continue;
     if (l.startsWith('/*')) {
       const size = /^\/\*\s*size:\s*(\d+)/.exec(l);
@@ -86,7 +90,7 @@ function paholeName(type: string): string {
 export function dwarfLayout(object: string, type: string): Promise<string[] | undefined> {
   const pahole = requireTool('pahole');
   return new Promise((resolvePromise, reject) => {
-    execFile(pahole, ['-F', 'dwarf', '-C', paholeName(type), object], { maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(pahole, ['-F', 'dwarf', '--expand_types', '-C', paholeName(type), object], { maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err && stdout === '') {
         if (/not found/.test(stderr)) resolvePromise(undefined);
         else reject(new Error(`pahole ${object}: ${stderr.trim() || err.message}`));

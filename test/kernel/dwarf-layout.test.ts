@@ -25,6 +25,9 @@ const PRELUDE = `
 #define __iomem
 #define __percpu
 #define __force
+typedef unsigned char u8;
+typedef unsigned int __u32;
+typedef __u32 u32;
 struct digest_info { int len; };
 struct list_head { struct list_head *next, *prev; };
 `;
@@ -62,12 +65,14 @@ async function same(before: string, after: string, type = 'struct ipe_bdev'): Pr
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-test('annotations, renames, qualifiers and a member under a disabled CONFIG option leave the compiled layout as it was', async () => {
+test('annotations, renames, qualifiers, typedefs of the same type and a member under a disabled CONFIG option leave the compiled layout as it was', async () => {
   if (skipUnlessReady(pre)) return;
   // security/ipe/eval.h between Debian's 6.12.107 and 6.12.117: `root_hash` became __rcu.
   expect(await same(BASE, BASE.replace('struct digest_info *root_hash', 'struct digest_info __rcu *root_hash'))).toBe(true);
   expect(await same(BASE, BASE.replace('char key[16]', 'char __iomem secret[16]').replace('void *ptr', 'const void __user *ptr'))).toBe(true);
   expect(await same(BASE, BASE.replace('struct list_head list;', 'struct list_head list;\n#ifdef CONFIG_NOT_SET\n\tint stats;\n#endif'))).toBe(true);
+  // A typedef of the same type (pahole --expand_types resolves it).
+  expect(await same(BASE, BASE.replace('unsigned int small:3, wide:5', 'u32 small:3, wide:5'))).toBe(true);
 });
 
 test('a member added or removed, a member that grows, and a member moved are a different compiled layout', async () => {
@@ -88,7 +93,7 @@ test('the layout read names offsets, sizes and types but no member names; a type
   expect(hasDwarf(o)).toBe(true);
   const l = await dwarfLayout(o, 'struct ipe_bdev');
   expect(l).toEqual([
-    'struct', '0 1 _Bool', '8 8 struct digest_info *', '16 16 struct list_head', '32:0 4 unsigned int :3', '32:3 4 unsigned int :5',
+    'struct', '0 1 _Bool', '8 8 struct digest_info *', 'struct list_head {', '16 8 struct list_head *', '24 8 struct list_head *', '16 16 }', '32:0 4 unsigned int :3', '32:3 4 unsigned int :5',
     'union {', '40 8 void *', '40 8 long int', '40 8 }', '48 16 char [16]', 'size 64', '}',
   ]);
   expect(await dwarfLayout(o, 'struct nowhere')).toBeUndefined();
