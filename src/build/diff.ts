@@ -17,6 +17,10 @@ import { kernelModuleName } from '../kmod/names.js';
 import type { BuildContext } from './context.js';
 import { runDiffs, type DiffJob, type DiffOutcome } from './diff-pool.js';
 import { kernelEntrySizes } from './entry-sizes.js';
+import { compilerVersion, ObjectCache } from './cache.js';
+import { activeToolchain } from '../kernel/toolchain.js';
+import { cacheRoot } from '../target/cache.js';
+import { compilerOf } from '../target/source.js';
 import { configValue } from '../kernel/config.js';
 import { findModuleFile, targetModulesDir } from '../kernel/module-tree.js';
 import type { Objects } from './objects.js';
@@ -60,7 +64,11 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
   }
   const moduleFiles = targetModuleFiles(ctx, v, objects, targetOf);
   // The special sections' entry sizes as the target kernel defines them.
-  const probe = await kernelEntrySizes(v.kdir, join(ctx.work, 'entry-sizes'), ctx.interrupts.children);
+  const probeCache = ctx.options.useCache === false ? undefined : {
+    cache: new ObjectCache(join(cacheRoot(ctx.options.cache), 'objects')), config: v.config,
+    compilerVersion: activeToolchain()?.used ?? compilerVersion(compilerOf(v.config) ?? 'gcc'),
+  };
+  const probe = await kernelEntrySizes(v.kdir, join(ctx.work, 'entry-sizes'), ctx.interrupts.children, probeCache);
   ctx.checkInterrupt(v.tree);
   if (probe.sizes === null) progress.say(`could not compile the entry-size probe against ${v.kdir} (${probe.why}); kelp diff checks its defaults against each section`);
   // Where the patches moved lines: a __LINE__ immediate may differ only that way.

@@ -4,12 +4,19 @@
  * `sizeof` of each entry structure (struct jump_entry is 16 bytes on 6.1,
  * 24 on kernels before relative jump labels; struct alt_instr 12, once 13).
  * kelp diff then splits those sections exactly, instead of guessing.
+ *
+ * The sizes are a fact of the target, so a probe once built is kept in the
+ * object cache (cache.ts), keyed by the probe's source, the kernel's .config,
+ * the compiler and the kdir, and valid only while every header kbuild listed
+ * for it still has the same content: a second build for the same kernel skips
+ * the probe's kbuild run (several seconds, most of it kbuild's own start-up).
  */
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { ElfObject } from '../../elf/model.js';
 import type { Children } from '../kernel/make.js';
-import { runBuildMake as runMake } from './kbuild.js';
+import { readCmdFile, runBuildMake as runMake } from './kbuild.js';
+import { objectCacheKey, type ObjectCache } from './cache.js';
 import { PROBED_SECTIONS, specialSection, type SpecialSection } from '../../rela/special-sections.js';
 
 const PROBE = PROBED_SECTIONS;
@@ -63,21 +70,63 @@ export function readProbe(obj: ElfObject): string[] {
   return out;
 }
 
+/** Where the probe comes from: a cache to look in and store to, with what keys it. */
+export interface ProbeCache {
+  cache: ObjectCache;
+  /** The kernel's .config text. */
+  config: string;
+  /** The compiler's version line. */
+  compilerVersion: string;
+}
+
+const PROBE_OBJECT = 'kelp_entry_sizes.o';
+
 /**
- * Compiles the probe against `kdir` in `dir` and returns the sizes as
- * `--entry-size` arguments; null (kelp diff keeps its defaults and checks
- * them against each section) when the probe does not build.
+ * Compiles the probe against `kdir` in `dir` (or takes it from `probeCache`)
+ * and returns the sizes as `--entry-size` arguments; null (kelp diff keeps its
+ * defaults and checks them against each section) when the probe does not
+ * build.
  */
-export async function kernelEntrySizes(kdir: string, dir: string, children: Children): Promise<{ sizes: string[] | null; why: string }> {
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(join(dir, 'Kbuild'), 'obj-m := kelp_entry_sizes.o\n');
-  await fs.writeFile(join(dir, 'kelp_entry_sizes.c'), probeSource());
-  const r = await runMake(['-C', kdir, `M=${dir}`, 'kelp_entry_sizes.o'], { cwd: dir, children });
-  const file = join(dir, 'kelp_entry_sizes.o');
-  if (r.exitCode !== 0) return { sizes: null, why: r.output.trim().split('\n').slice(-1)[0] ?? `make exited ${r.exitCode}` };
-  try {
-    return { sizes: readProbe(ElfObject.read(await fs.readFile(file), file)), why: '' };
-  } catch (e) {
-    return { sizes: null, why: (e as Error).message };
+export async function kernelEntrySizes(
+  kdir: string, dir: string, children: Children, probeCache?: ProbeCache,
+): Promise<{ sizes: string[] | null; why: string; cached: boolean }> {
+  const source = probeSource();
+  const key = probeCache === undefined ? null : objectCacheKey({
+    object: `${PROBE_OBJECT} in ${kdir}`, source, config: probeCache.config, compilerVersion: probeCache.compilerVersion, flags: '',
+  });
+  if (probeCache !== undefined && key !== null) {
+    const hit = await probeCache.cache.lookup(key, kdir);
+    if (hit !== undefined) {
+      try {
+        return { sizes: readProbe(ElfObject.read(await fs.readFile(hit), hit)), why: '', cached: true };
+      } catch {
+        // A damaged entry: build the probe again (and replace it).
+      }
+    }
   }
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(join(dir, 'Kbuild'), `obj-m := ${PROBE_OBJECT}\n`);
+  await fs.writeFile(join(dir, 'kelp_entry_sizes.c'), source);
+  const r = await runMake(['-C', kdir, `M=${dir}`, PROBE_OBJECT], { cwd: dir, children });
+  const file = join(dir, PROBE_OBJECT);
+  if (r.exitCode !== 0) return { sizes: null, why: r.output.trim().split('\n').slice(-1)[0] ?? `make exited ${r.exitCode}`, cached: false };
+  let sizes: string[];
+  try {
+    sizes = readProbe(ElfObject.read(await fs.readFile(file), file));
+  } catch (e) {
+    return { sizes: null, why: (e as Error).message, cached: false };
+  }
+  if (probeCache !== undefined && key !== null) {
+    // The headers it was built from (the probe's own source, in the work directory, is part of the key).
+    let deps: string[];
+    try {
+      deps = readCmdFile(dir, PROBE_OBJECT).deps
+        .map((d) => (isAbsolute(d) ? d : join(kdir, d)))
+        .filter((d) => relative(dir, d).startsWith('..'));
+    } catch {
+      deps = [];
+    }
+    if (deps.length > 0) await probeCache.cache.store(key, file, kdir, PROBE_OBJECT, deps);
+  }
+  return { sizes, why: '', cached: false };
 }

@@ -40,7 +40,7 @@ const build: Subcommand = {
       .argument('<patch...>', 'unified diffs (git diff, diff -Nupr), applied in order like patch -p1')
       .option('--release <release>', 'a Debian kernel release (uname -r, see kelp target list): its source, kdir, System.map and image are fetched and used; repeat it for a fleet build', collect, [])
       .option('--releases <file>', 'fleet build: the releases in FILE, one a line as uname -r prints it (# comments)')
-      .option('--all', 'fleet build: every release of kelp target list that has source')
+      .option('--all', 'fleet build: every Debian release of kelp target list that has source')
       .option('--suite <suite>', 'with --all: only this suite or codename (e.g. bookworm, trixie-security)')
       .option('--flavour <flavour>', 'with --all: only this flavour (amd64, cloud-amd64, rt-amd64)')
       .option('--patch-for <release=file>', 'fleet build: this release\'s own backport, instead of the PATCH list (repeatable)', collect, [])

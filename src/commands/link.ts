@@ -19,16 +19,21 @@ const link: Subcommand = {
       .option('--no-replace', 'do not set the atomic-replace flag (default: the patch replaces all earlier ones)')
       .option('--keep-build', 'keep the kbuild directory and print its path')
       .option('-v, --verbose', 'show kbuild\'s output')
+      .option('--skip-compiler-check', 'link even when the kernel\'s exact compiler (CONFIG_CC_VERSION_TEXT of KDIR/.config) is neither on the host nor in a build root')
       .action(async (inputs: string[], opts: {
         kdir: string; name: string; output: string; symbols?: string; symvers: string[];
-        replace: boolean; keepBuild?: boolean; verbose?: boolean;
+        replace: boolean; keepBuild?: boolean; verbose?: boolean; skipCompilerCheck?: boolean;
       }) => {
         const { linkModule } = await import('../link/index.js');
-        const r = await linkModule({
+        const { kdirToolchain } = await import('../link/toolchain.js');
+        const { withToolchain } = await import('../kernel/toolchain.js');
+        // The kernel's own compiler builds the module's tables, as in kelp build (the host's gcc, or the release's build root).
+        const toolchain = await kdirToolchain(opts.kdir, opts.symvers, opts.skipCompilerCheck === true, (l) => process.stderr.write(`kelp: ${l}\n`));
+        const r = await withToolchain(toolchain, () => linkModule({
           inputs, kdir: opts.kdir, name: opts.name, output: opts.output, replace: opts.replace,
           symbols: opts.symbols, symvers: opts.symvers, keepBuild: opts.keepBuild,
           log: opts.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
-        });
+        }));
         const c = r.conversion;
         process.stdout.write(`${r.output}: livepatch ${r.moduleName}, ${r.plan.objects.length} object(s), `
           + `${r.plan.objects.reduce((n, o) => n + o.functions.length, 0)} function(s), `

@@ -62,7 +62,7 @@ const target: Subcommand = {
     const cmd = program.command('target').summary('boot a Debian kernel under QEMU').description('the emulated x86-64 target: fetch a real Debian kernel, boot it under QEMU');
 
     cmd.command('list')
-      .description('every x86-64 Debian kernel release in bookworm, bookworm-security, bookworm-backports, trixie and trixie-security, newest first')
+      .description('every x86-64 Debian kernel release in bookworm, bookworm-security, bookworm-backports, trixie and trixie-security, newest first, then the kernels registered with kelp target add (suite "custom", by name)')
       .option('--cache <dir>', 'cache directory (default $KELP_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/kelp)')
       .option('--refresh', 'update kelp\'s package lists first')
       .option('--json', 'print the releases as JSON')
@@ -73,7 +73,12 @@ const target: Subcommand = {
         const apt = new AptState(cacheRoot(opts.cache));
         const say = (line: string) => process.stderr.write(`kelp: ${line}\n`);
         if (opts.refresh) await apt.update(say);
-        const list = await listReleases(apt, say);
+        const { registeredTargets, CUSTOM_SUITE } = await import('../target/custom.js');
+        // The kernels registered with kelp target add follow Debian's, as what --release takes (their name).
+        const list = [...await listReleases(apt, say), ...(await registeredTargets(opts.cache)).map(({ name, info }) => ({
+          release: name, flavour: info.flavour, version: info.release, suite: CUSTOM_SUITE, suites: [CUSTOM_SUITE],
+          codename: info.codename, headers: true, source: info.source !== undefined,
+        }))];
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
           return;

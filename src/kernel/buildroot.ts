@@ -83,10 +83,28 @@ export class BuildRoot {
   }
 
   /** The first line of `<cc> --version` inside the root. */
+  /**
+   * `cc --version`'s first line in the root. Kept in the root's directory
+   * with the state of the root's dpkg database: an installed or upgraded
+   * package changes it, and the next call asks the compiler again (starting
+   * the root takes seconds, once per build otherwise).
+   */
   async compilerText(cc: string): Promise<{ text: string } | { error: string }> {
+    const memo = join(this.dir, `compiler-${cc.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+    let state: string | null = null;
+    try {
+      const st = await fs.stat(join(this.root, 'var/lib/dpkg/status'));
+      state = `${st.size}:${st.mtimeMs}:${st.ino}`;
+      const m = JSON.parse(await fs.readFile(memo, 'utf8')) as { state: string; text: string };
+      if (m.state === state && typeof m.text === 'string' && m.text !== '') return { text: m.text };
+    } catch {
+      // No record yet (or no dpkg database): ask the compiler.
+    }
     const r = await execa(requireTool('unshare'), this.wrap([cc, '--version'], '/', []).slice(1), { reject: false, stdin: 'ignore', all: true });
-    if (r.exitCode === 0) return { text: r.stdout.split('\n')[0]!.trim() };
-    return { error: (r.all ?? '').trim().split('\n').pop() || `exit ${r.exitCode}` };
+    if (r.exitCode !== 0) return { error: (r.all ?? '').trim().split('\n').pop() || `exit ${r.exitCode}` };
+    const text = r.stdout.split('\n')[0]!.trim();
+    if (state !== null) await writeFileAtomic(memo, `${JSON.stringify({ state, text })}\n`).catch(() => {});
+    return { text };
   }
 
   /**

@@ -56,6 +56,23 @@ export function registeredTarget(name: string, cache?: string): TargetInfo | und
   }
 }
 
+/** Every registered kernel, by name (sorted), for `kelp target list`. */
+export async function registeredTargets(cache?: string): Promise<{ name: string; info: TargetInfo }[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(join(cacheRoot(cache), 'targets'));
+  } catch {
+    return [];
+  }
+  const out: { name: string; info: TargetInfo }[] = [];
+  for (const name of names.sort()) {
+    if (!NAME.test(name)) continue; // a staging directory of an add in progress
+    const info = registeredTarget(name, cache);
+    if (info !== undefined) out.push({ name, info });
+  }
+  return out;
+}
+
 function requireDir(path: string, what: string): string {
   const p = resolve(path);
   let st;

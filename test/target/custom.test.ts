@@ -59,6 +59,21 @@ describe('kelp target add', () => {
     }
   });
 
+  test('a registered kernel is listed by name and "fetched" as it is', () => {
+    if (skipUnlessReady(pre)) return;
+    const list = kelp(['target', 'list', '--json']);
+    expect(list.status).toBe(0);
+    const rows = JSON.parse(list.stdout) as { release: string; version: string; suite: string; headers: boolean; source: boolean }[];
+    expect(rows.filter((r) => r.release === NAME)).toEqual([expect.objectContaining({ version: info.release, suite: 'custom', headers: true, source: true })]);
+    // Debian's releases come first, the registered ones after them.
+    const suites = rows.map((r) => (r.suite === 'custom' ? 'custom' : 'debian'));
+    expect(suites.join(' ')).toMatch(/^(debian )+(custom ?)+$/);
+    const fetched = kelp(['target', 'fetch', '--release', NAME, '--source', '--json']);
+    expect(fetched.status).toBe(0);
+    expect(JSON.parse(fetched.stdout)).toEqual(info);
+    expect(fetched.stderr).toMatch(/is a registered kernel \(kelp target add\).*nothing to fetch/);
+  });
+
   test('bad registrations: one line each, nothing registered', () => {
     if (skipUnlessReady(pre)) return;
     const cases: Array<[string[], RegExp]> = [
