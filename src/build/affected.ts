@@ -28,8 +28,8 @@ export interface AffectedInput {
   kernelCache: string | null;
 }
 
-/** The objects to build for an in-tree patch, sorted. */
-export async function affectedInTree(c: AffectedInput): Promise<string[]> {
+/** The objects to build for an in-tree patch, sorted, and the make target of each (the object's path unless another directory's Makefile builds it). */
+export async function affectedInTree(c: AffectedInput): Promise<{ objects: string[]; makeTarget: (o: string) => string }> {
   const aff = await affectedObjects(c.tree, c.patchedC, c.headers, c.kernelCache);
   const special = aff.notConfigured.filter((n) => n.special);
   if (special.length > 0) {
@@ -53,5 +53,5 @@ export async function affectedInTree(c: AffectedInput): Promise<string[]> {
     ];
     throw new KelpError(`changes nothing this kernel's configuration builds: ${what.join(', ')}`, c.applied.changes[0]?.patch, ExitCode.NoChange);
   }
-  return [...list].sort();
+  return { objects: [...list].sort(), makeTarget: (o) => aff.conf.objects.get(o)?.make ?? o };
 }

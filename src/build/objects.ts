@@ -88,9 +88,12 @@ async function make(ctx: BuildContext, v: Validated, args: string[], cwd: string
 async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): Promise<Objects> {
   const { tree } = v;
   const cache = ctx.options.useCache === false ? null : new ObjectCache(join(cacheRoot(ctx.options.cache), 'objects'));
-  let objs = await affectedInTree({
+  const affected = await affectedInTree({
     tree, applied: v.applied, patchedC: v.patchedC, headers: v.headers, progress: ctx.progress, kernelCache: cacheRoot(ctx.options.cache),
   });
+  let objs = affected.objects;
+  // What make is asked for: an object another directory's Makefile builds is named by that Makefile's path.
+  const targets = (list: string[]): string[] => list.map(affected.makeTarget);
   const origDir = join(ctx.work, 'orig');
   const patchedDir = join(ctx.work, 'patched');
   const kcflags = `KCFLAGS=${KELP_KCFLAGS}`;
@@ -118,7 +121,7 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
     if (misses.length === 0) return;
     // Built afresh from the tree's sources (an object left in the tree is restored afterwards by the guard).
     for (const o of misses) guard.write(o, null);
-    await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...misses], tree, `original objects (${misses.length > 20 ? `${misses.length} objects` : misses.join(', ')})`, (pid) => guard.noteGroup(pid), misses.length);
+    await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...targets(misses)], tree, `original objects (${misses.length > 20 ? `${misses.length} objects` : misses.join(', ')})`, (pid) => guard.noteGroup(pid), misses.length);
     for (const o of misses) {
       await copyInto(join(tree, o), join(origDir, o));
       if (cache) await cache.store(keys.get(o)!, join(tree, o), tree, o, readCmdFile(tree, o).deps);
@@ -133,7 +136,7 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
     ctx.progress.phase('layout probe', probe);
     await buildOriginals([probe]);
     for (const [p, content] of v.compiled) guard.write(p, content);
-    await make(ctx, v, [kcflags, probe], tree, `patched object ${probe}`, (pid) => guard.noteGroup(pid));
+    await make(ctx, v, [kcflags, ...targets([probe])], tree, `patched object ${probe}`, (pid) => guard.noteGroup(pid));
     await copyInto(join(tree, probe), join(patchedDir, probe));
     for (const p of v.compiled.keys()) guard.write(p, v.applied.before.get(p) ?? null);
     await refuseLayoutChanges(suspects, { list: [probe], origDir, patchedDir }, ctx.progress, v.applied.changes[0]?.patch ?? tree, true);
@@ -145,7 +148,7 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
   const includers = v.headers.length === 0 ? [] : objs.filter((o) => !patchedObjs.has(o));
   if (includers.length > 0) {
     ctx.progress.phase('preprocess', `${includers.length} includer(s), before and after the patch`);
-    const same = await unchangedWhenPreprocessed(v, guard, includers, (targets, what) => make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...targets], tree, what, (pid) => guard.noteGroup(pid)))
+    const same = await unchangedWhenPreprocessed(v, guard, includers, affected.makeTarget, (units, what) => make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...units], tree, what, (pid) => guard.noteGroup(pid)))
       .catch((e: unknown) => {
         // A unit kbuild cannot preprocess on its own: every includer is built, as without this step.
         if (!(e instanceof KelpError) || !/preprocessed includers failed/.test(e.message)) throw e;
@@ -170,7 +173,7 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
 
   for (const [p, content] of v.compiled) guard.write(p, content);
   ctx.progress.phase('build patched', `${objs.length} object(s)`);
-  await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...objs], tree, 'patched objects', (pid) => guard.noteGroup(pid), objs.length);
+  await make(ctx, v, [`-j${ctx.jobs}`, kcflags, ...targets(objs)], tree, 'patched objects', (pid) => guard.noteGroup(pid), objs.length);
   const info = new Map<string, CmdInfo>();
   for (const o of objs) {
     await copyInto(join(tree, o), join(patchedDir, o));

@@ -37,14 +37,14 @@ export function preprocessedDigest(text: string): string {
  * source) whose preprocessed source the patch does not change. The tree's
  * sources are as before the patch when it returns.
  */
-export async function unchangedWhenPreprocessed(v: Validated, guard: TreeGuard, candidates: readonly string[], make: MakeInTree): Promise<Set<string>> {
+export async function unchangedWhenPreprocessed(v: Validated, guard: TreeGuard, candidates: readonly string[], makeTarget: (o: string) => string, make: MakeInTree): Promise<Set<string>> {
   const units = candidates.filter((o) => existsSync(join(v.tree, o.replace(/\.o$/, '.c'))));
   if (units.length === 0) return new Set();
   const iOf = (o: string) => o.replace(/\.o$/, '.i');
   guard.protect(units.flatMap((o) => [iOf(o), cmdFileOf(iOf(o))]));
   const digests = async (state: string): Promise<Map<string, string>> => {
     for (const o of units) guard.write(iOf(o), null);
-    await make(units.map(iOf), `${state} preprocessed includers`);
+    await make(units.map((o) => iOf(makeTarget(o))), `${state} preprocessed includers`);
     return new Map(units.map((o) => [o, preprocessedDigest(readFileSync(join(v.tree, iOf(o)), 'latin1'))]));
   };
   const before = await digests('original');

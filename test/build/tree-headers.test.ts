@@ -58,7 +58,21 @@ test('the configured objects computed from the Makefiles name exactly the module
   expect(builtin.filter((d) => !vmlinuxDirs.has(d))).toEqual([]);
   expect(conf.objects.get('fs/ext4/inode.o')).toEqual({ object: 'fs/ext4/inode.o', target: 'ext4', lib: false });
   expect(conf.objects.get('kernel/sys.o')).toEqual({ object: 'kernel/sys.o', target: 'vmlinux', lib: false });
+  // amdgpu's Makefile builds amdkfd's files as ../amdkfd/*.o: that is the make target with amdgpu's flags.
+  expect(conf.objects.get('drivers/gpu/drm/amd/amdkfd/kfd_module.o')).toEqual({
+    object: 'drivers/gpu/drm/amd/amdkfd/kfd_module.o', target: 'amdgpu', lib: false, make: 'drivers/gpu/drm/amd/amdgpu/../amdkfd/kfd_module.o',
+  });
 }, 600_000);
+
+test('a file another directory\'s Makefile builds (amdkfd, built by amdgpu\'s) is compiled through that Makefile, with its flags and module', () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'amdkfd');
+  const r = unchanged('amdkfd', () => kelp(buildArgs(FIX('amdkfd-module-exit.patch'), out, ['--json'])));
+  expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr.slice(-3000) }).toEqual({ status: 0, stderr: '' });
+  const report = JSON.parse(r.stdout);
+  expect(report.targets).toEqual({ amdgpu: ['drivers/gpu/drm/amd/amdkfd/kfd_module.o'] });
+  expect(report.objects.find((o: { object: string }) => o.object === 'drivers/gpu/drm/amd/amdkfd/kfd_module.o').changedFunctions.map((f: { name: string }) => f.name)).toEqual(['kgd2kfd_exit']);
+}, 1_200_000);
 
 test('a header fix whose includers were never built: every configured includer is rebuilt, in two modules, and the changed functions are patched (verified in the VM)', () => {
   if (skipUnlessReady(pre)) return;
