@@ -50,6 +50,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   shellcheck: 'shellcheck',
   'systemd-analyze': 'systemd',
   setpriv: 'util-linux',
+  flock: 'util-linux',
   // the kelpctl Debian package (packaging/deb/build.sh) and its check
   help2man: 'help2man',
   lintian: 'lintian',

@@ -14,18 +14,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { AptState } from '../../src/kernel/apt.js';
-import { listReleases } from '../../src/kernel/releases.js';
-import { cacheRoot } from '../../src/target/cache.js';
 import { fetchTarget } from '../../src/target/fetch.js';
 import { KELP_BIN, REPO_ROOT } from '../support/paths.js';
+import { trixieRelease } from '../support/target.js';
 import { goal, median, timeProcess } from './measure.js';
 
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
-const list = await listReleases(new AptState(cacheRoot()));
-const row = list.find((r) => r.codename === 'trixie' && r.flavour === 'amd64' && r.headers && r.source);
-if (row === undefined) throw new Error('kelp target list shows no trixie 6.12 kernel with headers and source');
-const release = row.release;
+const release = await trixieRelease();
 let ok = true;
 
 if (process.env.KELP_BENCH_SKIP_COLD_FETCH !== '1') {

@@ -163,35 +163,6 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     expect(o.newFunctions).toEqual(['kelp_demo_post_patch']);
   }, 900_000);
 
-  test('kelp diff, then kelp link on its own with the trixie kdir: the tables compiled by gcc 14 in the root', async () => {
-    if (skipUnlessReady(pre)) return;
-    const dirs = { orig: join(tmp.dir, 'link-orig'), patched: join(tmp.dir, 'link-patched') };
-    await fs.cp(join(REPO_ROOT, 'test/fixtures/link/target-mod'), dirs.orig, { recursive: true });
-    await fs.cp(dirs.orig, dirs.patched, { recursive: true });
-    await fs.copyFile(join(REPO_ROOT, 'test/fixtures/link/target-mod-patched/b.c'), join(dirs.patched, 'b.c'));
-    const config = await fs.readFile(target.config, 'utf8');
-    const toolchain = await chooseToolchain({ config, configFile: target.config, codename: target.codename, cache: cacheRoot(), binds: [cacheRoot(), tmp.dir] });
-    for (const dir of Object.values(dirs)) {
-      const r = await withToolchain(toolchain, async () => {
-        const run = makeInvocation(['-C', target.kdir, `M=${dir}`, 'KCFLAGS=-ffunction-sections -fdata-sections', 'modules'], dir, { LC_ALL: 'C' });
-        return execa(run.file, run.args, { cwd: dir, env: run.env, extendEnv: run.file === 'make', reject: false, all: true });
-      });
-      expect([r.exitCode, (r.all ?? '').slice(-2000)]).toEqual([0, expect.any(String)]);
-    }
-    const diff = join(tmp.dir, 'link-diff.o');
-    const d = kelp(['diff', join(dirs.orig, 'b.o'), join(dirs.patched, 'b.o'), '--target', 'kelp_target_mod',
-      '--symbols', join(dirs.orig, 'kelp_target_mod.ko'), '--symvers', target.symvers, '-o', diff]);
-    expect([d.status, d.stderr]).toEqual([0, expect.stringContaining('changed function: kelp_target_show')]);
-    // The host has gcc 12 only: without the root, kbuild would fail to find x86_64-linux-gnu-gcc-14.
-    const ko = join(tmp.dir, 'kelp-link-612.ko');
-    const l = kelp(['link', diff, '--kdir', target.kdir, '--name', 'kelp-link-612', '-o', ko]);
-    expect([l.status, l.stderr]).toEqual([0, '']);
-    const comments = ElfObject.read(readFileSync(ko), ko).sections.find((x) => x.name === '.comment')!.data.toString('latin1').split('\0');
-    expect([...new Set(comments.filter((c) => c !== ''))]).toEqual([`GCC: ${target.compiler!.replace(/^\S+ /, '')}`]);
-    const check = kelp(['check', ko, '--release', target.release, '--modules', join(dirs.orig, 'kelp_target_mod.ko')]);
-    expect([check.status, check.stdout + check.stderr]).toEqual([0, expect.any(String)]);
-  }, 600_000);
-
   test('the vmlinux example (cmdline.patch) from the prepared 6.12 source', () => {
     if (skipUnlessReady(pre)) return;
     built.cmdline = build('cmdline', [join(REPO_ROOT, 'examples/vmlinux/cmdline.patch')]);

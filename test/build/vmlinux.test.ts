@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { guardDir } from '../../src/build/guard.js';
 import { findModuleFile } from '../../src/kernel/module-tree.js';
 import { cacheRoot } from '../../src/target/cache.js';
@@ -22,6 +22,8 @@ let pre: PrereqStatus;
 let target: TargetInfo;
 let tree: string;
 const tmp = makeTmpDir('build-vmlinux');
+/** The livepatches built here and proved together in one boot. */
+const built: Record<string, { ko: string; moduleName: string }> = {};
 const FIX = (name: string) => join(REPO_ROOT, 'test', 'build', 'fixtures', name);
 const CMDLINE_PATCH = join(REPO_ROOT, 'examples', 'vmlinux', 'cmdline.patch');
 /** The sources the patches here touch. */
@@ -100,34 +102,11 @@ test('an in-tree module patch (binfmt_misc): module found from kbuild\'s record,
   expect(report.verify.checksAfterDisable[0].output).toBe('enabled\n');
 }, 900_000);
 
-test('the binfmt_misc livepatch loaded before binfmt_misc itself: the kernel patches the module when it loads', async () => {
-  if (skipUnlessReady(pre)) return;
-  let ko = join(tmp.dir, 'module', 'livepatch-binfmt_misc.ko');
-  if (!existsSync(ko)) {
-    const out = join(tmp.dir, 'module-late');
-    const b = await unchanged('module-late', () => kelp(buildArgs(join(REPO_ROOT, 'examples', 'module', 'binfmt_misc.patch'), out)));
-    expect([b.status, lastLine(b.stderr)]).toEqual([0, expect.any(String)]);
-    ko = join(out, 'livepatch-binfmt_misc.ko');
-  }
-  const binfmt = findModuleFile(target.modules, 'binfmt_misc');
-  expect(binfmt).toBeDefined();
-  const r = await runOnTarget('build-module-late', {
-    kernel: target.kernel,
-    load: [ko, binfmt!],
-    check: ['mount -t binfmt_misc none /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/status', 'dmesg'],
-  });
-  expect([r.error, r.modules.map((m) => [m.name, m.loaded, m.error])]).toEqual([null, [['livepatch_binfmt_misc', true, null], ['binfmt_misc', true, null]]]);
-  expect(r.checks[0].output).toBe('enabled (livepatched by kelp)\n');
-  expect(r.checks[1].output).toMatch(/livepatch: applying patch 'livepatch_binfmt_misc' to loading module 'binfmt_misc'/);
-}, 300_000);
-
-test('two patches, vmlinux and a module: one livepatch with two klp_objects, both patched in the VM and both restored when disabled', async () => {
+test('two patches, vmlinux and a module: one livepatch with two klp_objects (proved in the shared boot below)', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'multi');
-  const binfmt = 'grep -q binfmt_misc /proc/mounts || mount -t binfmt_misc none /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/status';
   const r = await unchanged('multi', () => kelp(buildArgs(CMDLINE_PATCH, out, [
     join(REPO_ROOT, 'examples', 'module', 'binfmt_misc.patch'), '--name', 'livepatch-multi', '--json',
-    '--verify', '--check', 'cat /proc/cmdline', '--check', binfmt,
   ])));
   expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
   const report = JSON.parse(r.stdout);
@@ -136,12 +115,7 @@ test('two patches, vmlinux and a module: one livepatch with two klp_objects, bot
   const ko = readFileSync(join(out, 'livepatch-multi.ko'), 'latin1');
   expect(ko).toContain('.klp.rela.vmlinux.');
   expect(ko).toContain('.klp.rela.binfmt_misc.');
-  expect(outputs(report).before).toEqual([
-    expect.stringMatching(/ kelp_example=patched\n$/), 'enabled (livepatched by kelp)\n', '1\n',
-  ]);
-  expect(outputs(report).after).toEqual([
-    expect.not.stringMatching(/kelp_example/), 'enabled\n', 'disabled\n',
-  ]);
+  built.multi = { ko: join(out, 'livepatch-multi.ko'), moduleName: report.moduleName };
 }, 300_000);
 
 test('ext4: a fix adding lines changes only its function (#line directives keep the __LINE__ of the ~30 below it), a second one keeps its jump labels\' 16-byte entries with their keys, and both load in the VM after ext4\'s dependencies', async () => {
@@ -168,18 +142,16 @@ test('ext4: a fix adding lines changes only its function (#line directives keep 
   expect(outputs(report).after).toEqual(['\text4\n', 'disabled\n']);
 }, 300_000);
 
-test('new data, new per-cpu data and a new function with WARN_ON_ONCE: carried by the livepatch module, counting in the VM', async () => {
+test('new data, new per-cpu data and a new function with WARN_ON_ONCE: carried by the livepatch module (counting in the shared boot below)', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'new-data');
-  const r = await unchanged('new-data', () => kelp(buildArgs(FIX('new-data.patch'), out, ['--json', '--verify', '--check', 'cat /proc/cmdline', '--check', 'cat /proc/cmdline'])));
+  const r = await unchanged('new-data', () => kelp(buildArgs(FIX('new-data.patch'), out, ['--json'])));
   expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
   const report = JSON.parse(r.stdout);
   expect(report.objects[0].changedFunctions.map((f: { name: string }) => f.name)).toEqual(['cmdline_proc_show']);
   expect(report.objects[0].newFunctions).toEqual(['cmdline_note_read']);
   expect([...report.objects[0].newData].sort()).toEqual(['cmdline_reads', 'cmdline_reads_pcpu']);
-  const { before, after } = outputs(report);
-  expect(before).toEqual([expect.stringMatching(/ reads=1 pcpu=1\n$/), expect.stringMatching(/ reads=2 pcpu=2\n$/), '1\n']);
-  expect(after.slice(0, 2).every((o) => !o.includes('reads='))).toBe(true);
+  built['new-data'] = { ko: join(out, 'livepatch-new-data.ko'), moduleName: report.moduleName };
 }, 300_000);
 
 test('a syscall fix: SYSCALL_DEFINE\'s __do_sys_newuname has no __fentry__, so its callers are replaced; uname -m changes in the VM and comes back', async () => {
@@ -195,23 +167,17 @@ test('a syscall fix: SYSCALL_DEFINE\'s __do_sys_newuname has no __fentry__, so i
   expect(outputs(report).after).toEqual(['x86_64\n', 'disabled\n']);
 }, 300_000);
 
-test('kpatch\'s and klp-build\'s patch APIs: KPATCH_SYSCALL_DEFINE1 with KPATCH_PRINTK, then <linux/livepatch_helpers.h>\'s KLP_SYSCALL_DEFINE2 and a callback (6.1 has no such header), build unchanged and work in the VM', async () => {
+test('kpatch\'s and klp-build\'s patch APIs: KPATCH_SYSCALL_DEFINE1 with KPATCH_PRINTK, then <linux/livepatch_helpers.h>\'s KLP_SYSCALL_DEFINE2 and a callback (6.1 has no such header), build unchanged (and work in the shared boot below)', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'api');
-  const r = await unchanged('api', () => kelp(buildArgs(FIX('kpatch-syscall.patch'), out, [
-    FIX('klp-helpers.patch'), '--name', 'livepatch-api', '--json', '--verify',
-    '--check', 'uname -m', '--check', 'hostname test; hostname',
-    '--check', 'dmesg | grep -c "klp-style post-patch callback ran for vmlinux"',
-    '--check', 'dmesg | grep -q "kelp: newuname patched by a kpatch-style patch" && echo printed',
-  ])));
+  const r = await unchanged('api', () => kelp(buildArgs(FIX('kpatch-syscall.patch'), out, [FIX('klp-helpers.patch'), '--name', 'livepatch-api', '--json'])));
   expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
   const report = JSON.parse(r.stdout);
   const [obj] = report.objects;
   expect(obj.changedFunctions.map((f: { name: string }) => f.name).sort()).toEqual(['__ia32_sys_newuname', '__ia32_sys_sethostname', '__x64_sys_newuname', '__x64_sys_sethostname']);
   expect(obj.throughCallers).toEqual([{ name: '__do_sys_newuname', callers: ['__ia32_sys_newuname', '__x64_sys_newuname'] }]);
   expect(obj.newFunctions).toContain('kelp_klp_post_patch');
-  expect(outputs(report).before).toEqual(['kpatch\n', 'klp!\n', '1\n', 'printed\n', '1\n']);
-  expect(outputs(report).after).toEqual(['x86_64\n', 'test\n', '1\n', 'printed\n', 'disabled\n']);
+  built.api = { ko: join(out, 'livepatch-api.ko'), moduleName: report.moduleName };
 }, 600_000);
 
 test('a patch from another release applies as patch -p1 applies it (offset -7 lines, fuzz 1) with a warning saying where; --fuzz 0 refuses it', async () => {
@@ -235,9 +201,7 @@ test('a patch from another release applies as patch -p1 applies it (offset -7 li
 test('symbols across objects: a global variable and function new in fs/proc/cmdline.c, used by fs/proc/version.c, resolve inside the livepatch module', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'cross');
-  const r = await unchanged('cross', () => kelp(buildArgs(FIX('cross-object.patch'), out, [
-    '--json', '--verify', '--check', 'cat /proc/version', '--check', 'cat /proc/cmdline',
-  ])));
+  const r = await unchanged('cross', () => kelp(buildArgs(FIX('cross-object.patch'), out, ['--json'])));
   expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
   const report = JSON.parse(r.stdout);
   const byObject = Object.fromEntries(report.objects.map((o: { object: string }) => [o.object, o]));
@@ -249,10 +213,82 @@ test('symbols across objects: a global variable and function new in fs/proc/cmdl
   expect(syms).not.toMatch(/\.klp\.sym\.vmlinux\.kelp_proc/);
   expect(syms).toMatch(/ FUNC +GLOBAL +DEFAULT +\d+ kelp_proc_note$/m);
   expect(syms).toMatch(/ OBJECT +GLOBAL +DEFAULT +\d+ kelp_proc_reads$/m);
-  const { before } = outputs(report);
-  expect(before[0]).toMatch(/^Linux version .*\nkelp-note\n$/);
-  expect(before[1]).toMatch(/ reads=1\n$/);
+  built.cross = { ko: join(out, 'livepatch-cross-object.ko'), moduleName: report.moduleName };
 }, 600_000);
+
+test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then each livepatch above in turn loads, patches, and unpatches', async () => {
+  if (skipUnlessReady(pre)) return;
+  expect(Object.keys(built).sort()).toEqual(['api', 'cross', 'multi', 'new-data']);
+  let late = join(tmp.dir, 'module', 'livepatch-binfmt_misc.ko');
+  if (!existsSync(late)) {
+    const out = join(tmp.dir, 'module-late');
+    const b = await unchanged('module-late', () => kelp(buildArgs(join(REPO_ROOT, 'examples', 'module', 'binfmt_misc.patch'), out)));
+    expect([b.status, lastLine(b.stderr)]).toEqual([0, expect.any(String)]);
+    late = join(out, 'livepatch-binfmt_misc.ko');
+  }
+  const binfmtKo = findModuleFile(target.modules, 'binfmt_misc');
+  expect(binfmtKo).toBeDefined();
+  // kelp check, as --verify runs it before a boot.
+  for (const ko of [late, ...Object.values(built).map((b) => b.ko)]) {
+    const check = kelp(['check', ko, '--release', target.release, '--modules', target.modules]);
+    expect([ko, check.status, check.stdout + check.stderr]).toEqual([ko, 0, expect.any(String)]);
+  }
+  const status = 'grep -q binfmt_misc /proc/mounts || mount -t binfmt_misc none /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/status';
+  const cases: Array<{ name: string; check: string }> = [
+    { name: 'multi', check: `cat /proc/cmdline; ${status}` },
+    { name: 'new-data', check: 'cat /proc/cmdline; cat /proc/cmdline' },
+    {
+      name: 'api',
+      check: 'uname -m; hostname test; hostname; dmesg | grep -c "klp-style post-patch callback ran for vmlinux"; '
+        + 'dmesg | grep -q "kelp: newuname patched by a kpatch-style patch" && echo printed',
+    },
+    { name: 'cross', check: 'cat /proc/version; cat /proc/cmdline' },
+  ];
+  const load = (ko: string) => `kelpctl load /${basename(ko)} --timeout 120 >/tmp/l 2>&1 || { echo "load failed:"; cat /tmp/l; exit 1; }`;
+  const unload = (mod: string) => `kelpctl unload ${mod} --timeout 120 >/tmp/l 2>&1 || { echo "unload failed:"; cat /tmp/l; exit 1; }`;
+  // The module patch first, its module not loaded yet: the kernel patches binfmt_misc as it loads.
+  const lateScript = [
+    load(late),
+    `insmod /${basename(binfmtKo!)} || exit 1`,
+    `( ${status}; dmesg | grep -c "applying patch 'livepatch_binfmt_misc' to loading module 'binfmt_misc'" ) 2>&1`,
+    unload('livepatch_binfmt_misc'),
+  ].join('\n');
+  // Each case: its checks, the livepatch loaded (kelpctl waits for the transition), the checks, unloaded, the checks.
+  const script = (c: { name: string; check: string }) => [
+    `( ${c.check} ) 2>&1; echo @@`,
+    load(built[c.name]!.ko),
+    `( ${c.check} ) 2>&1; echo @@`,
+    unload(built[c.name]!.moduleName),
+    `( ${c.check} ) 2>&1`,
+  ].join('\n');
+  const boot = await runOnTarget('build-vmlinux-suite', {
+    kernel: target.kernel,
+    files: [late, binfmtKo!, ...cases.map((c) => built[c.name]!.ko)],
+    check: [lateScript, ...cases.map(script)],
+    timeout: 900,
+  });
+  expect(boot.error).toBeNull();
+  expect(boot.checks.map((c) => [c.exitCode, c.output])).toEqual(boot.checks.map((c) => [0, c.output]));
+  expect(boot.kernelMessages.filter((l) => /Oops|BUG:|WARNING:|general protection/.test(l))).toEqual([]);
+  expect(boot.checks[0]!.output).toBe('enabled (livepatched by kelp)\n1\n');
+  const out: Record<string, string[][]> = {};
+  cases.forEach((c, i) => { out[c.name] = boot.checks[i + 1]!.output.split('@@\n').map((x) => x.split('\n').slice(0, -1)); });
+
+  // Two klp_objects: vmlinux and binfmt_misc (loaded above) both patched, both restored.
+  expect(out.multi).toEqual([
+    [expect.not.stringMatching(/kelp_example/), 'enabled'],
+    [expect.stringMatching(/ kelp_example=patched$/), 'enabled (livepatched by kelp)'],
+    [expect.not.stringMatching(/kelp_example/), 'enabled'],
+  ]);
+  // New data and per-cpu data count from the livepatch module; gone once it is unloaded.
+  expect(out['new-data']![1]!.map((l) => / reads=\d+ pcpu=\d+$/.exec(l)?.[0])).toEqual([' reads=1 pcpu=1', ' reads=2 pcpu=2']);
+  expect([...out['new-data']![0]!, ...out['new-data']![2]!].some((l) => l.includes('reads='))).toBe(false);
+  // KPATCH_SYSCALL_DEFINE1 (uname), KLP_SYSCALL_DEFINE2 (sethostname), the callback and KPATCH_PRINTK.
+  expect(out.api).toEqual([['x86_64', 'test', '0'], ['kpatch', 'klp!', '1', 'printed'], ['x86_64', 'test', '1', 'printed']]);
+  // fs/proc/version.c calls the function fs/proc/cmdline.c adds, which counts in the variable it adds.
+  expect(out.cross![1]).toEqual([expect.stringMatching(/^Linux version /), 'kelp-note', expect.stringMatching(/ reads=1$/)]);
+  expect([...out.cross![0]!, ...out.cross![2]!].some((l) => l === 'kelp-note' || l.includes('reads='))).toBe(false);
+}, 1_200_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
   if (skipUnlessReady(pre)) return;

@@ -76,6 +76,7 @@ export const DYNAMIC: readonly Resolution[] = [
   { file: 'src/kernel/configured.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
   { file: 'src/target/source.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
   { file: 'test/build/trixie.test.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
+  { file: 'test/link/link-612.test.ts', expr: 'run.file', tools: ['make', 'unshare'], reason: 'makeInvocation (src/kernel/toolchain.ts): make, or unshare into the build root' },
   { file: 'src/kernel/buildroot.ts', expr: 'argv[0]!', tools: ['unshare'], reason: 'BuildRoot.wrap: unshare, then chroot inside the root' },
   { file: 'src/kernel/buildroot.ts', expr: 'mmdebstrap', tools: ['mmdebstrap'], reason: "mmdebstrap = requireTool('mmdebstrap') above it" },
   { file: 'src/kernel/toolchain.ts', expr: 'path', tools: ['gcc-12'], reason: "which(cc): the kernel's compiler on the host (bookworm: gcc-12; others only when installed)" },

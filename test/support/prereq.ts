@@ -54,8 +54,16 @@ export function missingDebianPackages(pkgs: readonly string[]): string[] {
   return pkgs.filter((p) => !installed.has(p.replace(/:.*$/, '')));
 }
 
+/**
+ * apt-get under one lock for all test processes: `npm test`'s two lanes (and
+ * their global setups) may install at the same moment, and a second
+ * `apt-get update` while one runs fails at once on apt's lists lock (dpkg's
+ * lock waits for DPkg::Lock::Timeout, the lists lock does not).
+ */
+const APT_LOCK = '/var/lock/kelp-test-apt.lock';
+
 function aptGet(args: string[]): { ok: boolean; output: string } {
-  const r = spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', ...args], {
+  const r = spawnSync('flock', ['-w', '1200', APT_LOCK, 'apt-get', '-o', 'DPkg::Lock::Timeout=600', ...args], {
     encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20 * 60_000,
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' },
   });
@@ -74,6 +82,7 @@ export async function ensureDebianPackages(pkgs: readonly string[]): Promise<Pre
   let detail = '';
   if (missing.length > 0 && isRoot()) {
     const install = ['install', '-y', '--no-install-recommends', ...missing];
+    // Another process may have installed them meanwhile; then install has nothing to do.
     let r = aptGet(install);
     if (!r.ok) {
       // Lists may be missing or stale on a fresh machine.

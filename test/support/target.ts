@@ -67,18 +67,19 @@ let trixie: Promise<TargetInfo> | undefined;
  * with gcc-14: the first run downloads the kernel, its source and the root).
  * $KELP_TEST_TRIXIE_RELEASE pins another release.
  */
+/** The newest trixie release with headers and source (or $KELP_TEST_TRIXIE_RELEASE), as kelp target list shows it. */
+export async function trixieRelease(): Promise<string> {
+  const release = process.env.KELP_TEST_TRIXIE_RELEASE;
+  if (release !== undefined && release !== '') return release;
+  const list = await listReleases(new AptState(cacheRoot()));
+  const row = list.find((r) => r.codename === 'trixie' && r.flavour === 'amd64' && r.headers && r.source);
+  if (row === undefined) throw new Error('kelp target list shows no trixie 6.12 kernel with headers and source');
+  return row.release;
+}
+
 export function getTrixieTarget(): Promise<TargetInfo> {
   if (trixie === undefined) {
-    trixie = (async () => {
-      let release = process.env.KELP_TEST_TRIXIE_RELEASE;
-      if (release === undefined || release === '') {
-        const list = await listReleases(new AptState(cacheRoot()));
-        const row = list.find((r) => r.codename === 'trixie' && r.flavour === 'amd64' && r.headers && r.source);
-        if (row === undefined) throw new Error('kelp target list shows no trixie 6.12 kernel with headers and source');
-        release = row.release;
-      }
-      return fetchTarget({ release, source: true });
-    })();
+    trixie = (async () => fetchTarget({ release: await trixieRelease(), source: true }))();
     trixie.catch(() => { trixie = undefined; });
   }
   return trixie;
