@@ -105,6 +105,8 @@ export const SHF_EXCLUDE = 0x80000000;
 
 // Section group flags
 export const GRP_COMDAT = 0x1;
+/** The size of one SHT_GROUP entry (a 32-bit word). */
+export const GRP_ENTRY_SIZE = 4;
 
 // Symbol binding, type, visibility
 export const STB_LOCAL = 0;

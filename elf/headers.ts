@@ -43,6 +43,9 @@ export interface ElfHeader {
   readonly e_shentsize: number;
   readonly e_shnum: number;
   readonly e_shstrndx: number;
+  /** e_phoff and e_shoff exactly (with `readelf`, an offset beyond 53 bits reads as one past any file above). */
+  readonly e_phoffRaw: bigint;
+  readonly e_shoffRaw: bigint;
 }
 
 /** An unsigned 64-bit field as a number, refusing values that do not fit 53 bits exactly. */
@@ -53,7 +56,7 @@ export function u64(buf: Buffer, off: number, file: string, what: string, at = o
 }
 
 /** The ELF64 little-endian file header (only ELF64 LSB files are accepted). */
-export function readHeader(src: ByteSource, file: string): ElfHeader {
+export function readHeader(src: ByteSource, file: string, opts: ReadOptions = {}): ElfHeader {
   src.need(0, EHDR_SIZE);
   const buf = src.buf;
   if (buf.length < 4 || buf[0] !== 0x7f || buf[1] !== 0x45 || buf[2] !== 0x4c || buf[3] !== 0x46) {
@@ -65,6 +68,8 @@ export function readHeader(src: ByteSource, file: string): ElfHeader {
   if (buf[EI_DATA] === ELFDATA2MSB) throw new ElfFormatError(file, 'ELF header', 'big-endian ELF (ELFDATA2MSB) is not supported');
   if (buf[EI_DATA] !== ELFDATA2LSB) throw new ElfFormatError(file, 'ELF header', `unknown data encoding ${buf[EI_DATA]}`, EI_DATA);
   if (buf.length < EHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `file is truncated (${buf.length} bytes, the header needs ${EHDR_SIZE})`, 0);
+  // No file is 2^53 bytes long: for readelf such an offset is only past the end.
+  const offset = (at: number, name: string): number => (opts.readelf && buf.readUInt32LE(at + 4) > 0x1fffff ? Number.MAX_SAFE_INTEGER : u64(buf, at, file, `ELF header (${name})`));
   return {
     e_ident: buf.subarray(0, EI_NIDENT),
     ei_class: buf[EI_CLASS],
@@ -76,8 +81,8 @@ export function readHeader(src: ByteSource, file: string): ElfHeader {
     e_machine: buf.readUInt16LE(0x12),
     e_version: buf.readUInt32LE(0x14),
     e_entry: buf.readBigUInt64LE(0x18),
-    e_phoff: u64(buf, 0x20, file, 'ELF header (e_phoff)'),
-    e_shoff: u64(buf, 0x28, file, 'ELF header (e_shoff)'),
+    e_phoff: offset(0x20, 'e_phoff'),
+    e_shoff: offset(0x28, 'e_shoff'),
     e_flags: buf.readUInt32LE(0x30),
     e_ehsize: buf.readUInt16LE(0x34),
     e_phentsize: buf.readUInt16LE(0x36),
@@ -85,6 +90,8 @@ export function readHeader(src: ByteSource, file: string): ElfHeader {
     e_shentsize: buf.readUInt16LE(0x3a),
     e_shnum: buf.readUInt16LE(0x3c),
     e_shstrndx: buf.readUInt16LE(0x3e),
+    e_phoffRaw: buf.readBigUInt64LE(0x20),
+    e_shoffRaw: buf.readBigUInt64LE(0x28),
   };
 }
 
@@ -98,6 +105,28 @@ export interface SectionTable {
   readonly shstrndx: number;
   /** The number of program headers. */
   readonly phnum: number;
+  /** Read with `readelf`: why the table cannot be read (it then has no sections). */
+  readonly unreadable?: UnreadableSectionTable;
+  /** Read with `readelf`: e_shentsize is above a header's size (readelf warns, and reads headers 64 bytes apart all the same). */
+  readonly largeEntries?: boolean;
+}
+
+/**
+ * A section header table readelf cannot load: it goes on without sections
+ * after `message` (readelf's error, or none where it is silent). `warning`:
+ * the message is a warning. `first`: section 0, when that alone could be
+ * read (its extended numbering fields still count).
+ */
+export interface UnreadableSectionTable {
+  readonly message?: string;
+  readonly warning?: boolean;
+  readonly first?: { readonly sh_size: number; readonly sh_link: number; readonly sh_info: number };
+}
+
+/** How forgiving the reader is. */
+export interface ReadOptions {
+  /** Read what readelf reads: a section name table index beyond the sections means no names (kelp dump). */
+  readonly readelf?: boolean;
 }
 
 /**
@@ -105,20 +134,53 @@ export interface SectionTable {
  * in section 0's sh_size, SHN_XINDEX's string table index in its sh_link and
  * PN_XNUM's program header count in its sh_info. The table must fit the file.
  */
-export function readSectionTable(src: ByteSource, file: string, h: ElfHeader): SectionTable {
+export function readSectionTable(src: ByteSource, file: string, h: ElfHeader, opts: ReadOptions = {}): SectionTable {
   const buf = src.buf;
   let shnum = h.e_shnum;
   let shstrndx = h.e_shstrndx;
   let phnum = h.e_phnum;
-  if (h.e_shoff !== 0) {
+  const shoff = h.e_shoff;
+  // readelf first reads section 0 alone (for extended numbering), quietly; then the whole table.
+  const fits = (n: number): boolean => shoff <= buf.length && n <= (buf.length - shoff) / SHDR_SIZE;
+  let first: UnreadableSectionTable['first'];
+  if (shoff !== 0 && h.e_shentsize >= SHDR_SIZE && fits(1)) {
+    const s0 = src.peek(shoff, SHDR_SIZE);
+    // readelf keeps the count in 32 bits.
+    first = { sh_size: s0.readUInt32LE(0x20), sh_link: s0.readUInt32LE(0x28), sh_info: s0.readUInt32LE(0x2c) };
+  }
+  if (opts.readelf) {
+    if (first !== undefined) {
+      if (shnum === 0) shnum = first.sh_size;
+      if (shstrndx === SHN_XINDEX) shstrndx = first.sh_link;
+      if (phnum === PN_XNUM && first.sh_info !== 0) phnum = first.sh_info;
+      if (shstrndx >= shnum) shstrndx = 0;
+    }
+    const largeEntries = h.e_shentsize > SHDR_SIZE && shnum !== 0 && shoff !== 0;
+    const unreadable = (why: Omit<UnreadableSectionTable, 'first'>): SectionTable => ({ shoff, shnum, shstrndx: first ? shstrndx : 0, phnum, unreadable: { ...why, first }, largeEntries });
+    if (shnum === 0) {
+      if (shoff !== 0) return unreadable({ message: 'possibly corrupt ELF file header - it has a non-zero section header offset, but no section headers\n', warning: true });
+      return { shoff, shnum: 0, shstrndx: 0, phnum };
+    }
+    if (h.e_shentsize === 0 || shoff === 0) return unreadable({});
+    if (h.e_shentsize < SHDR_SIZE) return unreadable({ message: 'The e_shentsize field in the ELF header is less than the size of an ELF section header\n' });
+    // The table is read as e_shentsize * count bytes.
+    const bytes = BigInt(shnum) * BigInt(h.e_shentsize);
+    if (BigInt(shoff) > BigInt(buf.length) || bytes > BigInt(buf.length - Math.min(shoff, buf.length))) {
+      return unreadable({ message: `Reading ${bytes} bytes extends past end of file for section headers\n` });
+    }
+    if (largeEntries) return { shoff, shnum, shstrndx, phnum, largeEntries };
+  }
+  if (shoff !== 0) {
     if (h.e_shentsize !== SHDR_SIZE) throw new ElfFormatError(file, 'ELF header', `e_shentsize is ${h.e_shentsize}, expected ${SHDR_SIZE}`, 0x3a);
-    if (h.e_shoff > buf.length || buf.length - h.e_shoff < SHDR_SIZE) throw new ElfFormatError(file, 'section header table', 'starts past the end of the file', h.e_shoff);
-    const s0 = src.peek(h.e_shoff, SHDR_SIZE);
-    if (shnum === 0) shnum = u64(s0, 0x20, file, 'section header 0 (sh_size)', h.e_shoff + 0x20);
-    if (shstrndx === SHN_XINDEX) shstrndx = s0.readUInt32LE(0x28);
-    if (phnum === PN_XNUM) phnum = s0.readUInt32LE(0x2c);
-    if (shnum > (buf.length - h.e_shoff) / SHDR_SIZE) {
-      throw new ElfFormatError(file, 'section header table', `${shnum} headers do not fit in the file`, h.e_shoff);
+    if (!fits(1)) throw new ElfFormatError(file, 'section header table', 'starts past the end of the file', shoff);
+    const s0 = src.peek(shoff, SHDR_SIZE);
+    if (!opts.readelf) {
+      if (shnum === 0) shnum = u64(s0, 0x20, file, 'section header 0 (sh_size)', shoff + 0x20);
+      if (shstrndx === SHN_XINDEX) shstrndx = s0.readUInt32LE(0x28);
+      if (phnum === PN_XNUM) phnum = s0.readUInt32LE(0x2c);
+    }
+    if (!fits(shnum)) {
+      throw new ElfFormatError(file, 'section header table', `${shnum} headers do not fit in the file`, shoff);
     }
   } else {
     if (shnum !== 0) throw new ElfFormatError(file, 'ELF header', `e_shnum is ${shnum} but e_shoff is 0`, 0x3c);
@@ -127,7 +189,7 @@ export function readSectionTable(src: ByteSource, file: string, h: ElfHeader): S
   if (shstrndx !== 0 && shstrndx >= shnum) {
     throw new ElfFormatError(file, 'ELF header', `section name table index ${shstrndx} is not below the section count ${shnum}`, 0x3e);
   }
-  return { shoff: h.e_shoff, shnum, shstrndx, phnum };
+  return { shoff, shnum, shstrndx, phnum };
 }
 
 /** One decoded section header; `forEachSectionHeader` reuses one object for all. */

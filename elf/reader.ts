@@ -12,7 +12,7 @@ import {
   SHT_SYMTAB_SHNDX, SHT_REL, SHT_RELA, SHT_GROUP, SYM_SIZE, REL_SIZE, RELA_SIZE,
 } from './constants.js';
 import { ElfFormatError } from './errors.js';
-import { forEachSectionHeader, readHeader, readSectionTable, type ElfHeader } from './headers.js';
+import { forEachSectionHeader, readHeader, readSectionTable, type ElfHeader, type ReadOptions, type UnreadableSectionTable } from './headers.js';
 import { ByteSource } from './source.js';
 import { StringTable } from './strings.js';
 import { SymbolTable } from './symbols.js';
@@ -59,28 +59,56 @@ export class ElfFile {
   readonly shnum: number;
   readonly shstrndx: number;
   readonly phnum: number;
+  /** Parsed with `readelf`: forgive what readelf forgives. */
+  private readonly readelf: boolean;
+  /** Parsed with `readelf`: the size of a section name table outside the file (there are then no names). */
+  readonly unreadableNames: number | undefined;
+  /**
+   * Parsed with `readelf`: the program headers could not be read (there are then no segments); the error
+   * readelf gives each time it tries (an empty string where it gives none).
+   */
+  readonly unreadableSegments: string | undefined;
+  /** Parsed with `readelf`: e_shentsize is above a header's size (the headers were read 64 bytes apart, as readelf reads them). */
+  readonly largeSectionEntries: boolean;
+  /** Parsed with `readelf`: why the section header table could not be read (there are then no sections). */
+  readonly unreadableSections: UnreadableSectionTable | undefined;
   /** The file's bytes (from an on-demand source, only what was asked for). */
   readonly buf: Buffer;
   private readonly names: StringTable | undefined;
   private readonly symtabs = new Map<number, SymbolTable>();
   private readonly strtabs = new Map<number, StringTable>();
 
-  private constructor(src: ByteSource, readonly file: string) {
+  private constructor(src: ByteSource, readonly file: string, opts: ReadOptions) {
     this.buf = src.buf;
-    const h = readHeader(src, file);
+    const h = readHeader(src, file, opts);
     this.header = h;
-    const t = readSectionTable(src, file, h);
+    const t = readSectionTable(src, file, h, opts);
     this.shnum = t.shnum;
     this.shstrndx = t.shstrndx;
     this.phnum = t.phnum;
-    const sections: SectionHeader[] = new Array(t.shnum);
-    forEachSectionHeader(src, file, t, (x) => { sections[x.index] = { ...x }; }, true);
+    this.unreadableSections = t.unreadable;
+    this.largeSectionEntries = t.largeEntries === true;
+    const sections: SectionHeader[] = new Array(t.unreadable ? 0 : t.shnum);
+    if (!t.unreadable) forEachSectionHeader(src, file, t, (x) => { sections[x.index] = { ...x }; }, true);
     this.sections = sections;
-    this.segments = readProgramHeaders(src, file, h, t.phnum);
-    if (t.shstrndx !== 0) {
+    const why = opts.readelf ? unreadableProgramHeaders(src.buf.length, h, t.phnum) : undefined;
+    this.unreadableSegments = why;
+    this.segments = why === undefined ? readProgramHeaders(src, file, h, t.phnum) : [];
+    this.readelf = opts.readelf === true;
+    if (t.shstrndx !== 0 && !t.unreadable) {
       const s = this.sections[t.shstrndx];
-      if (s.sh_type !== SHT_NOBITS) src.need(s.sh_offset, s.sh_size);
-      this.names = s.sh_type === SHT_NOBITS ? undefined : this.stringTableAt(s, 'section name string table');
+      if (this.readelf) {
+        // readelf reads the names wherever the header says, whatever the section's type; none when that is outside the file.
+        if (s.sh_size !== 0 && this.inFile(s)) {
+          src.need(s.sh_offset, s.sh_size);
+          this.names = new StringTable(this.buf, s.sh_offset, s.sh_size);
+        } else if (s.sh_size !== 0) {
+          this.unreadableNames = s.sh_size;
+        }
+      } else {
+        if (s.sh_type !== SHT_NOBITS) src.need(s.sh_offset, s.sh_size);
+        this.names = s.sh_type === SHT_NOBITS ? undefined : this.stringTableAt(s, 'section name string table');
+      }
     }
   }
 
@@ -88,9 +116,24 @@ export class ElfFile {
    * Parses an ELF64 little-endian file; `file` names it in errors. From a
    * source read on demand, only the headers, both header tables and the
    * section name table are read; the caller asks the source for the rest.
+   * `opts.readelf`: forgive what readelf forgives (kelp dump).
    */
-  static parse(input: Buffer | ByteSource, file: string): ElfFile {
-    return new ElfFile(input instanceof ByteSource ? input : ByteSource.whole(input, file), file);
+  static parse(input: Buffer | ByteSource, file: string, opts: ReadOptions = {}): ElfFile {
+    return new ElfFile(input instanceof ByteSource ? input : ByteSource.whole(input, file), file, opts);
+  }
+
+  /**
+   * readelf's answer to a symbol, relocation or group section with the wrong
+   * sh_entsize: the dump reports it and goes on with the size the type needs.
+   */
+  useEntrySize(s: SectionHeader, entsize: number): void {
+    if (this.sections[s.index] !== s || this.symtabs.size > 0) throw new Error('useEntrySize: before any table is read, on this file\'s own header');
+    (s as { sh_entsize: number }).sh_entsize = entsize;
+  }
+
+  /** Whether section names are available (a name table was read). */
+  get hasSectionNames(): boolean {
+    return this.names !== undefined;
   }
 
   /** The name of a section, or undefined when its sh_name is outside the name table. */
@@ -138,7 +181,17 @@ export class ElfFile {
     return t;
   }
 
+  /** Whether the header's offset and size lie within the file (whatever its type). */
+  private inFile(s: SectionHeader): boolean {
+    return s.sh_offset <= this.buf.length && s.sh_size <= this.buf.length - s.sh_offset;
+  }
+
   private stringTableAt(s: SectionHeader, what: string): StringTable {
+    if (this.readelf) {
+      // readelf takes the bytes as strings whatever the section's type.
+      if (!this.inFile(s)) throw new ElfFormatError(this.file, `${what} (section ${s.index})`, 'extends past the end of the file', s.headerOffset);
+      return new StringTable(this.buf, s.sh_offset, s.sh_size);
+    }
     if (s.sh_type !== SHT_STRTAB) throw new ElfFormatError(this.file, `${what} (section ${s.index})`, `has type ${s.sh_type}, not SHT_STRTAB`, s.headerOffset);
     this.sectionData(s);
     return new StringTable(this.buf, s.sh_offset, s.sh_size);
@@ -154,7 +207,7 @@ export class ElfFile {
     }
     if (s.sh_entsize !== SYM_SIZE) throw new ElfFormatError(this.file, `symbol table (section ${index})`, `sh_entsize is ${s.sh_entsize}, expected ${SYM_SIZE}`, s.headerOffset);
     this.sectionData(s);
-    if (s.sh_link === index) throw new ElfFormatError(this.file, `symbol table (section ${index})`, 'sh_link points at itself', s.headerOffset);
+    if (s.sh_link === index && !this.readelf) throw new ElfFormatError(this.file, `symbol table (section ${index})`, 'sh_link points at itself', s.headerOffset);
     const strings = this.stringTable(s.sh_link, `string table of symbol table ${index}`);
     let shndx: Buffer | undefined;
     for (const x of this.sections) {
@@ -200,6 +253,18 @@ export class ElfFile {
     }
     return readNotes(this.buf.subarray(offset, offset + size), this.file, what, offset, align);
   }
+}
+
+/** Why readelf cannot read the program headers, if it cannot (readelf's get_program_headers). */
+function unreadableProgramHeaders(size: number, h: ElfHeader, phnum: number): string | undefined {
+  if (phnum === 0) return undefined;
+  if (phnum * PHDR_SIZE >= size) return `Too many program headers - 0x${phnum.toString(16)} - the file is not that big\n`;
+  if (h.e_phentsize === 0) return '';
+  if (h.e_phentsize < PHDR_SIZE) return 'The e_phentsize field in the ELF header is less than the size of an ELF program header\n';
+  if (h.e_phentsize === PHDR_SIZE && (h.e_phoff > size || phnum > (size - h.e_phoff) / PHDR_SIZE)) {
+    return `Reading ${phnum * PHDR_SIZE} bytes extends past end of file for program headers\n`;
+  }
+  return undefined;
 }
 
 function readProgramHeaders(src: ByteSource, file: string, h: ElfHeader, phnum: number): ProgramHeader[] {

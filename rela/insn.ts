@@ -54,6 +54,18 @@ export function endsWithRel32(code: Buffer, at: number, off: number, size: numbe
 }
 
 /**
+ * True when the 4-byte field at `off` of `code` is the rel32 of a jump: e9
+ * (jmp) or 0f 80..8f (jcc). Only for a PC-relative relocation's field: a
+ * RIP-relative operand follows a ModRM byte of the form 00 reg 101, never
+ * e9 or 0f 8x.
+ */
+export function isJumpRel32(code: Buffer, off: number): boolean {
+  if (off < 1 || off + 4 > code.length) return false;
+  const op = code[off - 1];
+  return op === 0xe9 || (off >= 2 && code[off - 2] === 0x0f && (op & 0xf0) === 0x80);
+}
+
+/**
  * How far past the relocated 4-byte field at `off` the instruction holding
  * it ends, from the instruction ends of its section (4 for a call, 5 or 8
  * with a trailing immediate); 4 past the last instruction.
@@ -106,4 +118,42 @@ export function referenceKind(code: Buffer, start: number, off: number): Referen
     ins.free();
     dec.free();
   }
+}
+
+/** One decoded instruction's place and how control and addresses leave it. */
+export interface InstructionFlow {
+  off: number;
+  end: number;
+  /** Control goes on to the next instruction only (no branch, call, return, trap). */
+  straight: boolean;
+  /** The section offset a direct branch or call goes to, or a RIP-relative operand reaches (as encoded, before relocation); -1: none. */
+  reaches: number;
+  /** The instruction has a RIP-relative memory operand. */
+  ipRelative: boolean;
+}
+
+/** Every instruction of a code section, in order, with its flow (offsets relative to the section). */
+export function instructionFlows(code: Buffer): InstructionFlow[] {
+  const out: InstructionFlow[] = [];
+  if (code.length === 0) return out;
+  const I = iced();
+  const dec = new I.Decoder(64, new Uint8Array(code.buffer, code.byteOffset, code.length), I.DecoderOptions.None);
+  const ins = new I.Instruction();
+  try {
+    dec.ip = 0n;
+    while (dec.canDecode) {
+      dec.decodeOut(ins);
+      const off = Number(ins.ip);
+      const end = Number(ins.nextIP);
+      const fc = ins.flowControl;
+      const near = ins.opCount > 0 && (ins.op0Kind === I.OpKind.NearBranch64 || ins.op0Kind === I.OpKind.NearBranch32 || ins.op0Kind === I.OpKind.NearBranch16);
+      const ipRelative = ins.isIpRelMemoryOperand;
+      const reaches = near ? Number(ins.nearBranchTarget) : ipRelative ? Number(ins.ipRelMemoryAddress) : -1;
+      out.push({ off, end, straight: fc === I.FlowControl.Next && !ins.isInvalid, reaches, ipRelative });
+    }
+  } finally {
+    ins.free();
+    dec.free();
+  }
+  return out;
 }

@@ -26,8 +26,9 @@
  * A `.klp.rela.<module>.*` section is applied only when the livepatch core
  * patches that module (kernel/livepatch/core.c, klp_apply_object_relocs),
  * after the tables were read: a key reached only that way is refused
- * (`*.module-key`, what kelp diff refuses too), another field reached only
- * that way is as good as missing.
+ * (`*.module-key`; kelp diff never writes one: it leaves such sites out of
+ * the tables, calling through the module's trampoline or testing the key at
+ * run time), another field reached only that way is as good as missing.
  *
  * PLT32 counts as PC32: x86-64's apply_relocate_add computes both alike.
  */

@@ -15,6 +15,7 @@ import { C_AUX, C_DROPPED, C_INIT, C_KPATCH, C_SPECIAL } from './sections.js';
 import { isReplaceable, patchThroughCallers } from './callers.js';
 import { hasFentry } from './structure.js';
 import type { Markers } from './markers.js';
+import type { KeyTest } from './key-test.js';
 
 export type Resolution =
   | { kind: 'self' }
@@ -39,6 +40,8 @@ export class Inclusion {
   readonly resolutions = new Map<number, Resolution>();
   /** Kept entry indices per special section. */
   readonly special = new Map<number, number[]>();
+  /** Jump label sites keyed in a module, tested at run time (key-test.ts), by `section:offset`. */
+  readonly keyTests = new Map<string, KeyTest>();
   private readonly queue: Array<[number, number, number]> = [];
   private neighbours: Set<string> | null = null;
 

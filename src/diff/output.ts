@@ -8,15 +8,17 @@
  */
 import { ElfObject, ElfSymbol, Section } from '../../elf/model.js';
 import {
-  ET_REL, SHF_GROUP, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_UNDEF, SHT_PROGBITS, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
-  STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE, STT_SECTION,
+  ET_REL, SHF_EXECINSTR, SHF_GROUP, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_UNDEF, SHT_PROGBITS, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
+  R_X86_64_PC32, R_X86_64_PLT32, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_FUNC, STT_NOTYPE, STT_SECTION,
 } from '../../elf/constants.js';
+import { isJumpRel32 } from '../../rela/insn.js';
 import { klpSymbolName } from '../kmod/names.js';
 import { META_SECTION, type DiffMeta, type KlpSymbol } from '../patch/meta.js';
 import type { DiffContext } from './context.js';
 import type { Inclusion } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
-import { C_GNU_STACK, C_MODINFO } from './sections.js';
+import { C_GNU_STACK, C_MODINFO, C_ORC, C_ORC_IP } from './sections.js';
+import { keyTestRelocations, relocationPlace, layoutKeyTests, tableOf, withKeyTests } from './key-test.js';
 
 interface Placed {
   out: Section;
@@ -27,7 +29,14 @@ interface Placed {
 }
 
 /** A relocation to copy: its index in the patched object and its offset in the output section. */
-interface Job { src: number; out: Section; rels: number[]; offsets: number[] }
+interface Job { src: number; out: Section; rels: number[]; offsets: number[]; synth?: Synth[] }
+
+/**
+ * A relocation the output makes: one of the patched object's reused with
+ * another type and addend (`from`), or one to an offset of the output copy of
+ * a patched object's section (`toSec`).
+ */
+type Synth = { offset: number; type: number; addend: bigint } & ({ from: number } | { toSec: number });
 
 export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, outFile: string): ElfObject {
   const P: Kelf = ctx.patched;
@@ -35,6 +44,9 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
   const out = new ElfObject(outFile, { ident: Buffer.from(h.e_ident), type: ET_REL, machine: h.e_machine, version: h.e_version, entry: 0n, flags: h.e_flags });
   const placed = new Map<number, Placed[]>();
   const jobs: Job[] = [];
+  const keyTests = layoutKeyTests(ctx, inc);
+  const orcIp = keyTests.size > 0 ? tableOf(P, C_ORC_IP) : 0;
+  const orc = keyTests.size > 0 ? tableOf(P, C_ORC) : 0;
 
   const newSection = (src: number): Section => {
     const s = new Section(P.secName(src), P.secType(src), P.secFlags(src) & ~SHF_GROUP);
@@ -52,17 +64,20 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     if (P.isStructural(sec)) continue;
     if (inc.whole.has(sec)) {
       const s = newSection(sec);
+      const tests = keyTests.get(sec);
       if (P.isNobits(sec)) s.nobitsSize = P.secSize(sec);
-      else s.data = Buffer.from(P.secData(sec));
+      else s.data = tests ? withKeyTests(P.secData(sec), tests) : Buffer.from(P.secData(sec));
       out.addSection(s);
       placed.set(sec, [{ out: s, delta: 0, from: 0, to: P.secSize(sec) }]);
       const rels: number[] = [];
       const offsets: number[] = [];
       for (let j = P.relStart[sec]; j < P.relStart[sec + 1]; j++) {
+        const at = tests ? relocationPlace(tests, P.relOff[j]) : P.relOff[j];
+        if (at === null) continue;
         rels.push(j);
-        offsets.push(P.relOff[j]);
+        offsets.push(at);
       }
-      jobs.push({ src: sec, out: s, rels, offsets });
+      jobs.push({ src: sec, out: s, rels, offsets, synth: tests ? keyTestRelocations(P, tests) : undefined });
       continue;
     }
     const chunk = inc.chunks.get(sec);
@@ -121,6 +136,19 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
           offsets.push(P.relOff[j] - i * size + n * size);
         }
       });
+      // The key tests' ORC entries: the state at each site, then the section terminator at the tests' end.
+      const synth: Synth[] = [];
+      if (sec === orcIp || sec === orc) {
+        for (const st of keyTests.values()) {
+          for (const o of st.orc) {
+            const at = (kept.length + synth.length) * size;
+            if (sec === orcIp) parts.push(Buffer.alloc(size));
+            else parts.push(data.subarray(o.index * size, (o.index + 1) * size));
+            synth.push({ offset: at, type: R_X86_64_PC32, addend: BigInt(o.at), toSec: st.sec });
+          }
+        }
+        if (sec === orc) synth.length = 0;
+      }
       s.data = Buffer.concat(parts);
       if (P.secFlags(sec) & SHF_LINK_ORDER && P.e.link(sec)) {
         // One table for several functions (objtool-era gcc output links all of
@@ -141,7 +169,7 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
         s.link = pl[0].out;
       }
       out.addSection(s);
-      jobs.push({ src: sec, out: s, rels, offsets });
+      jobs.push({ src: sec, out: s, rels, offsets, synth });
     }
   }
 
@@ -191,6 +219,9 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     e.section = where.out;
     e.value = BigInt(P.value(sym) + where.delta);
     e.size = P.e.symSizeExact(sym);
+    // A function grows to cover the key tests appended to its section.
+    const tests = keyTests.get(P.symSec[sym]);
+    if (tests && tests.owner === sym) e.size = BigInt(tests.end - P.value(sym));
     out.addSymbol(e);
     defined.set(sym, e);
   }
@@ -209,23 +240,28 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
 
   const relaSections: Section[] = [];
   for (const job of jobs) {
-    if (job.rels.length === 0) continue;
+    if (job.rels.length === 0 && !job.synth?.length) continue;
     const rela = new Section(`.rela${job.out.name}`, SHT_RELA, SHF_INFO_LINK);
     rela.link = symtab;
     rela.infoSection = job.out;
     rela.entsize = 24;
     rela.align = 8;
     rela.relocations = [];
-    job.rels.forEach((j, n) => {
-      const offset = job.offsets[n];
+    const copy = (j: number, offset: number, type: number, addend: bigint): void => {
       let symbol: ElfSymbol | null = null;
-      let addend = P.addendExact(j);
       const t = P.relSym[j];
       if (t) {
         const res = inc.resolutions.get(t) ?? inc.resolve(t, job.src, j);
         if (res.kind === 'self') {
           const d = defined.get(t);
-          if (d) symbol = d;
+          if (d && d.bind === STB_LOCAL && d.type === STT_FUNC && d.section !== null && jumpField(job.out, type, offset)) {
+            // A jump to a local function (a .cold part, a static function's tail call) is written against the
+            // section symbol, as the assembler writes it: objtool (run again on a 6.12 module's link) takes a
+            // jump relocated against a function symbol for a sibling call, validates a .cold part apart from its
+            // parent, and gives it the unwind data of a function entry instead of its parent's frame.
+            symbol = secsyms.get(d.section)!;
+            addend = d.value + addend;
+          } else if (d) symbol = d;
           else {
             const base = P.isSection(t) ? 0 : P.value(t);
             const at = locate(placed, P.symSec[t], base + P.relAdd[j]);
@@ -242,8 +278,13 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
           symbol = undef(name, STB_GLOBAL);
         } else return;
       }
-      rela.relocations!.push({ offset: BigInt(offset), type: P.relType[j], symbol, addend });
-    });
+      rela.relocations!.push({ offset: BigInt(offset), type, symbol, addend });
+    };
+    job.rels.forEach((j, n) => copy(j, job.offsets[n], P.relType[j], P.addendExact(j)));
+    for (const x of job.synth ?? []) {
+      if ('from' in x) copy(x.from, x.offset, x.type, x.addend);
+      else rela.relocations.push({ offset: BigInt(x.offset), type: x.type, symbol: secsyms.get(placed.get(x.toSec)![0].out)!, addend: x.addend });
+    }
     relaSections.push(rela);
   }
   meta.klpSymbols = klpSymbols;
@@ -259,6 +300,11 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
   out.addSection(symtab);
   out.addSection(strtab);
   return out;
+}
+
+/** Whether the relocation at `offset` of code section `sec` is a jump's rel32. */
+function jumpField(sec: Section, type: number, offset: number): boolean {
+  return (sec.flags & SHF_EXECINSTR) !== 0 && (type === R_X86_64_PC32 || type === R_X86_64_PLT32) && isJumpRel32(sec.data, offset);
 }
 
 function locate(placed: Map<number, Placed[]>, sec: number, off: number): Placed | null {

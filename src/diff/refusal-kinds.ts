@@ -15,7 +15,7 @@ export type RefusalCategory =
   | 'no-fentry'
   /** A changed function shares its section with other code (no -ffunction-sections). */
   | 'shared-section'
-  /** A jump label whose key is defined in a module. */
+  /** A jump label whose key is defined in a module, at a site kelp cannot turn into a run-time test of the key. */
   | 'jump-label-key-in-module'
   /** A tracepoint of a module, used by patched code. */
   | 'tracepoint'

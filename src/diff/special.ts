@@ -4,8 +4,10 @@
  * entries whose site lies in included code are kept, with their
  * relocations; what those reach (strings, replacement code, keys) is
  * resolved like any other reference. Jump labels and static calls whose key
- * lives in a module are refused: the module's relocations to it are applied
- * too late for the jump-label and static-call code.
+ * lives in a module leave the table (the module's relocations to it are
+ * applied too late for the jump-label and static-call code): a static call
+ * goes through the module's trampoline, a jump label tests its key at run
+ * time (key-test.ts).
  */
 import { KelpError } from '../errors.js';
 import type { DiffContext } from './context.js';
@@ -15,6 +17,7 @@ import type { Inclusion } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
 import { C_ORC, C_ORC_IP, C_SPECIAL } from './sections.js';
 import { keyOffset } from '../../rela/special-sections.js';
+import { planKeyTest } from './key-test.js';
 
 export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
   const k = ctx.patched;
@@ -70,7 +73,7 @@ export function selectSpecialEntries(ctx: DiffContext, inc: Inclusion): void {
           const res = inc.resolve(t, sec, j);
           if (k.relOff[j] - start === keyOffset(spec, size)) {
             const twin = k.symTwin[t];
-            if (checkKey(ctx, sec, start, twin ? ctx.orig.symName(twin) : k.symName(t), res) === 'inert') inert.add(i);
+            if (checkKey(ctx, inc, sec, start, size, twin ? ctx.orig.symName(twin) : k.symName(t), res) === 'inert') inert.add(i);
           }
         }
       }
@@ -147,9 +150,10 @@ function siteIsNop(k: Kelf, sec: number, start: number): boolean {
  * left out of the table and stays off ('inert', with a warning, as kpatch
  * does). A static call site keyed in a module is left out and calls
  * through the module's trampoline, which static_call_update() keeps
- * current. Anything else is refused.
+ * current. Any other jump label is left out and tests its key at run time
+ * (key-test.ts), unless its site cannot be rewritten: refused.
  */
-function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res: ReturnType<Inclusion['resolve']>): 'ok' | 'inert' | 'refused' {
+function checkKey(ctx: DiffContext, inc: Inclusion, sec: number, start: number, size: number, key: string, res: ReturnType<Inclusion['resolve']>): 'ok' | 'inert' | 'refused' {
   const k = ctx.patched;
   const name = k.secName(sec);
   const what = name === '__jump_table' ? 'jump label' : 'static call';
@@ -183,6 +187,11 @@ function checkKey(ctx: DiffContext, sec: number, start: number, key: string, res
       ctx.warnings.push(`${where}: ${kind} site of module ${module} (key ${key}) stays off in the patched code: the livepatch cannot use the module's key`);
       return 'inert';
     }
+  }
+  if (category === 'jump-label-key-in-module') {
+    const keyAt = keyOffset(ctx.specs.get(name)!, size)!;
+    // The warning comes with the test's layout (key-test.ts), which may still refuse a 2-byte site.
+    return planKeyTest(ctx, inc, sec, start, size, keyAt, where, key, module) ? 'inert' : 'refused';
   }
   refuse(ctx, where, `${what} uses key ${key}, which is defined in module ${module}; the kernel applies a livepatch's relocations to a module too late for ${what}s`, category);
   return 'refused';

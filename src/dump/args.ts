@@ -5,10 +5,12 @@
  * and `--` ending the options. Usage errors, -H and -v end the run with
  * readelf's texts and exit status; what readelf only complains about
  * (a bad -U or -C argument) is returned as messages and the run goes on.
- * `prog` stands where readelf prints its own name.
+ * `prog` stands where readelf prints its own name. `@file` arguments are
+ * expanded first (response-files.ts).
  */
 import { emptyOptions, setAll, hasDisplayOption, type DumpOptions, type DemangleStyle, type UnicodeDisplay } from './options.js';
 import { usageText, VERSION_TEXT } from './usage.js';
+import { expandResponseFiles } from './response-files.js';
 
 export type ParsedArgs =
   | { kind: 'run'; opts: DumpOptions; files: string[]; /** stderr text readelf prints before the files. */ messages: string }
@@ -67,7 +69,10 @@ export function strtoul0(s: string): number {
 }
 
 /** Parses readelf-style arguments (without the program name). */
-export function parseReadelfArgs(args: readonly string[], prog = 'kelp'): ParsedArgs {
+export function parseReadelfArgs(argv: readonly string[], prog = 'kelp'): ParsedArgs {
+  const expanded = expandResponseFiles(argv, prog);
+  if (expanded.kind === 'exit') return { kind: 'exit', stdout: '', stderr: expanded.stderr, status: expanded.status };
+  const args = expanded.args;
   const usageError = (line: string): ParsedArgs => ({ kind: 'exit', stdout: '', stderr: line + usageText(false), status: 1 });
   if (args.length === 0) return usageError('');
   const o = emptyOptions();
@@ -186,8 +191,11 @@ export function parseReadelfArgs(args: readonly string[], prog = 'kelp'): Parsed
     files.push(a);
   }
   if (!hasDisplayOption(o)) return { kind: 'exit', stdout: '', stderr: messages + usageText(false), status: 1 };
-  // -L alone is readelf's check_all: every display, the DWARF family's included.
-  if (o.lint && !hasDisplayOption({ ...o, lint: false })) return { kind: 'unsupported', option: '-L without a display option (it dumps DWARF too)' };
+  // -L alone is readelf's check_all: every display (a file with DWARF or LTO symbols kelp then refuses, as it would -w).
+  if (o.lint && !hasDisplayOption({ ...o, lint: false })) {
+    setAll(o);
+    o.dynSyms = o.archiveIndex = o.checkAll = true;
+  }
   if (files.length === 0) return { kind: 'exit', stdout: '', stderr: `${messages}${prog}: Warning: Nothing to do.\n${usageText(false)}`, status: 1 };
   return { kind: 'run', opts: o, files, messages };
 }

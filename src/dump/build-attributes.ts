@@ -298,7 +298,8 @@ export function buildAttributeDescription(ctx: DumpContext, type: number, desc: 
   if (sym === undefined && open) sym = index?.lookup(u64(start + 2n), open);
   if (end === 0n && sym !== undefined && sym.size > 0n) end = u64(start + sym.size);
   let s = `    Applies to region from ${altHex(start)}`;
-  if (open && ctx.elf.header.e_type !== 1 /* ET_REL */ && st.globalEnd > 0n && start > ((st.globalEnd + 15n) & ~15n)) {
+  // readelf looks for gaps only within one section: notes for different sections need not be in address order.
+  if (open && st.globalEnd > 0n && start > ((st.globalEnd + 15n) & ~15n) && sameSection(ctx, start, st.globalEnd)) {
     ctx.session.warn(`Gap in build notes detected from ${altHex(st.globalEnd + 1n)} to ${altHex(start - 1n)}\n`);
   }
   if (open) st.globalOffset = start;
@@ -310,4 +311,13 @@ export function buildAttributeDescription(ctx: DumpContext, type: number, desc: 
   }
   if (sym !== undefined) s += ` (${sym.name})`;
   return s + '\n';
+}
+
+/** Whether one section's address range holds both addresses (readelf's same_section). */
+function sameSection(ctx: DumpContext, a: bigint, b: bigint): boolean {
+  for (const s of ctx.elf.sections) {
+    const end = u64(s.sh_addr + BigInt(s.sh_size));
+    if (s.sh_addr <= a && end > a && s.sh_addr <= b && end > b) return true;
+  }
+  return false;
 }

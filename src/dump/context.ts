@@ -6,7 +6,7 @@
 import type { ElfFile, SectionHeader } from '../../elf/reader.js';
 import { SHT_NOBITS } from '../../elf/constants.js';
 import type { DumpOptions } from './options.js';
-import { DumpUnsupportedError, isX86_64 } from './names.js';
+import { isX86_64 } from './names.js';
 import { printableName, type SymbolStyle } from './format.js';
 import type { ByteSource } from '../../elf/source.js';
 import { BuildAttributeState } from './build-attributes.js';
@@ -77,6 +77,8 @@ export class DumpContext {
   failed = false;
   /** Whether the section name string table is usable (readelf's string_table != NULL). */
   readonly hasNames: boolean;
+  /** The file's size in bytes (readelf's file_size). */
+  readonly fileSize: number;
 
   constructor(
     readonly elf: ElfFile,
@@ -90,6 +92,7 @@ export class DumpContext {
     readonly session: DumpSession = new DumpSession(),
   ) {
     this.machine = elf.header.e_machine;
+    this.fileSize = src.buf.length;
     this.osabi = elf.header.ei_osabi;
     this.shnum = elf.sections.length;
     this.wide = opts.wide;
@@ -100,16 +103,7 @@ export class DumpContext {
       tty: process.stdout.isTTY === true,
     };
     this.printable = new Array(this.shnum);
-    const ndx = elf.shstrndx;
-    if (ndx !== 0 && ndx < this.shnum) {
-      const s = elf.sections[ndx];
-      if (s.sh_type === SHT_NOBITS && s.sh_size !== 0) {
-        throw new DumpUnsupportedError(file, 'a SHT_NOBITS section name string table');
-      }
-      this.hasNames = s.sh_size !== 0;
-    } else {
-      this.hasNames = false;
-    }
+    this.hasNames = elf.hasSectionNames;
   }
 
   /** Makes bytes of the file available in elf.buf (a no-op for files read whole). */

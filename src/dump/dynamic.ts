@@ -6,6 +6,7 @@
  */
 import type { DumpContext } from './context.js';
 import { DumpUnsupportedError } from './names.js';
+import { dynamicSection } from './segment-checks.js';
 
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
@@ -45,22 +46,26 @@ export function dynamicInfo(ctx: DumpContext): DynamicInfo | undefined {
 
 function locate(ctx: DumpContext): DynamicInfo | undefined {
   const { elf } = ctx;
-  const seg = elf.segments.find((p) => p.p_type === PT_DYNAMIC);
+  // readelf takes the last PT_DYNAMIC (checkProgramHeaders reports the problems met here).
+  let seg;
+  for (const p of elf.segments) if (p.p_type === PT_DYNAMIC) seg = p;
   if (!seg) return undefined;
   let addr = seg.p_offset;
   let size = seg.p_filesz;
-  if (elf.sections.length > 0) {
-    const sec = elf.sections.find((s) => ctx.hasNames && elf.sectionNameOrUndefined(s) === '.dynamic');
-    if (sec) {
-      if (sec.sh_size === 0 || sec.sh_type === SHT_NOBITS) return undefined;
-      addr = BigInt(sec.sh_offset);
-      size = BigInt(sec.sh_size);
-    } else {
-      throw new DumpUnsupportedError(ctx.file, 'a dynamic segment without a .dynamic section');
-    }
-  }
   const len = BigInt(elf.buf.length);
-  if (addr > len || size > len - addr) throw new DumpUnsupportedError(ctx.file, 'a dynamic segment past the end of the file');
+  const sec = elf.sections.length > 0 ? dynamicSection(ctx) : undefined;
+  if (sec !== undefined && sec.sh_size !== 0) {
+    if (sec.sh_type === SHT_NOBITS) return undefined;
+    addr = BigInt(sec.sh_offset);
+    size = BigInt(sec.sh_size);
+  }
+  if (elf.sections.length === 0 || (sec !== undefined && sec.sh_size !== 0)) {
+    // readelf forgets a dynamic section past the end of the file.
+    if (addr > len || size > len - addr) return undefined;
+  } else if (addr > len || size > len - addr) {
+    // No .dynamic section: readelf reads the segment where it says, unchecked.
+    throw new DumpUnsupportedError(ctx.file, 'a dynamic segment past the end of the file');
+  }
   const offset = Number(addr);
   ctx.need(offset, size);
   const max = Math.floor(Number(size) / 16);

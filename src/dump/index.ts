@@ -8,6 +8,8 @@
 import { ElfFile } from '../../elf/reader.js';
 import { asKelpError, ExitCode } from '../errors.js';
 import { DumpContext, DumpSession, Out } from './context.js';
+import { DumpUnsupportedError } from './names.js';
+import { checkDebugLinks, printDebugLinks } from './debug-links.js';
 import type { DumpOptions } from './options.js';
 import { localeIsUtf8 } from './format.js';
 import { printFileHeader } from './file-header.js';
@@ -17,7 +19,9 @@ import { printProgramHeaders } from './program-headers.js';
 import { printRelocations } from './relocations.js';
 import { printSymbols } from './symbols.js';
 import { planSectionDumps, printSectionDumps } from './section-dumps.js';
-import { lintSections } from './lint.js';
+import { checkSectionHeaders } from './section-checks.js';
+import { checkProgramHeaders } from './segment-checks.js';
+import { optionsWithoutSections, reportUnreadableSections } from './unreadable-sections.js';
 import { checkProcessLinks } from './process-links.js';
 import { printNotes } from './notes.js';
 import { ByteSource } from '../../elf/source.js';
@@ -73,16 +77,22 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
     session.error('Not an ELF file - it has the wrong magic bytes at the start\n');
     return false;
   }
-  const elf = ElfFile.parse(src, file);
+  const elf = ElfFile.parse(src, file, { readelf: true });
+  const asked = opts;
+  if (elf.unreadableSections) opts = optionsWithoutSections(opts);
   const ctx = new DumpContext(elf, file, opts, out, utf8, src, session);
+  if (opts.checkAll) refuseDebugDumps(ctx);
   let ok = true;
   if (opts.processLinks) checkProcessLinks(ctx);
-  if (opts.lint) lintSections(ctx);
-  const dumps = planSectionDumps(ctx);
   if (opts.fileHeader) printFileHeader(ctx);
+  let groups = opts.sectionGroups;
+  if (elf.unreadableSections) {
+    if (!reportUnreadableSections(ctx, asked)) groups = false;
+  } else checkSectionHeaders(ctx);
   if (opts.sectionDetails) printSectionDetails(ctx, opts.fileHeader);
   else if (opts.sectionHeaders) printSectionHeaders(ctx, opts.fileHeader);
-  if (opts.sectionGroups) printSectionGroups(ctx);
+  if (groups) printSectionGroups(ctx);
+  checkProgramHeaders(ctx);
   if (opts.programHeaders) printProgramHeaders(ctx, opts.fileHeader);
   if (opts.dynamic) printDynamicSection(ctx);
   if (opts.relocs) {
@@ -94,10 +104,28 @@ function dumpSource(src: ByteSource, file: string, opts: DumpOptions, out: Out, 
   else if (opts.syms || opts.dynSyms) printSymbols(ctx);
   if (opts.histogram) printHistogram(ctx);
   if (opts.versionInfo) printVersionSections(ctx);
-  if (!printSectionDumps(ctx, dumps)) ok = false;
+  if (opts.checkAll) printDebugLinks(ctx);
+  // readelf resolves -x/-p/-R names (and warns about missing ones) as it starts dumping sections.
+  if (!printSectionDumps(ctx, planSectionDumps(ctx))) ok = false;
   if (opts.notes) printNotes(ctx);
   if (opts.archSpecific) printArchSpecific(ctx);
   return ok && !ctx.failed;
+}
+
+/**
+ * readelf's -L alone also dumps the DWARF sections, the files debug links
+ * name and LTO symbol tables, which kelp leaves to readelf (as -w): a file
+ * with any is refused before anything of it is printed. A debug link whose
+ * file is not there is shown (debug-links.ts).
+ */
+function refuseDebugDumps(ctx: DumpContext): void {
+  for (const s of ctx.elf.sections) {
+    const n = ctx.hasNames ? ctx.elf.sectionNameOrUndefined(s) : undefined;
+    if (n !== undefined && /^(\.debug_|\.zdebug_|\.gnu\.linkonce\.wi\.|\.trace_|\.gnu\.lto_)/.test(n)) {
+      throw new DumpUnsupportedError(ctx.file, `-L alone on a file with ${n} (readelf dumps it as -w would)`);
+    }
+  }
+  checkDebugLinks(ctx);
 }
 
 /** Dumps every file in turn; returns the exit status (0 when every file was dumped without a problem). */
@@ -167,7 +195,7 @@ export function runDump(files: readonly string[], opts: DumpOptions, io: DumpIo)
         }
         continue;
       }
-      if (opts.archiveIndex) session.error(`File ${file} is not an archive so its index cannot be displayed.\n`);
+      if (opts.archiveIndex && !opts.checkAll) session.error(`File ${file} is not an archive so its index cannot be displayed.\n`);
       status = Math.max(status, dumpOne(src, file));
     } finally {
       src.close();

@@ -5,6 +5,7 @@
  * other owners (Linux notes in .ko files, Go build ids).
  */
 import type { DumpContext } from './context.js';
+import { programHeadersUnreadable } from './segment-checks.js';
 import { DumpUnsupportedError } from './names.js';
 import { fmtSymbol, hex } from './format.js';
 import { buildAttributeDescription, buildAttributeName, isBuildAttributeNote } from './build-attributes.js';
@@ -20,12 +21,22 @@ export function printNotes(ctx: DumpContext): void {
   for (const s of elf.sections) {
     if (s.sh_type !== SHT_NOTE) continue;
     n++;
-    if (s.sh_size === 0) continue;
+    // readelf shows nothing of an empty note section, and fails it (exit status 1).
+    if (s.sh_size === 0) {
+      ctx.failed = true;
+      continue;
+    }
     notesAt(ctx, s.sh_offset, s.sh_size, s.sh_addralign, ctx.sectionName(s), s.index);
   }
   if (n > 0) return;
+  // No note sections: readelf looks in the PT_NOTE segments (and says so when it cannot read the program headers).
+  if (programHeadersUnreadable(ctx)) return;
   for (const p of elf.segments) {
-    if (p.p_type !== PT_NOTE || p.p_filesz === 0n) continue;
+    if (p.p_type !== PT_NOTE) continue;
+    if (p.p_filesz === 0n) {
+      ctx.failed = true;
+      continue;
+    }
     const len = BigInt(elf.buf.length);
     if (p.p_offset > len || p.p_filesz > len - p.p_offset) throw new DumpUnsupportedError(file, `note segment ${p.index} past the end of the file`);
     notesAt(ctx, Number(p.p_offset), Number(p.p_filesz), p.p_align > 8n ? 16 : Number(p.p_align), undefined, -1);
@@ -46,11 +57,15 @@ function notesAt(ctx: DumpContext, offset: number, length: number, align: number
   if (section !== undefined) lines.push(`\nDisplaying notes found in: ${section}\n`);
   else lines.push(`\nDisplaying notes found at file offset 0x${hex(offset, 8)} with length 0x${hex(length, 8)}:\n`);
   lines.push('  Owner                Data size \tDescription\n');
-  const pad = (v: number): number => (v + align - 1) & ~(align - 1);
+  // In whole numbers: sizes near 2^32 must not wrap as 32-bit bit operations would.
+  const pad = (v: number): number => Math.ceil(v / align) * align;
   let o = 0;
   while (o < data.length) {
     const remaining = data.length - o;
-    if (remaining < 12) throw new DumpUnsupportedError(file, 'a truncated note');
+    if (remaining < 12) {
+      ctx.session.warn(`Corrupt note: only ${remaining} byte${remaining === 1 ? ' remains' : 's remain'}, not enough for a full note\n`);
+      break;
+    }
     const namesz = data.readUInt32LE(o);
     const descsz = data.readUInt32LE(o + 4);
     const type = data.readUInt32LE(o + 8);
@@ -58,9 +73,12 @@ function notesAt(ctx: DumpContext, offset: number, length: number, align: number
     // The descriptor and the next note start at the alignment after the name and after the descriptor.
     const descOff = pad(12 + namesz);
     const next = pad(descOff + descsz);
-    if (namesz > 0x7fffffff || descsz > 0x7fffffff || descOff - 12 < namesz || descOff - 12 > remaining - 12 || next - descOff < descsz
-      || next - descOff > remaining - 12 - (descOff - 12)) {
-      throw new DumpUnsupportedError(file, `a note with a bad name or descriptor size at offset 0x${(offset + o).toString(16)}`);
+    if (descOff - 12 < namesz || descOff - 12 > remaining - 12 || next - descOff < descsz || next - descOff > remaining - 12 - (descOff - 12)) {
+      // readelf stops reading the section's notes there (without failing).
+      const x = (v: number): string => (v === 0 ? '0' : `0x${v.toString(16)}`);
+      ctx.session.warn(`note with invalid namesz and/or descsz found at offset ${x(o)}\n`);
+      ctx.session.warn(` type: ${x(type)}, namesize: ${x(namesz)}, descsize: ${x(descsz)}, alignment: ${align}\n`);
+      break;
     }
     let nameEnd = nameAt;
     while (nameEnd < nameAt + namesz && data[nameEnd] !== 0) nameEnd++;

@@ -39,6 +39,8 @@ export interface DumpOptions {
   relocatedDumps: string[];
   /** -L/--lint: warnings about possible problems. */
   lint: boolean;
+  /** -L with no display option: readelf's check_all, every display (DWARF and LTO symbols too, which kelp refuses). */
+  checkAll: boolean;
   /** -T/--silent-truncation: a cut name gets no `[...]`. */
   silentTruncation: boolean;
   /** --sym-base: how symbol sizes are printed (0 mixed, 8, 10, 16). */
@@ -64,7 +66,7 @@ export function emptyOptions(): DumpOptions {
     fileHeader: false, programHeaders: false, sectionHeaders: false, sectionGroups: false, sectionDetails: false,
     syms: false, relocs: false, notes: false, dynamic: false, versionInfo: false, dynSyms: false, archiveIndex: false, useDynamic: false, histogram: false,
     archSpecific: false, unwind: false, wide: false, decompress: false, hexDumps: [], stringDumps: [], relocatedDumps: [], sectionRequests: [],
-    lint: false, silentTruncation: false, symBase: 0, demangle: false, demangleStyle: 'auto', unicode: 'default', processLinks: false,
+    lint: false, checkAll: false, silentTruncation: false, symBase: 0, demangle: false, demangleStyle: 'auto', unicode: 'default', processLinks: false,
   };
 }
 

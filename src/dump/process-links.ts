@@ -12,7 +12,7 @@ import type { DumpContext } from './context.js';
 import { DumpUnsupportedError } from './names.js';
 
 /** The places readelf looks for a separate debug file named `name`, linked from `file`. */
-function candidates(file: string, name: string): string[] {
+export function candidates(file: string, name: string): string[] {
   if (name.startsWith('/')) return [name];
   const dir = dirname(file);
   return [join(dir, name), join(dir, '.debug', name), join('/usr/lib/debug', dir, name), join('/usr/lib/debug', name), join('/lib/debug', name), join('.debug', name), name];

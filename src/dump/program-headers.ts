@@ -26,15 +26,23 @@ export function printProgramHeaders(ctx: DumpContext, withFileHeader: boolean): 
   const { elf, out, wide } = ctx;
   const h = elf.header;
   const phnum = elf.segments.length;
+  if (elf.unreadableSegments !== undefined) {
+    // readelf names the file and the header count, then fails to read them (segment-checks.ts gives its error).
+    if (!withFileHeader) {
+      out.w(`\nElf file type is ${fileTypeName(h.e_type, false)}\nEntry point 0x${h.e_entry.toString(16)}\n`
+        + `There ${elf.phnum === 1 ? 'is' : 'are'} ${elf.phnum} program header${elf.phnum === 1 ? '' : 's'}, starting at offset ${h.e_phoffRaw}\n`);
+    }
+    return;
+  }
   if (phnum === 0) {
-    if (h.e_phoff !== 0) throw new DumpUnsupportedError(ctx.file, 'a non-zero e_phoff with no program headers');
-    out.w('\nThere are no program headers in this file.\n');
+    // A program header offset without headers is only warned about (checkProgramHeaders).
+    if (h.e_phoff === 0) out.w('\nThere are no program headers in this file.\n');
     return;
   }
   if (!withFileHeader) {
     out.w(`\nElf file type is ${fileTypeName(h.e_type, isPie(ctx))}\n`
       + `Entry point 0x${h.e_entry.toString(16)}\n`
-      + `There ${phnum === 1 ? 'is' : 'are'} ${phnum} program header${phnum === 1 ? '' : 's'}, starting at offset ${h.e_phoff}\n`);
+      + `There ${phnum === 1 ? 'is' : 'are'} ${phnum} program header${phnum === 1 ? '' : 's'}, starting at offset ${h.e_phoffRaw}\n`);
   }
   out.w('\nProgram Headers:\n');
   if (wide) out.w('  Type           Offset   VirtAddr           PhysAddr           FileSiz  MemSiz   Flg Align\n');

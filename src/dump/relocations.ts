@@ -81,7 +81,12 @@ export function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTab
     let line = `${offText}  ${infoText} ${typeText}`;
     const addend = isRela ? data.readBigInt64LE(o + 16) : 0n;
     if (symIndex !== 0) {
-      if (symtab === undefined || symIndex >= symtab.count) throw new DumpUnsupportedError(file, `relocation ${i} in section ${s.index} with bad symbol index ${symIndex}`);
+      if (symtab === undefined || symIndex >= symtab.count) {
+        // readelf ends the line there (its exit status stays 0).
+        ctx.session.error(` bad symbol index: ${symIndex.toString(16).padStart(8, '0')} in reloc\n`);
+        out.w(line + '\n');
+        continue;
+      }
       const stName = symtab.nameOffset(symIndex);
       const stType = symtab.type(symIndex);
       const raw = symtab.shndx(symIndex);
@@ -108,7 +113,8 @@ export function dumpRelocs(ctx: DumpContext, s: SectionHeader, symtab: SymbolTab
         }
         line += fmtSymbol(22, secName, wide, utf8, ctx.symStyle);
       } else if (stName >= symtab.strings.size) {
-        throw new DumpUnsupportedError(file, `symbol ${symIndex} with a corrupt string table index`);
+        // No name: readelf reports the offset and goes on with the addend.
+        ctx.session.error(`<corrupt string table index: ${String(stName).padStart(3)}>\n`);
       } else {
         line += fmtSymbol(22, symtab.name(symIndex), wide, utf8, ctx.symStyle) + verText;
       }

@@ -8,6 +8,7 @@ import type { SectionHeader } from '../../elf/reader.js';
 import { ELFOSABI_FREEBSD, ELFOSABI_GNU, ELFOSABI_NONE, DumpUnsupportedError, sectionTypeName } from './names.js';
 import { hex, padEnd, padStart } from './format.js';
 import { sectionTableIntro } from './section-headers.js';
+import { checkListedSection } from './section-checks.js';
 
 const SHF_COMPRESSED = 0x800;
 const SHF_MASKOS = 0x0ff00000;
@@ -78,6 +79,7 @@ export function printSectionDetails(ctx: DumpContext, withFileHeader: boolean): 
   else out.w('  [Nr] Name\n       Type              Address          Offset            Link\n       Size              EntSize          Info              Align\n');
   out.w('       Flags\n');
   for (const s of elf.sections) {
+    checkListedSection(ctx, s);
     const type = sectionTypeName(s.sh_type, machine, osabi, file);
     let text = `  [${padStart(String(s.index), 2)}] ${ctx.sectionName(s)}\n       ${wide ? padEnd(type, 15) : padEnd(type, 15).slice(0, 15)} `;
     if (wide) {

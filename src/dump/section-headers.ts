@@ -2,6 +2,7 @@
 import type { DumpContext } from './context.js';
 import { keyToFlags, sectionFlags, sectionTypeName } from './names.js';
 import { fmtSymbol, hex, padEnd, padStart } from './format.js';
+import { checkListedSection } from './section-checks.js';
 
 /**
  * The lines before a section table (-S and -t alike): "no sections", or the
@@ -28,6 +29,7 @@ export function printSectionHeaders(ctx: DumpContext, withFileHeader: boolean): 
   if (wide) out.w('  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al\n');
   else out.w('  [Nr] Name              Type             Address           Offset\n       Size              EntSize          Flags  Link  Info  Align\n');
   for (const s of elf.sections) {
+    checkListedSection(ctx, s);
     const name = fmtSymbol(-17, ctx.rawSectionName(s), wide, ctx.utf8, ctx.symStyle);
     const type = sectionTypeName(s.sh_type, machine, osabi, file);
     const flags = padStart(sectionFlags(s.sh_flags, machine, osabi, file), 3);

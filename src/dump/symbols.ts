@@ -9,6 +9,9 @@ import { VersionResolver, VersionKind } from './versions.js';
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
 const STT_SECTION = 3;
+const STB_LOCAL = 0;
+const EM_MIPS = 8;
+const ELFOSABI_SOLARIS = 6;
 
 export function printSymbols(ctx: DumpContext): void {
   const { elf } = ctx;
@@ -104,6 +107,10 @@ export function printTable(ctx: DumpContext, sec: SectionHeader, title?: string)
       }
     }
     out.w(`${padStart(String(i), 6)}: ${hex(vhi, 8)}${hex(vlo, 8)} ${size} ${typeName} ${bindName} ${visText} ${ndxText} ${fmtSymbol(avail, name, wide, utf8, ctx.symStyle)}${suffix}\n`);
+    // readelf's check that local symbols come first (MIPS and Solaris files are known to break it).
+    if (bind === STB_LOCAL && i >= sec.sh_info && title === undefined && machine !== EM_MIPS && osabi !== ELFOSABI_SOLARIS) {
+      ctx.session.warn(`local symbol ${i} found at index >= ${ctx.sectionName(sec)}'s sh_info value of ${sec.sh_info}\n`);
+    }
   }
 }
 

@@ -54,6 +54,8 @@ export function printDynamicRelocations(ctx: DumpContext): void {
     let isRela = name === 'RELA';
     if (name === 'PLT') isRela = d?.last.get(DT.PLTREL) !== DT.REL;
     const sym = dynsym(ctx);
+    // Without section headers readelf finds the symbols through DT_SYMTAB and the hash tables: not reproduced.
+    if (!sym && ctx.elf.sections.length === 0) throw new DumpUnsupportedError(file, '-D relocations of a file without section headers');
     if (sym) ctx.needSymtab(sym.index);
     const table: SectionHeader = {
       index: sym?.index ?? 0, sh_name: 0, sh_type: isRela ? SHT_RELA : SHT_REL, sh_flags: 0, sh_addr: vma,

@@ -22,11 +22,7 @@ function bench(args: string[], runs: number): boolean {
   const a = spawnSync('readelf', [...args, target], { maxBuffer: 1 << 30 });
   const b = spawnSync(process.execPath, [kelp, 'dump', ...args, target], { maxBuffer: 1 << 30 });
   // Identical: the same stdout, the same messages (readelf's name read as kelp's) and the same exit status.
-  // Known and counted, as in the identity test: readelf's gaps between annobin notes, which kelp reproduces for most of node's notes.
-  const known = /^(readelf|kelp): Warning: Gap in build notes detected from .*\n/gm;
-  const messages = (x: Buffer): string => x.toString('latin1').replace(known, '').replace(/readelf: /g, 'kelp: ');
-  const gaps = (x: Buffer): number => x.toString('latin1').match(known)?.length ?? 0;
-  if (gaps(a.stderr) !== gaps(b.stderr)) process.stdout.write(`(known: readelf gives ${gaps(a.stderr)} build-note gap warnings, kelp ${gaps(b.stderr)})\n`);
+  const messages = (x: Buffer): string => x.toString('latin1').replace(/readelf: /g, 'kelp: ');
   const identical = a.status === b.status && a.stdout.equals(b.stdout) && messages(a.stderr) === messages(b.stderr);
   const lines = a.stdout.toString('latin1').split('\n').length;
   process.stdout.write(`${target}: ${(size / 1048576).toFixed(1)} MiB, ${lines} lines of ${label} output; outputs ${identical ? 'identical' : 'DIFFER'}\n`);

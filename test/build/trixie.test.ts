@@ -19,6 +19,9 @@
  *                (ext4-lines.patch), the binfmt_misc module (6.12/binfmt_misc.patch)
  *   locals       a module's static local kept, a shadow variable, a changed .cold part,
  *                a klp-build-style pre-unpatch callback (locals.patch)
+ *   keys         a module's own static keys in the patched function (the static-call-module
+ *                fixture, as test/build/module-keys.test.ts on 6.1): tested at run time,
+ *                the tests seen by objtool's run on the linked module (IBT, ORC)
  * and, built only: a patch that only moves lines under __LINE__ users changes nothing.
  */
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
@@ -222,6 +225,19 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     expect(syms).toMatch(/\.klp\.sym\.kelp_locals\.calls\.\d+,0$/m);
   }, 900_000);
 
+  test('a module\'s own static keys: the jump labels leave the table and test their keys at run time', () => {
+    if (skipUnlessReady(pre)) return;
+    const mod = join(REPO_ROOT, 'test/fixtures/static-call-module');
+    const b = built.keys = build('keys', [join(mod, 'fix.patch'), '--oot-module', mod, '--target', 'kelp_sc']);
+    expect(names(obj(b, 'kelp_sc.o').changedFunctions)).toEqual(['kelp_sc_show']);
+    for (const key of ['kelp_sc_on', 'kelp_sc_quiet']) {
+      expect(b.stderr).toMatch(new RegExp(`kelp_sc_show\\+0x[0-9a-f]+: jump label of module kelp_sc \\(key ${key}\\) left out of the livepatch's table: the patched code tests the key at run time`));
+    }
+    const relocs = spawnSync('readelf', ['-rW', b.ko], { encoding: 'utf8' }).stdout;
+    expect(relocs).not.toMatch(/__jump_table/);
+    expect(relocs).toMatch(/R_X86_64_PC32 +0+ \.klp\.sym\.kelp_sc\.kelp_sc_on,0 - 5$/m);
+  }, 900_000);
+
   test('a patch that only moves lines under __LINE__ users (WARN_ON, BUG_ON) changes nothing', () => {
     if (skipUnlessReady(pre)) return;
     const out = join(tmp.dir, 'lines');
@@ -247,11 +263,14 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
           + 'grep -q binfmt_misc /proc/mounts || mount -t binfmt_misc none /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/status',
       },
       { name: 'locals', check: 'cat /proc/kelp_locals; cat /proc/kelp_locals; dmesg | grep -c "kelp_locals: shadow variables freed"' },
+      // Both keys switched one way and back (each run leaves them as it found them).
+      { name: 'keys', check: 'cat /proc/kelp_sc; echo on >/proc/kelp_sc; echo loud >/proc/kelp_sc; cat /proc/kelp_sc; echo off >/proc/kelp_sc; echo quiet >/proc/kelp_sc; cat /proc/kelp_sc' },
     ].filter((c) => built[c.name] !== undefined);
-    expect(cases.map((c) => c.name)).toEqual(['fix', 'kpatch-style', 'cmdline', 'api', 'mixed', 'locals']);
+    expect(cases.map((c) => c.name)).toEqual(['fix', 'kpatch-style', 'cmdline', 'api', 'mixed', 'locals', 'keys']);
     const demo = await buildModule('examples/oot', 'kelp_demo');
     const locals = await buildModule('test/fixtures/locals-module', 'kelp_locals');
-    for (const [name, mod] of [['fix', demo], ['kpatch-style', demo], ['locals', locals]] as const) {
+    const keys = await buildModule('test/fixtures/static-call-module', 'kelp_sc');
+    for (const [name, mod] of [['fix', demo], ['kpatch-style', demo], ['locals', locals], ['keys', keys]] as const) {
       const check = kelp(['check', built[name]!.ko, '--release', target.release, '--modules', mod]);
       expect([name, check.status, check.stdout + check.stderr]).toEqual([name, 0, expect.any(String)]);
     }
@@ -272,7 +291,7 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     };
     const boot = await runOnTarget('trixie-suite', {
       kernel: target.kernel,
-      load: [demo, locals, ...deps.order],
+      load: [demo, locals, keys, ...deps.order],
       files: cases.map((c) => built[c.name]!.ko),
       check: cases.map(script),
       timeout: 900,
@@ -316,5 +335,8 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
       ['calls=3 widget=7 reads=1', 'calls=4 widget=7 reads=2', '0'],
       ['calls=5 widget=7', 'calls=6 widget=7', '1'],
     ]);
+    // The patched function follows static_branch_enable()/disable() of the module's keys.
+    const plain = ['value 1', 'value 1', 'key on', 'loud', 'value 1'];
+    expect(out.keys).toEqual([plain, plain.map((l) => `patched ${l}`), plain]);
   }, 1_800_000);
 });

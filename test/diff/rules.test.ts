@@ -76,6 +76,15 @@ noinline int work(int x) {
   expect(fns).toContain('work');
   expect(fns.some((f) => f.startsWith('work.cold'))).toBe(true);
   expect(r.meta!.functions.map((f) => f.name)).toEqual(['work']);
+  // The jumps between a function and its .cold part are relocated against section symbols, as gcc's
+  // assembler writes them: objtool (run on a 6.12 module's link) takes a jump against a function
+  // symbol for a sibling call, and would give the .cold part the unwind data of a function entry.
+  const jumps = r.obj!.sections.filter((s) => s.isRelocation && s.infoSection !== null && /^\.text\.(unlikely\.)?work$/.test(s.infoSection.name))
+    .flatMap((rel) => rel.relocations!.filter((x) => x.symbol !== null && /^(\.text\.(unlikely\.)?)?work(\.cold.*)?$/.test(x.symbol.name || x.symbol.section?.name || ''))
+      .filter((x) => [0xe9, 0x0f].includes(rel.infoSection!.data[Number(x.offset) - 1]!) || (rel.infoSection!.data[Number(x.offset) - 2] === 0x0f))
+      .map((x) => `${rel.infoSection!.name}+0x${x.offset.toString(16)} -> ${x.symbol!.type === 3 ? `section ${x.symbol!.section!.name}` : x.symbol!.name}`));
+  expect(jumps.length).toBeGreaterThanOrEqual(1);
+  for (const j of jumps) expect(j).toMatch(/-> section \.text\./);
 });
 
 test('.isra/.constprop clones renumbered between builds correlate', () => {

@@ -54,17 +54,6 @@ beforeAll(async () => {
   allModules = pickModules(join(target.modules, 'kernel'), Number.MAX_SAFE_INTEGER);
 }, 900_000);
 
-/**
- * Readelf messages kelp is known not to reproduce, left out of the stderr
- * comparison and counted: readelf's test for gaps between annobin OPEN notes
- * follows a rule kelp reproduces for most but not all of node's notes.
- */
-const KNOWN_MESSAGE = /^(readelf|kelp): Warning: Gap in build notes detected from .*\n/gm;
-let knownMessages = 0;
-afterAll(() => {
-  if (knownMessages > 0) console.log(`identity: ${knownMessages} known message differences left out (readelf's gaps between build notes)`);
-});
-
 /** Compares kelp (in-process) with readelf for every option set over `files` dumped together. */
 function compareAll(files: string[], sets: string[][] = OPTION_SETS, env: NodeJS.ProcessEnv = process.env, utf8?: boolean, sparseFrom?: number): string[] {
   const problems: string[] = [];
@@ -73,14 +62,6 @@ function compareAll(files: string[], sets: string[][] = OPTION_SETS, env: NodeJS
     const r = readelf(args, files, env);
     printed += r.stdout.length;
     const k = kelpInProcess(args, files, { utf8, sparseFrom });
-    const known = (x: string): string => x.replace(KNOWN_MESSAGE, '');
-    if (known(r.stderr) !== r.stderr || known(k.stderr) !== k.stderr) {
-      const a = r.stderr.match(KNOWN_MESSAGE)?.map((l) => l.replace(/^readelf/, 'kelp')) ?? [];
-      const b = new Set(k.stderr.match(KNOWN_MESSAGE) ?? []);
-      knownMessages += a.filter((l) => !b.has(l)).length + [...b].filter((l) => !a.includes(l)).length;
-      r.stderr = known(r.stderr);
-      k.stderr = known(k.stderr);
-    }
     const d = differenceAll(r, k, `readelf ${args.join(' ')} on ${files.length} file(s)`);
     if (d) problems.push(d);
   }

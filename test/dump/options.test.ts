@@ -76,9 +76,7 @@ test('-L/--lint and --enable-checks', () => {
   const k = kelpInProcess(['-L', '-h'], [built.objects[1]]);
   expect(k.stderr).toMatch(/^kelp: Warning: Section '[^']+': has a size of zero - is this intended \?\n/m);
   expect(compare([['-L', '-h', ...built.objects], ['-L', '-S', built.linked[0]], ['--enable-checks', '-e', ...built.linked]])).toEqual([]);
-  // -L alone dumps everything, DWARF included: kelp refuses it rather than print less.
-  const alone = kelpProcess(['-L'], [built.objects[0]]);
-  expect([alone.status, alone.stderr]).toEqual([1, 'kelp: dump: -L without a display option (it dumps DWARF too) is not supported: kelp dump leaves DWARF, CTF, SFrame and LTO symbol dumps to readelf\n']);
+  // -L alone: test/dump/debug-links.test.ts.
 });
 
 test('-T, --sym-base in every base, narrow and wide', () => {
