@@ -3,14 +3,14 @@
  * affects: the configured objects of its .c files and every configured
  * object including a patched header (src/kernel/affected.ts), plus the
  * objects kbuild's .cmd files of earlier builds name (generated sources).
- * Refuses struct layout changes; a patch that changes nothing the
- * configuration builds ends here with exit 3.
+ * A patch that changes nothing the configuration builds ends here with
+ * exit 3. (Struct layout changes are refused once the objects are built:
+ * layout.ts.)
  */
 import { ExitCode, KelpError } from '../errors.js';
 import { affectedObjects } from '../kernel/affected.js';
-import { layoutChangeReason, layoutChanges } from '../kernel/struct-layout.js';
 import { adviceFor } from '../diff/refusal-kinds.js';
-import { RefusalError, type BuildRefusal } from './refusals.js';
+import { RefusalError } from './refusals.js';
 import type { AppliedPatches } from './patch.js';
 import { objectsIncluding } from './kbuild.js';
 import type { Progress } from './progress.js';
@@ -28,24 +28,9 @@ export interface AffectedInput {
   kernelCache: string | null;
 }
 
-/** Refuses the patch when it changes the layout of a struct or union that existed before (file: line: type). */
-export function refuseLayoutChanges(applied: AppliedPatches, files: string[]): void {
-  const problems: BuildRefusal[] = [];
-  for (const f of files) {
-    const before = applied.before.get(f);
-    const after = applied.after.get(f);
-    if (before === null || before === undefined || after === null || after === undefined) continue;
-    for (const ch of layoutChanges(before, after)) {
-      problems.push({ object: f, where: `${f}:${ch.line}`, reason: `${layoutChangeReason(ch)}: existing ${ch.type} objects in the running kernel keep the old layout`, category: 'layout-change', advice: adviceFor('layout-change') });
-    }
-  }
-  if (problems.length > 0) throw new RefusalError(problems, applied.changes[0]?.patch ?? files[0]!);
-}
-
-/** The objects to build for an in-tree patch, sorted. */
-export async function affectedInTree(c: AffectedInput): Promise<string[]> {
+/** The objects to build for an in-tree patch, sorted, and the make target of each (the object's path unless another directory's Makefile builds it). */
+export async function affectedInTree(c: AffectedInput): Promise<{ objects: string[]; makeTarget: (o: string) => string }> {
   const aff = await affectedObjects(c.tree, c.patchedC, c.headers, c.kernelCache);
-  const configured = new Set(aff.objects);
   const special = aff.notConfigured.filter((n) => n.special);
   if (special.length > 0) {
     throw new RefusalError(special.map((n) => ({ object: n.file, where: n.file, reason: n.message, category: 'not-livepatchable-object', advice: adviceFor('not-livepatchable-object') })), c.applied.changes[0]?.patch ?? special[0]!.file);
@@ -56,8 +41,6 @@ export async function affectedInTree(c: AffectedInput): Promise<string[]> {
     const n = aff.includers[h] ?? 0;
     c.progress.say(`${h}: included by ${n} object(s) of this kernel's configuration${aff.includesCached ? '' : ` (include index built in ${(aff.ms.includes / 1000).toFixed(1)} s)`}`);
   }
-  // Only the headers and sources the configuration compiles decide layouts that matter.
-  refuseLayoutChanges(c.applied, [...c.headers.filter((h) => (aff.includers[h] ?? 0) > 0), ...c.patchedC.filter((p) => configured.has(p.replace(/\.c$/, '.o')))]);
   const list = new Set(aff.objects);
   if (c.headers.length > 0) {
     // Objects made from generated sources are not in the include index; kbuild's records of earlier builds name their headers.
@@ -70,5 +53,5 @@ export async function affectedInTree(c: AffectedInput): Promise<string[]> {
     ];
     throw new KelpError(`changes nothing this kernel's configuration builds: ${what.join(', ')}`, c.applied.changes[0]?.patch, ExitCode.NoChange);
   }
-  return [...list].sort();
+  return { objects: [...list].sort(), makeTarget: (o) => aff.conf.objects.get(o)?.make ?? o };
 }

@@ -228,8 +228,30 @@ export function compareData(ctx: DiffContext): void {
       if (!table.aliasOfPresentTable) refuse(ctx, `${P.file}: ${table.table}`, deviceTableReason(table, P.secName(sec)), 'device-table');
       continue;
     }
-    refuse(ctx, `${P.file}: ${name}`, `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`, 'data-changed');
+    const users = referrers(P, d);
+    const initOnly = users.length > 0 && users.every((f) => (P.secClass[P.symSec[f]] & C_INIT) !== 0);
+    refuse(ctx, `${P.file}: ${name}`, initOnly
+      ? `existing data changed (in ${P.secName(sec)}); only __init/__exit code refers to it (${users.map((f) => P.symName(f)).join(', ')}): what the init code set up from the old data when it ran (at boot, or when the module loaded) stays as it was`
+      : `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`, 'data-changed');
   }
+}
+
+/** The functions whose code refers to data symbol `d` (by its name or its section's symbol). */
+function referrers(P: Kelf, d: number): number[] {
+  const dsec = P.symSec[d];
+  const out: number[] = [];
+  for (let f = 1; f < P.nsym; f++) {
+    if (!P.isFunc(f) || !P.symSec[f]) continue;
+    const [a, e] = P.relRange(P.symSec[f], P.value(f), P.value(f) + P.size(f));
+    for (let j = a; j < e; j++) {
+      const t = P.relSym[j];
+      if (t === d || (t > 0 && P.isSection(t) && P.symSec[t] === dsec)) {
+        out.push(f);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 export function compareFunctions(ctx: DiffContext): void {
@@ -278,7 +300,15 @@ export function compareFunctions(ctx: DiffContext): void {
 
 function refuseInit(ctx: DiffContext, f: number): void {
   const P = ctx.patched;
-  refuse(ctx, `${P.file}: ${P.symName(f)}`, `__init/__exit function changed (in ${P.secName(P.symSec[f])}); init and exit code cannot be live-patched`, 'init-code');
+  // Say which changed data it refers to: the function often changed only with it (an ARRAY_SIZE, a table's address).
+  const [a, e] = P.relRange(P.symSec[f], P.value(f), P.value(f) + P.size(f));
+  const data = new Set<string>();
+  for (let j = a; j < e; j++) {
+    const t = P.relSym[j];
+    if (t > 0 && P.isData(t) && P.symStatus[t] === CHANGED) data.add(P.symName(t));
+  }
+  const refers = data.size > 0 ? ` (it refers to changed data: ${[...data].join(', ')})` : '';
+  refuse(ctx, `${P.file}: ${P.symName(f)}`, `__init/__exit function changed (in ${P.secName(P.symSec[f])})${refers}; init and exit code cannot be live-patched`, 'init-code');
 }
 
 function rangeSame(P: Kelf, f: number, O: Kelf, o: number): boolean {

@@ -22,6 +22,12 @@ export interface ConfiguredObject {
   target: string;
   /** A lib-y object: archived into lib.a and linked into vmlinux only when something uses it. */
   lib: boolean;
+  /**
+   * The path kbuild's Makefiles name it by, when another directory's Makefile
+   * builds it (amdgpu's `../amdkfd/kfd_chardev.o`): the make target that
+   * compiles it with that directory's flags and module name.
+   */
+  make?: string;
 }
 
 export interface ConfiguredTree {
@@ -82,7 +88,9 @@ export function parseListing(text: string): ConfiguredTree {
     const o = posix.normalize(object);
     const had = objects.get(o);
     // Built in wins over module, a module over lib (kbuild filters obj-m by obj-y).
-    if (had === undefined || (had.target !== 'vmlinux' && target === 'vmlinux') || (had.lib && !lib)) objects.set(o, { object: o, target, lib });
+    if (had === undefined || (had.target !== 'vmlinux' && target === 'vmlinux') || (had.lib && !lib)) {
+      objects.set(o, o === object ? { object: o, target, lib } : { object: o, target, lib, make: object });
+    }
   };
   for (const line of text.split('\n')) {
     const w = line.trim().split(/\s+/);

@@ -1,9 +1,15 @@
 /**
- * Struct and union layout changes a patch makes, read from the source text
- * before and after it (no debug info needed): a member added, removed,
- * reordered or retyped in a type that already existed. Objects of such a type
- * live in the running kernel with the old layout, which no livepatch can
- * change. Renaming a member keeps the layout and is not reported.
+ * Struct and union layout changes a patch may make, read from the source text
+ * before and after it: a member added, removed, reordered or retyped in a type
+ * that already existed. Objects of such a type live in the running kernel with
+ * the old layout, which no livepatch can change. Renaming a member, comments,
+ * whitespace, qualifiers and annotations that move no data (sparse's __rcu,
+ * __user, __iomem, __percpu, __force; __counted_by) are not reported.
+ *
+ * Source text cannot tell what the compiler does with a member under a
+ * disabled CONFIG option or a macro, so these are suspects: the build decides
+ * with the layouts the compiler gave the objects (dwarf-layout.ts,
+ * build/layout.ts).
  */
 
 export interface LayoutChange {
@@ -94,6 +100,14 @@ export function memberShape(decl: string): string {
   }).join('');
 }
 
+/** Annotations that expand to nothing for gcc (sparse's) or to attributes that move no data, and qualifiers. */
+const NO_LAYOUT = /\b(?:__rcu|__user|__iomem|__force|__percpu|__kernel|__private|__nocast|__safe|__data_racy|const|volatile)\b|\b__counted_by(?:_le|_be)?\s*\([^()]*\)/g;
+
+/** A member's shape without its name, annotations and qualifiers: what its layout depends on. */
+function layoutShape(decl: string): string {
+  return memberShape(decl.replace(NO_LAYOUT, ' ').replace(/\s+/g, ' ').trim()).replace(/\s+/g, ' ').replace(/\s*([*,[\]():])\s*/g, '$1').trim();
+}
+
 /**
  * The struct/union types defined in both `before` and `after` whose members
  * changed in a way that moves data (names aside).
@@ -105,12 +119,14 @@ export function layoutChanges(before: string, after: string): LayoutChange[] {
   for (const [type, n] of neu) {
     const o = old.get(type);
     if (o === undefined) continue;
-    const os = o.members.map(memberShape);
-    const ns = n.members.map(memberShape);
+    const os = o.members.map(layoutShape);
+    const ns = n.members.map(layoutShape);
     if (os.length === ns.length && os.every((s, i) => s === ns[i])) continue;
-    const oldSet = new Set(o.members);
-    const newSet = new Set(n.members);
-    out.push({ type, line: n.line, added: n.members.filter((x) => !oldSet.has(x)), removed: o.members.filter((x) => !newSet.has(x)) });
+    // Members that differ only by annotations are neither added nor removed.
+    const plain = (m: string) => m.replace(NO_LAYOUT, ' ').replace(/\s+/g, ' ').replace(/\s*([*,[\]():])\s*/g, '$1').trim();
+    const oldSet = new Set(o.members.map(plain));
+    const newSet = new Set(n.members.map(plain));
+    out.push({ type, line: n.line, added: n.members.filter((x) => !oldSet.has(plain(x))), removed: o.members.filter((x) => !newSet.has(plain(x))) });
   }
   return out.sort((a, b) => a.line - b.line);
 }
@@ -121,11 +137,16 @@ export function describeLayoutChange(file: string, c: LayoutChange): string {
     + `existing ${c.type} objects in the running kernel keep the old layout, so a livepatch cannot change it (keep the layout and add state with shadow variables, klp_shadow_alloc)`;
 }
 
+/** A member declaration for a message: a nested definition's body shortened to `{ ... }`. */
+function brief(member: string): string {
+  return member.length <= 100 ? member : member.replace(/\{.*\}/s, '{ ... }');
+}
+
 /** What changed in the type's layout, e.g. "struct s changes layout (adds `int x`)". */
 export function layoutChangeReason(c: LayoutChange): string {
   const what = [
-    ...c.added.map((m) => `adds \`${m}\``),
-    ...c.removed.map((m) => `removes \`${m}\``),
+    ...c.added.map((m) => `adds \`${brief(m)}\``),
+    ...c.removed.map((m) => `removes \`${brief(m)}\``),
   ];
   return `${c.type} changes layout (${what.length > 0 ? what.join(', ') : 'members reordered'})`;
 }

@@ -4,7 +4,8 @@
  * earlier builds: the configured objects match the image's module list, a
  * header fix rebuilds every includer (built before or not) and patches the
  * functions that changed, a struct that gains a member is refused with its
- * name, and a file the configuration does not build exits 3 naming the
+ * name (its compiled layout changed) while one whose new member is configured
+ * out is not, and a file the configuration does not build exits 3 naming the
  * CONFIG option. No source of the tree changes.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -57,7 +58,21 @@ test('the configured objects computed from the Makefiles name exactly the module
   expect(builtin.filter((d) => !vmlinuxDirs.has(d))).toEqual([]);
   expect(conf.objects.get('fs/ext4/inode.o')).toEqual({ object: 'fs/ext4/inode.o', target: 'ext4', lib: false });
   expect(conf.objects.get('kernel/sys.o')).toEqual({ object: 'kernel/sys.o', target: 'vmlinux', lib: false });
+  // amdgpu's Makefile builds amdkfd's files as ../amdkfd/*.o: that is the make target with amdgpu's flags.
+  expect(conf.objects.get('drivers/gpu/drm/amd/amdkfd/kfd_module.o')).toEqual({
+    object: 'drivers/gpu/drm/amd/amdkfd/kfd_module.o', target: 'amdgpu', lib: false, make: 'drivers/gpu/drm/amd/amdgpu/../amdkfd/kfd_module.o',
+  });
 }, 600_000);
+
+test('a file another directory\'s Makefile builds (amdkfd, built by amdgpu\'s) is compiled through that Makefile, with its flags and module', () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'amdkfd');
+  const r = unchanged('amdkfd', () => kelp(buildArgs(FIX('amdkfd-module-exit.patch'), out, ['--json'])));
+  expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr.slice(-3000) }).toEqual({ status: 0, stderr: '' });
+  const report = JSON.parse(r.stdout);
+  expect(report.targets).toEqual({ amdgpu: ['drivers/gpu/drm/amd/amdkfd/kfd_module.o'] });
+  expect(report.objects.find((o: { object: string }) => o.object === 'drivers/gpu/drm/amd/amdkfd/kfd_module.o').changedFunctions.map((f: { name: string }) => f.name)).toEqual(['kgd2kfd_exit']);
+}, 1_200_000);
 
 test('a header fix whose includers were never built: every configured includer is rebuilt, in two modules, and the changed functions are patched (verified in the VM)', () => {
   if (skipUnlessReady(pre)) return;
@@ -85,15 +100,30 @@ test('a header fix whose includers were never built: every configured includer i
   expect(includers.filter((o) => existsSync(cmdFile(o)))).toEqual(recorded);
 }, 1_800_000);
 
-test('a struct that gains a member in a header is refused, naming the struct and the member, before anything is built', () => {
+test('a struct that gains a member in a header is refused, naming the struct and the member, after one includer is built both ways (not all of them)', () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'struct');
   const r = unchanged('struct', () => kelp(buildArgs(FIX('ext4-struct-member.patch'), out)));
   expect(r.status).toBe(2);
-  expect(r.stderr).toMatch(/fs\/ext4\/ext4\.h:225: struct ext4_io_end_vec changes layout \(adds `unsigned int kelp_flags`\)/);
+  expect(r.stderr).toMatch(/fs\/ext4\/ext4\.h:225: struct ext4_io_end_vec changes layout \(adds `unsigned int kelp_flags`\) \(compiled layout in fs\/ext4\/\S+\.o: size 32 -> 40 bytes\)/);
+  // The probe (an includer that names the type) decided; the other ext4 objects were never built.
+  expect(r.stderr).toMatch(/layout probe/);
   expect(r.stderr).not.toMatch(/build originals/);
   expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
-}, 600_000);
+}, 900_000);
+
+test('a struct member the configuration leaves out (under a CONFIG option that is not set): the other includers preprocess to the same source and are not built, the patched file\'s compiled layout is the same, no refusal, no change (exit 3)', () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'unconfigured-member');
+  // fat.h gains a member under #ifdef CONFIG_FAT_KUNIT_TEST (not set); misc.c changes a comment.
+  const r = unchanged('unconfigured-member', () => kelp(buildArgs(FIX('fat-struct-unconfigured-member.patch'), out, ['--json'])));
+  expect([r.status, r.stderr.slice(-2000)]).toEqual([3, expect.any(String)]);
+  expect(r.stderr).toMatch(/8 of 8 includer\(s\) of fs\/fat\/fat\.h preprocess to the same source as before: not rebuilt/);
+  expect(r.stderr).toMatch(/fs\/fat\/fat\.h:63: struct msdos_sb_info: the source changes its members, the compiled layout is the same \(fs\/fat\/misc\.o\): no layout change/);
+  expect(r.stderr).toMatch(/changes no function of fs\/fat\/misc\.o/);
+  expect(r.stderr).not.toMatch(/layout-change/);
+  expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+}, 900_000);
 
 test('a .c file the configuration does not build: exit 3 naming the CONFIG option, no compiler error; one built outside the objects is refused', () => {
   if (skipUnlessReady(pre)) return;

@@ -98,3 +98,24 @@ noinline int plain(int x) { return x + ${k}; }
   expect(report.coldParts).toEqual([{ name: 'work', parts: ['work.cold'] }]);
   expect(r.stderr).toMatch(/^old \.cold parts: work: work\.cold \(/m);
 });
+
+test('a table only __init code uses (a sysctl table registered at boot) is refused as changed data that the init code used, and the init function names the table it changed with', () => {
+  // kernel/sysctl.c between Debian's 6.12.107 and 6.12.117: an entry leaves kern_table, registered by sysctl_init_bases.
+  const src = (entries: string) => `
+struct entry { const char *name; int (*handler)(int); };
+noinline int dointvec(int x) { return x + 1; }
+noinline int do_cad_pid(int x) { return x + 2; }
+static struct entry kern_table[] = { ${entries} };
+extern int register_table(struct entry *t, int n);
+__init int sysctl_init_bases(void) { return register_table(kern_table, sizeof(kern_table) / sizeof(kern_table[0])); }
+noinline int proc_dointvec(int x) { return dointvec(x) * 3; }
+`;
+  const r = refusals(src('{ "threads-max", dointvec }, { "cad_pid", do_cad_pid }'), src('{ "threads-max", dointvec }'));
+  expect(r.status).toBe(2);
+  const byCategory = Object.fromEntries(r.report.refusals.map((x) => [x.category, x.reason]));
+  expect(byCategory['data-changed']).toMatch(/^existing data changed \(in \.data\.kern_table\); only __init\/__exit code refers to it \(sysctl_init_bases\): what the init code set up from the old data/);
+  expect(byCategory['init-code']).toMatch(/\(it refers to changed data: kern_table\)/);
+  // Data that running code reads keeps the general reason.
+  const running = refusals('int limits[2] = {10, 1};\nnoinline int lim(int i) { return limits[i]; }\n', 'int limits[2] = {10, 2};\nnoinline int lim(int i) { return limits[i]; }\n');
+  expect(running.report.refusals[0]!.reason).toMatch(/changes to data that running code uses cannot be live-patched/);
+});

@@ -45,3 +45,15 @@ test('member shapes drop the declared names only', () => {
   expect(memberShape('unsigned int small:3, wide:5')).toBe('unsigned int :3,:5');
   expect(memberShape('u8 key[16]')).toBe('u8 [16]');
 });
+
+test('annotations that move no data and qualifiers are no suspect; a member added beside them still is', () => {
+  // security/ipe/eval.h between Debian's 6.12.107 and 6.12.117.
+  const IPE = 'struct ipe_bdev {\n#ifdef CONFIG_IPE_PROP_DM_VERITY_SIGNATURE\n\tbool dm_verity_signed;\n#endif\n\tstruct digest_info *root_hash;\n};\n';
+  expect(layoutChanges(IPE, IPE.replace('struct digest_info *root_hash', 'struct digest_info __rcu *root_hash'))).toEqual([]);
+  expect(layoutChanges(BASE, BASE.replace('void *ptr', 'void __user *ptr').replace('u8 key[16]', 'u8 __iomem key[16]'))).toEqual([]);
+  expect(layoutChanges(BASE, BASE.replace('unsigned long flags', 'unsigned long __percpu flags').replace('void *ptr', 'const void *ptr'))).toEqual([]);
+  expect(layoutChanges(BASE, BASE.replace('u8 key[16]', 'u8 key[16] __counted_by(small)'))).toEqual([]);
+  expect(layoutChanges(BASE, BASE.replace('void *ptr', 'void __force *ptr'))).toEqual([]);
+  const grown = layoutChanges(IPE, IPE.replace('struct digest_info *root_hash;', 'struct digest_info __rcu *root_hash;\n\tint users;'));
+  expect(grown).toEqual([{ type: 'struct ipe_bdev', line: 1, added: ['int users'], removed: [] }]);
+});

@@ -82,6 +82,7 @@ export const DYNAMIC: readonly Resolution[] = [
   { file: 'src/kernel/toolchain.ts', expr: 'path', tools: ['gcc-12'], reason: "which(cc): the kernel's compiler on the host (bookworm: gcc-12; others only when installed)" },
   { file: 'test/build/compiler.test.ts', expr: "target.compiler!.split(' ')[0]!", tools: ['gcc-12'], reason: "the bookworm target's compiler (gcc-12)" },
   { file: 'src/target/initramfs.ts', expr: 'path', tools: ['busybox'], reason: "path = requireTool('busybox') above it" },
+  { file: 'src/kernel/dwarf-layout.ts', expr: 'pahole', tools: ['pahole'], reason: "pahole = requireTool('pahole') above it (KBUILD_PACKAGES)" },
   { file: 'src/target/qemu.ts', expr: 'qemu', tools: ['qemu-system-x86_64'], reason: "qemu = requireTool('qemu-system-x86_64') above it" },
   { file: 'test/build/oot.test.ts', expr: 'cmd', tools: ['sh'], reason: "package.json's example script, `sh examples/oot/run.sh` (checked below; the script is scanned)" },
   { file: 'test/elf/roundtrip.test.ts', expr: 'tool', tools: ['readelf', 'objdump'], reason: "describe_(tool, ...) is called with 'readelf' and 'objdump'" },
