@@ -68,6 +68,17 @@ export interface SpecialSection {
 
 const PC32 = [R_X86_64_PC32, R_X86_64_PLT32] as const;
 
+/** objtool's 4-byte annotation tables (`.discard.annotate_insn`, 6.13's single table, is a row of its own). */
+const OBJTOOL_ANNOTATIONS = [
+  '.discard.reachable', '.discard.unreachable', '.discard.retpoline_safe', '.discard.instr_begin', '.discard.instr_end',
+  '.discard.intra_function_calls', '.discard.noendbr', '.discard.ignore_alts',
+];
+
+/** Whether a `.discard` section is one of objtool's annotation tables, which a module's link keeps for objtool. */
+export function isObjtoolAnnotation(name: string): boolean {
+  return OBJTOOL_ANNOTATIONS.includes(name) || name === '.discard.annotate_insn';
+}
+
 export const SPECIAL_SECTIONS: readonly SpecialSection[] = [
   {
     name: '.parainstructions', size: 16, anchor: 0, env: 'PARA_STRUCT_SIZE', origin: 'macro', until: [6, 8],
@@ -105,6 +116,11 @@ export const SPECIAL_SECTIONS: readonly SpecialSection[] = [
   { name: '__mcount_loc', size: 8, anchor: 0, origin: 'compiler' },
   { name: '__patchable_function_entries', size: 8, anchor: 0, origin: 'compiler' },
   { name: '.printk_index', size: 8, anchor: 0, recordFuncName: 8, env: 'PRINTK_INDEX_STRUCT_SIZE', origin: 'macro', since: [5, 15] },
+  // objtool's annotations (ANNOTATE_* and friends, one `.long insn - .` each): the linker drops them, but on
+  // kernels that run objtool on a module's link (IBT, LTO) objtool reads them there. Without
+  // .discard.reachable, the code after WARN's ud2 is "unreachable" and gets no unwind data.
+  ...OBJTOOL_ANNOTATIONS.map((name): SpecialSection => ({ name, size: 4, anchor: 0, origin: 'macro' })),
+  { name: '.discard.annotate_insn', size: 8, anchor: 0, origin: 'macro', since: [6, 13] },
 ];
 
 const BY_NAME = new Map(SPECIAL_SECTIONS.map((s) => [s.name, s]));

@@ -12,6 +12,7 @@ import {
   R_X86_64_PC32, R_X86_64_PLT32, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_FUNC, STT_NOTYPE, STT_SECTION,
 } from '../../elf/constants.js';
 import { isJumpRel32 } from '../../rela/insn.js';
+import { isObjtoolAnnotation } from '../../rela/special-sections.js';
 import { klpSymbolName } from '../kmod/names.js';
 import { META_SECTION, type DiffMeta, type KlpSymbol } from '../patch/meta.js';
 import type { DiffContext } from './context.js';
@@ -254,11 +255,14 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
         const res = inc.resolutions.get(t) ?? inc.resolve(t, job.src, j);
         if (res.kind === 'self') {
           const d = defined.get(t);
-          if (asWritten && d && d.bind === STB_LOCAL && d.type === STT_FUNC && d.section !== null && jumpField(job.out, type, offset)) {
+          const annotation = isObjtoolAnnotation(job.out.name);
+          if (asWritten && d && d.section !== null
+            && (annotation || (d.bind === STB_LOCAL && d.type === STT_FUNC && jumpField(job.out, type, offset)))) {
             // A jump to a local function (a .cold part, a static function's tail call) is written against the
             // section symbol, as the assembler writes it: objtool (run again on a 6.12 module's link) takes a
             // jump relocated against a function symbol for a sibling call, validates a .cold part apart from its
-            // parent, and gives it the unwind data of a function entry instead of its parent's frame.
+            // parent, and gives it the unwind data of a function entry instead of its parent's frame. objtool reads
+            // its annotation tables only through section symbols.
             symbol = secsyms.get(d.section)!;
             addend = d.value + addend;
           } else if (d) symbol = d;

@@ -4,7 +4,7 @@
  * special entries point into, sections dropped from the output, and
  * sections whose changes do not count as changes of running data.
  */
-import { SPECIAL_SECTIONS, isSpecialSectionName, type SpecialSection } from '../../rela/special-sections.js';
+import { SPECIAL_SECTIONS, isObjtoolAnnotation, isSpecialSectionName, type SpecialSection } from '../../rela/special-sections.js';
 
 /** A special section's row with the entry size this run uses (the probe's or --entry-size's, else the table's default). */
 export type SpecialSpec = SpecialSection;
@@ -60,7 +60,7 @@ export function isAuxCode(name: string): boolean {
 
 /** Sections that never reach the output (nor count as changes). */
 export function isDropped(name: string): boolean {
-  return name.startsWith('.discard') || name === '.llvm_addrsig' || name.startsWith('.kpatch.')
+  return (name.startsWith('.discard') && !isObjtoolAnnotation(name)) || name === '.llvm_addrsig' || name.startsWith('.kpatch.')
     || name.startsWith('.debug') || name === '.comment' || name.startsWith('.note') || name === '.eh_frame'
     || name.startsWith('__ksymtab') || name.startsWith('___ksymtab') || name.startsWith('__kcrctab') || name.startsWith('___kcrctab')
     || name === '.modinfo' || name.startsWith('.BTF') || name.startsWith('.llvm') || name === '.gnu.attributes'

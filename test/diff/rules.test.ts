@@ -575,3 +575,18 @@ describe('bad input: exit 1, one line naming the file', () => {
 });
 
 interface DiffRunLike { status: number | null; stderr: string; bad: string; out: string }
+
+test('objtool\'s annotations (.discard.reachable) of included code are kept, by section symbol, and the others dropped', () => {
+  // What WARN's ASM_REACHABLE writes after its ud2; objtool reads it on a 6.12 module's link.
+  const src = (k: number) => `
+#define REACHABLE() asm volatile("998:\\n\\t.pushsection .discard.reachable\\n\\t.long 998b\\n\\t.popsection\\n\\t")
+noinline int warned(int x) { if (x > ${k}) { REACHABLE(); return x + 1; } return x; }
+noinline int quiet(int x) { if (x > 7) { REACHABLE(); return x - 1; } return x; }`;
+  const r = diffC(src(1), src(2));
+  expect(r.status).toBe(0);
+  expect(r.meta!.functions.map((f) => f.name)).toEqual(['warned']);
+  const sec = r.obj!.sections.find((s) => s.name === '.discard.reachable');
+  expect(sec?.data.length).toBe(4);
+  const rel = r.obj!.sections.find((s) => s.isRelocation && s.infoSection === sec)!;
+  expect(rel.relocations!.map((x) => [x.symbol!.type, x.symbol!.section!.name])).toEqual([[3, '.text.warned']]);
+});
