@@ -59,3 +59,10 @@ export function segmentIndex(buf: Buffer, type: number): number {
   for (let i = 0; i < phnum; i++) if (phdr(buf, i, 'p_type') === BigInt(type)) return i;
   throw new Error(`no segment of type ${type}`);
 }
+
+/** A copy of `src` changed by `edit` (or the buffer `edit` returns, for edits that change the length). */
+export function edited(src: Buffer, edit: (b: Buffer) => unknown): Buffer {
+  const b = Buffer.from(src);
+  const r = edit(b);
+  return Buffer.isBuffer(r) ? r : b;
+}

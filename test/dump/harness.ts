@@ -85,3 +85,16 @@ export function difference(expected: Buffer, actual: Buffer, label: string): str
   }
   return `${label}: outputs differ at line ${i + 1}${file ? ` (${file})` : ''}\n  readelf: ${JSON.stringify(e[i] ?? '<end>')}\n  kelp:    ${JSON.stringify(a[i] ?? '<end>')}`;
 }
+
+/** Compares kelp with readelf on `file` for each option set (labelled `name`); returns the differences and readelf's messages. */
+export function compareOptionSets(file: string, name: string, sets: readonly string[][]): { problems: string[]; messages: string } {
+  const problems: string[] = [];
+  let messages = '';
+  for (const args of sets) {
+    const r = readelf(args, [file], { ...process.env, LC_ALL: 'C' });
+    messages += r.stderr;
+    const d = differenceAll(r, kelpInProcess(args, [file], { utf8: false }), `${name}: readelf ${args.join(' ')}`);
+    if (d) problems.push(d);
+  }
+  return { problems, messages };
+}

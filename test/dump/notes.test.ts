@@ -10,7 +10,7 @@ import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../sup
 import { makeTmpDir } from '../support/tmp.js';
 import { buildSmallCorpus } from './small-corpus.js';
 import { differenceAll, kelpInProcess, readelf } from './harness.js';
-import { sectionIndex, setShdr, shdr } from './edit.js';
+import { sectionIndex, setShdr, shdr, edited } from './edit.js';
 
 const tmp = makeTmpDir('dump-notes');
 afterAll(() => tmp.cleanup());
@@ -26,11 +26,6 @@ beforeAll(async () => {
   [obj, , , so] = files;
 }, 120_000);
 
-function edited(src: Buffer, edit: (b: Buffer) => void): Buffer {
-  const b = Buffer.from(src);
-  edit(b);
-  return b;
-}
 
 test('damaged notes: readelf\'s warnings after the notes before them', () => {
   if (skipUnlessReady(pre)) return;

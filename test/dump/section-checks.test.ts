@@ -14,8 +14,8 @@ import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../sup
 import { makeTmpDir } from '../support/tmp.js';
 import { run } from '../support/tools.js';
 import { buildSmallCorpus } from './small-corpus.js';
-import { differenceAll, kelpInProcess, readelf } from './harness.js';
-import { sectionIndex, setShdr, shdr } from './edit.js';
+import { compareOptionSets } from './harness.js';
+import { sectionIndex, setShdr, shdr, edited } from './edit.js';
 
 const tmp = makeTmpDir('dump-section-checks');
 afterAll(() => tmp.cleanup());
@@ -38,22 +38,9 @@ const SHF_INFO_LINK = 0x40;
 function compare(name: string, buf: Buffer, sets: string[][]): { problems: string[]; messages: string } {
   const file = join(tmp.dir, name);
   writeFileSync(file, buf);
-  const problems: string[] = [];
-  let messages = '';
-  for (const args of sets) {
-    const r = readelf(args, [file], { ...process.env, LC_ALL: 'C' });
-    messages += r.stderr;
-    const d = differenceAll(r, kelpInProcess(args, [file], { utf8: false }), `${name}: readelf ${args.join(' ')}`);
-    if (d) problems.push(d);
-  }
-  return { problems, messages };
+  return compareOptionSets(file, name, sets);
 }
 
-function edited(src: Buffer, edit: (b: Buffer) => void): Buffer {
-  const b = Buffer.from(src);
-  edit(b);
-  return b;
-}
 
 test('links and infos beyond the section count, and what they should index', () => {
   if (skipUnlessReady(pre)) return;

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { makeTmpDir } from '../support/tmp.js';
 import { buildSmallCorpus } from './small-corpus.js';
-import { differenceAll, kelpInProcess, readelf } from './harness.js';
-import { phdr, sectionIndex, segmentIndex, setPhdr, setShdr, shdr } from './edit.js';
+import { compareOptionSets, differenceAll, kelpInProcess, readelf } from './harness.js';
+import { phdr, sectionIndex, segmentIndex, setPhdr, setShdr, shdr, edited } from './edit.js';
 
 const tmp = makeTmpDir('dump-segment-checks');
 afterAll(() => tmp.cleanup());
@@ -37,11 +37,6 @@ const PT_DYNAMIC = 2;
 const PT_PHDR = 6;
 const PT_GNU_STACK = 0x6474e551;
 
-function edited(src: Buffer, edit: (b: Buffer) => void): Buffer {
-  const b = Buffer.from(src);
-  edit(b);
-  return b;
-}
 
 /** Swaps two program headers. */
 function swapSegments(b: Buffer, i: number, j: number): void {
@@ -71,15 +66,11 @@ test('program header problems: readelf messages whatever is displayed, and the o
   for (const [name, buf, expected] of cases) {
     const file = join(tmp.dir, name);
     writeFileSync(file, buf);
-    let messages = '';
     // Without program headers readelf reads version tables at file offsets equal to their addresses; kelp refuses those (-V, -a).
     const sets = name === 'no-phdrs.pie' ? [['-h'], ['-lW'], ['-l'], ['-dW'], ['-S'], ['-sW'], ['-e', '-g', '-n']] : [['-h'], ['-lW'], ['-l'], ['-dW'], ['-S'], ['-sW'], ['-aW']];
-    for (const args of sets) {
-      const r = readelf(args, [file], { ...process.env, LC_ALL: 'C' });
-      messages += r.stderr;
-      const d = differenceAll(r, kelpInProcess(args, [file], { utf8: false }), `${name}: readelf ${args.join(' ')}`);
-      if (d) problems.push(d);
-    }
+    const r = compareOptionSets(file, name, sets);
+    problems.push(...r.problems);
+    const messages = r.messages;
     if (!expected.test(messages)) problems.push(`${name}: readelf said ${JSON.stringify(messages)}`);
   }
   expect(problems).toEqual([]);
@@ -116,13 +107,9 @@ test('program headers readelf cannot read: its error at each attempt (file type,
   for (const [name, buf, expected] of cases) {
     const file = join(tmp.dir, name);
     writeFileSync(file, buf);
-    let messages = '';
-    for (const args of [['-h'], ['-l'], ['-lW'], ['-n'], ['-e'], ['-S', '-s', '-r'], ['-hln'], ['-d']]) {
-      const r = readelf(args, [file], { ...process.env, LC_ALL: 'C' });
-      messages += r.stderr;
-      const d = differenceAll(r, kelpInProcess(args, [file], { utf8: false }), `${name}: readelf ${args.join(' ')}`);
-      if (d) problems.push(d);
-    }
+    const r = compareOptionSets(file, name, [['-h'], ['-l'], ['-lW'], ['-n'], ['-e'], ['-S', '-s', '-r'], ['-hln'], ['-d']]);
+    problems.push(...r.problems);
+    const messages = r.messages;
     if (!expected.test(messages)) problems.push(`${name}: readelf said ${JSON.stringify(messages)}`);
   }
   expect(problems).toEqual([]);

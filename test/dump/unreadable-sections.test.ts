@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { makeTmpDir } from '../support/tmp.js';
 import { buildSmallCorpus } from './small-corpus.js';
+import { edited } from './edit.js';
 import { differenceAll, kelpInProcess, readelf } from './harness.js';
 
 const tmp = makeTmpDir('dump-unreadable-sections');
@@ -30,11 +31,6 @@ beforeAll(async () => {
   [obj, , pie, so] = files;
 }, 120_000);
 
-function edited(src: Buffer, edit: (b: Buffer) => unknown): Buffer {
-  const b = Buffer.from(src);
-  const r = edit(b);
-  return Buffer.isBuffer(r) ? r : b;
-}
 
 test('section header tables readelf cannot load: its messages, then what needs no sections', () => {
   if (skipUnlessReady(pre)) return;
