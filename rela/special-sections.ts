@@ -69,14 +69,16 @@ export interface SpecialSection {
 const PC32 = [R_X86_64_PC32, R_X86_64_PLT32] as const;
 
 /** objtool's 4-byte annotation tables (`.discard.annotate_insn`, 6.13's single table, is a row of its own). */
-const OBJTOOL_ANNOTATIONS = [
+const OBJTOOL_ANNOTATIONS: readonly string[] = [
   '.discard.reachable', '.discard.unreachable', '.discard.retpoline_safe', '.discard.instr_begin', '.discard.instr_end',
   '.discard.intra_function_calls', '.discard.noendbr', '.discard.ignore_alts',
 ];
 
+const ANNOTATION_NAMES = new Set(OBJTOOL_ANNOTATIONS);
+
 /** Whether a `.discard` section is one of objtool's annotation tables, which a module's link keeps for objtool. */
 export function isObjtoolAnnotation(name: string): boolean {
-  return OBJTOOL_ANNOTATIONS.includes(name) || name === '.discard.annotate_insn';
+  return name.startsWith('.discard.') && (ANNOTATION_NAMES.has(name) || name === '.discard.annotate_insn');
 }
 
 export const SPECIAL_SECTIONS: readonly SpecialSection[] = [

@@ -248,6 +248,7 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     rela.entsize = 24;
     rela.align = 8;
     rela.relocations = [];
+    const annotation = isObjtoolAnnotation(job.out.name);
     const copy = (j: number, offset: number, type: number, addend: bigint, asWritten = true): void => {
       let symbol: ElfSymbol | null = null;
       const t = P.relSym[j];
@@ -255,7 +256,6 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
         const res = inc.resolutions.get(t) ?? inc.resolve(t, job.src, j);
         if (res.kind === 'self') {
           const d = defined.get(t);
-          const annotation = isObjtoolAnnotation(job.out.name);
           if (asWritten && d && d.section !== null
             && (annotation || (d.bind === STB_LOCAL && d.type === STT_FUNC && jumpField(job.out, type, offset)))) {
             // A jump to a local function (a .cold part, a static function's tail call) is written against the
