@@ -7,6 +7,8 @@
  * kernel (batch.ts: kelp check, then each loaded, enabled with its transition
  * complete, and unloaded in turn).
  */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchTarget, type TargetInfo } from '../../src/target/fetch.js';
 import { REPO_ROOT } from '../support/paths.js';
@@ -16,7 +18,7 @@ import { makeTmpDir } from '../support/tmp.js';
 import { buildCase, preloadOf, type Built } from './case.js';
 import { verifyBatch, type VerifyCase } from './batch.js';
 import type { Outcome } from './table.js';
-import { includesHeader } from './cut.js';
+import { includesHeader, relatedHunks } from './cut.js';
 
 const RELEASE = '6.1.0-47-amd64';
 
@@ -56,7 +58,217 @@ test('a header comes along when the file includes it by a quoted path, not when 
   expect(includesHeader('mm/memory_hotplug.c', text, 'net/x.h')).toBe(true);
 });
 
-test('the sample covers every outcome', () => {
+/** `diff -up` of two texts of tree-relative `rel` (a/ and b/ labels), as the cut makes it. */
+function diffTexts(rel: string, older: string, newer: string): string {
+  writeFileSync(join(tmp.dir, 'older'), older);
+  writeFileSync(join(tmp.dir, 'newer'), newer);
+  const r = spawnSync('diff', ['-up', '--label', `a/${rel}`, '--label', `b/${rel}`, join(tmp.dir, 'older'), join(tmp.dir, 'newer')], { encoding: 'utf8' });
+  expect(r.status).toBe(1);
+  return r.stdout;
+}
+
+// drivers/nvme/target/nvmet.h between 6.12.107 and 6.12.117 (shortened): three
+// upstream fixes change it. auth.c's fix adds auth_expiry_active and
+// nvmet_auth_sq_destroy(); max_qid and nvmet_req_ctrl() are other fixes'.
+const NVMET_OLD = `struct nvmet_sq {
+	struct nvmet_ctrl	*ctrl;
+	struct percpu_ref	ref;
+	u16			qid;
+	u16			size;
+	u32			sqhd;
+	bool			sqhd_disabled;
+#ifdef CONFIG_NVME_TARGET_AUTH
+	bool			authenticated;
+	struct delayed_work	auth_expired_work;
+	u16			dhchap_tid;
+	u8			dhchap_status;
+	u8			dhchap_step;
+	u8			*dhchap_c1;
+	u8			*dhchap_c2;
+	u32			dhchap_s1;
+	u32			dhchap_s2;
+	u8			*dhchap_skey;
+	int			dhchap_skey_len;
+#endif
+	struct completion	free_done;
+	struct completion	confirm_done;
+};
+
+struct nvmet_ctrl {
+	struct nvmet_subsys	*subsys;
+	struct nvmet_sq		**sqs;
+
+	bool			reset_tbkas;
+
+	struct mutex		lock;
+	u64			cap;
+	u32			cc;
+	u32			csts;
+
+	uuid_t			hostid;
+	u16			cntlid;
+	u32			kato;
+
+	struct nvmet_port	*port;
+
+	u32			aen_enabled;
+	unsigned long		aen_masked;
+};
+
+static inline struct nvmet_subsys *nvmet_req_subsys(struct nvmet_req *req)
+{
+	return req->sq->ctrl->subsys;
+}
+
+static inline bool nvmet_is_disc_subsys(struct nvmet_subsys *subsys)
+{
+    return subsys->type != NVME_NQN_NVME;
+}
+
+#ifdef CONFIG_NVME_TARGET_AUTH
+u8 nvmet_setup_auth(struct nvmet_ctrl *ctrl);
+void nvmet_auth_sq_init(struct nvmet_sq *sq);
+void nvmet_destroy_auth(struct nvmet_ctrl *ctrl);
+void nvmet_auth_sq_free(struct nvmet_sq *sq);
+int nvmet_setup_dhgroup(struct nvmet_ctrl *ctrl, u8 dhgroup_id);
+bool nvmet_check_auth_status(struct nvmet_req *req);
+#else
+static inline void nvmet_auth_sq_init(struct nvmet_sq *sq)
+{
+}
+static inline void nvmet_destroy_auth(struct nvmet_ctrl *ctrl) {};
+static inline void nvmet_auth_sq_free(struct nvmet_sq *sq) {};
+static inline bool nvmet_check_auth_status(struct nvmet_req *req)
+{
+	return true;
+}
+#endif
+`;
+const NVMET_NEW = NVMET_OLD
+  .replace('#ifdef CONFIG_NVME_TARGET_AUTH\n\tbool\t\t\tauthenticated;\n\tstruct delayed_work\tauth_expired_work;\n',
+    '#ifdef CONFIG_NVME_TARGET_AUTH\n\tstruct mutex\t\tauth_lock;\n\tbool\t\t\tauthenticated;\n\tstruct delayed_work\tauth_expired_work;\n\tbool\t\t\tauth_expiry_active;\n')
+  .replace('\tu16\t\t\tcntlid;\n', '\tu16\t\t\tcntlid;\n\tu16\t\t\tmax_qid;\n')
+  .replace('static inline bool nvmet_is_disc_subsys', 'static inline struct nvmet_ctrl *nvmet_req_ctrl(struct nvmet_req *req)\n{\n\treturn req->sq->ctrl;\n}\n\nstatic inline bool nvmet_is_disc_subsys')
+  .replace('void nvmet_auth_sq_free(struct nvmet_sq *sq);\n', 'void nvmet_auth_sq_free(struct nvmet_sq *sq);\nvoid nvmet_auth_sq_destroy(struct nvmet_sq *sq);\n')
+  .replace('static inline void nvmet_auth_sq_free(struct nvmet_sq *sq) {};\n', 'static inline void nvmet_auth_sq_free(struct nvmet_sq *sq) {};\nstatic inline void nvmet_auth_sq_destroy(struct nvmet_sq *sq) {};\n');
+
+// The 6.12.117 fix of drivers/nvme/target/auth.c (its diff as the cut makes it).
+const AUTH_C_DIFF = `--- a/drivers/nvme/target/auth.c
++++ b/drivers/nvme/target/auth.c
+@@ -232,6 +232,7 @@ out_unlock:
+ 
+ void nvmet_auth_sq_free(struct nvmet_sq *sq)
+ {
++	sq->auth_expiry_active = false;
+ 	cancel_delayed_work(&sq->auth_expired_work);
+ 	kfree(sq->dhchap_c1);
+ 	sq->dhchap_c1 = NULL;
+@@ -239,6 +240,13 @@ void nvmet_auth_sq_free(struct nvmet_sq
+ 	sq->dhchap_c2 = NULL;
+ 	kfree(sq->dhchap_skey);
+ 	sq->dhchap_skey = NULL;
++	sq->dhchap_skey_len = 0;
++}
++
++void nvmet_auth_sq_destroy(struct nvmet_sq *sq)
++{
++	cancel_delayed_work_sync(&sq->auth_expired_work);
++	nvmet_auth_sq_free(sq);
+ }
+ 
+ void nvmet_destroy_auth(struct nvmet_ctrl *ctrl)
+`;
+
+// fs/afs between 6.12.107 and 6.12.117 (shortened): fsclient.c follows a netfs
+// API change, while internal.h gains an rcu_head in afs_super_info and
+// afs_get_call() for two other fixes.
+const AFS_OLD = `struct afs_server_list {
+	struct rcu_head		rcu;
+	refcount_t		usage;
+	bool			attached;	/* T if attached to servers */
+	enum afs_ro_replicating	ro_replicating;	/* RW->RO update (probably) in progress */
+	unsigned char		nr_servers;
+};
+
+struct afs_super_info {
+	struct net		*net_ns;	/* Network namespace */
+	struct afs_cell		*cell;		/* The cell in which the volume resides */
+	struct afs_volume	*volume;	/* volume record */
+	enum afs_flock_mode	flock_mode:8;	/* File locking emulation mode */
+	bool			dyn_root;	/* True if dynamic root */
+};
+
+static inline struct afs_super_info *AFS_FS_S(struct super_block *sb)
+{
+	return sb->s_fs_info;
+}
+
+extern void afs_dump_edestaddrreq(const struct afs_operation *);
+
+/*
+ * rxrpc.c
+ */
+extern struct workqueue_struct *afs_async_calls;
+
+extern int __net_init afs_open_socket(struct afs_net *);
+extern void __net_exit afs_close_socket(struct afs_net *);
+extern void afs_charge_preallocation(struct work_struct *);
+extern void afs_put_call(struct afs_call *);
+void afs_deferred_put_call(struct afs_call *call);
+void afs_make_call(struct afs_call *call, gfp_t gfp);
+void afs_wait_for_call_to_complete(struct afs_call *call);
+`;
+const AFS_NEW = AFS_OLD
+  .replace('\tbool\t\t\tdyn_root;\t/* True if dynamic root */\n', '\tbool\t\t\tdyn_root;\t/* True if dynamic root */\n\t/* afs_atcell_get_link() reads ->net_ns in rcu pathwalk */\n\tstruct rcu_head\t\trcu;\n')
+  .replace('extern void afs_put_call(struct afs_call *);\n', 'extern void afs_put_call(struct afs_call *);\nextern struct afs_call *afs_get_call(struct afs_call *call, enum afs_call_trace why);\n');
+const FSCLIENT_C_DIFF = `--- a/fs/afs/fsclient.c
++++ b/fs/afs/fsclient.c
+@@ -352,7 +352,7 @@ static int afs_deliver_fs_fetch_data(str
+ 		ret = afs_extract_data(call, true);
+ 		if (req->subreq) {
+ 			req->subreq->transferred += count_before - call->iov_len;
+-			netfs_read_subreq_progress(req->subreq, false);
++			netfs_read_subreq_progress(req->subreq);
+ 		}
+ 		if (ret < 0)
+ 			return ret;
+`;
+
+test("a changed header's hunks come along when they touch a name the file's changed lines use, renumbered; another fix's do not", () => {
+  const nvmetDiff = diffTexts('drivers/nvme/target/nvmet.h', NVMET_OLD, NVMET_NEW);
+  expect(nvmetDiff.match(/^@@ /gm)).toHaveLength(5);
+  const authSource = '#include <linux/nvme-auth.h>\n#include "nvmet.h"\n';
+  const part = relatedHunks('drivers/nvme/target/auth.c', authSource, AUTH_C_DIFF, 'drivers/nvme/target/nvmet.h', nvmetDiff, NVMET_NEW);
+  // nvmet_sq's new members (auth_expiry_active; auth_lock shares the hunk) and both nvmet_auth_sq_destroy() declarations.
+  expect(part).toContain('+\tbool\t\t\tauth_expiry_active;\n');
+  expect(part.match(/^\+.*nvmet_auth_sq_destroy/gm)).toHaveLength(2);
+  expect(part).not.toContain('max_qid');
+  expect(part).not.toContain('nvmet_req_ctrl');
+  // What is left applies to the older header as it is (the later hunks' line numbers shifted).
+  writeFileSync(join(tmp.dir, 'nvmet.h'), NVMET_OLD);
+  writeFileSync(join(tmp.dir, 'nvmet.patch'), part);
+  const r = spawnSync('patch', ['-F0', join(tmp.dir, 'nvmet.h'), join(tmp.dir, 'nvmet.patch')], { encoding: 'utf8' });
+  expect({ status: r.status, offset: /offset|fuzz/i.test(r.stdout) }).toEqual({ status: 0, offset: false });
+  const patched = readFileSync(join(tmp.dir, 'nvmet.h'), 'utf8');
+  expect(patched).toContain('auth_expiry_active');
+  expect(patched).not.toContain('max_qid');
+
+  // A file that does not include the header takes none of it.
+  expect(relatedHunks('drivers/nvme/target/auth.c', '#include <linux/nvme-auth.h>\n', AUTH_C_DIFF, 'drivers/nvme/target/nvmet.h', nvmetDiff, NVMET_NEW)).toBe('');
+
+  // fsclient.c's change names nothing internal.h's change touches: `rcu` and `rcu_head` are on its unchanged lines too.
+  const afsDiff = diffTexts('fs/afs/internal.h', AFS_OLD, AFS_NEW);
+  const fsclient = '#include <linux/sched.h>\n#include "internal.h"\n#include "afs_fs.h"\n';
+  expect(relatedHunks('fs/afs/fsclient.c', fsclient, FSCLIENT_C_DIFF, 'fs/afs/internal.h', afsDiff, AFS_NEW)).toBe('');
+  // A change that calls afs_get_call() takes its declaration, not the rcu_head.
+  const caller = FSCLIENT_C_DIFF.replace('+\t\t\tnetfs_read_subreq_progress(req->subreq);', '+\t\t\tafs_get_call(call, afs_call_trace_get);');
+  const afsPart = relatedHunks('fs/afs/fsclient.c', fsclient, caller, 'fs/afs/internal.h', afsDiff, AFS_NEW);
+  expect(afsPart).toContain('+extern struct afs_call *afs_get_call(');
+  expect(afsPart).not.toContain('rcu_head');
+});
+
+test('the sample covers every outcome'
+, () => {
   expect(new Set(CASES.map((c) => c.outcome))).toEqual(new Set(['verified', 'refused', 'no functional change', 'does not compile alone']));
 });
 

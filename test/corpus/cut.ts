@@ -3,8 +3,22 @@
  * Debian source versions of one kernel series (`diff -up`, a/ and b/ paths),
  * kept when its hunks touch a function the target kernel has (System.map
  * text symbols, or a symbol of one of its modules) and it changes at most
- * `maxLines` lines; headers changed in the same directory that it includes
- * come along.
+ * `maxLines` lines.
+ *
+ * A changed header of the same directory comes along only when it belongs to
+ * the .c file's fix (`relatedHeader`): the .c includes it by a quoted path
+ * (`includesHeader`), and a name the header's change touches appears on the
+ * .c diff's changed lines. What a header's change touches (`headerTouches`):
+ * on its changed lines (comments and strings left out), the names it declares
+ * or defines — a `#define`, a function at column 0, a function pointer member
+ * `(*name)(` — and every other identifier that no unchanged line of the header
+ * has (a new or removed member, enumerator, type, macro or function).
+ * Identifiers that the header has on unchanged lines too (a parameter `dev`,
+ * an existing `struct rcu_head rcu` member's names), C keywords, common type
+ * names and errno constants tie nothing. Ten releases of fixes change a
+ * directory's shared header (fs/afs/internal.h, drivers/nvme/target/nvmet.h)
+ * for many unrelated fixes; a .c file whose changed lines use none of what the
+ * header's change touches is another fix, and its patch is the .c alone.
  * Sampled with a fixed seed, so a run is repeatable.
  */
 import { spawnSync } from 'node:child_process';
@@ -18,7 +32,7 @@ import { rng } from '../support/rng.js';
 export interface CorpusCase {
   /** The .c file, relative to the tree. */
   file: string;
-  /** Headers of the same directory the patch also changes. */
+  /** Headers of the same directory the patch also changes (those of the .c file's fix: `relatedHeader`). */
   headers: string[];
   /** Lines added and removed in the .c file. */
   changedLines: number;
@@ -113,6 +127,158 @@ export function includesHeader(file: string, text: string, header: string): bool
   return false;
 }
 
+/** C keywords, storage and type qualifiers, and type names too common to tie a header's change to a .c file's. */
+const COMMON = new Set([
+  'auto', 'break', 'case', 'char', 'const', 'continue', 'default', 'do', 'double', 'else', 'enum', 'extern', 'float', 'for', 'goto', 'if',
+  'inline', 'int', 'long', 'register', 'restrict', 'return', 'short', 'signed', 'sizeof', 'static', 'struct', 'switch', 'typedef', 'union',
+  'unsigned', 'void', 'volatile', 'while', '_Bool', 'bool', 'true', 'false', 'NULL', 'typeof', '__typeof__', 'asm', '__asm__', 'defined',
+  'define', 'undef', 'ifdef', 'ifndef', 'endif', 'elif', 'include', 'error', 'pragma',
+  '__attribute__', '__always_inline', 'noinline', '__init', '__exit', '__user', '__iomem', '__rcu', '__percpu', '__must_check', '__packed',
+  '__aligned', '__maybe_unused', '__force', '__le16', '__le32', '__le64', '__be16', '__be32', '__be64',
+  'u8', 'u16', 'u32', 'u64', 's8', 's16', 's32', 's64', '__u8', '__u16', '__u32', '__u64', '__s8', '__s16', '__s32', '__s64',
+  'int8_t', 'int16_t', 'int32_t', 'int64_t', 'uint8_t', 'uint16_t', 'uint32_t', 'uint64_t', 'size_t', 'ssize_t', 'loff_t', 'off_t',
+  'uintptr_t', 'intptr_t', 'ptrdiff_t', 'gfp_t', 'atomic_t', 'atomic64_t', 'atomic_long_t', 'refcount_t', 'spinlock_t', 'rwlock_t',
+  'dma_addr_t', 'phys_addr_t', 'resource_size_t', 'pid_t', 'uid_t', 'gid_t', 'umode_t', 'ktime_t', 'time64_t', 'sector_t', 'blk_status_t',
+  'list_head', 'hlist_head', 'hlist_node', 'rcu_head', 'mutex', 'rw_semaphore', 'work_struct', 'delayed_work', 'completion', 'kref',
+  'wait_queue_head_t', 'timer_list', 'device', 'module',
+]);
+
+/** A diff's changed lines ('+' or '-', not the file labels), each without its sign. */
+function changedLines(diff: string): string[] {
+  return diff.split('\n').filter((l) => (l.startsWith('+') && !l.startsWith('+++ ')) || (l.startsWith('-') && !l.startsWith('--- '))).map((l) => l.slice(1));
+}
+
+/**
+ * The code of C source lines, comments and string or character literals left
+ * out (a comment's words are no names). Each line stands alone, since a diff's
+ * changed lines are a file's lines with gaps: a line that starts with a star
+ * and a space or slash, or is a lone star, is inside a comment; text before a
+ * `*` `/` with no opening is a comment's end; a comment left open runs to the
+ * end of its line.
+ */
+function codeOf(lines: string[]): string[] {
+  return lines.map((l) => {
+    if (/^\s*\*(\s|\/|$)/.test(l)) return '';
+    let out = '';
+    let inComment = false;
+    const close = l.indexOf('*/');
+    if (close >= 0 && !l.slice(0, close).includes('/*')) l = l.slice(close + 2);
+    for (let i = 0; i < l.length; i++) {
+      if (inComment) {
+        if (l.startsWith('*/', i)) {
+          inComment = false;
+          i++;
+        }
+      } else if (l.startsWith('/*', i)) {
+        inComment = true;
+        i++;
+        out += ' ';
+      } else if (l.startsWith('//', i)) {
+        break;
+      } else if (l[i] === '"' || l[i] === "'") {
+        const q = l[i];
+        for (i++; i < l.length && l[i] !== q; i++) if (l[i] === '\\') i++;
+        out += ' ';
+      } else {
+        out += l[i];
+      }
+    }
+    return out;
+  });
+}
+
+/** The identifiers of C code lines (not numbers' letters: `0x1fUL` has none), less the common ones (COMMON, errno constants). */
+function identifiers(code: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const l of code) for (const m of l.matchAll(/\b[A-Za-z_]\w*/g)) if (!COMMON.has(m[0]) && !/^E[A-Z0-9]+$/.test(m[0])) out.add(m[0]);
+  return out;
+}
+
+/** The lines of the newer file that a `diff -u` adds (1-based). */
+function addedLines(diff: string): Set<number> {
+  const added = new Set<number>();
+  let n = 0;
+  for (const l of diff.split('\n')) {
+    const h = /^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(l);
+    if (h) n = Number(h[1]);
+    else if (n > 0 && l.startsWith('+') && !l.startsWith('+++ ')) added.add(n++);
+    else if (n > 0 && l.startsWith(' ')) n++;
+  }
+  return added;
+}
+
+/**
+ * What the changed lines `changed` of a header touch (see the file's
+ * comment): the names they declare or define (`#define NAME`, a function at
+ * column 0, a function pointer member), and their identifiers that no
+ * unchanged line of the header has (`kept`: the identifiers of those lines).
+ */
+function touches(changed: string[], kept: Set<string>): Set<string> {
+  const code = codeOf(changed);
+  const touched = new Set([...identifiers(code)].filter((x) => !kept.has(x)));
+  for (const l of code) {
+    const d = /^\s*#\s*(?:define|undef)\s+([A-Za-z_]\w*)/.exec(l);
+    if (d) touched.add(d[1]);
+    // A function declared or defined at column 0: the name before its first parenthesis.
+    const f = /^[A-Za-z_][^=;(#]*?\b([A-Za-z_]\w*)\s*\(/.exec(l);
+    if (f && !COMMON.has(f[1])) touched.add(f[1]);
+    for (const p of l.matchAll(/\(\s*\*\s*([A-Za-z_]\w*)\s*\)\s*\(/g)) touched.add(p[1]);
+  }
+  return touched;
+}
+
+/** The identifiers of the lines of `newText` (a header) that `diff` does not add. */
+function keptIdentifiers(diff: string, newText: string): Set<string> {
+  const added = addedLines(diff);
+  return identifiers(codeOf(newText.split('\n').filter((_, i) => !added.has(i + 1))));
+}
+
+/** What a header's `diff -u` touches as a whole (`touches`); `newText` is the newer header. */
+export function headerTouches(diff: string, newText: string): Set<string> {
+  return touches(changedLines(diff), keptIdentifiers(diff, newText));
+}
+
+/**
+ * The part of changed header `header`'s diff (`headerDiff`, tree-relative
+ * path, newer text `headerText`) that belongs to the fix of .c file `file`
+ * (newer text `source`, diff `fileDiff`), '' when none does: nothing unless
+ * the file includes the header by a quoted path; else the header's hunks
+ * that touch (`touches`) an identifier on the file's changed lines, their
+ * newer-file line numbers shifted for the hunks left out. Ten releases of
+ * fixes change one header in several places: a hunk the file's change does
+ * not use is another fix's.
+ */
+export function relatedHunks(file: string, source: string, fileDiff: string, header: string, headerDiff: string, headerText: string): string {
+  if (!includesHeader(file, source, header)) return '';
+  const used = identifiers(codeOf(changedLines(fileDiff)));
+  const kept = keptIdentifiers(headerDiff, headerText);
+  const lines = headerDiff.split('\n');
+  const first = lines.findIndex((l) => l.startsWith('@@ '));
+  if (first < 0) return '';
+  const hunks: string[][] = [];
+  for (const l of lines.slice(first)) {
+    if (l.startsWith('@@ ')) hunks.push([l]);
+    else if (l !== '' || hunks[hunks.length - 1].length === 0) hunks[hunks.length - 1].push(l);
+  }
+  const out: string[] = [];
+  let shiftOrig = 0; // newer-minus-older line count of all hunks before this one
+  let shiftKept = 0; // the same, of the hunks kept
+  for (const h of hunks) {
+    const m = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$/.exec(h[0]);
+    if (!m) throw new Error(`not a unified diff hunk header: ${h[0]}`);
+    const [oldLen, newStart, newLen] = [Number(m[2] ?? '1'), Number(m[3]), Number(m[4] ?? '1')];
+    const body = h.slice(1);
+    const changed = body.filter((l) => l.startsWith('+') || l.startsWith('-')).map((l) => l.slice(1));
+    if ([...touches(changed, kept)].some((x) => used.has(x))) {
+      const start = newStart - shiftOrig + shiftKept;
+      out.push(`@@ -${m[1]}${m[2] === undefined ? '' : `,${m[2]}`} +${start}${m[4] === undefined ? '' : `,${m[4]}`} @@${m[5]}`, ...body);
+      shiftKept += newLen - oldLen;
+    }
+    shiftOrig += newLen - oldLen;
+  }
+  return out.length === 0 ? '' : `${[...lines.slice(0, first), ...out].join('\n')}\n`;
+}
+
 /** The function names the hunk headers of a `diff -p` patch show (`@@ ... @@ static int foo(...)`), and the lines changed. */
 export function hunkFunctions(patch: string): { functions: string[]; changedLines: number } {
   const fns = new Set<string>();
@@ -139,6 +305,7 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     const d = dirname(f);
     headersByDir.set(d, [...(headersByDir.get(d) ?? []), f]);
   }
+  const headerDiffs = new Map<string, string>();
   const candidates: CorpusCase[] = [];
   for (const f of changed.filter((x) => x.endsWith('.c'))) {
     const text = diffFile(a, b, f);
@@ -146,10 +313,14 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     const { functions, changedLines } = hunkFunctions(text);
     const have = functions.filter((fn) => known.has(fn));
     if (have.length === 0 || changedLines > opts.maxLines) continue;
-    // The directory's changed headers that the file includes (a header it does not include is another fix's).
+    // The directory's changed headers that belong to this fix, as far as they do: included, and their hunks that touch what the file changes (relatedHunks).
     const source = readFileSync(join(b, f), 'latin1');
-    const headers = (headersByDir.get(dirname(f)) ?? []).filter((h) => includesHeader(f, source, h));
-    const body = [text, ...headers.map((h) => diffFile(a, b, h))].join('');
+    const related = (headersByDir.get(dirname(f)) ?? [])
+      .filter((h) => includesHeader(f, source, h))
+      .map((h) => ({ h, diff: relatedHunks(f, source, text, h, headerDiffs.get(h) ?? headerDiffs.set(h, diffFile(a, b, h)).get(h)!, readFileSync(join(b, h), 'latin1')) }))
+      .filter(({ diff }) => diff !== '');
+    const headers = related.map(({ h }) => h);
+    const body = [text, ...related.map(({ diff }) => diff)].join('');
     const patch = join(outDir, `${f.replace(/\//g, '__').replace(/\.c$/, '')}.patch`);
     writeFileSync(patch, body, 'latin1');
     candidates.push({ file: f, headers, changedLines, functions: have, patch });
