@@ -5,20 +5,23 @@
  * text symbols, or a symbol of one of its modules) and it changes at most
  * `maxLines` lines.
  *
- * A changed header of the same directory comes along only when it belongs to
- * the .c file's fix (`relatedHeader`): the .c includes it by a quoted path
- * (`includesHeader`), and a name the header's change touches appears on the
- * .c diff's changed lines. What a header's change touches (`headerTouches`):
- * on its changed lines (comments and strings left out), the names it declares
- * or defines — a `#define`, a function at column 0, a function pointer member
- * `(*name)(` — and every other identifier that no unchanged line of the header
- * has (a new or removed member, enumerator, type, macro or function).
- * Identifiers that the header has on unchanged lines too (a parameter `dev`,
- * an existing `struct rcu_head rcu` member's names), C keywords, common type
+ * A changed header of the same directory comes along only as far as it
+ * belongs to the .c file's fix (`relatedHunks`): the .c includes it by a
+ * quoted path (`includesHeader`), and of its diff only the hunks that touch a
+ * name on the .c diff's changed lines, their line numbers shifted for the
+ * hunks left out. What changed header lines touch (`touches`; comments and
+ * strings left out): the names they declare or define — a `#define`, a
+ * function at column 0, a function pointer member `(*name)(` — and every other
+ * identifier on them that no unchanged line of the header has (a new or
+ * removed member, enumerator, type, macro or function). Identifiers that the
+ * header has on unchanged lines too (a parameter `dev`, `rcu` of the
+ * `struct rcu_head rcu` members it already has), C keywords, common type
  * names and errno constants tie nothing. Ten releases of fixes change a
  * directory's shared header (fs/afs/internal.h, drivers/nvme/target/nvmet.h)
- * for many unrelated fixes; a .c file whose changed lines use none of what the
- * header's change touches is another fix, and its patch is the .c alone.
+ * in several places for unrelated fixes; a hunk the .c file's changed lines
+ * use nothing of is another fix's, and a header none of whose hunks is used
+ * stays out. A fix that needs a header change it names nowhere on its changed
+ * lines (or another directory's) does not compile alone.
  * Sampled with a fixed seed, so a run is repeatable.
  */
 import { spawnSync } from 'node:child_process';
@@ -32,7 +35,7 @@ import { rng } from '../support/rng.js';
 export interface CorpusCase {
   /** The .c file, relative to the tree. */
   file: string;
-  /** Headers of the same directory the patch also changes (those of the .c file's fix: `relatedHeader`). */
+  /** Headers of the same directory the patch also changes (as far as they belong to the .c file's fix: `relatedHunks`). */
   headers: string[];
   /** Lines added and removed in the .c file. */
   changedLines: number;

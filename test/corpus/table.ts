@@ -99,7 +99,7 @@ export function writeTables(dir: string, t: Tables): string {
     `# kelp corpus: linux-source-${t.series} ${t.from} → ${t.to} on ${t.target.release}`,
     '',
     `Run ${date} with \`npm run corpus\`: the fixes between Debian's linux-source-${t.series} ${t.from} and ${t.to}, one patch per changed \`.c\` file`,
-    `(at most ${t.maxLines} changed lines, hunks in a function the target has, with the changed headers of its directory that belong to its fix: included, and touched where the file changes), each built with`,
+    `(at most ${t.maxLines} changed lines, hunks in a function the target has, with the hunks of the changed headers of its directory that its fix uses: included, and touching a name on its changed lines), each built with`,
     `\`kelp build --release ${t.target.release}\` (Debian ${t.target.version})${t.verify ? ' and verified in QEMU (kelp check, then loaded, enabled with its transition complete, and unloaded)' : ', not verified'}.`,
     t.sampled ? `A fixed-seed sample (seed ${t.seed}) of ${t.rows.length} of the ${t.cut} patches the cut kept.` : `All ${t.cut} patches the cut kept.`,
     '',
