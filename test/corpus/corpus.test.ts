@@ -234,6 +234,74 @@ const FSCLIENT_C_DIFF = `--- a/fs/afs/fsclient.c
  			return ret;
 `;
 
+// drivers/platform/x86/hp/hp-bioscfg between 6.12.107 and 6.12.117 (shortened): one fix gives
+// hp_populate_string_package_data() an element count; its name is on neither diff's changed lines.
+const BIOSCFG_OLD = `enum hp_wmi_data_elements {
+	/* Common elements */
+	NAME = 0,
+	VALUE = 1,
+	PATH = 2,
+	IS_READONLY = 3,
+	DISPLAY_IN_UI = 4,
+	REQUIRES_PHYSICAL_PRESENCE = 5,
+	SEQUENCE = 6,
+	PREREQUISITES_SIZE = 7,
+	PREREQUISITES = 8,
+	SECURITY_LEVEL = 9,
+	PSWD_ELEM_CNT = 15,
+};
+
+#define GET_INSTANCE_ID(type)						\
+	static int get_##type##_instance_id(struct kobject *kobj)	\
+	{								\
+		int i;							\
+									\
+		for (i = 0; i <= bioscfg_drv.type##_instances_count; i++) { \
+			if (!strcmp(kobj->name, bioscfg_drv.type##_data[i].attr_name_kobj->name)) \
+				return i;				\
+		}							\
+		return -EIO;						\
+	}
+
+/* String attributes */
+int hp_populate_string_buffer_data(u8 *buffer_ptr, u32 *buffer_size,
+				   int instance_id,
+				   struct kobject *attr_name_kobj);
+int hp_alloc_string_data(void);
+void hp_exit_string_attributes(void);
+int hp_populate_string_package_data(union acpi_object *str_obj,
+				    int instance_id,
+				    struct kobject *attr_name_kobj);
+`;
+const BIOSCFG_NEW = BIOSCFG_OLD
+  .replace('\tPSWD_ELEM_CNT = 15,\n', '\tPSWD_ELEM_CNT = 15,\n\n\t/* Minimum elements shared by all attribute types (NAME..SECURITY_LEVEL) */\n\tCOMMON_ELEM_CNT = SECURITY_LEVEL + 1,\n')
+  .replace('int hp_populate_string_package_data(union acpi_object *str_obj,\n', 'int hp_populate_string_package_data(union acpi_object *str_obj,\n\t\t\t\t    int str_obj_count,\n');
+const STRING_ATTRIBUTES_C_DIFF = `--- a/drivers/platform/x86/hp/hp-bioscfg/string-attributes.c
++++ b/drivers/platform/x86/hp/hp-bioscfg/string-attributes.c
+@@ -263,10 +265,12 @@ exit_string_package:
+  * Populate all properties of an instance under string attribute
+  *
+  * @string_obj: ACPI object with string data
++ * @string_obj_count: Number of elements in @string_obj
+  * @instance_id: The instance to enumerate
+  * @attr_name_kobj: The parent kernel object
+  */
+ int hp_populate_string_package_data(union acpi_object *string_obj,
++				    int string_obj_count,
+ 				    int instance_id,
+ 				    struct kobject *attr_name_kobj)
+ {
+@@ -275,7 +279,7 @@ int hp_populate_string_package_data(unio
+ 	string_data->attr_name_kobj = attr_name_kobj;
+ 
+ 	hp_populate_string_elements_from_package(string_obj,
+-						 string_obj->package.count,
++						 string_obj_count,
+ 						 instance_id);
+ 
+ 	hp_update_attribute_permissions(string_data->common.is_readonly,
+`;
+
 test("a changed header's hunks come along when they touch a name the file's changed lines use, renumbered; another fix's do not", () => {
   const nvmetDiff = diffTexts('drivers/nvme/target/nvmet.h', NVMET_OLD, NVMET_NEW);
   expect(nvmetDiff.match(/^@@ /gm)).toHaveLength(5);
@@ -265,6 +333,16 @@ test("a changed header's hunks come along when they touch a name the file's chan
   const afsPart = relatedHunks('fs/afs/fsclient.c', fsclient, caller, 'fs/afs/internal.h', afsDiff, AFS_NEW);
   expect(afsPart).toContain('+extern struct afs_call *afs_get_call(');
   expect(afsPart).not.toContain('rcu_head');
+
+  // A parameter added to a declaration whose name is on a context line: the function the changed lines are in.
+  const bioscfgDiff = diffTexts('drivers/platform/x86/hp/hp-bioscfg/bioscfg.h', BIOSCFG_OLD, BIOSCFG_NEW);
+  const strings = '#include "bioscfg.h"\n';
+  const bioscfgPart = relatedHunks('drivers/platform/x86/hp/hp-bioscfg/string-attributes.c', strings, STRING_ATTRIBUTES_C_DIFF, 'drivers/platform/x86/hp/hp-bioscfg/bioscfg.h', bioscfgDiff, BIOSCFG_NEW);
+  expect(bioscfgPart).toContain('+\t\t\t\t    int str_obj_count,\n');
+  expect(bioscfgPart).not.toContain('COMMON_ELEM_CNT');
+  // A change inside a function's body is not one of its head: the call's arguments tie nothing to the declaration.
+  const body = STRING_ATTRIBUTES_C_DIFF.slice(STRING_ATTRIBUTES_C_DIFF.indexOf('@@ -275'));
+  expect(relatedHunks('drivers/platform/x86/hp/hp-bioscfg/string-attributes.c', strings, `--- a/x\n+++ b/x\n${body}`, 'drivers/platform/x86/hp/hp-bioscfg/bioscfg.h', bioscfgDiff, BIOSCFG_NEW)).toBe('');
 });
 
 test('the sample covers every outcome'

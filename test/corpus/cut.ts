@@ -13,7 +13,10 @@
  * strings left out): the names they declare or define — a `#define`, a
  * function at column 0, a function pointer member `(*name)(` — and every other
  * identifier on them that no unchanged line of the header has (a new or
- * removed member, enumerator, type, macro or function). Identifiers that the
+ * removed member, enumerator, type, macro or function), and the function whose
+ * declaration head a changed line is in (a parameter added on its own line,
+ * the name on the context line above: `signatureNames`, on both diffs).
+ * Identifiers that the
  * header has on unchanged lines too (a parameter `dev`, `rcu` of the
  * `struct rcu_head rcu` members it already has), C keywords, common type
  * names and errno constants tie nothing. Ten releases of fixes change a
@@ -230,6 +233,47 @@ function touches(changed: string[], kept: Set<string>): Set<string> {
   return touched;
 }
 
+/**
+ * The functions whose declaration or definition head a hunk's changed lines
+ * are in: a changed parameter line (`+\tint str_obj_count,`) belongs to the
+ * column-0 line above it that opens the parameter list
+ * (`int hp_populate_string_package_data(union acpi_object *str_obj,`) when no
+ * line between them ends a statement or opens a body. Each side of the hunk
+ * (older: context and removed lines; newer: context and added lines) is read
+ * on its own.
+ */
+function signatureNames(hunk: string[]): Set<string> {
+  const names = new Set<string>();
+  for (const side of ['-', '+']) {
+    const lines = hunk.filter((l) => l.startsWith(' ') || l.startsWith(side));
+    const code = codeOf(lines.map((l) => l.slice(1)));
+    lines.forEach((l, i) => {
+      if (!l.startsWith(side)) return;
+      for (let k = i; k >= 0 && k > i - 12; k--) {
+        const c = code[k];
+        if (k < i && /[;{}]\s*$/.test(c)) break;
+        const head = /^[A-Za-z_][^=;(#]*?\b([A-Za-z_]\w*)\s*\(/.exec(c);
+        if (head) {
+          if (!COMMON.has(head[1])) names.add(head[1]);
+          break;
+        }
+        if (/^\S/.test(c) && c.trim() !== '') break;
+      }
+    });
+  }
+  return names;
+}
+
+/** The hunks of a `diff -u`, each its `@@` line and body. */
+function hunksOf(diff: string): string[][] {
+  const hunks: string[][] = [];
+  for (const l of diff.split('\n')) {
+    if (l.startsWith('@@ ')) hunks.push([l]);
+    else if (hunks.length > 0 && l !== '') hunks[hunks.length - 1].push(l);
+  }
+  return hunks;
+}
+
 /** The identifiers of the lines of `newText` (a header) that `diff` does not add. */
 function keptIdentifiers(diff: string, newText: string): Set<string> {
   const added = addedLines(diff);
@@ -254,6 +298,7 @@ export function headerTouches(diff: string, newText: string): Set<string> {
 export function relatedHunks(file: string, source: string, fileDiff: string, header: string, headerDiff: string, headerText: string): string {
   if (!includesHeader(file, source, header)) return '';
   const used = identifiers(codeOf(changedLines(fileDiff)));
+  for (const h of hunksOf(fileDiff)) for (const x of signatureNames(h.slice(1))) used.add(x);
   const kept = keptIdentifiers(headerDiff, headerText);
   const lines = headerDiff.split('\n');
   const first = lines.findIndex((l) => l.startsWith('@@ '));
@@ -272,7 +317,7 @@ export function relatedHunks(file: string, source: string, fileDiff: string, hea
     const [oldLen, newStart, newLen] = [Number(m[2] ?? '1'), Number(m[3]), Number(m[4] ?? '1')];
     const body = h.slice(1);
     const changed = body.filter((l) => l.startsWith('+') || l.startsWith('-')).map((l) => l.slice(1));
-    if ([...touches(changed, kept)].some((x) => used.has(x))) {
+    if ([...touches(changed, kept), ...signatureNames(body)].some((x) => used.has(x))) {
       const start = newStart - shiftOrig + shiftKept;
       out.push(`@@ -${m[1]}${m[2] === undefined ? '' : `,${m[2]}`} +${start}${m[4] === undefined ? '' : `,${m[4]}`} @@${m[5]}`, ...body);
       shiftKept += newLen - oldLen;
