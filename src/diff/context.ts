@@ -40,6 +40,12 @@ export interface DiffContext extends Pair {
    * livepatch module resolves inside it (the target has no such symbol).
    */
   provided: Set<string>;
+  /**
+   * The namespaces the target module imports (its .ko's .modinfo, when
+   * --symbols is the module): the code of every object of the module may use
+   * their exports, whichever object's MODULE_IMPORT_NS put them there.
+   */
+  targetImports?: Set<string>;
 }
 
 export function refuse(ctx: DiffContext, where: string, reason: string, category: RefusalCategory): void {

@@ -8,7 +8,7 @@
  */
 import { ElfObject, ElfSymbol, Section } from '../../elf/model.js';
 import {
-  ET_REL, SHF_EXECINSTR, SHF_GROUP, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_UNDEF, SHT_PROGBITS, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
+  ET_REL, SHF_ALLOC, SHF_EXECINSTR, SHF_GROUP, SHF_INFO_LINK, SHF_LINK_ORDER, SHN_UNDEF, SHT_PROGBITS, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
   R_X86_64_PC32, R_X86_64_PLT32, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_FUNC, STT_NOTYPE, STT_SECTION,
 } from '../../elf/constants.js';
 import { isJumpRel32 } from '../../rela/insn.js';
@@ -174,19 +174,31 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     }
   }
 
-  // .modinfo: the namespaces the patched code imports.
+  // .modinfo: the namespaces the patched code imports, and those of the namespaced exports the output uses
+  // that its code may use where it runs now: every export, in vmlinux (built-in code imports nothing); in a
+  // module, those of the namespaces the module imports (MODULE_IMPORT_NS is per module: one object of a
+  // multi-object module, inv_icm42600_core.c, imports for inv_icm42600_gyro.c too).
   let modinfo = 0;
   for (let s = 1; s < P.nsec && !modinfo; s++) if ((P.secClass[s] & C_MODINFO) !== 0 && !P.isRelocation(s)) modinfo = s;
-  if (modinfo && !P.isNobits(modinfo)) {
-    // Built-in objects prefix their keys with the module name (`proc.import_ns=X`).
-    const entries = P.secData(modinfo).toString('latin1').split('\0')
-      .map((e) => /^(?:[\w-]+\.)?(import_ns=.*)$/.exec(e)?.[1]).filter((e): e is string => e !== undefined);
-    if (entries.length > 0) {
-      const s = new Section('.modinfo', SHT_PROGBITS, P.secFlags(modinfo) & ~SHF_GROUP);
-      s.align = 1;
-      s.data = Buffer.from(entries.map((e) => `${e}\0`).join(''), 'latin1');
-      out.addSection(s);
+  // Built-in objects prefix their keys with the module name (`proc.import_ns=X`).
+  const entries = modinfo && !P.isNobits(modinfo)
+    ? P.secData(modinfo).toString('latin1').split('\0').map((e) => /^(?:[\w-]+\.)?(import_ns=.*)$/.exec(e)?.[1]).filter((e): e is string => e !== undefined)
+    : [];
+  const used = new Set<string>();
+  for (const job of jobs) {
+    for (const j of [...job.rels, ...(job.synth ?? []).flatMap((x) => ('from' in x ? [x.from] : []))]) {
+      const t = P.relSym[j];
+      const res = t ? inc.resolutions.get(t) ?? inc.resolve(t, job.src, j) : undefined;
+      const ns = res?.kind === 'undef' ? ctx.symvers.get(res.name)?.namespace ?? '' : '';
+      if (ns !== '' && (ctx.target === 'vmlinux' || ctx.targetImports?.has(ns))) used.add(`import_ns=${ns}`);
     }
+  }
+  for (const e of [...used].sort()) if (!entries.includes(e)) entries.push(e);
+  if (entries.length > 0) {
+    const s = new Section('.modinfo', SHT_PROGBITS, modinfo ? P.secFlags(modinfo) & ~SHF_GROUP : SHF_ALLOC);
+    s.align = 1;
+    s.data = Buffer.from(entries.map((e) => `${e}\0`).join(''), 'latin1');
+    out.addSection(s);
   }
 
   // Symbols: the source file, section symbols, then defined symbols in the patched order.

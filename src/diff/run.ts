@@ -13,7 +13,9 @@ import { EM_X86_64, ET_REL } from '../../elf/constants.js';
 import { LineMap, type LineMapData } from '../patch/lines.js';
 import { kernelModuleName } from '../kmod/names.js';
 import { META_VERSION, type DiffMeta } from '../patch/meta.js';
-import { readSymbolTable } from '../symbols/read.js';
+import { parseSymbolTable } from '../symbols/read.js';
+import { importedNamespaces } from '../target/modinfo.js';
+import { readMaybeCompressed } from '../util/decompress.js';
 import { SymbolIndex } from '../symbols/table.js';
 import { Symvers, readSymvers } from '../symbols/symvers.js';
 import { canonicalise } from './canonical.js';
@@ -140,12 +142,14 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
   open.push(orig);
   const patched = load(opts.patched);
   open.push(patched);
+  const symbolsImage = opts.symbols ? readMaybeCompressed(opts.symbols) : undefined;
   const ctx: DiffContext = {
     orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], warnings: [], verbose: opts.verbose === true,
-    symbols: opts.symbols ? new SymbolIndex(readSymbolTable(opts.symbols)) : null,
+    symbols: symbolsImage ? new SymbolIndex(parseSymbolTable(symbolsImage, opts.symbols!)) : null,
     symvers: opts.symvers ? readSymvers(opts.symvers) : new Symvers(),
     lines: lineMapOf(opts), ibt: null,
     provided: new Set(opts.provided ?? []),
+    targetImports: target !== 'vmlinux' && symbolsImage ? importedNamespaces(symbolsImage) : undefined,
   };
   ctx.ibt = readIbtFacts(opts, orig, patched, target, ctx.symbols);
   if (!ctx.symbols) ctx.notes.push('no --symbols: every target symbol is assumed unique (sympos 0)');

@@ -35,6 +35,23 @@ export function modinfoOfImage(buf: Buffer): Map<string, string> | undefined {
   return info;
 }
 
+/**
+ * The symbol namespaces a module image imports (its .modinfo `import_ns=`
+ * entries, every one: a module imports many); undefined when it is not an ELF
+ * file with a readable .modinfo.
+ */
+export function importedNamespaces(buf: Buffer): Set<string> | undefined {
+  try {
+    const elf = ElfFile.parse(buf, 'module');
+    const s = elf.findSectionByName(MODINFO_SECTION);
+    if (s === undefined) return undefined;
+    return new Set(parseModinfo(elf.sectionData(s)).filter((e) => e.key === 'import_ns').map((e) => e.value));
+  } catch (e) {
+    if (e instanceof ElfFormatError) return undefined;
+    throw e;
+  }
+}
+
 /** Reads a module file's identity; a non-module gets its file-derived name. */
 export async function identifyModule(file: string): Promise<ModuleIdentity> {
   const info = modinfoOfImage(readMaybeCompressed(file));

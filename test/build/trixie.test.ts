@@ -22,7 +22,9 @@
  *   keys         a module's own static keys in the patched function (the static-call-module
  *                fixture, as test/build/module-keys.test.ts on 6.1): tested at run time,
  *                the tests seen by objtool's run on the linked module (IBT, ORC)
- * and, built only: a patch that only moves lines under __LINE__ users changes nothing.
+ * and, built only: a patch that only moves lines under __LINE__ users changes nothing; a
+ * change to a multi-object module's code that calls a namespaced export (iio-namespace.patch):
+ * the livepatch imports the namespace that another object imports for the module.
  */
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -244,6 +246,19 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     const r = kelp(['build', FIX('ext4-moved.patch'), '--release', target.release, '-o', out, '--json']);
     expect([r.status, r.stderr.trim().split('\n').pop()]).toEqual([3, expect.stringMatching(/changes no function/)]);
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  }, 900_000);
+
+  test("a multi-object module's namespace: inv_icm42600_gyro.c calls an IIO_INV_SENSORS_TIMESTAMP export that inv_icm42600_core.c imports for the module", () => {
+    if (skipUnlessReady(pre)) return;
+    // The 6.12.117 fix of inv_icm42600_gyro_parse_fifo (the ODR update before the skip) reversed: a change to
+    // a function calling inv_sensors_timestamp_apply_odr, exported in namespace IIO_INV_SENSORS_TIMESTAMP.
+    // The gyro object's .modinfo imports nothing; the module's does (MODULE_IMPORT_NS in the core object),
+    // so the livepatch imports it too (without, modpost refused the link).
+    const b = build('iio-namespace', [FIX('6.12/iio-namespace.patch')]);
+    expect(b.report.targets).toEqual({ inv_icm42600: ['drivers/iio/imu/inv_icm42600/inv_icm42600_gyro.o'] });
+    expect(names(obj(b, 'drivers/iio/imu/inv_icm42600/inv_icm42600_gyro.o').changedFunctions)).toEqual(['inv_icm42600_gyro_parse_fifo']);
+    const modinfo = ElfObject.read(readFileSync(b.ko), b.ko).sections.find((s) => s.name === '.modinfo')!.data.toString('latin1').split('\0');
+    expect(modinfo.filter((e) => e.startsWith('import_ns='))).toEqual(['import_ns=IIO_INV_SENSORS_TIMESTAMP']);
   }, 900_000);
 
   test('one boot: each livepatch in turn loads, patches, and unpatches', async () => {
