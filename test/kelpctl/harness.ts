@@ -5,7 +5,7 @@
  * The insmod/rmmod stand-ins are small shell scripts that create and remove
  * the sysfs entries the kernel would; kelpctl itself runs unmodified.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -176,6 +176,27 @@ export class FakeSystem {
     const t0 = Date.now();
     const r = spawnSync(argv[0], argv.slice(1), { env: this.env(extraEnv), encoding: 'utf8', timeout: 60000 });
     return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - t0 };
+  }
+
+  /**
+   * Runs kelpctl like run(), without blocking: `onStdout` sees the output so
+   * far each time more arrives, so a test can act when kelpctl reaches a step
+   * (end a stalled transition once the stall was reported) instead of racing
+   * it with a timer.
+   */
+  runAsync(shell: string[], args: string[], extraEnv: Record<string, string>, onStdout: (soFar: string) => void): Promise<RunResult> {
+    const argv = [...shell, KELPCTL, ...args];
+    const t0 = Date.now();
+    return new Promise((resolve, reject) => {
+      const child = spawn(argv[0], argv.slice(1), { env: this.env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; onStdout(stdout); });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      child.on('error', reject);
+      child.on('close', (code) => { clearTimeout(timer); resolve({ status: code ?? -1, stdout, stderr, ms: Date.now() - t0 }); });
+    });
   }
 
   calls(): string[] {
