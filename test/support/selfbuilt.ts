@@ -5,7 +5,9 @@
  * need — built in its source tree by the host's gcc 12 (the configuration then
  * names that compiler, and kelp's compiler rule picks the host). Cached under
  * the kelp cache like the downloads (<cache>/selfbuilt/<key>/), one completed
- * step at a time: a second run reuses it at once.
+ * step at a time: a second run reuses it at once, and so does a run whose
+ * trixie target moved on to a newer 6.12 (any completed small kernel of the
+ * series with these options serves).
  */
 import { promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -40,17 +42,62 @@ async function run(cmd: string, args: string[], cwd: string): Promise<void> {
   if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${(r.all ?? '').split('\n').slice(-30).join('\n')}`);
 }
 
+function layout(dir: string): SelfBuilt {
+  const tree = join(dir, 'linux');
+  return { tree, image: join(tree, 'arch', 'x86', 'boot', 'bzImage'), vmlinux: join(tree, 'vmlinux'), systemMap: join(tree, 'System.map') };
+}
+
+/**
+ * The newest completed small kernel under `base` of `series` whose
+ * configuration has every option of SELFBUILT_OPTIONS (read from its .config,
+ * so kernels cached before the directory names said so count too).
+ */
+async function builtEarlier(base: string, series: string): Promise<string | undefined> {
+  let names: string[];
+  try {
+    names = await fs.readdir(base);
+  } catch {
+    return undefined;
+  }
+  let best: { dir: string; at: number } | undefined;
+  for (const n of names.filter((x) => x.startsWith(`${series}.`) || x.startsWith(`${series}-`))) {
+    const dir = join(base, n);
+    if (!(await new CacheEntry(dir).isDone('build'))) continue;
+    let config: string;
+    let release: string;
+    try {
+      config = await fs.readFile(join(dir, 'linux', '.config'), 'utf8');
+      release = (await fs.readFile(join(dir, 'linux', 'include', 'config', 'kernel.release'), 'utf8')).trim();
+    } catch {
+      continue;
+    }
+    if (!release.startsWith(`${series}.`) || !SELFBUILT_OPTIONS.every((o) => new RegExp(`^CONFIG_${o}=y$`, 'm').test(config))) continue;
+    const at = (await fs.stat(join(dir, 'steps', 'build.done'))).mtimeMs;
+    if (best === undefined || at > best.at) best = { dir, at };
+  }
+  return best?.dir;
+}
+
 /**
  * Builds (or finds in the cache) the small kernel from `from`'s source tree.
  * Needs the kbuild packages (SOURCE_PACKAGES). Takes minutes the first time.
  */
 export async function getSelfBuiltKernel(from: TargetInfo, say: (l: string) => void = () => {}): Promise<SelfBuilt> {
-  const key = createHash('sha256').update(`${from.release}\n${from.version}\n${SELFBUILT_OPTIONS.join(',')}\n`).digest('hex').slice(0, 16);
-  const dir = join(cacheRoot(), 'selfbuilt', `${from.release.replace(/-[a-z0-9]+$/, '')}-tiny-${key}`);
-  const tree = join(dir, 'linux');
-  const out: SelfBuilt = {
-    tree, image: join(tree, 'arch', 'x86', 'boot', 'bzImage'), vmlinux: join(tree, 'vmlinux'), systemMap: join(tree, 'System.map'),
-  };
+  const series = /^\d+\.\d+/.exec(from.release)?.[0] ?? from.release;
+  const options = createHash('sha256').update(`${SELFBUILT_OPTIONS.join(',')}\n`).digest('hex').slice(0, 12);
+  const base = join(cacheRoot(), 'selfbuilt');
+  // A small kernel built earlier from another source of the series serves as
+  // well (the tests need a self-built kernel, not the newest one): a security
+  // update of trixie, which changes the target, then costs no kernel build.
+  const built = await builtEarlier(base, series);
+  if (built !== undefined) {
+    say(`reusing ${built}`);
+    return layout(built);
+  }
+  const version = createHash('sha256').update(`${from.release}\n${from.version}\n`).digest('hex').slice(0, 8);
+  const dir = join(base, `${series}-tiny-${options}-${version}`);
+  const out = layout(dir);
+  const tree = out.tree;
   await fs.mkdir(dir, { recursive: true });
   return withLock(`${dir}.lock`, async () => {
     const entry = new CacheEntry(dir);
