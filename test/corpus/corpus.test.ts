@@ -8,7 +8,7 @@
  * complete, and unloaded in turn).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchTarget, type TargetInfo } from '../../src/target/fetch.js';
 import { REPO_ROOT } from '../support/paths.js';
@@ -18,7 +18,7 @@ import { makeTmpDir } from '../support/tmp.js';
 import { buildCase, preloadOf, type Built } from './case.js';
 import { verifyBatch, type VerifyCase } from './batch.js';
 import type { Outcome } from './table.js';
-import { includesHeader, relatedHunks } from './cut.js';
+import { cutCorpus, includesHeader, relatedHunks } from './cut.js';
 
 const RELEASE = '6.1.0-47-amd64';
 
@@ -343,6 +343,25 @@ test("a changed header's hunks come along when they touch a name the file's chan
   // A change inside a function's body is not one of its head: the call's arguments tie nothing to the declaration.
   const body = STRING_ATTRIBUTES_C_DIFF.slice(STRING_ATTRIBUTES_C_DIFF.indexOf('@@ -275'));
   expect(relatedHunks('drivers/platform/x86/hp/hp-bioscfg/string-attributes.c', strings, `--- a/x\n+++ b/x\n${body}`, 'drivers/platform/x86/hp/hp-bioscfg/bioscfg.h', bioscfgDiff, BIOSCFG_NEW)).toBe('');
+});
+
+test('a changed .c file reached through a symbolic link is patched where the link points, and the case stays in the sample', () => {
+  const trees = join(tmp.dir, 'link-trees');
+  for (const [t, body] of [['a', 'return 1;'], ['b', 'return 2;']]) {
+    mkdirSync(join(trees, t, 'kernel', 'bpf'), { recursive: true });
+    mkdirSync(join(trees, t, 'tools', 'bpf'), { recursive: true });
+    writeFileSync(join(trees, t, 'kernel', 'bpf', 'disasm.c'), `#include "disasm.h"\n\nint print_insn(int x)\n{\n\tint y = x * 2;\n\n\ty += 3;\n\tif (y > 7)\n\t\t${body}\n\treturn 0;\n}\n`);
+    symlinkSync('../../kernel/bpf/disasm.c', join(trees, t, 'tools', 'bpf', 'disasm.c'));
+  }
+  const out = join(trees, 'patches');
+  const { cases, total } = cutCorpus(join(trees, 'a'), join(trees, 'b'), new Set(['print_insn']), out, { maxLines: 60, seed: 1, max: 10 });
+  expect(total).toBe(2);
+  const byPatch = new Map(cases.map((c) => [c.patch, c]));
+  const viaLink = byPatch.get(join(out, 'tools__bpf__disasm.patch'))!;
+  expect(viaLink.file).toBe('kernel/bpf/disasm.c');
+  expect(readFileSync(viaLink.patch, 'latin1')).toMatch(/^--- a\/kernel\/bpf\/disasm\.c\n\+\+\+ b\/kernel\/bpf\/disasm\.c\n/);
+  const r = spawnSync('patch', ['-p1', '--dry-run', '-F0', '-i', viaLink.patch], { cwd: join(trees, 'a'), encoding: 'utf8' });
+  expect([r.status, r.stderr]).toEqual([0, '']);
 });
 
 test('the sample covers every outcome'

@@ -28,8 +28,8 @@
  * Sampled with a fixed seed, so a run is repeatable.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, posix } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, posix, relative, sep } from 'node:path';
 import { AptState } from '../../src/kernel/apt.js';
 import { cacheRoot } from '../../src/target/cache.js';
 import { readSymbolTable } from '../../src/symbols/read.js';
@@ -108,11 +108,22 @@ export function targetFunctions(systemMap: string, modules: string, cacheFile: s
 }
 
 /** `diff -up` of one file with a/ and b/ labels (empty when equal). */
-function diffFile(a: string, b: string, rel: string): string {
-  const r = spawnSync('diff', ['-up', '--label', `a/${rel}`, '--label', `b/${rel}`, join(a, rel), join(b, rel)], { encoding: 'latin1', maxBuffer: 64 << 20 });
+function diffFile(a: string, b: string, rel: string, label: string = rel): string {
+  const r = spawnSync('diff', ['-up', '--label', `a/${label}`, '--label', `b/${label}`, join(a, rel), join(b, rel)], { encoding: 'latin1', maxBuffer: 64 << 20 });
   if (r.status === 0) return '';
   if (r.status !== 1) throw new Error(`diff ${rel} failed: ${r.stderr}`);
   return r.stdout;
+}
+
+/** Where tree-relative `rel` leads inside `tree` when it is a symbolic link (itself otherwise, or when it leads outside the tree). */
+export function linkTarget(tree: string, rel: string): string {
+  let real: string;
+  try {
+    real = relative(realpathSync(tree), realpathSync(join(tree, rel)));
+  } catch {
+    return rel;
+  }
+  return real === '' || real.startsWith('..') || isAbsolute(real) ? rel : real.split(sep).join('/');
 }
 
 /** Files that differ between the trees (paths relative to them), .c and .h only. */
@@ -355,8 +366,12 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
   }
   const headerDiffs = new Map<string, string>();
   const candidates: CorpusCase[] = [];
-  for (const f of changed.filter((x) => x.endsWith('.c'))) {
-    const text = diffFile(a, b, f);
+  for (const link of changed.filter((x) => x.endsWith('.c'))) {
+    // A symbolic link (tools/testing/selftests/bpf/disasm.c -> kernel/bpf/disasm.c) is patched
+    // where it points: patch(1) refuses to patch through a link. The case stays, so the seeded
+    // sample is the same whether a tree's links were seen or not.
+    const f = linkTarget(b, link);
+    const text = diffFile(a, b, link, f);
     if (text === '') continue;
     const { functions, changedLines } = hunkFunctions(text);
     const have = functions.filter((fn) => known.has(fn));
@@ -369,7 +384,7 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
       .filter(({ diff }) => diff !== '');
     const headers = related.map(({ h }) => h);
     const body = [text, ...related.map(({ diff }) => diff)].join('');
-    const patch = join(outDir, `${f.replace(/\//g, '__').replace(/\.c$/, '')}.patch`);
+    const patch = join(outDir, `${link.replace(/\//g, '__').replace(/\.c$/, '')}.patch`);
     writeFileSync(patch, body, 'latin1');
     candidates.push({ file: f, headers, changedLines, functions: have, patch });
   }
