@@ -50,7 +50,7 @@ function layout(dir: string): SelfBuilt {
 /**
  * The newest completed small kernel under `base` of `series` whose
  * configuration has every option of SELFBUILT_OPTIONS (read from its .config,
- * so kernels cached before the directory names said so count too).
+ * so kernels cached under older directory names count too).
  */
 async function builtEarlier(base: string, series: string): Promise<string | undefined> {
   let names: string[];
