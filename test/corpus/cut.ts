@@ -291,11 +291,6 @@ function keptIdentifiers(diff: string, newText: string): Set<string> {
   return identifiers(codeOf(newText.split('\n').filter((_, i) => !added.has(i + 1))));
 }
 
-/** What a header's `diff -u` touches as a whole (`touches`); `newText` is the newer header. */
-export function headerTouches(diff: string, newText: string): Set<string> {
-  return touches(changedLines(diff), keptIdentifiers(diff, newText));
-}
-
 /**
  * The part of changed header `header`'s diff (`headerDiff`, tree-relative
  * path, newer text `headerText`) that belongs to the fix of .c file `file`
@@ -314,11 +309,7 @@ export function relatedHunks(file: string, source: string, fileDiff: string, hea
   const lines = headerDiff.split('\n');
   const first = lines.findIndex((l) => l.startsWith('@@ '));
   if (first < 0) return '';
-  const hunks: string[][] = [];
-  for (const l of lines.slice(first)) {
-    if (l.startsWith('@@ ')) hunks.push([l]);
-    else if (l !== '' || hunks[hunks.length - 1].length === 0) hunks[hunks.length - 1].push(l);
-  }
+  const hunks = hunksOf(headerDiff);
   const out: string[] = [];
   let shiftOrig = 0; // newer-minus-older line count of all hunks before this one
   let shiftKept = 0; // the same, of the hunks kept
@@ -379,7 +370,6 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     // The directory's changed headers that belong to this fix, as far as they do: included, and their hunks that touch what the file changes (relatedHunks).
     const source = readFileSync(join(b, f), 'latin1');
     const related = (headersByDir.get(dirname(f)) ?? [])
-      .filter((h) => includesHeader(f, source, h))
       .map((h) => ({ h, diff: relatedHunks(f, source, text, h, headerDiffs.get(h) ?? headerDiffs.set(h, diffFile(a, b, h)).get(h)!, readFileSync(join(b, h), 'latin1')) }))
       .filter(({ diff }) => diff !== '');
     const headers = related.map(({ h }) => h);
