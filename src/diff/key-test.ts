@@ -42,6 +42,7 @@ import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
 import type { Inclusion } from './include.js';
 import type { Kelf } from './model.js';
+import type { RefusalCategory } from './refusal-kinds.js';
 import { C_ORC_IP } from './sections.js';
 import { findWindow } from './site-window.js';
 
@@ -90,10 +91,10 @@ const PC32 = new Set<number>([R_X86_64_PC32, R_X86_64_PLT32]);
  * Plans the key test of the `__jump_table` entry at `start` of `table`, whose
  * key `key` is defined in `module`. Returns false after refusing it.
  */
-export function planKeyTest(ctx: DiffContext, inc: Inclusion, table: number, start: number, size: number, keyAt: number, where: string, key: string, module: string): boolean {
+export function planKeyTest(ctx: DiffContext, inc: Inclusion, table: number, start: number, size: number, keyAt: number, where: string, key: string, module: string, category: RefusalCategory = 'jump-label-key-in-module'): boolean {
   const k = ctx.patched;
   const no = (why: string): false => {
-    refuse(ctx, where, `jump label uses key ${key}, which is defined in module ${module}; the kernel applies a livepatch's relocations to a module too late for jump labels, and ${why}`, 'jump-label-key-in-module');
+    refuse(ctx, where, `jump label uses key ${key}, which is defined in module ${module}; the kernel applies a livepatch's relocations to a module too late for jump labels, and ${why}`, category);
     return false;
   };
   const field = (off: number): number => {

@@ -11,7 +11,6 @@
  */
 import { KelpError } from '../errors.js';
 import type { DiffContext } from './context.js';
-import { refuse } from './context.js';
 import type { RefusalCategory } from './refusal-kinds.js';
 import type { Inclusion } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
@@ -150,8 +149,9 @@ function siteIsNop(k: Kelf, sec: number, start: number): boolean {
  * left out of the table and stays off ('inert', with a warning, as kpatch
  * does). A static call site keyed in a module is left out and calls
  * through the module's trampoline, which static_call_update() keeps
- * current. Any other jump label is left out and tests its key at run time
- * (key-test.ts), unless its site cannot be rewritten: refused.
+ * current. Any other jump label (a tracepoint's too, when its site is the
+ * jmp that objtool has not yet turned into a NOP) is left out and tests its
+ * key at run time (key-test.ts), unless its site cannot be rewritten: refused.
  */
 function checkKey(ctx: DiffContext, inc: Inclusion, sec: number, start: number, size: number, key: string, res: ReturnType<Inclusion['resolve']>): 'ok' | 'inert' | 'refused' {
   const k = ctx.patched;
@@ -188,13 +188,13 @@ function checkKey(ctx: DiffContext, inc: Inclusion, sec: number, start: number, 
       return 'inert';
     }
   }
-  if (category === 'jump-label-key-in-module') {
-    const keyAt = keyOffset(ctx.specs.get(name)!, size)!;
-    // The warning comes with the test's layout (key-test.ts), which may still refuse a 2-byte site.
-    return planKeyTest(ctx, inc, sec, start, size, keyAt, where, key, module) ? 'inert' : 'refused';
-  }
-  refuse(ctx, where, `${what} uses key ${key}, which is defined in module ${module}; the kernel applies a livepatch's relocations to a module too late for ${what}s`, category);
-  return 'refused';
+  // Any other jump label, and a tracepoint's or dynamic-debug site that is not
+  // compiled off (on 6.12 a site is still the jmp that objtool turns into a
+  // NOP only in the linked module, CONFIG_HAVE_JUMP_LABEL_HACK): the site
+  // tests its key at run time, so the tracepoint still works.
+  const keyAt = keyOffset(ctx.specs.get(name)!, size)!;
+  // The warning comes with the test's layout (key-test.ts), which may still refuse a 2-byte site.
+  return planKeyTest(ctx, inc, sec, start, size, keyAt, where, key, module, category) ? 'inert' : 'refused';
 }
 
 /**

@@ -84,6 +84,9 @@ function optionState(config: string, option: string): string {
 export function whyNotConfigured(tree: string, conf: ConfiguredTree, config: string, file: string): NotConfigured {
   const visited = new Set(conf.dirs);
   const dir = posix.dirname(file);
+  if (file.startsWith('tools/')) {
+    return { option: null, makefile: null, special: false, message: 'a source of the host tools under tools/: no object of this kernel\'s configuration is built from it or includes it' };
+  }
   const obj = `${posix.basename(file).replace(/\.[cS]$/, '')}.o`;
   if (visited.has(dir)) {
     const mk = kbuildFile(tree, dir);

@@ -39,7 +39,7 @@ export interface IncludeIndex {
   stamp: string;
 }
 
-const FORMAT = 2;
+const FORMAT = 3;
 /** Directories of a tree never reached by a kernel object's #include. */
 const SKIP_TOP = new Set(['.git', 'Documentation', 'debian', '.pc']);
 const SKIP_EXT = /\.(o|cmd|ko|a|mod|order|d|tmp|rst|txt|json|yaml|py|sh|pl)$/;
@@ -69,6 +69,42 @@ async function listFiles(tree: string): Promise<Set<string>> {
   return files;
 }
 
+/**
+ * A directory's kbuild rules that make an object from a source elsewhere in
+ * the tree (kernel/bpf/Makefile on 6.1: `$(obj)/relo_core.o:
+ * $(srctree)/tools/lib/bpf/relo_core.c FORCE`; libstub's `$(obj)/lib-%.o:
+ * $(srctree)/lib/%.c`): object pattern (relative to the directory) → source
+ * pattern (relative to the tree), `%` standing for the same stem in both.
+ */
+export function explicitSourceRules(makefile: string, dir: string): Array<{ object: string; source: string }> {
+  const out: Array<{ object: string; source: string }> = [];
+  const rule = /^\$\(obj\)\/([^\s:]+)\.o[ \t]*:[ \t]*\$\((srctree|src)\)\/([^\s]+)\.c(?=[\s]|$)/gm;
+  for (let m = rule.exec(makefile); m !== null; m = rule.exec(makefile)) {
+    const source = m[2] === 'src' ? posix.normalize(`${dir}/${m[3]}`) : posix.normalize(m[3]);
+    if (source.startsWith('../') || (m[1].split('%').length > 2) || (m[3].split('%').length !== m[1].split('%').length)) continue;
+    out.push({ object: m[1], source: `${source}.c` });
+  }
+  return out;
+}
+
+/** The source an explicit rule of the object's directory names for it, or null. */
+function explicitSource(rules: Array<{ object: string; source: string }>, dir: string, obj: string): string | null {
+  const rel = obj.slice(dir === '.' ? 0 : dir.length + 1, -2);
+  for (const r of rules) {
+    const pct = r.object.indexOf('%');
+    if (pct < 0) {
+      if (r.object === rel) return r.source;
+      continue;
+    }
+    const head = r.object.slice(0, pct);
+    const tail = r.object.slice(pct + 1);
+    if (rel.length > head.length + tail.length && rel.startsWith(head) && rel.endsWith(tail)) {
+      return r.source.replace('%', rel.slice(head.length, rel.length - tail.length));
+    }
+  }
+  return null;
+}
+
 /** Include-directory options of an object: its directory's flags, then its own CFLAGS_. */
 function objectFlags(conf: ConfiguredTree, object: string): string[] {
   return [...(conf.dirFlags.get(posix.dirname(object)) ?? []), ...(conf.objectFlags.get(object) ?? [])];
@@ -84,9 +120,27 @@ export async function buildIncludeIndex(tree: string, conf: ConfiguredTree): Pro
   const sources: Record<string, string> = {};
   const forced: Record<string, string[]> = {};
   const generated: string[] = [];
+  const rulesOf = new Map<string, Array<{ object: string; source: string }>>();
+  const rules = (dir: string): Array<{ object: string; source: string }> => {
+    let r = rulesOf.get(dir);
+    if (r === undefined) {
+      r = [];
+      for (const name of ['Makefile', 'Kbuild']) {
+        const mk = dir === '.' ? name : `${dir}/${name}`;
+        if (exists.has(mk)) r.push(...explicitSourceRules(readFileSync(join(tree, mk), 'latin1'), dir));
+      }
+      rulesOf.set(dir, r);
+    }
+    return r;
+  };
   for (const obj of conf.objects.keys()) {
     const base = obj.slice(0, -2);
-    const src = exists.has(`${base}.c`) ? `${base}.c` : exists.has(`${base}.S`) ? `${base}.S` : null;
+    let src = exists.has(`${base}.c`) ? `${base}.c` : exists.has(`${base}.S`) ? `${base}.S` : null;
+    if (src === null) {
+      // Built from a source elsewhere by an explicit rule of its directory's Makefile.
+      const other = explicitSource(rules(posix.dirname(obj)), posix.dirname(obj), obj);
+      if (other !== null && exists.has(other)) src = other;
+    }
     if (src === null) generated.push(obj);
     else sources[obj] = src;
     const flags = objectFlags(conf, obj);

@@ -53,8 +53,9 @@ export function classify(status: number | null, stdout: string, stderr: string):
     } catch { /* no JSON: the message says it */ }
     return { outcome: 'refused', detail: categories.length > 0 ? `${categories.join(', ')}: ${last}` : last };
   }
-  // The patched objects do not compile, or use a function no object defines: the fix needed other files.
-  if (status === 1 && /building the patched objects failed|is defined nowhere/.test(last)) return { outcome: 'does not compile alone', detail: last };
+  // The patched objects (or the one built first to probe a layout) do not compile, or use a function no
+  // object defines: the fix needed other files.
+  if (status === 1 && /building the patched objects? (\S+ )?failed|is defined nowhere/.test(last)) return { outcome: 'does not compile alone', detail: last };
   return { outcome: 'failed', detail: status === null ? 'killed (timeout)' : last };
 }
 

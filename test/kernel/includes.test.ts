@@ -61,3 +61,26 @@ test('includers through headers, the arch path first, a directory\'s -I, a compu
   expect(objectsIncludingHeaders(index, ['include/linux/kconfig.h']).objects).toHaveLength(4);
   expect(objectsIncludingHeaders(index, ['include/linux/unused.h']).objects).toEqual([]);
 });
+
+test('an object an explicit rule of its Makefile builds from a source elsewhere (6.1 kernel/bpf relo_core.o, libstub lib-%.o) is that source\'s object', async () => {
+  const root = tree({
+    '.config': 'CONFIG_X86=y\n',
+    'include/linux/kconfig.h': '',
+    'include/linux/compiler_types.h': '',
+    // Lines as Linux 6.1's kernel/bpf/Makefile and drivers/firmware/efi/libstub/Makefile have them.
+    'kernel/bpf/Makefile': 'obj-$(CONFIG_BPF_SYSCALL) += relo_core.o\n$(obj)/relo_core.o: $(srctree)/tools/lib/bpf/relo_core.c FORCE\n\t$(call if_changed_rule,cc_o_c)\n',
+    'kernel/bpf/btf.c': '#include "../tools/lib/bpf/relo_core.h"\n',
+    'tools/lib/bpf/relo_core.c': '#include "relo_core.h"\n',
+    'tools/lib/bpf/relo_core.h': '',
+    'tools/lib/bpf/unused.c': '',
+    'drivers/firmware/efi/libstub/Makefile': '$(obj)/lib-%.o: $(srctree)/lib/%.c FORCE\n\t$(call if_changed_rule,cc_o_c)\n',
+    'lib/ctype.c': '',
+  });
+  const index = await buildIncludeIndex(root, conf(['kernel/bpf/relo_core.o', 'kernel/bpf/btf.o', 'drivers/firmware/efi/libstub/lib-ctype.o']));
+  expect(index.generated).toEqual([]);
+  expect(index.sources['kernel/bpf/relo_core.o']).toBe('tools/lib/bpf/relo_core.c');
+  expect(index.sources['drivers/firmware/efi/libstub/lib-ctype.o']).toBe('lib/ctype.c');
+  expect(objectsIncludingHeaders(index, ['tools/lib/bpf/relo_core.c']).objects).toEqual(['kernel/bpf/relo_core.o']);
+  expect(objectsIncludingHeaders(index, ['tools/lib/bpf/relo_core.h']).objects).toEqual(['kernel/bpf/btf.o', 'kernel/bpf/relo_core.o']);
+  expect(objectsIncludingHeaders(index, ['tools/lib/bpf/unused.c']).objects).toEqual([]);
+});
