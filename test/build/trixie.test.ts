@@ -22,6 +22,9 @@
  *   keys         a module's own static keys in the patched function (the static-call-module
  *                fixture, as test/build/module-keys.test.ts on 6.1): tested at run time,
  *                the tests seen by objtool's run on the linked module (IBT, ORC)
+ *   tracepoint   a tracepoint of a two-object module (the tracepoint-module fixture) in the
+ *                patched function: its site is still objtool's jmp in the object, so it tests
+ *                its key at run time and fires from the patched code when enabled in tracefs
  * and, built only: a patch that only moves lines under __LINE__ users changes nothing; a
  * change to a multi-object module's code that calls a namespaced export (iio-namespace.patch):
  * the livepatch imports the namespace that another object imports for the module.
@@ -240,6 +243,18 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     expect(relocs).toMatch(/R_X86_64_PC32 +0+ \.klp\.sym\.kelp_sc\.kelp_sc_on,0 - 5$/m);
   }, 900_000);
 
+  test('a tracepoint of a two-object module in the patched function: the site tests its key at run time', () => {
+    if (skipUnlessReady(pre)) return;
+    const mod = join(REPO_ROOT, 'test/fixtures/tracepoint-module');
+    const b = built.tracepoint = build('tracepoint', [join(mod, 'fix.patch'), '--oot-module', mod, '--target', 'kelp_tp']);
+    expect(names(obj(b, 'kelp_tp_show.o').changedFunctions)).toEqual(['kelp_tp_show']);
+    expect(b.stderr).toMatch(/kelp_tp_show\+0x[0-9a-f]+: jump label of module kelp_tp \(key __tracepoint_kelp_tp_read\) left out of the livepatch's table: the patched code tests the key at run time/);
+    expect(b.stderr).not.toMatch(/stays off/);
+    const relocs = spawnSync('readelf', ['-rW', b.ko], { encoding: 'utf8' }).stdout;
+    expect(relocs).not.toMatch(/__jump_table/);
+    expect(relocs).toMatch(/R_X86_64_PC32 +0+ \.klp\.sym\.kelp_tp\.__tracepoint_kelp_tp_read,0 \+ [0-9a-f]+$/m);
+  }, 900_000);
+
   test('a patch that only moves lines under __LINE__ users (WARN_ON, BUG_ON) changes nothing', () => {
     if (skipUnlessReady(pre)) return;
     const out = join(tmp.dir, 'lines');
@@ -280,12 +295,20 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
       { name: 'locals', check: 'cat /proc/kelp_locals; cat /proc/kelp_locals; dmesg | grep -c "kelp_locals: shadow variables freed"' },
       // Both keys switched one way and back (each run leaves them as it found them).
       { name: 'keys', check: 'cat /proc/kelp_sc; echo on >/proc/kelp_sc; echo loud >/proc/kelp_sc; cat /proc/kelp_sc; echo off >/proc/kelp_sc; echo quiet >/proc/kelp_sc; cat /proc/kelp_sc' },
+      // Two reads with the event enabled, one with it disabled: the trace holds what fired.
+      {
+        name: 'tracepoint',
+        check: 'T=/sys/kernel/tracing; grep -q " $T " /proc/mounts || mount -t tracefs nodev $T; echo > $T/trace; '
+          + 'echo 1 > $T/events/kelp_tp/kelp_tp_read/enable; cat /proc/kelp_tp; cat /proc/kelp_tp; '
+          + 'echo 0 > $T/events/kelp_tp/kelp_tp_read/enable; cat /proc/kelp_tp; grep -o "kelp_tp_read: value=[0-9]*" $T/trace',
+      },
     ].filter((c) => built[c.name] !== undefined);
-    expect(cases.map((c) => c.name)).toEqual(['fix', 'kpatch-style', 'cmdline', 'api', 'mixed', 'locals', 'keys']);
+    expect(cases.map((c) => c.name)).toEqual(['fix', 'kpatch-style', 'cmdline', 'api', 'mixed', 'locals', 'keys', 'tracepoint']);
     const demo = await buildModule('examples/oot', 'kelp_demo');
     const locals = await buildModule('test/fixtures/locals-module', 'kelp_locals');
     const keys = await buildModule('test/fixtures/static-call-module', 'kelp_sc');
-    for (const [name, mod] of [['fix', demo], ['kpatch-style', demo], ['locals', locals], ['keys', keys]] as const) {
+    const tp = await buildModule('test/fixtures/tracepoint-module', 'kelp_tp');
+    for (const [name, mod] of [['fix', demo], ['kpatch-style', demo], ['locals', locals], ['keys', keys], ['tracepoint', tp]] as const) {
       const check = kelp(['check', built[name]!.ko, '--release', target.release, '--modules', mod]);
       expect([name, check.status, check.stdout + check.stderr]).toEqual([name, 0, expect.any(String)]);
     }
@@ -306,7 +329,7 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     };
     const boot = await runOnTarget('trixie-suite', {
       kernel: target.kernel,
-      load: [demo, locals, keys, ...deps.order],
+      load: [demo, locals, keys, tp, ...deps.order],
       files: cases.map((c) => built[c.name]!.ko),
       check: cases.map(script),
       timeout: 900,
@@ -353,5 +376,12 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     // The patched function follows static_branch_enable()/disable() of the module's keys.
     const plain = ['value 1', 'value 1', 'key on', 'loud', 'value 1'];
     expect(out.keys).toEqual([plain, plain.map((l) => `patched ${l}`), plain]);
+    // The module's tracepoint fires from the patched code (value + 100) while its event is enabled, and only then.
+    const fired = (v: number) => [`kelp_tp_read: value=${v}`, `kelp_tp_read: value=${v}`];
+    expect(out.tracepoint).toEqual([
+      ['value 1', 'value 1', 'value 1', ...fired(1)],
+      ['patched value 1', 'patched value 1', 'patched value 1', ...fired(101)],
+      ['value 1', 'value 1', 'value 1', ...fired(1)],
+    ]);
   }, 1_800_000);
 });

@@ -154,6 +154,17 @@ test('new data, new per-cpu data and a new function with WARN_ON_ONCE: carried b
   built['new-data'] = { ko: join(out, 'livepatch-new-data.ko'), moduleName: report.moduleName };
 }, 300_000);
 
+test('a fix to a source under tools/ that the kernel builds (kernel/bpf/Makefile makes relo_core.o from tools/lib/bpf/relo_core.c): patched in vmlinux (proved in the shared boot below)', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'tools');
+  const r = await unchanged('tools', () => kelp(buildArgs(FIX('tools-relo-core.patch'), out, ['--json'])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  const report = JSON.parse(r.stdout);
+  expect(report.targets).toEqual({ vmlinux: ['kernel/bpf/relo_core.o'] });
+  expect(report.objects[0].changedFunctions.map((f: { name: string }) => f.name)).toEqual(['bpf_core_patch_insn']);
+  built.tools = { ko: join(out, 'livepatch-tools-relo-core.ko'), moduleName: report.moduleName };
+}, 300_000);
+
 test('a syscall fix: SYSCALL_DEFINE\'s __do_sys_newuname has no __fentry__, so its callers are replaced; uname -m changes in the VM and comes back', async () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'uname');
@@ -243,6 +254,7 @@ test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then
         + 'dmesg | grep -q "kelp: newuname patched by a kpatch-style patch" && echo printed',
     },
     { name: 'cross', check: 'cat /proc/version; cat /proc/cmdline' },
+    { name: 'tools', check: 'ls /sys/kernel/livepatch/livepatch_tools_relo_core/vmlinux 2>/dev/null || echo none' },
   ];
   const load = (ko: string) => `kelpctl load /${basename(ko)} --timeout 120 >/tmp/l 2>&1 || { echo "load failed:"; cat /tmp/l; exit 1; }`;
   const unload = (mod: string) => `kelpctl unload ${mod} --timeout 120 >/tmp/l 2>&1 || { echo "unload failed:"; cat /tmp/l; exit 1; }`;
@@ -288,6 +300,8 @@ test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then
   // fs/proc/version.c calls the function fs/proc/cmdline.c adds, which counts in the variable it adds.
   expect(out.cross![1]).toEqual([expect.stringMatching(/^Linux version /), 'kelp-note', expect.stringMatching(/ reads=1$/)]);
   expect([...out.cross![0]!, ...out.cross![2]!].some((l) => l === 'kelp-note' || l.includes('reads='))).toBe(false);
+  // tools/lib/bpf/relo_core.c's function, patched in vmlinux while the livepatch is on.
+  expect(out.tools).toEqual([['none'], ['bpf_core_patch_insn,1', 'patched'], ['none']]);
 }, 1_200_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {

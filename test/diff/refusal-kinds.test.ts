@@ -32,9 +32,8 @@ test.each([
   ['a device ID table (MODULE_DEVICE_TABLE\'s alias)', (k: number) => `const int ids[3] = {1, ${k}, 0};\nextern const int __mod_pci__ids_device_table[3] __attribute__((unused, alias("ids")));\nnoinline int first(int i) { return ids[i]; }\n`, [], 'ids', 'device-table', /updated module/],
   ['__init code', (k: number) => `int setup_value;\n__init int setup(void) { setup_value = ${k}; return 0; }\n`, [], 'setup', 'init-code', /callback/],
   ['a function without __fentry__', (k: number) => `notrace noinline int raw(int x) { return x + ${k}; }\nnoinline int use(int x) { return raw(x) + 1; }\nvoid *keep_raw = raw;\n`, [], 'raw', 'no-fentry', /functions that call it/],
-  // 6.1's 16-byte jump entries, as kelp build passes them from the target kernel. (A jump label keyed in
-  // the module is built with a run-time test of its key; its refusals: test/diff/key-test.test.ts.)
-  ['a tracepoint of the module whose site is on (a jmp, not a NOP)', keyed('__tracepoint_kelp_ev', 'struct static_key __tracepoint_kelp_ev;', 'JUMP_SITE_ON'), ['--target', 'mymod', ...JUMP16], 'gated', 'tracepoint', /trace/],
+  // (A jump label keyed in the module, a tracepoint's too, is built with a run-time test of its key;
+  // its refusals: test/diff/key-test.test.ts.)
 ] as const)('%s: refused with its category and advice', (_what, src, args, name, category, advice) => {
   const r = refusals(src(1), src(2), [...args]);
   expect(r.status).toBe(2);
@@ -60,6 +59,20 @@ describe('module sites the livepatch builds anyway', () => {
     expect(jt === undefined || jt.data.length === 0).toBe(true);
     // The site's NOP is in the copied function as it was.
     expect(r.obj!.symbols.some((x) => x.name.includes('__tracepoint_kelp_ev'))).toBe(false);
+  });
+
+  test('a tracepoint of the module whose site is on (6.12: the jmp objtool makes a NOP only in the linked module) tests its key at run time', () => {
+    // 6.1's 16-byte jump entries, as kelp build passes them from the target kernel.
+    const src = keyed('__tracepoint_kelp_ev', 'struct static_key __tracepoint_kelp_ev;', 'JUMP_SITE_ON');
+    const dir = workdir();
+    const r = kelpDiff(compile(dir, 'orig', src(1)), compile(dir, 'patched', src(2)), join(dir, 'out.o'), ['--target', 'mymod', ...JUMP16, '--json', join(dir, 'r.json')]);
+    expect([r.status, r.stderr]).toEqual([0, expect.stringMatching(/gated\+0x[0-9a-f]+: jump label of module mymod \(key __tracepoint_kelp_ev\) left out of the livepatch's table: the patched code tests the key at run time/)]);
+    const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as DiffReport;
+    expect(report.refusals).toEqual([]);
+    const jt = r.obj!.sections.find((x) => x.name === '__jump_table');
+    expect(jt === undefined || jt.data.length === 0).toBe(true);
+    // The test reads the key through a livepatch symbol of the module.
+    expect(r.obj!.symbols.some((x) => x.name === '.klp.sym.mymod.__tracepoint_kelp_ev,0')).toBe(true);
   });
 
   test('a dynamic debug site of the module gets the livepatch\'s own descriptor: copied into its __dyndbg, the jump entry keyed on the copy', () => {
