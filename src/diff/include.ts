@@ -374,7 +374,8 @@ export function includeChanges(ctx: DiffContext, markers: Markers): Inclusion {
   for (let f = 1; f < k.nsym; f++) {
     if (!isReplaceable(k, f) || k.symStatus[f] !== CHANGED || k.has(f, F_VIA_CALLERS)) continue;
     const sec = k.symSec[f];
-    if (!hasFentry(k, f)) {
+    // __init/__exit code has no __fentry__ either; it is refused as init code (compare.ts), once.
+    if (!hasFentry(k, f) && (k.secClass[sec] & C_INIT) === 0) {
       const why = blocked.get(f);
       refuse(ctx, `${k.file}: ${k.symName(f)}`, `changed, but it has no __fentry__ call at entry (notrace, as every \`inline\` function of the kernel is, or not built with -mfentry) and cannot be patched${why === undefined ? '' : `, nor replaced through its callers: ${why}`}`, 'no-fentry');
     }

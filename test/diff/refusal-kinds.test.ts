@@ -31,6 +31,8 @@ test.each([
   ['existing data', (k: number) => `int limits[2] = {10, ${k}};\nnoinline int lim(int i) { return limits[i]; }\n`, [], 'limits', 'data-changed', /shadow variable/],
   ['a device ID table (MODULE_DEVICE_TABLE\'s alias)', (k: number) => `const int ids[3] = {1, ${k}, 0};\nextern const int __mod_pci__ids_device_table[3] __attribute__((unused, alias("ids")));\nnoinline int first(int i) { return ids[i]; }\n`, [], 'ids', 'device-table', /updated module/],
   ['__init code', (k: number) => `int setup_value;\n__init int setup(void) { setup_value = ${k}; return 0; }\n`, [], 'setup', 'init-code', /callback/],
+  // __exit is notrace as well (no __fentry__): refused as exit code, not also for the missing __fentry__.
+  ['__exit code', (k: number) => `int teardown_value;\nnotrace __attribute__((section(".exit.text"), cold)) void teardown(void) { teardown_value = ${k}; }\n`, [], 'teardown', 'init-code', /callback/],
   ['a function without __fentry__', (k: number) => `notrace noinline int raw(int x) { return x + ${k}; }\nnoinline int use(int x) { return raw(x) + 1; }\nvoid *keep_raw = raw;\n`, [], 'raw', 'no-fentry', /functions that call it/],
   // (A jump label keyed in the module, a tracepoint's too, is built with a run-time test of its key;
   // its refusals: test/diff/key-test.test.ts.)
