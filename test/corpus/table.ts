@@ -79,13 +79,24 @@ function writeAtomic(file: string, text: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/**
+ * A "no functional change" because nothing the patch changes is built by the kernel's configuration
+ * (not one whose configured includers preprocess the same: those were compiled).
+ */
+export function notBuilt(r: Pick<Row, 'outcome' | 'detail'>): boolean {
+  return r.outcome === 'no functional change' && /changes nothing this kernel's configuration builds: (?!the \d+ configured includer)/.test(r.detail);
+}
+
 /** Writes NAME.json and NAME.md under `dir`; returns the Markdown's path. */
 export function writeTables(dir: string, t: Tables): string {
   mkdirSync(dir, { recursive: true });
   const date = new Date().toISOString().slice(0, 10);
   const counts = new Map<Outcome, number>();
   for (const r of t.rows) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
-  const compiled = t.rows.filter((r) => r.outcome !== 'does not compile alone' && r.outcome !== 'not run').length;
+  // A patch to files this configuration does not build is compiled by nothing (kelp says so, exit 3):
+  // like one that does not compile alone, it is in no share (issue 13's first run counted it apart too).
+  const unbuilt = t.rows.filter(notBuilt).length;
+  const compiled = t.rows.filter((r) => r.outcome !== 'does not compile alone' && r.outcome !== 'not run' && !notBuilt(r)).length;
   const verified = counts.get('verified') ?? 0;
   const absent = t.rows.filter((r) => r.outcome === 'verified' && /target module absent/.test(r.detail)).length;
   const share = compiled === 0 ? 0 : Math.round((1000 * verified) / compiled) / 10;
@@ -93,7 +104,7 @@ export function writeTables(dir: string, t: Tables): string {
   const json = {
     date, series: t.series, from: t.from, to: t.to, target: t.target, verify: t.verify, seed: t.seed, maxLines: t.maxLines,
     cut: t.cut, sampled: t.sampled, counts: Object.fromEntries(OUTCOMES.filter((o) => counts.has(o)).map((o) => [o, counts.get(o)])),
-    compiledAlone: compiled, verifiedShare: share, cases,
+    compiledAlone: compiled, notBuiltByConfiguration: unbuilt, verifiedShare: share, cases,
   };
   writeAtomic(join(dir, `${t.name}.json`), `${JSON.stringify(json, null, 2)}\n`);
   const md = [
@@ -108,7 +119,7 @@ export function writeTables(dir: string, t: Tables): string {
     '| --- | --- |',
     ...OUTCOMES.filter((o) => counts.has(o)).map((o) => `| ${o} | ${counts.get(o)} |`),
     '',
-    `Verified: ${verified} of the ${compiled} patches that compile on their own (${share}%)${counts.has('not run') ? `; ${counts.get('not run')} not run (see their rows), counted in neither` : ''}.`,
+    `Verified: ${verified} of the ${compiled} patches that compile on their own (${share}%)${unbuilt > 0 ? `; ${unbuilt} "no functional change" change only files this kernel's configuration does not build, so compile nowhere, and are counted in neither` : ''}${counts.has('not run') ? `; ${counts.get('not run')} not run (see their rows), counted in neither` : ''}.`,
     ...(absent > 0 ? ['', `${absent} of the verified patch modules target a driver that finds no device in QEMU: each was loaded, enabled and unloaded with its module absent (the livepatch core would apply it when the module loads), so its code was not run.`] : []),
     '',
     '| file | lines | functions | outcome | detail |',
