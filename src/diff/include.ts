@@ -42,6 +42,8 @@ export class Inclusion {
   readonly special = new Map<number, number[]>();
   /** Jump label sites keyed in a module, tested at run time (key-test.ts), by `section:offset`. */
   readonly keyTests = new Map<string, KeyTest>();
+  /** Tracepoint sites keyed in a module that stay off (NOPed), by section: where no key test fits (key-test.ts). */
+  readonly offSites = new Map<number, Array<{ at: number; length: 2 | 5 }>>();
   private readonly queue: Array<[number, number, number]> = [];
   private neighbours: Set<string> | null = null;
 

@@ -58,9 +58,10 @@ export interface KeyTest {
   targetRel: number;
   keyRel: number;
   where: string;
-  /** The key's name and the module that defines it (for the warning). */
+  /** The key's name and the module that defines it (for the warning), and what the key belongs to. */
   key: string;
   module: string;
+  category: RefusalCategory;
 }
 
 /** A test placed: at `at`, for the window [from, to) of the site's section (the site, or the site and the instructions moved into the test). */
@@ -121,9 +122,14 @@ export function planKeyTest(ctx: DiffContext, inc: Inclusion, table: number, sta
   if (form === null) return no(`the bytes at the site are no jump label site (a 2- or 5-byte NOP or jmp)`);
   if (!inc.isIncludedCode(target)) return no('its jump target is outside the patched code');
   inc.keyTests.set(key0, {
-    sec, site, length: siteLength(form), branch: (k.addendExact(keyRel) & BRANCH_BIT) !== 0n, codeRel: code, targetRel: target, keyRel, where, key, module,
+    sec, site, length: siteLength(form), branch: (k.addendExact(keyRel) & BRANCH_BIT) !== 0n, codeRel: code, targetRel: target, keyRel, where, key, module, category,
   });
   return true;
+}
+
+/** The bytes of a site left off: objtool's NOP of its length (rela/key-test.ts). */
+export function offSiteBytes(length: 2 | 5): Buffer {
+  return Buffer.from(length === 2 ? [0x66, 0x90] : [0x0f, 0x1f, 0x44, 0x00, 0x00]);
 }
 
 /** The addend the key test's relocation uses instead of the entry's (the flag bits dropped). */
@@ -162,7 +168,17 @@ export function layoutKeyTests(ctx: DiffContext, inc: Inclusion): Map<number, Se
       } else {
         const w = findWindow(k, sec, t.site, new Set([t.codeRel]));
         if (typeof w === 'string') {
-          refuse(ctx, t.where, `jump label uses a key defined in a module; the kernel applies a livepatch's relocations to a module too late for jump labels, and this 2-byte site lies ${at - t.site - 2} bytes before the end of its function, beyond a short jmp's reach of ${SHORT_REACH} to a run-time test of the key, with ${w}`, 'jump-label-key-in-module');
+          const why = `this 2-byte site lies ${at - t.site - 2} bytes before the end of its function, beyond a short jmp's reach of ${SHORT_REACH} to a run-time test of the key, with ${w}`;
+          if (t.category === 'tracepoint' && !t.branch) {
+            // A tracepoint's site is off when it does not jump (static_branch_unlikely): the NOP
+            // objtool would have made of it, as kpatch leaves such a site.
+            let list = inc.offSites.get(sec);
+            if (!list) inc.offSites.set(sec, (list = []));
+            list.push({ at: t.site, length: t.length });
+            ctx.warnings.push(`${t.where}: tracepoint site of module ${t.module} (key ${t.key}) stays off in the patched code: the livepatch cannot use the module's key, and ${why}`);
+            continue;
+          }
+          refuse(ctx, t.where, `jump label uses a key defined in a module; the kernel applies a livepatch's relocations to a module too late for jump labels, and ${why}`, t.category);
           continue;
         }
         long.push({ ...t, ...w });

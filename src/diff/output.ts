@@ -19,7 +19,7 @@ import type { DiffContext } from './context.js';
 import type { Inclusion } from './include.js';
 import { F_INCLUDE, type Kelf } from './model.js';
 import { C_GNU_STACK, C_MODINFO, C_ORC, C_ORC_IP } from './sections.js';
-import { keyTestRelocations, relocationPlace, layoutKeyTests, tableOf, withKeyTests } from './key-test.js';
+import { keyTestRelocations, offSiteBytes, relocationPlace, layoutKeyTests, tableOf, withKeyTests } from './key-test.js';
 
 interface Placed {
   out: Section;
@@ -66,13 +66,17 @@ export function buildOutput(ctx: DiffContext, inc: Inclusion, meta: DiffMeta, ou
     if (inc.whole.has(sec)) {
       const s = newSection(sec);
       const tests = keyTests.get(sec);
+      const off = inc.offSites.get(sec) ?? [];
       if (P.isNobits(sec)) s.nobitsSize = P.secSize(sec);
       else s.data = tests ? withKeyTests(P.secData(sec), tests) : Buffer.from(P.secData(sec));
+      // Sites left off: the NOP, and no relocation of a jmp's displacement.
+      for (const o of off) offSiteBytes(o.length).copy(s.data!, tests ? relocationPlace(tests, o.at) ?? o.at : o.at);
       out.addSection(s);
       placed.set(sec, [{ out: s, delta: 0, from: 0, to: P.secSize(sec) }]);
       const rels: number[] = [];
       const offsets: number[] = [];
       for (let j = P.relStart[sec]; j < P.relStart[sec + 1]; j++) {
+        if (off.some((o) => P.relOff[j] >= o.at && P.relOff[j] < o.at + o.length)) continue;
         const at = tests ? relocationPlace(tests, P.relOff[j]) : P.relOff[j];
         if (at === null) continue;
         rels.push(j);

@@ -156,6 +156,34 @@ yes:
   expect(x.advice).toMatch(/static_key_enabled\(\)/);
 });
 
+test('a tracepoint\'s 2-byte site with no room for its test stays off instead: objtool\'s NOP, no table entry, a warning naming it', () => {
+  const tp = (k: number) => `
+struct static_key __tracepoint_kelp_ev;
+noinline int gated(int x) {
+  asm volatile("call do_report");
+  ${site('jmp', 2).replace('&mod_key', '&__tracepoint_kelp_ev')};
+  asm volatile("call do_report");
+  x += 1;
+yes:
+  asm volatile(".fill 200, 1, 0x90");
+  return x + ${k};
+}
+`;
+  const r = diff(tp);
+  expect([r.status, r.report.refusals]).toEqual([0, []]);
+  expect(r.stderr).toMatch(/gated\+0x([0-9a-f]+): tracepoint site of module mymod \(key __tracepoint_kelp_ev\) stays off in the patched code: the livepatch cannot use the module's key, and this 2-byte site lies \d+ bytes before the end/);
+  const at = parseInt(/gated\+0x([0-9a-f]+): tracepoint site/.exec(r.stderr)![1], 16);
+  const code = text(r.obj!).data;
+  expect([...code.subarray(at, at + 2)]).toEqual([0x66, 0x90]);
+  const jt = r.obj!.sections.find((x) => x.name === '__jump_table');
+  expect(jt === undefined || jt.data.length === 0).toBe(true);
+  expect(r.obj!.symbols.some((x) => x.name.includes('__tracepoint_kelp_ev'))).toBe(false);
+  // A plain key of the module in the same place is still refused (the previous test); so is a tracepoint
+  // site whose branch bit is set, where a NOP would not be "off".
+  const likely = diff((k) => tp(k).replace(' + 2 - .', ' + 3 - .'));
+  expect(likely.report.refusals.map((x) => x.category)).toEqual(['tracepoint']);
+});
+
 test('a window may move a rel32 jcc before the site: its copy in the test is re-aimed at the same place', () => {
   // cmp; jne out (rel32, no relocation); the 2-byte site, whose target `yes` follows it (so nothing after it can move).
   const src = (k: number) => `
