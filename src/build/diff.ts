@@ -8,7 +8,7 @@
  */
 import { providedAcross } from './cross-objects.js';
 import { RefusalError, type BuildRefusal } from './refusals.js';
-import { promises as fs, statSync } from 'node:fs';
+import { existsSync, promises as fs, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ExitCode, KelpError } from '../errors.js';
 import { SymbolCounts } from '../kernel/symbol-map.js';
@@ -79,13 +79,21 @@ export async function diffObjects(ctx: BuildContext, v: Validated, objects: Obje
   const ibt = configValue(v.config, 'X86_KERNEL_IBT') === 'y';
   const ibtKernel = ibt ? o.kernel : undefined;
   if (ibt && ibtKernel === undefined) progress.say('an IBT kernel and no --kernel: kelp diff refuses a patch that takes the address of a target function');
+  // Out of tree: the exports of the directory's own modules (its Module.symvers) as well, so that a
+  // module calling a sibling module's export resolves it there (and not as a vmlinux symbol).
+  let symvers = v.symvers;
+  const ownSymvers = join(ctx.work, 'module', 'Module.symvers');
+  if (v.oot && existsSync(ownSymvers) && statSync(ownSymvers).size > 0) {
+    symvers = join(ctx.work, 'Module.symvers');
+    await fs.writeFile(symvers, Buffer.concat([await fs.readFile(v.symvers), await fs.readFile(ownSymvers)]));
+  }
   const jobs: DiffJob[] = objects.list.map((obj, i) => {
     const target = targetOf(obj);
     const modSymbols = target === 'vmlinux' ? v.symbols : moduleFiles.get(target);
     return {
       opts: {
         orig: join(objects.origDir, obj), patched: join(objects.patchedDir, obj),
-        output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers: v.symvers, lineMap, entrySizes: probe.sizes ?? undefined,
+        output: join(diffDir, flattenName(obj)), target, symbols: modSymbols, symvers, lineMap, entrySizes: probe.sizes ?? undefined,
         provided: provided[i].provided, usedElsewhere: provided[i].usedElsewhere,
         kernel: ibtKernel, kernelMap: ibtKernel !== undefined && target !== 'vmlinux' ? v.symbols : undefined,
       },

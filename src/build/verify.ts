@@ -9,8 +9,9 @@ import { KelpError } from '../errors.js';
 import type { RunResult } from '../target/run.js';
 import type { BuildContext } from './context.js';
 import type { Diffed } from './diff.js';
+import { join } from 'node:path';
 import { withDependencies } from './module-deps.js';
-import { findModuleFile, targetModulesDir } from '../kernel/module-tree.js';
+import { findModuleFile, modulesUnder, targetModulesDir } from '../kernel/module-tree.js';
 import type { VerifyReport } from './report.js';
 import type { Validated } from './validate.js';
 
@@ -19,7 +20,9 @@ export async function verifyInTarget(ctx: BuildContext, v: Validated, d: Diffed,
   const targets = [...new Set(d.changed.map((i) => d.moduleFiles.get(d.jobs[i].opts.target!)).filter((f): f is string => f !== undefined))];
   // The patched modules and what they depend on (ext4 needs jbd2, mbcache, crc16), loaded before the livepatch.
   const modulesDir = targetModulesDir(v.kdir);
-  const { order, missing } = withDependencies(targets, (n) => (modulesDir === undefined ? undefined : findModuleFile(modulesDir, n)));
+  // Out of tree, the directory's own modules first (kelp_user's kelp_base beside it), as built.
+  const own = v.oot ? modulesUnder(join(ctx.work, 'module')) : new Map<string, string>();
+  const { order, missing } = withDependencies(targets, (n) => own.get(n) ?? (modulesDir === undefined ? undefined : findModuleFile(modulesDir, n)));
   if (missing.length > 0) ctx.progress.say(`module dependencies not found${modulesDir === undefined ? '' : ` under ${modulesDir}`}: ${missing.join(', ')}`);
   const verify = await checkAndBoot(ctx, linked.output, linked.moduleName, order, v.kdir);
   ctx.checkInterrupt(v.tree);

@@ -46,6 +46,13 @@ export interface DiffContext extends Pair {
    * their exports, whichever object's MODULE_IMPORT_NS put them there.
    */
   targetImports?: Set<string>;
+  /**
+   * The modules the target module depends on (its .ko's .modinfo, when
+   * --symbols is the module): loaded whenever it is, so the patched code
+   * reaches their exports by livepatch relocations applied with the target,
+   * and the livepatch itself does not need them loaded (klp-build does the same).
+   */
+  targetDepends?: Set<string>;
 }
 
 export function refuse(ctx: DiffContext, where: string, reason: string, category: RefusalCategory): void {

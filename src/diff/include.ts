@@ -277,6 +277,11 @@ export class Inclusion {
     // New in another object of this livepatch: the module's own link resolves it.
     if (this.ctx.provided.has(name)) return { kind: 'undef', name };
     const exp = this.ctx.symvers.get(name);
+    if (exp && exp.module !== 'vmlinux' && exp.module !== this.ctx.target && this.ctx.targetDepends?.has(exp.module)) {
+      // An export of a module the target depends on: a livepatch relocation applied with the
+      // target (which loads after it), so the livepatch loads on hosts that lack that module.
+      return { kind: 'klp', object: exp.module, name, sympos: 0 };
+    }
     if (exp && this.loaderResolves(exp.module)) return { kind: 'undef', name };
     const object = this.ownerOfExternal(sym, name);
     return { kind: 'klp', object, name, sympos: this.sympos(name, true, sym, object) };

@@ -14,7 +14,7 @@ import { LineMap, type LineMapData } from '../patch/lines.js';
 import { kernelModuleName } from '../kmod/names.js';
 import { META_VERSION, type DiffMeta } from '../patch/meta.js';
 import { parseSymbolTable } from '../symbols/read.js';
-import { importedNamespaces } from '../target/modinfo.js';
+import { importedNamespaces, moduleDepends } from '../target/modinfo.js';
 import { readMaybeCompressed } from '../util/decompress.js';
 import { SymbolIndex } from '../symbols/table.js';
 import { Symvers, readSymvers } from '../symbols/symvers.js';
@@ -150,6 +150,7 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
     lines: lineMapOf(opts), ibt: null,
     provided: new Set(opts.provided ?? []),
     targetImports: target !== 'vmlinux' && symbolsImage ? importedNamespaces(symbolsImage) : undefined,
+    targetDepends: target !== 'vmlinux' && symbolsImage ? moduleDepends(symbolsImage) : undefined,
   };
   ctx.ibt = readIbtFacts(opts, orig, patched, target, ctx.symbols);
   if (!ctx.symbols) ctx.notes.push('no --symbols: every target symbol is assumed unique (sympos 0)');

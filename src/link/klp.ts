@@ -8,7 +8,8 @@
  *    moves to `.klp.rela.<object>.<section>` (SHT_RELA, SHF_ALLOC |
  *    SHF_INFO_LINK | SHF_RELA_LIVEPATCH, sh_link = .symtab, sh_info = the
  *    section it applies to), one section per (object, target section), where
- *    <object> is the symbol's object;
+ *    <object> is the symbol's object, or for another module's symbol the
+ *    patched module whose code refers to it (patch/meta.ts klpRelaObject);
  *  - the stand-ins' __versions entries are removed.
  *
  * The model holds object references, so every other symbol, relocation and
@@ -20,7 +21,7 @@ import {
 } from '../../elf/constants.js';
 import { KelpError } from '../errors.js';
 import { ElfObject, ElfSymbol, Relocation, Section } from '../../elf/model.js';
-import type { KlpSymbol } from '../patch/meta.js';
+import type { LinkKlpSymbol } from './plan.js';
 import { describeRelocation, relocationName } from '../../rela/x86_64.js';
 import { KLP_RELA_PREFIX, KLP_SYM_PREFIX } from '../kmod/names.js';
 import { MODVERSION_INFO_SIZE, versionEntries, VERSIONS_SECTION } from '../kmod/versions.js';
@@ -41,10 +42,10 @@ export interface KlpConversion {
  * Converts `obj` (a kbuild-linked module) in place. `standIns` maps the
  * stand-in names to the klp symbols they carry.
  */
-export function convertToLivepatch(obj: ElfObject, standIns: Map<string, KlpSymbol>): KlpConversion {
+export function convertToLivepatch(obj: ElfObject, standIns: Map<string, LinkKlpSymbol>): KlpConversion {
   const file = obj.file;
   if (!obj.symtab) throw new KelpError('the module has no symbol table', file);
-  const klpOf = new Map<ElfSymbol, KlpSymbol>();
+  const klpOf = new Map<ElfSymbol, LinkKlpSymbol>();
   for (const sym of obj.symbols) {
     const k = standIns.get(sym.name);
     if (!k) {
@@ -81,7 +82,7 @@ export function convertToLivepatch(obj: ElfObject, standIns: Map<string, KlpSymb
       }
       if (s.type === SHT_REL) throw new KelpError(`${s.name}: a SHT_REL relocation against ${k.placeholder}; x86-64 modules use SHT_RELA`, file);
       checkRelocation(file, target, r, k);
-      const name = `${KLP_RELA_PREFIX}${k.object}.${target.name}`;
+      const name = `${KLP_RELA_PREFIX}${k.relaObject}.${target.name}`;
       let klp = created.get(name);
       if (!klp) {
         klp = new Section(name, SHT_RELA, SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH);
@@ -124,7 +125,7 @@ export function convertToLivepatch(obj: ElfObject, standIns: Map<string, KlpSymb
   return { klpRelaSections: order, klpSymbols, moved, versionsRemoved };
 }
 
-function checkRelocation(file: string, target: Section, r: Relocation, k: KlpSymbol): void {
+function checkRelocation(file: string, target: Section, r: Relocation, k: LinkKlpSymbol): void {
   const d = describeRelocation(r.type);
   const where = `${target.name}+0x${r.offset.toString(16)}`;
   if (!d) throw new KelpError(`${where}: ${relocationName(r.type)} against ${k.placeholder} is not a type the kernel applies`, file);

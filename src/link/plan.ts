@@ -15,7 +15,7 @@ import { KelpError } from '../errors.js';
 import { ElfSymbol } from '../../elf/model.js';
 import { writeObject } from '../../elf/writer.js';
 import { KLP_SYM_PREFIX } from '../kmod/names.js';
-import type { KlpSymbol } from '../patch/meta.js';
+import { klpRelaObject, type KlpSymbol } from '../patch/meta.js';
 import { removeSection } from './elf-edit.js';
 import { CALLBACK_KINDS, definedFunction, type DiffInput } from './inputs.js';
 import type { TemplateObject } from './template.js';
@@ -25,26 +25,41 @@ export const STAND_IN_PREFIX = '__kelp_klp_sym_';
 export interface LinkPlan {
   objects: TemplateObject[];
   /** Stand-in name → the klp symbol it stands for. */
-  standIns: Map<string, KlpSymbol>;
+  standIns: Map<string, LinkKlpSymbol>;
   /** Placeholder name → stand-in name. */
   standInOf: Map<string, string>;
+}
+
+/** A placeholder as the link carries it: with the object whose `.klp.rela` sections hold its relocations. */
+export interface LinkKlpSymbol extends KlpSymbol {
+  relaObject: string;
+}
+
+/** The stand-in key of a placeholder used by code patched into `target`. */
+function standInKey(k: KlpSymbol, target: string): string {
+  const rela = klpRelaObject(k, target);
+  return rela === k.object ? k.placeholder : `${k.placeholder}\0${rela}`;
 }
 
 /** Decides the tables and names; throws on conflicting inputs. */
 export function planLink(inputs: DiffInput[]): LinkPlan {
   if (inputs.length === 0) throw new KelpError('no diff objects to link');
-  // Placeholders: one stand-in per distinct placeholder, numbered in name order.
-  const klp = new Map<string, KlpSymbol>();
+  // Placeholders: one stand-in per distinct placeholder and object whose .klp.rela sections
+  // carry its relocations (another module's symbol gets one per target that uses it), numbered in order.
+  const klp = new Map<string, LinkKlpSymbol>();
   for (const input of inputs) {
-    for (const k of input.meta.klpSymbols) if (!klp.has(k.placeholder)) klp.set(k.placeholder, k);
+    for (const k of input.meta.klpSymbols) {
+      const key = standInKey(k, input.meta.target);
+      if (!klp.has(key)) klp.set(key, { ...k, relaObject: klpRelaObject(k, input.meta.target) });
+    }
   }
-  const names = [...klp.keys()].sort();
-  const standIns = new Map<string, KlpSymbol>();
+  const keys = [...klp.keys()].sort();
+  const standIns = new Map<string, LinkKlpSymbol>();
   const standInOf = new Map<string, string>();
-  names.forEach((placeholder, n) => {
+  keys.forEach((key, n) => {
     const alias = `${STAND_IN_PREFIX}${n}`;
-    standIns.set(alias, klp.get(placeholder)!);
-    standInOf.set(placeholder, alias);
+    standIns.set(alias, klp.get(key)!);
+    standInOf.set(key, alias);
   });
 
   const objects = new Map<string, TemplateObject>();
@@ -71,12 +86,13 @@ export function planLink(inputs: DiffInput[]): LinkPlan {
     }
   });
   // The kernel applies a module's .klp.rela sections only for a klp_object of
-  // that module; a symbol of an object the patch does not patch would never be
-  // resolved.
+  // that module; relocations go to the target's sections (klpRelaObject), and
+  // one for a module the patch does not patch would never be applied.
   for (const input of inputs) {
     for (const k of input.meta.klpSymbols) {
-      if (k.object !== 'vmlinux' && !objects.has(k.object)) {
-        throw new KelpError(`${k.placeholder}: the patch patches nothing in ${k.object}, so the kernel would never apply relocations against it`, input.file);
+      const rela = klpRelaObject(k, input.meta.target);
+      if (rela !== 'vmlinux' && !objects.has(rela)) {
+        throw new KelpError(`${k.placeholder}: the patch patches nothing in ${rela}, so the kernel would never apply relocations against it`, input.file);
       }
     }
   }
@@ -115,7 +131,8 @@ export function kbuildCopy(input: DiffInput, index: number, plan: LinkPlan, opts
       throw new KelpError(`symbol ${sym.name} uses a name kelp link reserves`, input.file);
     }
     if (!sym.name.startsWith(KLP_SYM_PREFIX)) continue;
-    const alias = plan.standInOf.get(sym.name);
+    const k = input.meta.klpSymbols.find((x) => x.placeholder === sym.name);
+    const alias = k === undefined ? undefined : plan.standInOf.get(standInKey(k, input.meta.target));
     if (!alias) throw new KelpError(`placeholder ${sym.name} is not listed in .kelp.meta`, input.file);
     sym.name = alias;
     sym.bind = STB_GLOBAL;

@@ -43,6 +43,18 @@ export interface KlpSymbol {
   sympos: number;
 }
 
+/**
+ * The object whose `.klp.rela` sections carry a relocation against `k` from
+ * code patched into `target`: the symbol's own object (vmlinux, or the target
+ * itself), except for another module's symbol (an export of a module the
+ * target module depends on), which is applied with the target: the kernel applies a
+ * module's `.klp.rela` sections only for a klp_object of it, and the target
+ * loads after the modules it depends on.
+ */
+export function klpRelaObject(k: KlpSymbol, target: string): string {
+  return k.object === 'vmlinux' || k.object === target || target === 'vmlinux' ? k.object : target;
+}
+
 export interface Callbacks {
   /** Function names in the output (kpatch-macros.h style callbacks). */
   prePatch?: string;

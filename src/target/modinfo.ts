@@ -52,6 +52,28 @@ export function importedNamespaces(buf: Buffer): Set<string> | undefined {
   }
 }
 
+/**
+ * The modules a module image depends on (its .modinfo `depends=`, kernel
+ * spelling with `_`): loaded before it, always. Undefined when it is not an
+ * ELF file with a readable .modinfo.
+ */
+export function moduleDepends(buf: Buffer): Set<string> | undefined {
+  try {
+    const elf = ElfFile.parse(buf, 'module');
+    const s = elf.findSectionByName(MODINFO_SECTION);
+    if (s === undefined) return undefined;
+    const out = new Set<string>();
+    for (const e of parseModinfo(elf.sectionData(s))) {
+      if (e.key !== 'depends') continue;
+      for (const m of e.value.split(',')) if (m.trim() !== '') out.add(kernelModuleName(m.trim()));
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof ElfFormatError) return undefined;
+    throw e;
+  }
+}
+
 /** Reads a module file's identity; a non-module gets its file-derived name. */
 export async function identifyModule(file: string): Promise<ModuleIdentity> {
   const info = modinfoOfImage(readMaybeCompressed(file));

@@ -149,6 +149,30 @@ test('a module function with a pr_debug() site: the livepatch carries its own dy
   expect(after).toEqual(['kelp_dbg original, read 3 time(s)\n', '[kelp_dbg]kelp_dbg_show =_\n[livepatch_dyndbg]kelp_dbg_show =p\n', '1\n', 'disabled\n']);
 }, 600_000);
 
+test('a module calling an export of a module it depends on: the livepatch reaches it by a livepatch relocation applied with the module, so it does not pin or need that module (as klp-build does)', () => {
+  if (skipUnlessReady(pre)) return;
+  const mod = join(REPO_ROOT, 'test', 'fixtures', 'dep-module');
+  const out = join(tmp.dir, 'dep');
+  const r = kelp([
+    'build', join(mod, 'fix.patch'), '--oot-module', mod, '--target', 'kelp_user', '--kdir', target.kdir, '--name', 'livepatch-dep', '-o', out, '--json',
+    '--verify', '--check', 'cat /proc/kelp_user 2>/dev/null || echo none',
+    '--check', 'rmmod kelp_user && rmmod kelp_base && echo removed; grep -c "^kelp_" /proc/modules || true',
+  ]);
+  expect([r.status, r.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
+  const ko = join(out, 'livepatch-dep.ko');
+  // No dependency on kelp_base, and no ordinary undefined reference to its export.
+  expect(spawnSync('modinfo', ['-F', 'depends', ko], { encoding: 'utf8' }).stdout.trim()).toBe('');
+  const syms = spawnSync('readelf', ['-sW', ko], { encoding: 'utf8' }).stdout;
+  expect(syms).toMatch(/\[0xff20\] \.klp\.sym\.kelp_base\.kelp_base_value,0$/m);
+  expect(syms).not.toMatch(/UND kelp_base_value$/m);
+  // The relocation is applied with kelp_user, which loads after kelp_base.
+  expect(spawnSync('readelf', ['-SW', ko], { encoding: 'utf8' }).stdout).toMatch(/\.klp\.rela\.kelp_user\.\.text\.kelp_user_show/);
+  const { before, after } = outputs(JSON.parse(r.stdout));
+  // Patched: the export called with the fix's argument; then both modules unload under the enabled livepatch.
+  expect(before).toEqual(['patched value 20\n', 'removed\n0\n', '1\n']);
+  expect(after[0]).toBe('none\n');
+}, 600_000);
+
 test('a check for the patched behaviour that fails once the patch is disabled is reported, not a verification failure', () => {
   if (skipUnlessReady(pre)) return;
   const out = join(tmp.dir, 'grep-check');

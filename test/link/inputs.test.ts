@@ -113,6 +113,28 @@ describe('diff inputs', () => {
     expect(() => planLink([input])).toThrow(new KelpError('.klp.sym.some_mod.helper,2: the patch patches nothing in some_mod, so the kernel would never apply relocations against it', 'd.o'));
   });
 
+  test('another module\'s symbol used by a patched module goes with that module: one stand-in per target, its relocations in .klp.rela.<target>', () => {
+    // dell_wmi's patched code calling an export of dell_smbios, a module it depends on: applied when
+    // dell_wmi is patched, so the livepatch needs no dell_smbios to load (klp-build does the same).
+    const meta = (target: string): DiffMeta => ({
+      ...goodMeta(), target, callbacks: {},
+      klpSymbols: [goodMeta().klpSymbols[0]!, { placeholder: '.klp.sym.dep_mod.helper,0', object: 'dep_mod', name: 'helper', sympos: 0 }],
+    });
+    const renames = { secret: '.klp.sym.vmlinux.secret,0', helper: '.klp.sym.dep_mod.helper,0' };
+    const a = readDiffInput('a.o', diffObject(meta('mod_a'), renames));
+    const c = readDiffInput('c.o', diffObject({ ...meta('mod_c'), functions: [{ name: 'show', oldName: 'show2', sympos: 0 }] }, renames));
+    const plan = planLink([a, c]);
+    expect([...plan.standIns.values()].map((k) => [k.placeholder, k.relaObject]).sort()).toEqual([
+      ['.klp.sym.dep_mod.helper,0', 'mod_a'],
+      ['.klp.sym.dep_mod.helper,0', 'mod_c'],
+      ['.klp.sym.vmlinux.secret,0', 'vmlinux'],
+    ]);
+    // Each copy names its own stand-in.
+    const standIn = (input: typeof a, i: number) => ElfObject.read(kbuildCopy(input, i, plan), 'x.o').symbols.find((x) => x.name.startsWith('__kelp_klp_sym_') && plan.standIns.get(x.name)!.name === 'helper')!.name;
+    expect(plan.standIns.get(standIn(a, 0))!.relaObject).toBe('mod_a');
+    expect(plan.standIns.get(standIn(c, 1))!.relaObject).toBe('mod_c');
+  });
+
   test('conflicting inputs', () => {
     const m = readDiffInput('m.o', diffObject({ ...goodMeta(), target: 'some_mod', functions: [], callbacks: {} }));
     const a = readDiffInput('a.o', diffObject(goodMeta()));
