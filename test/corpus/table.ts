@@ -120,7 +120,7 @@ export function writeTables(dir: string, t: Tables): string {
     ...OUTCOMES.filter((o) => counts.has(o)).map((o) => `| ${o} | ${counts.get(o)} |`),
     '',
     `Verified: ${verified} of the ${compiled} patches that compile on their own (${share}%)${unbuilt > 0 ? `; ${unbuilt} "no functional change" change only files this kernel's configuration does not build, so compile nowhere, and are counted in neither` : ''}${counts.has('not run') ? `; ${counts.get('not run')} not run (see their rows), counted in neither` : ''}.`,
-    ...(absent > 0 ? ['', `${absent} of the verified patch modules target a driver that finds no device in QEMU: each was loaded, enabled and unloaded with its module absent (the livepatch core would apply it when the module loads), so its code was not run.`] : []),
+    ...(absent > 0 ? ['', `${absent} of the verified patch modules target a module that cannot load in QEMU (no such device or CPU feature, or what its init needs is missing there; the reasons are in their rows): each was loaded, enabled and unloaded with its module absent (the livepatch core would apply it when the module loads), so its code was not run.`] : []),
     '',
     '| file | lines | functions | outcome | detail |',
     '| --- | --- | --- | --- | --- |',
