@@ -26,8 +26,8 @@
  *                patched function: its site is still objtool's jmp in the object, so it tests
  *                its key at run time and fires from the patched code when enabled in tracefs
  * and, built only: a patch that only moves lines under __LINE__ users changes nothing; a
- * change to a multi-object module's code that calls a namespaced export (iio-namespace.patch):
- * the livepatch imports the namespace that another object imports for the module.
+ * change to a module's code that calls a namespaced export of a module it depends on
+ * (iio-namespace.patch): reached by a livepatch relocation applied with the module.
  */
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -263,17 +263,21 @@ describe(`Debian 13's 6.12 kernel (${process.env.KELP_TEST_TRIXIE_RELEASE ?? 'ne
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
   }, 900_000);
 
-  test("a multi-object module's namespace: inv_icm42600_gyro.c calls an IIO_INV_SENSORS_TIMESTAMP export that inv_icm42600_core.c imports for the module", () => {
+  test("a module's fix calling a namespaced export of a module it depends on (inv_sensors_timestamp's, in IIO_INV_SENSORS_TIMESTAMP): a livepatch relocation applied with inv_icm42600, so neither a dependency nor a namespace import", () => {
     if (skipUnlessReady(pre)) return;
     // The 6.12.117 fix of inv_icm42600_gyro_parse_fifo (the ODR update before the skip) reversed: a change to
-    // a function calling inv_sensors_timestamp_apply_odr, exported in namespace IIO_INV_SENSORS_TIMESTAMP.
-    // The gyro object's .modinfo imports nothing; the module's does (MODULE_IMPORT_NS in the core object),
-    // so the livepatch imports it too (without, modpost refused the link).
+    // a function calling inv_sensors_timestamp_apply_odr, exported by inv_sensors_timestamp in namespace
+    // IIO_INV_SENSORS_TIMESTAMP. inv_icm42600 depends on that module, so the livepatch reaches the export the
+    // way klp-build does: .klp.sym.inv_sensors_timestamp.* in .klp.rela.inv_icm42600.*, which the kernel
+    // applies when inv_icm42600 (loaded after it) is patched; modpost sees no reference to import.
     const b = build('iio-namespace', [FIX('6.12/iio-namespace.patch')]);
     expect(b.report.targets).toEqual({ inv_icm42600: ['drivers/iio/imu/inv_icm42600/inv_icm42600_gyro.o'] });
     expect(names(obj(b, 'drivers/iio/imu/inv_icm42600/inv_icm42600_gyro.o').changedFunctions)).toEqual(['inv_icm42600_gyro_parse_fifo']);
-    const modinfo = ElfObject.read(readFileSync(b.ko), b.ko).sections.find((s) => s.name === '.modinfo')!.data.toString('latin1').split('\0');
-    expect(modinfo.filter((e) => e.startsWith('import_ns='))).toEqual(['import_ns=IIO_INV_SENSORS_TIMESTAMP']);
+    const elf = ElfObject.read(readFileSync(b.ko), b.ko);
+    const modinfo = elf.sections.find((s) => s.name === '.modinfo')!.data.toString('latin1').split('\0');
+    expect(modinfo.filter((e) => e.startsWith('import_ns=') || e.startsWith('depends=inv'))).toEqual([]);
+    expect(elf.symbols.map((s) => s.name)).toContain('.klp.sym.inv_sensors_timestamp.inv_sensors_timestamp_apply_odr,0');
+    expect(elf.sections.some((s) => s.name.startsWith('.klp.rela.inv_icm42600.'))).toBe(true);
   }, 900_000);
 
   test('one boot: each livepatch in turn loads, patches, and unpatches', async () => {
