@@ -127,6 +127,9 @@ export function checkIndirectBranchTargets(ctx: DiffContext, inc: Inclusion): bo
         if (k.relAdd[j] + pcAdjust(k, sec, j) !== 0) continue;
         const res: Resolution = known ?? inc.resolve(t, sec, j);
         if (res.kind !== 'klp' || !ibt.enabled()) continue;
+        // Another module's export (a module the target depends on): its __ksymtab entry takes its
+        // address, so it keeps its ENDBR64, as an export reached by an ordinary relocation does.
+        if (res.object !== ctx.target && res.object !== 'vmlinux') continue;
         if (checkReference(ctx, inc, sec, j, t, res, ibt)) copied = true;
       }
     }
