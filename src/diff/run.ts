@@ -14,7 +14,7 @@ import { LineMap, type LineMapData } from '../patch/lines.js';
 import { kernelModuleName } from '../kmod/names.js';
 import { META_VERSION, type DiffMeta } from '../patch/meta.js';
 import { parseSymbolTable } from '../symbols/read.js';
-import { importedNamespaces, moduleDepends } from '../target/modinfo.js';
+import { importedNamespaces, modinfoEntriesOfImage, moduleDepends } from '../target/modinfo.js';
 import { readMaybeCompressed } from '../util/decompress.js';
 import { SymbolIndex } from '../symbols/table.js';
 import { Symvers, readSymvers } from '../symbols/symvers.js';
@@ -143,14 +143,16 @@ function diffObjects(opts: DiffOptions, open: Kelf[]): DiffResult {
   const patched = load(opts.patched);
   open.push(patched);
   const symbolsImage = opts.symbols ? readMaybeCompressed(opts.symbols) : undefined;
+  // A module target's .ko (--symbols): what it imports and depends on.
+  const targetInfo = target !== 'vmlinux' && symbolsImage ? modinfoEntriesOfImage(symbolsImage) : undefined;
   const ctx: DiffContext = {
     orig, patched, target, specs, explicitSizes: new Set(opts.entrySizes ? [...sizes.keys()] : []), refusals: [], notes: [], warnings: [], verbose: opts.verbose === true,
     symbols: symbolsImage ? new SymbolIndex(parseSymbolTable(symbolsImage, opts.symbols!)) : null,
     symvers: opts.symvers ? readSymvers(opts.symvers) : new Symvers(),
     lines: lineMapOf(opts), ibt: null,
     provided: new Set(opts.provided ?? []),
-    targetImports: target !== 'vmlinux' && symbolsImage ? importedNamespaces(symbolsImage) : undefined,
-    targetDepends: target !== 'vmlinux' && symbolsImage ? moduleDepends(symbolsImage) : undefined,
+    targetImports: targetInfo && importedNamespaces(targetInfo),
+    targetDepends: targetInfo && moduleDepends(targetInfo),
   };
   ctx.ibt = readIbtFacts(opts, orig, patched, target, ctx.symbols);
   if (!ctx.symbols) ctx.notes.push('no --symbols: every target symbol is assumed unique (sympos 0)');

@@ -18,60 +18,40 @@ export interface ModuleIdentity {
   isModule: boolean;
 }
 
-/** Parses the .modinfo section of an ELF64 little-endian module image (undefined: not an ELF file with a readable .modinfo). */
-export function modinfoOfImage(buf: Buffer): Map<string, string> | undefined {
-  let data: Buffer;
+/** The .modinfo entries of an ELF64 little-endian module image, in order (undefined: not an ELF file with a readable .modinfo). */
+export function modinfoEntriesOfImage(buf: Buffer): Array<{ key: string; value: string }> | undefined {
   try {
     const elf = ElfFile.parse(buf, 'module');
     const s = elf.findSectionByName(MODINFO_SECTION);
-    if (s === undefined) return undefined;
-    data = elf.sectionData(s);
+    return s === undefined ? undefined : parseModinfo(elf.sectionData(s));
   } catch (e) {
     if (e instanceof ElfFormatError) return undefined;
     throw e;
   }
+}
+
+/** Parses the .modinfo section of a module image, the first value of each key (undefined: not an ELF file with a readable .modinfo). */
+export function modinfoOfImage(buf: Buffer): Map<string, string> | undefined {
+  const entries = modinfoEntriesOfImage(buf);
+  if (entries === undefined) return undefined;
   const info = new Map<string, string>();
-  for (const e of parseModinfo(data)) if (e.key !== '' && !info.has(e.key)) info.set(e.key, e.value);
+  for (const e of entries) if (e.key !== '' && !info.has(e.key)) info.set(e.key, e.value);
   return info;
 }
 
-/**
- * The symbol namespaces a module image imports (its .modinfo `import_ns=`
- * entries, every one: a module imports many); undefined when it is not an ELF
- * file with a readable .modinfo.
- */
-export function importedNamespaces(buf: Buffer): Set<string> | undefined {
-  try {
-    const elf = ElfFile.parse(buf, 'module');
-    const s = elf.findSectionByName(MODINFO_SECTION);
-    if (s === undefined) return undefined;
-    return new Set(parseModinfo(elf.sectionData(s)).filter((e) => e.key === 'import_ns').map((e) => e.value));
-  } catch (e) {
-    if (e instanceof ElfFormatError) return undefined;
-    throw e;
-  }
+/** The symbol namespaces a module imports: its .modinfo `import_ns=` entries, every one (a module imports many). */
+export function importedNamespaces(entries: ReadonlyArray<{ key: string; value: string }>): Set<string> {
+  return new Set(entries.filter((e) => e.key === 'import_ns').map((e) => e.value));
 }
 
-/**
- * The modules a module image depends on (its .modinfo `depends=`, kernel
- * spelling with `_`): loaded before it, always. Undefined when it is not an
- * ELF file with a readable .modinfo.
- */
-export function moduleDepends(buf: Buffer): Set<string> | undefined {
-  try {
-    const elf = ElfFile.parse(buf, 'module');
-    const s = elf.findSectionByName(MODINFO_SECTION);
-    if (s === undefined) return undefined;
-    const out = new Set<string>();
-    for (const e of parseModinfo(elf.sectionData(s))) {
-      if (e.key !== 'depends') continue;
-      for (const m of e.value.split(',')) if (m.trim() !== '') out.add(kernelModuleName(m.trim()));
-    }
-    return out;
-  } catch (e) {
-    if (e instanceof ElfFormatError) return undefined;
-    throw e;
+/** The modules a module depends on (its .modinfo `depends=`, kernel spelling with `_`): loaded before it, always. */
+export function moduleDepends(entries: ReadonlyArray<{ key: string; value: string }>): Set<string> {
+  const out = new Set<string>();
+  for (const e of entries) {
+    if (e.key !== 'depends') continue;
+    for (const m of e.value.split(',')) if (m.trim() !== '') out.add(kernelModuleName(m.trim()));
   }
+  return out;
 }
 
 /** Reads a module file's identity; a non-module gets its file-derived name. */
