@@ -102,3 +102,19 @@ describe('IBT: taking the address of a target function', () => {
     expect(r.status).toBe(0);
   });
 });
+
+test("IBT: taking the address of an export of a module the target depends on is accepted: its __ksymtab entry keeps that function's ENDBR64, and the livepatch reaches it with the target", () => {
+  const dir = workdir();
+  // The target module's .ko: IBT code, and a .modinfo that says it depends on other_mod.
+  const ko = join(dir, 'mymod.ko');
+  writeFileSync(join(dir, 'mymod.c'), 'static const char dep[] __attribute__((section(".modinfo"), used, aligned(1))) = "depends=other_mod";\nint mymod_fn(int x) { return x + 1; }\n');
+  execFileSync('gcc', [...CFLAGS, ...IBT, '-c', join(dir, 'mymod.c'), '-o', ko]);
+  const symvers = join(dir, 'Module.symvers');
+  writeFileSync(symvers, '0x00000000\tother_mod_helper\tdrivers/x/other_mod\tEXPORT_SYMBOL\t\n');
+  const src = (body: string) => `extern int other_mod_helper(int);\nnoinline int run(int (*f)(int), int x) { return f(x); }\nnoinline int caller(int x) { ${body} }\n`;
+  const o = compile(dir, 'orig', src('return other_mod_helper(x);'), IBT);
+  const p = compile(dir, 'patched', src('return run(other_mod_helper, x);'), IBT);
+  const r = kelpDiff(o, p, join(dir, 'out.o'), ['--target', 'mymod', '--symbols', ko, '--symvers', symvers]);
+  expect([r.status, r.stderr]).toEqual([0, expect.not.stringMatching(/ENDBR|cannot tell/)]);
+  expect(r.obj!.symbols.map((s) => s.name)).toContain('.klp.sym.other_mod.other_mod_helper,0');
+});
