@@ -145,13 +145,15 @@ function siteIsNop(k: Kelf, sec: number, start: number): boolean {
  * A jump label or static call site whose key is defined in a module. The
  * kernel applies a livepatch's relocations to a module too late for the
  * tables it reads at load, so the site cannot keep the module's key. A
- * tracepoint's or dynamic-debug site's jump label that is compiled off is
- * left out of the table and stays off ('inert', with a warning, as kpatch
- * does). A static call site keyed in a module is left out and calls
- * through the module's trampoline, which static_call_update() keeps
- * current. Any other jump label (a tracepoint's too, when its site is the
- * jmp that objtool has not yet turned into a NOP) is left out and tests its
- * key at run time (key-test.ts), unless its site cannot be rewritten: refused.
+ * dynamic-debug site's jump label that is compiled off (one the livepatch
+ * could not give its own descriptor) is left out of the table and stays off
+ * ('inert', with a warning, as kpatch does). A static call site keyed in a
+ * module is left out and calls through the module's trampoline, which
+ * static_call_update() keeps current. Any other jump label, a tracepoint's
+ * included (objtool's NOP on 6.1, its jmp on 6.12), is left out and tests
+ * its key at run time (key-test.ts), so the event still fires from the
+ * patched code; a tracepoint's 2-byte site with no room for the test stays
+ * off, any other site that cannot be rewritten is refused.
  */
 function checkKey(ctx: DiffContext, inc: Inclusion, sec: number, start: number, size: number, key: string, res: ReturnType<Inclusion['resolve']>): 'ok' | 'inert' | 'refused' {
   const k = ctx.patched;
@@ -181,17 +183,14 @@ function checkKey(ctx: DiffContext, inc: Inclusion, sec: number, start: number, 
     ctx.warnings.push(`${where}: ${kind}static call site of module ${module} (key ${key}) left out of the livepatch's table: it calls through the module's trampoline, which follows static_call_update()`);
     return 'inert';
   }
-  if (category === 'tracepoint' || category === 'dynamic-debug') {
-    const kind = category === 'tracepoint' ? 'tracepoint' : 'dynamic debug';
-    if (siteIsNop(k, sec, start)) {
-      ctx.warnings.push(`${where}: ${kind} site of module ${module} (key ${key}) stays off in the patched code: the livepatch cannot use the module's key`);
-      return 'inert';
-    }
+  if (category === 'dynamic-debug' && siteIsNop(k, sec, start)) {
+    ctx.warnings.push(`${where}: dynamic debug site of module ${module} (key ${key}) stays off in the patched code: the livepatch cannot use the module's key`);
+    return 'inert';
   }
-  // Any other jump label, and a tracepoint's or dynamic-debug site that is not
-  // compiled off (on 6.12 a site is still the jmp that objtool turns into a
-  // NOP only in the linked module, CONFIG_HAVE_JUMP_LABEL_HACK): the site
-  // tests its key at run time, so the tracepoint still works.
+  // Any other jump label, a tracepoint's whether objtool has made its site a
+  // NOP (6.1, per object) or not yet (6.12, where it does so only in the
+  // linked module, CONFIG_HAVE_JUMP_LABEL_HACK): the site tests its key at
+  // run time, so the tracepoint still fires from the patched code.
   const keyAt = keyOffset(ctx.specs.get(name)!, size)!;
   // The warning comes with the test's layout (key-test.ts), which may still refuse a 2-byte site.
   return planKeyTest(ctx, inc, sec, start, size, keyAt, where, key, module, category) ? 'inert' : 'refused';

@@ -16,6 +16,10 @@
  *    static_call_update(), and the keys switched on and off with
  *    static_branch_enable()/disable() while the livepatch is on, the patched
  *    function follows each. One boot.
+ *  - test/fixtures/tracepoint-module (kelp_tp, two objects) on 6.1, where
+ *    objtool has already made the tracepoint's site a NOP in the object: the
+ *    site tests the module's __tracepoint key too, and tracefs shows the
+ *    event fired from the patched code while it is enabled.
  *  - kvm (kvm-keys.patch): a fix to arch/x86/kvm/x86.c calling
  *    static_call(kvm_x86_*), whose keys and trampolines kvm.ko defines, and
  *    one to kvm_get_cr8, whose lapic_in_kernel() is a static_branch_unlikely
@@ -96,6 +100,33 @@ test('a module\'s own static call and static keys: the patched function calls th
   ].join('\n'));
   // The module's own code again, its jump labels switched by the kernel.
   expect(outputs(report).after[0]).toBe(['value 2', 'value 2', 'value 2', 'key on', 'value 2', 'loud', 'value 2', ''].join('\n'));
+  expect(report.verify.ok).toBe(true);
+}, 900_000);
+
+test('a tracepoint of a two-object module on 6.1, whose site objtool has already made a NOP in the object: the site tests its key at run time, so the event fires from the patched code in the VM', () => {
+  if (skipUnlessReady(pre)) return;
+  const mod = join(REPO_ROOT, 'test', 'fixtures', 'tracepoint-module');
+  const out = join(tmp.dir, 'tp');
+  // Two reads with the event enabled, one with it disabled: the trace holds what fired.
+  const check = 'T=/sys/kernel/tracing; grep -q " $T " /proc/mounts || mount -t tracefs nodev $T; echo > $T/trace; '
+    + 'echo 1 > $T/events/kelp_tp/kelp_tp_read/enable; cat /proc/kelp_tp; cat /proc/kelp_tp; '
+    + 'echo 0 > $T/events/kelp_tp/kelp_tp_read/enable; cat /proc/kelp_tp; grep -o "kelp_tp_read: value=[0-9]*" $T/trace';
+  const r = kelp([
+    'build', join(mod, 'fix.patch'), '--oot-module', mod, '--target', 'kelp_tp', '--kdir', target.kdir,
+    '--name', 'livepatch-tp', '-o', out, '--json', '--verify', '--check', check,
+  ]);
+  expect([r.status, r.status === 0 ? '' : r.stderr.slice(-3000)]).toEqual([0, '']);
+  expect(r.stderr).toMatch(/kelp_tp_show\+0x[0-9a-f]+: jump label of module kelp_tp \(key __tracepoint_kelp_tp_read\) left out of the livepatch's table: the patched code tests the key at run time/);
+  expect(r.stderr).not.toMatch(/stays off/);
+  const ko = join(out, 'livepatch-tp.ko');
+  expect(relocationSections(ko).filter((s) => s.includes('jump_table'))).toEqual([]);
+  expect(spawnSync('readelf', ['-sW', ko], { encoding: 'utf8' }).stdout).toMatch(/\.klp\.sym\.kelp_tp\.__tracepoint_kelp_tp_read,0/);
+  const report = JSON.parse(readFileSync(join(out, 'livepatch-tp.json'), 'utf8'));
+  const fired = (v: number) => `kelp_tp_read: value=${v}\nkelp_tp_read: value=${v}\n`;
+  // The patched code fires the event (value + 100) while it is enabled, and only then; disabled, the module's own code does.
+  // (The last line of each: kelp's own check of the livepatch's enabled state.)
+  expect(outputs(report).before).toEqual([`patched value 1\npatched value 1\npatched value 1\n${fired(101)}`, '1\n']);
+  expect(outputs(report).after).toEqual([`value 1\nvalue 1\nvalue 1\n${fired(1)}`, 'disabled\n']);
   expect(report.verify.ok).toBe(true);
 }, 900_000);
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compile, kelpDiff, workdir } from './support.js';
 import type { DiffReport } from '../../src/diff/report.js';
+import { ElfObject } from '../../elf/model.js';
 
 function refusals(orig: string, patched: string, args: string[] = []): { status: number | null; stderr: string; report: DiffReport } {
   const dir = workdir();
@@ -48,33 +49,33 @@ test.each([
 });
 
 describe('module sites the livepatch builds anyway', () => {
-  test('a tracepoint of the module compiled off stays off: its jump entry is left out, with a warning naming it', () => {
-    const src = keyed('__tracepoint_kelp_ev', 'struct static_key __tracepoint_kelp_ev;');
-    const dir = workdir();
-    const r = kelpDiff(compile(dir, 'orig', src(1)), compile(dir, 'patched', src(2)), join(dir, 'out.o'), ['--target', 'mymod', ...JUMP16, '--json', join(dir, 'r.json')]);
-    expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/^kelp: warning: .*gated\+0x[0-9a-f]+: tracepoint site of module mymod \(key __tracepoint_kelp_ev\) stays off in the patched code/m);
-    const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as DiffReport;
-    expect(report.refusals).toEqual([]);
-    expect(report.warnings).toHaveLength(1);
-    const jt = r.obj!.sections.find((x) => x.name === '__jump_table');
-    expect(jt === undefined || jt.data.length === 0).toBe(true);
-    // The site's NOP is in the copied function as it was.
-    expect(r.obj!.symbols.some((x) => x.name.includes('__tracepoint_kelp_ev'))).toBe(false);
-  });
-
-  test('a tracepoint of the module whose site is on (6.12: the jmp objtool makes a NOP only in the linked module) tests its key at run time', () => {
+  test.each([
+    ['compiled off (6.1: the NOP objtool makes of it in the object)', 'JUMP_SITE', [0x0f, 0x66]],
+    ['on (6.12: the jmp objtool makes a NOP only in the linked module)', 'JUMP_SITE_ON', [0xe9, 0xeb]],
+  ])('a tracepoint of the module whose site is %s tests its key at run time', (_what, form, first) => {
     // 6.1's 16-byte jump entries, as kelp build passes them from the target kernel.
-    const src = keyed('__tracepoint_kelp_ev', 'struct static_key __tracepoint_kelp_ev;', 'JUMP_SITE_ON');
+    const src = keyed('__tracepoint_kelp_ev', 'struct static_key __tracepoint_kelp_ev;', form);
     const dir = workdir();
-    const r = kelpDiff(compile(dir, 'orig', src(1)), compile(dir, 'patched', src(2)), join(dir, 'out.o'), ['--target', 'mymod', ...JUMP16, '--json', join(dir, 'r.json')]);
+    const orig = compile(dir, 'orig', src(1));
+    const r = kelpDiff(orig, compile(dir, 'patched', src(2)), join(dir, 'out.o'), ['--target', 'mymod', ...JUMP16, '--json', join(dir, 'r.json')]);
     expect([r.status, r.stderr]).toEqual([0, expect.stringMatching(/gated\+0x[0-9a-f]+: jump label of module mymod \(key __tracepoint_kelp_ev\) left out of the livepatch's table: the patched code tests the key at run time/)]);
+    expect(r.stderr).not.toMatch(/stays off/);
     const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as DiffReport;
     expect(report.refusals).toEqual([]);
     const jt = r.obj!.sections.find((x) => x.name === '__jump_table');
     expect(jt === undefined || jt.data.length === 0).toBe(true);
     // The test reads the key through a livepatch symbol of the module.
     expect(r.obj!.symbols.some((x) => x.name === '.klp.sym.mymod.__tracepoint_kelp_ev,0')).toBe(true);
+    // The site was what the case says (a 5-byte NOP or jmp) and is now a jmp to the test past the function's old end.
+    const text = (o: ElfObject) => o.sections.find((x) => x.name === '.text.gated')!.data;
+    const site = parseInt(/gated\+0x([0-9a-f]+): jump label/.exec(r.stderr)![1]!, 16);
+    const before = text(ElfObject.read(readFileSync(orig), orig));
+    const after = text(r.obj!);
+    expect(first).toContain(before[site]);
+    const to = after[site] === 0xe9 ? site + 5 + after.readInt32LE(site + 1) : after[site] === 0xeb ? site + 2 + after.readInt8(site + 1) : -1;
+    expect(to).toBeGreaterThanOrEqual(before.length);
+    // The function's symbol covers its test.
+    expect(Number(r.obj!.symbols.find((x) => x.name === 'gated')!.size)).toBe(after.length);
   });
 
   test('a dynamic debug site of the module gets the livepatch\'s own descriptor: copied into its __dyndbg, the jump entry keyed on the copy', () => {
