@@ -7,12 +7,14 @@
  * line map, only immediates that moved as their line did. Data compares by
  * symbol range; a change to existing data is refused, except for
  * compiler-numbered read-only constants (`__func__.N`, `CSWTCH.N`), which
- * become new copies. Bytes compare in place in the two file buffers.
+ * become new copies, and static read-only tables that only running code of
+ * the object reads (`isCodeOnlyTable`), which become new copies read by
+ * replaced functions. Bytes compare in place in the two file buffers.
  */
 import type { DiffContext } from './context.js';
 import { refuse } from './context.js';
 import { deviceTableOf, deviceTableReason } from './device-table.js';
-import { CHANGED, F_IGNORED, F_LINE_ONLY, NEW, SAME, type Kelf } from './model.js';
+import { CHANGED, F_IGNORED, F_LINE_ONLY, F_TABLE_COPY, NEW, SAME, type Kelf } from './model.js';
 import { C_AUX, C_DROPPED, C_INIT, C_METADATA, C_SPECIAL } from './sections.js';
 import { lineNumberDifference, pcAdjust } from './x86.js';
 
@@ -141,7 +143,8 @@ function compareCode(P: Kelf, ps: number, O: Kelf, os: number, explains: (orig: 
   const n = Math.min(pn, on);
   for (let i = 0; i < n; i++) {
     if (!relocsEqual(P, ps, pa + i, 0, O, os, oa + i, 0)) {
-      reason = `reference at +0x${P.relOff[pa + i].toString(16)} is ${describe(P, pa + i)} (was ${describe(O, oa + i)} at +0x${O.relOff[oa + i].toString(16)})`;
+      const table = copiedTable(P, pa + i);
+      reason = table !== 0 ? `reads ${P.symName(table)}, a read-only table the patch changes (at +0x${P.relOff[pa + i].toString(16)})` : `reference at +0x${P.relOff[pa + i].toString(16)} is ${describe(P, pa + i)} (was ${describe(O, oa + i)} at +0x${O.relOff[oa + i].toString(16)})`;
       break;
     }
   }
@@ -229,11 +232,65 @@ export function compareData(ctx: DiffContext): void {
       continue;
     }
     const users = referrers(P, d);
+    const os = O.symSec[t];
+    if (isCodeOnlyTable(P, d, users) && O.secBundled[os] === t) {
+      // A static read-only table that only this object's running code reads
+      // (a quirk or lookup table): it is part of that code. The patch
+      // carries the new table, and every function that reads it becomes
+      // changed and is replaced with one that reads the copy, so the whole
+      // of the new code sees the new table, and the old code the old.
+      O.symTwin[t] = 0;
+      P.symTwin[d] = 0;
+      O.secTwin[os] = 0;
+      P.secTwin[sec] = 0;
+      P.symStatus[d] = NEW;
+      P.set(d, F_TABLE_COPY);
+      ctx.notes.push(`${name}: read-only table changed (in ${P.secName(sec)}); only code of this object reads it (${users.map((f) => P.symName(f)).join(', ')}): the patch carries the new table, and those functions are replaced to read it`);
+      continue;
+    }
     const initOnly = users.length > 0 && users.every((f) => (P.secClass[P.symSec[f]] & C_INIT) !== 0);
     refuse(ctx, `${P.file}: ${name}`, initOnly
       ? `existing data changed (in ${P.secName(sec)}); only __init/__exit code refers to it (${users.map((f) => P.symName(f)).join(', ')}): what the init code set up from the old data when it ran (at boot, or when the module loaded) stays as it was`
       : `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`, 'data-changed');
   }
+}
+
+/**
+ * Whether changed data `d` is a table that only running code of this object
+ * reads, so that replacing those readers with ones that read a new copy is
+ * the whole change: static (no other object can name it), read-only (no
+ * running state to lose), alone in its section, read by functions none of
+ * which is __init/__exit (what init code set up from it stays), referred to
+ * by no data or table entry (a pointer to it that running data holds would
+ * keep reaching the old one), and holding no function pointers (an ops
+ * table's address is what drivers register and compare).
+ */
+function isCodeOnlyTable(P: Kelf, d: number, users: number[]): boolean {
+  const sec = P.symSec[d];
+  if (P.isWritable(sec) || !P.isLocal(d) || P.secBundled[sec] !== d || users.length === 0) return false;
+  if (users.some((f) => (P.secClass[P.symSec[f]] & C_INIT) !== 0)) return false;
+  const [a, e] = P.relRange(sec, P.value(d), P.value(d) + Math.max(P.size(d), 1));
+  for (let j = a; j < e; j++) {
+    const t = P.relSym[j];
+    if (t > 0 && (P.isFunc(t) || (P.symSec[t] !== 0 && P.isText(P.symSec[t])))) return false;
+  }
+  // No reference to it from outside function code (other data, special-section entries).
+  for (let s = 1; s < P.nsec; s++) {
+    if (P.relCount(s) === 0 || !P.isAlloc(s) || P.isText(s) || (P.secClass[s] & C_DROPPED) !== 0) continue;
+    for (let j = P.relStart[s]; j < P.relStart[s + 1]; j++) {
+      const t = P.relSym[j];
+      if (t === d || (t > 0 && P.isSection(t) && P.symSec[t] === sec)) return false;
+    }
+  }
+  return true;
+}
+
+/** The table copy (F_TABLE_COPY) relocation `j` reaches, by name or section symbol; 0 if none. */
+function copiedTable(P: Kelf, j: number): number {
+  const t = P.relSym[j];
+  if (t === 0) return 0;
+  const d = P.isSection(t) ? (P.symSec[t] ? P.secBundled[P.symSec[t]] : 0) : t;
+  return d > 0 && P.has(d, F_TABLE_COPY) ? d : 0;
 }
 
 /** The functions whose code refers to data symbol `d` (by its name or its section's symbol). */

@@ -14,3 +14,5 @@ export const F_LINE_ONLY = 8;
 export const F_NAMED = 16;
 /** A changed function without __fentry__ that the patch replaces through its callers (they call its copy). */
 export const F_VIA_CALLERS = 32;
+/** Changed read-only data that the patch carries as a new copy, read by functions replaced for it (compare.ts `isCodeOnlyTable`). */
+export const F_TABLE_COPY = 64;

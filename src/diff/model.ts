@@ -20,7 +20,7 @@ import { countRelocations, loadRelocations, setAddend } from './relocs.js';
 import { checkGroups, indexSections } from './section-index.js';
 import { indexSymbols } from './symbol-index.js';
 
-export { CHANGED, F_FORCED, F_IGNORED, F_INCLUDE, F_LINE_ONLY, F_NAMED, F_VIA_CALLERS, NEW, SAME } from './flags.js';
+export { CHANGED, F_FORCED, F_IGNORED, F_INCLUDE, F_LINE_ONLY, F_NAMED, F_TABLE_COPY, F_VIA_CALLERS, NEW, SAME } from './flags.js';
 export { hashBytes, sameBytes } from './name-bytes.js';
 
 export class Kelf {

@@ -295,6 +295,65 @@ test('a change to existing data is refused, naming the variable', () => {
   expect(r.stderr).toMatch(/patched\.o: limits: existing data changed/);
 });
 
+describe('a changed static read-only table that only running code reads', () => {
+  // A quirk table in the style of sound/soc/amd/acp-config.c's config_table:
+  // entries with strings and a pointer to other read-only data, searched by code.
+  const table = (extra: string) => `
+struct quirk { int vendor; int flags; const char *name; const int *limits; };
+static const int small_limits[] = { 1, 2, 3 };
+static const struct quirk quirks[] = {
+  { 0x1022, 1, "first", small_limits },
+  { 0x8086, 2, "second", 0 },${extra}
+  { 0 }
+};
+noinline int quirk_flags(int vendor) {
+  for (const struct quirk *q = quirks; q->vendor; q++) if (q->vendor == vendor) return q->flags;
+  return 0;
+}
+noinline const char *quirk_name(int i) { return quirks[i].name; }
+noinline int unrelated(int x) { return x - 7; }
+`;
+  const added = '\n  { 0x10ec, 4, "third", small_limits },';
+
+  test('is carried as a new copy, and every function reading it is replaced to read the copy', () => {
+    const r = diffC(table(''), table(added), ['-v']);
+    expect(r.stderr).toMatch(/note: quirks: read-only table changed \(in \.rodata\.quirks\); only code of this object reads it \(quirk_flags, quirk_name\)/);
+    expect(r.stderr).toMatch(/changed function: quirk_flags: reads quirks, a read-only table the patch changes/);
+    expect(r.status).toBe(0);
+    expect(r.meta!.functions.map((f) => f.name).sort()).toEqual(['quirk_flags', 'quirk_name']);
+    expect(r.meta!.newData).toContain('quirks');
+    const q = r.obj!.symbols.find((s) => s.name === 'quirks')!;
+    expect(q.section).not.toBeNull();
+    expect(Number(q.size)).toBe(4 * 24);
+    // The new table points at the target's own unchanged data, by placeholder or copy, never at nothing.
+    expect(r.stderr).not.toMatch(/cannot be live-patched/);
+  });
+
+  test.each([
+    ['global (other objects may read it)', (s: string) => s.replace('static const struct quirk quirks', 'const struct quirk quirks')],
+    ['writable (running state)', (s: string) => s.replace('static const struct quirk quirks', 'static struct quirk quirks')],
+    ['read by __init code (what it set up stays)', (s: string) => `${s}\nvoid record_quirks(const void *);\n__init int quirk_setup(void) { record_quirks(quirks); return 0; }\n`],
+    ['pointed to by data (running data keeps the old address)', (s: string) => `${s}\nconst struct quirk *current_quirks = quirks;\n`],
+  ])('is refused when it is %s', (_why, edit) => {
+    const r = diffC(edit(table('')), edit(table(added)));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/quirks: existing data changed/);
+  });
+
+  test('an ops table (function pointers) is refused: its address is what running code registers', () => {
+    const ops = (n: number) => `
+struct demo_ops { int (*open)(int); int (*release)(int); int mode; };
+static noinline int demo_open(int x) { return x + 1; }
+static noinline int demo_release(int x) { return x - 1; }
+static const struct demo_ops dops = { demo_open, demo_release, ${n} };
+noinline const struct demo_ops *get_ops(void) { return &dops; }
+`;
+    const r = diffC(ops(1), ops(2));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/dops: existing data changed/);
+  });
+});
+
 test('a changed device-ID table (MODULE_DEVICE_TABLE) is refused as such, once, under the table\'s name', () => {
   // What MODULE_DEVICE_TABLE(pci, demo_ids) expands to: an alias modpost reads the IDs from.
   const src = (dev: string) => `
