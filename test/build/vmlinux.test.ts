@@ -227,9 +227,25 @@ test('symbols across objects: a global variable and function new in fs/proc/cmdl
   built.cross = { ko: join(out, 'livepatch-cross-object.ko'), moduleName: report.moduleName };
 }, 600_000);
 
+test('a quirk added to a read-only table (snd-acp-config\'s config_table): the patch carries the new table and replaces snd_amd_acp_find_config, its only reader (proved in the shared boot below)', async () => {
+  if (skipUnlessReady(pre)) return;
+  const out = join(tmp.dir, 'acp-quirk');
+  const r = await unchanged('acp-quirk', () => kelp(buildArgs(FIX('acp-quirk.patch'), out, ['--json'])));
+  expect([r.status, lastLine(r.stderr)]).toEqual([0, expect.any(String)]);
+  expect(r.stderr).toMatch(/changed function: snd_amd_acp_find_config: reads config_table, a read-only table the patch changes/);
+  const report = JSON.parse(r.stdout);
+  expect(report.targets).toEqual({ snd_acp_config: ['sound/soc/amd/acp-config.o'] });
+  expect(report.objects[0].changedFunctions.map((f: { name: string }) => f.name)).toEqual(['snd_amd_acp_find_config']);
+  expect(report.objects[0].newData).toContain('config_table');
+  // The new table's entries point at the DMI tables: the new one, and the running module's two (or copies of them).
+  const syms = spawnSync('readelf', ['-sW', join(out, 'livepatch-acp-quirk.ko')], { encoding: 'utf8' }).stdout;
+  expect(syms).toMatch(/ OBJECT +LOCAL +DEFAULT +\d+ config_table$/m);
+  built.acp = { ko: join(out, 'livepatch-acp-quirk.ko'), moduleName: report.moduleName };
+}, 300_000);
+
 test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then each livepatch above in turn loads, patches, and unpatches', async () => {
   if (skipUnlessReady(pre)) return;
-  expect(Object.keys(built).sort()).toEqual(['api', 'cross', 'multi', 'new-data', 'tools']);
+  expect(Object.keys(built).sort()).toEqual(['acp', 'api', 'cross', 'multi', 'new-data', 'tools']);
   let late = join(tmp.dir, 'module', 'livepatch-binfmt_misc.ko');
   if (!existsSync(late)) {
     const out = join(tmp.dir, 'module-late');
@@ -239,13 +255,15 @@ test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then
   }
   const binfmtKo = findModuleFile(target.modules, 'binfmt_misc');
   expect(binfmtKo).toBeDefined();
+  const acpKos = ['snd_soc_acpi', 'snd_acp_config'].map((m) => findModuleFile(target.modules, m)!);
+  expect(acpKos.every((k) => k !== undefined)).toBe(true);
   // kelp check, as --verify runs it before a boot.
   for (const ko of [late, ...Object.values(built).map((b) => b.ko)]) {
     const check = kelp(['check', ko, '--release', target.release, '--modules', target.modules]);
     expect([ko, check.status, check.stdout + check.stderr]).toEqual([ko, 0, expect.any(String)]);
   }
   const status = 'grep -q binfmt_misc /proc/mounts || mount -t binfmt_misc none /proc/sys/fs/binfmt_misc; cat /proc/sys/fs/binfmt_misc/status';
-  const cases: Array<{ name: string; check: string }> = [
+  const cases: Array<{ name: string; check: string; setup?: string }> = [
     { name: 'multi', check: `cat /proc/cmdline; ${status}` },
     { name: 'new-data', check: 'cat /proc/cmdline; cat /proc/cmdline' },
     {
@@ -255,6 +273,12 @@ test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then
     },
     { name: 'cross', check: 'cat /proc/version; cat /proc/cmdline' },
     { name: 'tools', check: 'ls /sys/kernel/livepatch/livepatch_tools_relo_core/vmlinux 2>/dev/null || echo none' },
+    {
+      // snd_acp_config (loaded before this case, after snd-soc-acpi): its function patched, the new table in the livepatch module.
+      name: 'acp',
+      setup: acpKos.map((k) => `insmod /${basename(k)} || exit 1`).join('; '),
+      check: 'ls /sys/kernel/livepatch/livepatch_acp_quirk/snd_acp_config 2>/dev/null || echo none; grep " config_table" /proc/kallsyms | grep -c livepatch_acp_quirk || true',
+    },
   ];
   const load = (ko: string) => `kelpctl load /${basename(ko)} --timeout 120 >/tmp/l 2>&1 || { echo "load failed:"; cat /tmp/l; exit 1; }`;
   const unload = (mod: string) => `kelpctl unload ${mod} --timeout 120 >/tmp/l 2>&1 || { echo "unload failed:"; cat /tmp/l; exit 1; }`;
@@ -266,7 +290,8 @@ test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then
     unload('livepatch_binfmt_misc'),
   ].join('\n');
   // Each case: its checks, the livepatch loaded (kelpctl waits for the transition), the checks, unloaded, the checks.
-  const script = (c: { name: string; check: string }) => [
+  const script = (c: { name: string; check: string; setup?: string }) => [
+    ...(c.setup ? [c.setup] : []),
     `( ${c.check} ) 2>&1; echo @@`,
     load(built[c.name]!.ko),
     `( ${c.check} ) 2>&1; echo @@`,
@@ -275,7 +300,7 @@ test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then
   ].join('\n');
   const boot = await runOnTarget('build-vmlinux-suite', {
     kernel: target.kernel,
-    files: [late, binfmtKo!, ...cases.map((c) => built[c.name]!.ko)],
+    files: [late, binfmtKo!, ...acpKos, ...cases.map((c) => built[c.name]!.ko)],
     check: [lateScript, ...cases.map(script)],
     timeout: 900,
   });
@@ -302,6 +327,8 @@ test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then
   expect([...out.cross![0]!, ...out.cross![2]!].some((l) => l === 'kelp-note' || l.includes('reads='))).toBe(false);
   // tools/lib/bpf/relo_core.c's function, patched in vmlinux while the livepatch is on.
   expect(out.tools).toEqual([['none'], ['bpf_core_patch_insn,1', 'patched'], ['none']]);
+  // snd_acp_config's reader of the table patched, and the new config_table is the livepatch module's.
+  expect(out.acp).toEqual([['none', '0'], ['snd_amd_acp_find_config,1', 'patched', '1'], ['none', '0']]);
 }, 1_200_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
