@@ -23,6 +23,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
+import { asKelpError, KelpError } from '../../src/errors.js';
 import { fetchTarget } from '../../src/target/fetch.js';
 import { cacheRoot } from '../../src/target/cache.js';
 import { buildCase, preloadOf } from './case.js';
@@ -48,13 +49,13 @@ function say(l: string): void {
 
 async function main(): Promise<void> {
   const pair = arg('pair') === undefined ? undefined : PAIRS[arg('pair')!];
-  if (arg('pair') !== undefined && pair === undefined) throw new Error(`no such pair ${arg('pair')} (known: ${Object.keys(PAIRS).join(', ')})`);
+  if (arg('pair') !== undefined && pair === undefined) throw new KelpError(`no such pair ${arg('pair')} (known: ${Object.keys(PAIRS).join(', ')})`);
   const series = arg('series', pair?.series)!;
   const from = arg('from', pair?.from);
   const to = arg('to', pair?.to);
   const release = arg('release', pair?.release);
   if (!series || !from || !to || !release) {
-    throw new Error('usage: npm run corpus -- --pair 6.1|6.12 | --series S --from VERSION --to VERSION --release R [--max N] [--seed S] [--max-lines 60] [--out DIR] [--no-verify] [--only REGEX] [--fresh]');
+    throw new KelpError('usage: npm run corpus -- --pair 6.1|6.12 | --series S --from VERSION --to VERSION --release R [--max N] [--seed S] [--max-lines 60] [--out DIR] [--no-verify] [--only REGEX] [--fresh]');
   }
   const verify = !process.argv.includes('--no-verify');
   const max = Number(arg('max', '1000000'));
@@ -122,6 +123,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`corpus: ${(e as Error).stack ?? (e as Error).message}\n`);
+  // What kelp reports to users (a missing tool, a release not in the archive) in its one line; anything else is a bug, with its stack.
+  const known = asKelpError(e);
+  process.stderr.write(`corpus: ${known ? known.describe() : (e as Error).stack ?? (e as Error).message}\n`);
   process.exitCode = 1;
 });
