@@ -328,7 +328,7 @@ test('one boot: the binfmt_misc livepatch loaded before binfmt_misc itself, then
   // tools/lib/bpf/relo_core.c's function, patched in vmlinux while the livepatch is on.
   expect(out.tools).toEqual([['none'], ['bpf_core_patch_insn,1', 'patched'], ['none']]);
   // snd_acp_config's reader of the table patched, and the new config_table is the livepatch module's.
-  expect(out.acp).toEqual([['none', '0'], ['snd_amd_acp_find_config,1', 'patched', '1'], ['none', '0']]);
+  expect(out.acp).toEqual([['none', '0'], ['patched', 'snd_amd_acp_find_config,1', '1'], ['none', '0']]);
 }, 1_200_000);
 
 test('a second build of the same patch takes the originals from the cache and writes the same bytes', async () => {
