@@ -262,7 +262,8 @@ export function compareData(ctx: DiffContext): void {
  * running state to lose), alone in its section, read by functions none of
  * which is __init/__exit (what init code set up from it stays), referred to
  * by no data or table entry (a pointer to it that running data holds would
- * keep reaching the old one), and holding no function pointers (an ops
+ * keep reaching the old one), and holding no function pointers, nor
+ * pointers to other objects' symbols, which may be functions (an ops
  * table's address is what drivers register and compare).
  */
 function isCodeOnlyTable(P: Kelf, d: number, users: number[]): boolean {
@@ -272,7 +273,8 @@ function isCodeOnlyTable(P: Kelf, d: number, users: number[]): boolean {
   const [a, e] = P.relRange(sec, P.value(d), P.value(d) + Math.max(P.size(d), 1));
   for (let j = a; j < e; j++) {
     const t = P.relSym[j];
-    if (t > 0 && (P.isFunc(t) || (P.symSec[t] !== 0 && P.isText(P.symSec[t])))) return false;
+    // A function, or a symbol of another object (which may be one).
+    if (t > 0 && (P.isFunc(t) || P.symSec[t] === 0 || P.isText(P.symSec[t]))) return false;
   }
   // No reference to it from outside function code (other data, special-section entries).
   for (let s = 1; s < P.nsec; s++) {

@@ -340,6 +340,18 @@ noinline int unrelated(int x) { return x - 7; }
     expect(r.stderr).toMatch(/quirks: existing data changed/);
   });
 
+  test('a table pointing at another object\'s symbol (maybe a function) is refused', () => {
+    const withCallback = (n: number) => `
+struct cb_quirk { int vendor; int (*cb)(int); };
+extern int vendor_fixup(int);
+static const struct cb_quirk cb_quirks[] = { { ${n}, vendor_fixup }, { 0 } };
+noinline int cb_quirk_run(int i, int v) { return cb_quirks[i].vendor == v ? cb_quirks[i].cb(v) : 0; }
+`;
+    const r = diffC(withCallback(1), withCallback(2));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/cb_quirks: existing data changed/);
+  });
+
   test('an ops table (function pointers) is refused: its address is what running code registers', () => {
     const ops = (n: number) => `
 struct demo_ops { int (*open)(int); int (*release)(int); int mode; };
