@@ -219,9 +219,7 @@ export function compareData(ctx: DiffContext): void {
     const name = P.symName(d);
     if (!P.isWritable(sec) && P.isLocal(d) && /\.\d+$/.test(name)) {
       // A compiler-numbered constant: the new code gets its own copy.
-      O.symTwin[t] = 0;
-      P.symTwin[d] = 0;
-      P.symStatus[d] = NEW;
+      asNewCopy(P, d, O, t);
       continue;
     }
     P.symStatus[d] = CHANGED;
@@ -232,18 +230,13 @@ export function compareData(ctx: DiffContext): void {
       continue;
     }
     const users = referrers(P, d);
-    const os = O.symSec[t];
-    if (isCodeOnlyTable(P, d, users) && O.secBundled[os] === t) {
+    if (isCodeOnlyTable(P, d, users) && O.secBundled[O.symSec[t]] === t) {
       // A static read-only table that only this object's running code reads
       // (a quirk or lookup table): it is part of that code. The patch
       // carries the new table, and every function that reads it becomes
       // changed and is replaced with one that reads the copy, so the whole
       // of the new code sees the new table, and the old code the old.
-      O.symTwin[t] = 0;
-      P.symTwin[d] = 0;
-      O.secTwin[os] = 0;
-      P.secTwin[sec] = 0;
-      P.symStatus[d] = NEW;
+      asNewCopy(P, d, O, t);
       P.set(d, F_TABLE_COPY);
       ctx.notes.push(`${name}: read-only table changed (in ${P.secName(sec)}); only code of this object reads it (${users.map((f) => P.symName(f)).join(', ')}): the patch carries the new table, and those functions are replaced to read it`);
       continue;
@@ -253,6 +246,24 @@ export function compareData(ctx: DiffContext): void {
       ? `existing data changed (in ${P.secName(sec)}); only __init/__exit code refers to it (${users.map((f) => P.symName(f)).join(', ')}): what the init code set up from the old data when it ran (at boot, or when the module loaded) stays as it was`
       : `existing data changed (in ${P.secName(sec)}); changes to data that running code uses cannot be live-patched`, 'data-changed');
   }
+}
+
+/**
+ * Makes changed data `d` (twin `t`) new: the patch carries its own copy, and
+ * every reference to it, by name or by its section's symbol when the object
+ * has the section to itself, differs from the original's, so the functions
+ * that read it are changed.
+ */
+function asNewCopy(P: Kelf, d: number, O: Kelf, t: number): void {
+  O.symTwin[t] = 0;
+  P.symTwin[d] = 0;
+  const sec = P.symSec[d];
+  const os = O.symSec[t];
+  if (P.secBundled[sec] === d && O.secBundled[os] === t && P.secTwin[sec] === os) {
+    P.secTwin[sec] = 0;
+    O.secTwin[os] = 0;
+  }
+  P.symStatus[d] = NEW;
 }
 
 /**
