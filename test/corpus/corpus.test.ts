@@ -18,7 +18,7 @@ import { makeTmpDir } from '../support/tmp.js';
 import { buildCase, preloadOf, type Built } from './case.js';
 import { verifyBatch, type VerifyCase } from './batch.js';
 import type { Outcome } from './table.js';
-import { cutCorpus, includesHeader, relatedHunks } from './cut.js';
+import { cutCorpus, includesHeader, reachedHeaders, relatedHunks } from './cut.js';
 
 const RELEASE = '6.1.0-47-amd64';
 
@@ -56,6 +56,24 @@ test('a header comes along when the file includes it by a quoted path, not when 
   expect(includesHeader('mm/memory_hotplug.c', text, 'mm/internal.h')).toBe(true);
   expect(includesHeader('mm/memory_hotplug.c', text, 'mm/slab.h')).toBe(false);
   expect(includesHeader('mm/memory_hotplug.c', text, 'net/x.h')).toBe(true);
+});
+
+test('a header the file reaches through another quoted include comes along (super.c, ext4.h, extents_status.h); system headers and missing files end the walk', () => {
+  const texts: Record<string, string> = {
+    'fs/ext4/ext4.h': '#include <linux/fs.h>\n#include "extents_status.h"\n#include "fast_commit.h"\n',
+    'fs/ext4/extents_status.h': '#include "ext4.h"\nstruct extent_status { int es_len; };\n',
+    'fs/ext4/fast_commit.h': 'struct ext4_fc_tl;\n',
+  };
+  const reached = reachedHeaders('fs/ext4/super.c', '#include <linux/slab.h>\n#include "ext4.h"\n#include "missing.h"\n', (h) => texts[h]);
+  expect([...reached].sort()).toEqual(['fs/ext4/ext4.h', 'fs/ext4/extents_status.h', 'fs/ext4/fast_commit.h']);
+  // relatedHunks takes the header through the reached set, not only a direct include.
+  const older = 'struct extent_status {\n\tint es_len;\n};\n';
+  const newer = 'struct extent_status {\n\tint es_len;\n\tint es_seq;\n};\n';
+  const headerDiff = diffTexts('fs/ext4/extents_status.h', older, newer);
+  const superDiff = diffTexts('fs/ext4/super.c', 'int f(struct extent_status *es)\n{\n\treturn 0;\n}\n', 'int f(struct extent_status *es)\n{\n\treturn es->es_seq;\n}\n');
+  const source = '#include "ext4.h"\n';
+  expect(relatedHunks('fs/ext4/super.c', source, superDiff, 'fs/ext4/extents_status.h', headerDiff, newer)).toBe('');
+  expect(relatedHunks('fs/ext4/super.c', source, superDiff, 'fs/ext4/extents_status.h', headerDiff, newer, reached)).toContain('+\tint es_seq;');
 });
 
 /** `diff -up` of two texts of tree-relative `rel` (a/ and b/ labels), as the cut makes it. */

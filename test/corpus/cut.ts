@@ -7,7 +7,9 @@
  *
  * A changed header of the same directory comes along only as far as it
  * belongs to the .c file's fix (`relatedHunks`): the .c includes it by a
- * quoted path (`includesHeader`), and of its diff only the hunks that touch a
+ * quoted path, directly or through headers it so includes (`reachedHeaders`:
+ * ext4's super.c reaches extents_status.h through ext4.h), and of its diff
+ * only the hunks that touch a
  * name on the .c diff's changed lines, their line numbers shifted for the
  * hunks left out. What changed header lines touch (`touches`; comments and
  * strings left out): the names they declare or define — a `#define`, a
@@ -28,7 +30,7 @@
  * Sampled with a fixed seed, so a run is repeatable.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix, relative, sep } from 'node:path';
 import { AptState } from '../../src/kernel/apt.js';
 import { cacheRoot } from '../../src/target/cache.js';
@@ -142,6 +144,33 @@ export function includesHeader(file: string, text: string, header: string): bool
   const re = /^\s*#\s*include\s*"([^"]+)"/gm;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) if (posix.normalize(posix.join(posix.dirname(file), m[1])) === header) return true;
   return false;
+}
+
+/** The tree-relative paths C source `file` (text `text`) includes by a quoted path. */
+function quotedIncludes(file: string, text: string): string[] {
+  const out: string[] = [];
+  const re = /^\s*#\s*include\s*"([^"]+)"/gm;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push(posix.normalize(posix.join(posix.dirname(file), m[1])));
+  return out;
+}
+
+/**
+ * The headers C source `file` (text `text`) includes by quoted paths, directly
+ * or through headers it so includes (ext4's super.c reaches extents_status.h
+ * through ext4.h). `read` gives a tree-relative header's text, undefined when
+ * the tree has no such file.
+ */
+export function reachedHeaders(file: string, text: string, read: (header: string) => string | undefined): Set<string> {
+  const seen = new Set<string>();
+  const todo = quotedIncludes(file, text);
+  for (let h = todo.pop(); h !== undefined; h = todo.pop()) {
+    if (seen.has(h)) continue;
+    const t = read(h);
+    if (t === undefined) continue;
+    seen.add(h);
+    todo.push(...quotedIncludes(h, t));
+  }
+  return seen;
 }
 
 /** C keywords, storage and type qualifiers, and type names too common to tie a header's change to a .c file's. */
@@ -295,14 +324,15 @@ function keptIdentifiers(diff: string, newText: string): Set<string> {
  * The part of changed header `header`'s diff (`headerDiff`, tree-relative
  * path, newer text `headerText`) that belongs to the fix of .c file `file`
  * (newer text `source`, diff `fileDiff`), '' when none does: nothing unless
- * the file includes the header by a quoted path; else the header's hunks
+ * the file includes the header by a quoted path (directly, or through the
+ * headers of `reached`, from `reachedHeaders`); else the header's hunks
  * that touch (`touches`) an identifier on the file's changed lines, their
  * newer-file line numbers shifted for the hunks left out. Ten releases of
  * fixes change one header in several places: a hunk the file's change does
  * not use is another fix's.
  */
-export function relatedHunks(file: string, source: string, fileDiff: string, header: string, headerDiff: string, headerText: string): string {
-  if (!includesHeader(file, source, header)) return '';
+export function relatedHunks(file: string, source: string, fileDiff: string, header: string, headerDiff: string, headerText: string, reached?: Set<string>): string {
+  if (!(reached?.has(header) ?? includesHeader(file, source, header))) return '';
   const used = identifiers(codeOf(changedLines(fileDiff)));
   for (const h of hunksOf(fileDiff)) for (const x of signatureNames(h.slice(1))) used.add(x);
   const kept = keptIdentifiers(headerDiff, headerText);
@@ -356,6 +386,14 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     headersByDir.set(d, [...(headersByDir.get(d) ?? []), f]);
   }
   const headerDiffs = new Map<string, string>();
+  const headerTexts = new Map<string, string | undefined>();
+  const readHeader = (h: string): string | undefined => {
+    if (!headerTexts.has(h)) {
+      const path = join(b, h);
+      headerTexts.set(h, h.startsWith('../') || !existsSync(path) || !statSync(path).isFile() ? undefined : readFileSync(path, 'latin1'));
+    }
+    return headerTexts.get(h);
+  };
   const candidates: CorpusCase[] = [];
   for (const link of changed.filter((x) => x.endsWith('.c'))) {
     // A symbolic link (tools/testing/selftests/bpf/disasm.c -> kernel/bpf/disasm.c) is patched
@@ -369,8 +407,9 @@ export function cutCorpus(a: string, b: string, known: Set<string>, outDir: stri
     if (have.length === 0 || changedLines > opts.maxLines) continue;
     // The directory's changed headers that belong to this fix, as far as they do: included, and their hunks that touch what the file changes (relatedHunks).
     const source = readFileSync(join(b, f), 'latin1');
+    const reached = reachedHeaders(f, source, readHeader);
     const related = (headersByDir.get(dirname(f)) ?? [])
-      .map((h) => ({ h, diff: relatedHunks(f, source, text, h, headerDiffs.get(h) ?? headerDiffs.set(h, diffFile(a, b, h)).get(h)!, readFileSync(join(b, h), 'latin1')) }))
+      .map((h) => ({ h, diff: relatedHunks(f, source, text, h, headerDiffs.get(h) ?? headerDiffs.set(h, diffFile(a, b, h)).get(h)!, readFileSync(join(b, h), 'latin1'), reached) }))
       .filter(({ diff }) => diff !== '');
     const headers = related.map(({ h }) => h);
     const body = [text, ...related.map(({ diff }) => diff)].join('');
