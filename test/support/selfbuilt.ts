@@ -13,6 +13,7 @@ import { promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { TreeGuard } from '../../src/build/guard.js';
 import { removeTree, withLock } from '../../src/target/atomic.js';
 import { CacheEntry, cacheRoot } from '../../src/target/cache.js';
 import type { TargetInfo } from '../../src/target/fetch.js';
@@ -106,7 +107,13 @@ export async function getSelfBuiltKernel(from: TargetInfo, say: (l: string) => v
       await removeTree(tree);
       await fs.mkdir(tree, { recursive: true });
       // The prepared tree holds a few build products; mrproper removes what tar lets through.
-      await run('sh', ['-c', 'tar -C "$1" --exclude="*.o" --exclude=".*.cmd" --exclude="*.ko" -cf - . | tar -C "$2" -xf -', 'sh', from.source!, tree], dir);
+      // Under the builds' tree lock: a kelp build in the trixie tree (another lane's) has its patched files there meanwhile.
+      const guard = await TreeGuard.acquire(cacheRoot(), from.source!, { onWait: (pid) => say(`waiting for ${from.source}: kelp build ${pid} is in it`) });
+      try {
+        await run('sh', ['-c', 'tar -C "$1" --exclude="*.o" --exclude=".*.cmd" --exclude="*.ko" -cf - . | tar -C "$2" -xf -', 'sh', from.source!, tree], dir);
+      } finally {
+        guard.restore();
+      }
       await run('make', ['-s', 'mrproper'], tree);
     });
     await entry.step('config', async () => {
