@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { layoutChangeReason, layoutChanges, type LayoutChange } from '../kernel/struct-layout.js';
-import { dwarfLayout, hasDwarf } from '../kernel/dwarf-layout.js';
+import { containersOf, dwarfLayout, flexibleTail, hasDwarf } from '../kernel/dwarf-layout.js';
 import { adviceFor } from '../diff/refusal-kinds.js';
 import { RefusalError, type BuildRefusal } from './refusals.js';
 import type { AppliedPatches } from './patch.js';
@@ -63,6 +63,27 @@ export interface BuiltObjects {
 }
 
 /**
+ * Whether a layout change that only turns the last member into a flexible
+ * array at the same offset (`flexibleTail`) leaves every existing object of
+ * the type readable as before: no struct or union of an object holds the type
+ * by value (its own layout would move: pahole --contains), and no source the
+ * objects are built from, nor the text that defines the type, declares an
+ * array of it (its stride would change; `texts` gives the patched texts).
+ * A type kept behind pointers (a wire format read out of a buffer, as SMB's
+ * smb2_error_context_rsp) then reads the same bytes, old objects and new.
+ */
+async function tailOnly(type: string, objects: BuiltObjects, withDwarf: readonly string[], texts: readonly string[]): Promise<boolean> {
+  for (const o of withDwarf) {
+    if ((await containersOf(join(objects.origDir, o), type)).length > 0) return false;
+    if ((await containersOf(join(objects.patchedDir, o), type)).length > 0) return false;
+  }
+  const m = /^(struct|union)\s+([A-Za-z_]\w*)$/.exec(type);
+  if (!m) return false;
+  const array = new RegExp(`\\b${m[1]}\\s+${m[2]}\\s+(?:const\\s+)?[A-Za-z_]\\w*\\s*\\[`);
+  return !texts.some((t) => array.test(t));
+}
+
+/**
  * The object to build both ways before the others when there are suspects (a
  * true layout change is then refused before every includer is built): a
  * patched source's object that names a suspect type, else any object whose
@@ -86,7 +107,7 @@ export function layoutProbe(tree: string, objs: readonly string[], suspects: rea
  * patched objects (exit 2, the type named). `early`: a probe of some objects,
  * which only refuses (the check over every object says what else it found).
  */
-export async function refuseLayoutChanges(suspects: readonly LayoutSuspect[], objects: BuiltObjects, progress: Progress, patch: string, early = false): Promise<void> {
+export async function refuseLayoutChanges(suspects: readonly LayoutSuspect[], objects: BuiltObjects, progress: Progress, patch: string, early = false, texts: (objs: readonly string[]) => string[] = () => []): Promise<void> {
   if (suspects.length === 0) return;
   const withDwarf: string[] = [];
   for (const o of objects.list) if (hasDwarf(join(objects.origDir, o)) && hasDwarf(join(objects.patchedDir, o))) withDwarf.push(o);
@@ -99,17 +120,26 @@ export async function refuseLayoutChanges(suspects: readonly LayoutSuspect[], ob
     }
     let seen: string | undefined;
     let changed: string | undefined;
+    let tail: string | undefined;
     for (const o of withDwarf) {
       const before = await dwarfLayout(join(objects.origDir, o), s.change.type);
       const after = await dwarfLayout(join(objects.patchedDir, o), s.change.type);
       if (before === undefined || after === undefined) continue;
       seen ??= o;
       if (before.length !== after.length || before.some((x, i) => x !== after[i])) {
+        if (flexibleTail(before, after)) {
+          tail ??= `${o}: ${difference(before, after)}`;
+          continue;
+        }
         changed = `${o}: ${difference(before, after)}`;
         break;
       }
     }
+    if (changed === undefined && tail !== undefined && !(await tailOnly(s.change.type, objects, withDwarf, texts(withDwarf)))) changed = tail;
     if (changed !== undefined) problems.push(refusal(s, ` (compiled layout in ${changed})`));
+    else if (tail !== undefined) {
+      if (!early) progress.say(`${s.file}:${s.change.line}: ${s.change.type}: its last member becomes a flexible array at the same offset (${tail}); no member moves, no type holds it by value, no array of it is declared: existing objects read the same`);
+    }
     else if (early) continue;
     else if (seen !== undefined) progress.say(`${s.file}:${s.change.line}: ${s.change.type}: the source changes its members, the compiled layout is the same (${seen}): no layout change`);
     else progress.say(`${s.file}:${s.change.line}: ${s.change.type}: no original object's code uses the type: no layout change in the running kernel`);

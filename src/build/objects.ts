@@ -57,8 +57,26 @@ export async function buildObjects(ctx: BuildContext, v: Validated): Promise<Obj
   ctx.checkInterrupt(v.tree);
   // Types whose members the patch's text changes: refused when their compiled layout changed.
   const suspects = layoutSuspects(v.applied, [...v.headers, ...v.patchedC]);
-  await refuseLayoutChanges(suspects, objects, ctx.progress, v.applied.changes[0]?.patch ?? v.tree);
+  await refuseLayoutChanges(suspects, objects, ctx.progress, v.applied.changes[0]?.patch ?? v.tree, false, (objs) => layoutTexts(v, objs));
   return objects;
+}
+
+/**
+ * The texts a flexible-array tail is checked against (build/layout.ts): the
+ * patched texts of the files the patch changes, and the .c sources of
+ * `objs` as the patch leaves them.
+ */
+function layoutTexts(v: Validated, objs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const t of v.applied.after.values()) if (typeof t === 'string') out.push(t);
+  for (const o of objs) {
+    const c = o.replace(/\.o$/, '.c');
+    const patched = v.applied.after.get(c);
+    if (typeof patched === 'string') continue;
+    const p = join(v.tree, c);
+    if (existsSync(p)) out.push(readFileSync(p, 'latin1'));
+  }
+  return out;
 }
 
 /** The source an object is compiled from, for its cache key: the .c or .S file, or nothing for a generated one (its dependencies, recorded with the entry, decide). */
@@ -139,7 +157,7 @@ async function buildInTree(ctx: BuildContext, v: Validated, guard: TreeGuard): P
     await make(ctx, v, [kcflags, ...targets([probe])], tree, `patched object ${probe}`, (pid) => guard.noteGroup(pid));
     await copyInto(join(tree, probe), join(patchedDir, probe));
     for (const p of v.compiled.keys()) guard.write(p, v.applied.before.get(p) ?? null);
-    await refuseLayoutChanges(suspects, { list: [probe], origDir, patchedDir }, ctx.progress, v.applied.changes[0]?.patch ?? tree, true);
+    await refuseLayoutChanges(suspects, { list: [probe], origDir, patchedDir }, ctx.progress, v.applied.changes[0]?.patch ?? tree, true, (objs) => layoutTexts(v, objs));
     ctx.checkInterrupt(tree);
   }
 

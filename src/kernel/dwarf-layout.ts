@@ -101,3 +101,75 @@ export function dwarfLayout(object: string, type: string): Promise<string[] | un
     });
   });
 }
+
+/** `T`, `T [1]` or `T [0]` (a one- or zero-element array) and `T []` -> T; else undefined. */
+function elementOf(type: string, flexible: boolean): string | undefined {
+  const m = /^(.*?)\s*(\[\s*\d*\s*\])?$/.exec(type.trim());
+  if (!m) return undefined;
+  if (flexible) return m[2] !== undefined && /^\[\s*\]$/.test(m[2]) ? m[1] : undefined;
+  return m[2] === undefined || /^\[\s*[01]\s*\]$/.test(m[2]) ? m[1] : undefined;
+}
+
+/**
+ * True when two layouts (paholeLayout lines) differ only in that the type's
+ * last member, a scalar or a one- or zero-element array at offset N, became a
+ * flexible array of the same element type at the same offset (`__u8 data;` or
+ * `__u8 data[1];` -> `__u8 data[];`), and in the size that follows from it:
+ * every member stays where it was, so code reads an existing object's bytes
+ * as before. What still differs is sizeof(), which is what such fixes change,
+ * and the alignment a packed attribute no longer needed gave (the caller
+ * checks that no container or array of the type exists, where both matter).
+ */
+export function flexibleTail(before: readonly string[], after: readonly string[]): boolean {
+  if (before.length !== after.length) return false;
+  // The last member line: the last `OFFSET SIZE TYPE` line before the closing brace, at the type's own level.
+  const lastMember = (l: readonly string[]): number => {
+    let depth = 0;
+    let last = -1;
+    for (let i = 1; i < l.length; i++) {
+      const x = l[i]!;
+      // An embedded aggregate's closing brace carries its offset and size (`8 16 }`).
+      if (/^\d+(?::\d+)? \d+ \}/.test(x)) { depth--; if (depth === 0) last = -1; continue; }
+      if (/^\d+(?::\d+)? \d+ /.test(x)) { if (depth === 0) last = i; continue; }
+      if (/\{$/.test(x)) depth++;
+      else if (x.startsWith('}')) { if (depth === 0) break; depth--; if (depth === 0) last = -1; }
+    }
+    return last;
+  };
+  const i = lastMember(before);
+  if (i < 0 || lastMember(after) !== i) return false;
+  // The type's closing line may lose `__attribute__((__packed__))`: pahole leaves it out when the type
+  // needs no packing any more (its members' offsets, compared here, are what packing decides).
+  const close = before.length - 1;
+  if (!before[close]!.startsWith('}') || !after[close]!.startsWith('}')) return false;
+  for (let j = 0; j < close; j++) {
+    if (j === i || before[j]!.startsWith('size ')) continue;
+    if (before[j] !== after[j]) return false;
+  }
+  const b = /^(\d+) (\d+) (.*)$/.exec(before[i]!);
+  const a = /^(\d+) (\d+) (.*)$/.exec(after[i]!);
+  if (!b || !a || b[1] !== a[1] || a[2] !== '0') return false;
+  const be = elementOf(b[3]!, false);
+  const ae = elementOf(a[3]!, true);
+  if (be === undefined || ae === undefined || be !== ae) return false;
+  const size = (l: readonly string[]) => Number(l.find((x) => x.startsWith('size '))?.slice(5) ?? NaN);
+  return size(after) <= size(before);
+}
+
+/**
+ * The struct and union types of `object`'s DWARF that hold a `type` by value
+ * (pahole --contains): a container's own layout would move with it.
+ */
+export function containersOf(object: string, type: string): Promise<string[]> {
+  const pahole = requireTool('pahole');
+  return new Promise((resolvePromise, reject) => {
+    execFile(pahole, ['-F', 'dwarf', `--contains=${paholeName(type)}`, object], { maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err && stdout === '') {
+        if (/not found/.test(stderr)) resolvePromise([]);
+        else reject(new Error(`pahole ${object}: ${stderr.trim() || err.message}`));
+        return;
+      }
+      resolvePromise(stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''));
+    });
+  });
+}

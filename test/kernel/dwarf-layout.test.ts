@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dwarfLayout, hasDwarf } from '../../src/kernel/dwarf-layout.js';
+import { containersOf, dwarfLayout, flexibleTail, hasDwarf } from '../../src/kernel/dwarf-layout.js';
 import { ensureDebianPackages, skipUnlessReady, type PrereqStatus } from '../support/prereq.js';
 import { makeTmpDir } from '../support/tmp.js';
 
@@ -101,4 +101,43 @@ test('the layout read names offsets, sizes and types but no member names; a type
   const plain = join(tmp.dir, 'plain.o');
   expect(spawnSync('gcc', ['-O2', '-c', join(tmp.dir, 't0.c'), '-o', plain]).status).toBe(0);
   expect(hasDwarf(plain)).toBe(false);
+});
+
+// fs/smb/client/smb2pdu.h between Debian's 6.1.170 and 6.1.176: the last member of a wire-format
+// struct, read out of a server's reply, became a flexible array (its fix needs sizeof() without it).
+const SMB = `
+struct smb2_error_context_rsp {
+	__u32 ErrorDataLength;
+	__u32 ErrorId;
+	u8 ErrorContextData; /* ErrorDataLength long array */
+} __attribute__((packed));
+int first_id(void *buf) { struct smb2_error_context_rsp *p = buf; return p->ErrorId + sizeof(*p); }
+`;
+
+async function layouts(before: string, after: string, type: string): Promise<[string[], string[], string, string]> {
+  const [ob, oa] = [compile(before), compile(after)];
+  return [(await dwarfLayout(ob, type))!, (await dwarfLayout(oa, type))!, ob, oa];
+}
+
+test('a last member (a scalar or a one-element array) that becomes a flexible array at the same offset is told apart from every other layout change; pahole names the types that hold one by value', async () => {
+  if (skipUnlessReady(pre)) return;
+  const T = 'struct smb2_error_context_rsp';
+  const flex = SMB.replace('u8 ErrorContextData;', 'u8 ErrorContextData[];');
+  const [b, a] = await layouts(SMB, flex, T);
+  expect([b.at(-2), a.at(-2)]).toEqual(['size 9', 'size 8']);
+  expect(flexibleTail(b, a)).toBe(true);
+  // A one-element array (unpacked: the size shrinks by the padding too) and a zero-length one.
+  const one = SMB.replace('u8 ErrorContextData;', 'u8 ErrorContextData[1];').replace(' __attribute__((packed))', '');
+  expect(flexibleTail(...(await layouts(one, one.replace('[1]', '[]'), T)).slice(0, 2) as [string[], string[]])).toBe(true);
+  // A zero-length array is a flexible array in DWARF already: no change at all.
+  expect(await same(one.replace('[1]', '[0]'), one.replace('[1]', '[]'), T)).toBe(true);
+  // Not a flexible tail: another element type, a member added before it, the array made longer, a member other than the last.
+  expect(flexibleTail(...(await layouts(SMB, SMB.replace('u8 ErrorContextData;', '__u32 ErrorContextData[];'), T)).slice(0, 2) as [string[], string[]])).toBe(false);
+  expect(flexibleTail(...(await layouts(SMB, flex.replace('__u32 ErrorId;', '__u32 ErrorId;\n\t__u32 Added;'), T)).slice(0, 2) as [string[], string[]])).toBe(false);
+  expect(flexibleTail(...(await layouts(SMB, SMB.replace('u8 ErrorContextData;', 'u8 ErrorContextData[2];'), T)).slice(0, 2) as [string[], string[]])).toBe(false);
+  expect(flexibleTail(...(await layouts(SMB, SMB.replace('__u32 ErrorId;', 'u8 ErrorId;'), T)).slice(0, 2) as [string[], string[]])).toBe(false);
+  // A struct holding it by value is named; one holding a pointer is not.
+  const held = compile(`${SMB}struct reply { int n; struct smb2_error_context_rsp ctx; } last_reply;\nstruct ptr { struct smb2_error_context_rsp *p; } last_ptr;\n`);
+  expect(await containersOf(held, T)).toEqual(['reply']);
+  expect(await containersOf(compile(`${SMB}struct ptr { struct smb2_error_context_rsp *p; } last_ptr;\n`), T)).toEqual([]);
 });
