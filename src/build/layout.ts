@@ -72,8 +72,8 @@ export interface BuiltObjects {
  * A type kept behind pointers (a wire format read out of a buffer, as SMB's
  * smb2_error_context_rsp) then reads the same bytes, old objects and new.
  */
-async function tailOnly(type: string, objects: BuiltObjects, withDwarf: readonly string[], texts: readonly string[]): Promise<boolean> {
-  for (const o of withDwarf) {
+async function tailOnly(type: string, objects: BuiltObjects, defining: readonly string[], texts: readonly string[]): Promise<boolean> {
+  for (const o of defining) {
     if ((await containersOf(join(objects.origDir, o), type)).length > 0) return false;
     if ((await containersOf(join(objects.patchedDir, o), type)).length > 0) return false;
   }
@@ -121,11 +121,14 @@ export async function refuseLayoutChanges(suspects: readonly LayoutSuspect[], ob
     let seen: string | undefined;
     let changed: string | undefined;
     let tail: string | undefined;
+    // The objects whose DWARF defines the type: only they can hold it by value.
+    const defining: string[] = [];
     for (const o of withDwarf) {
       const before = await dwarfLayout(join(objects.origDir, o), s.change.type);
       const after = await dwarfLayout(join(objects.patchedDir, o), s.change.type);
       if (before === undefined || after === undefined) continue;
       seen ??= o;
+      defining.push(o);
       if (before.length !== after.length || before.some((x, i) => x !== after[i])) {
         if (flexibleTail(before, after)) {
           tail ??= `${o}: ${difference(before, after)}`;
@@ -135,7 +138,7 @@ export async function refuseLayoutChanges(suspects: readonly LayoutSuspect[], ob
         break;
       }
     }
-    if (changed === undefined && tail !== undefined && !(await tailOnly(s.change.type, objects, withDwarf, texts(withDwarf)))) changed = tail;
+    if (changed === undefined && tail !== undefined && !(await tailOnly(s.change.type, objects, defining, texts(withDwarf)))) changed = tail;
     if (changed !== undefined) problems.push(refusal(s, ` (compiled layout in ${changed})`));
     else if (tail !== undefined) {
       if (!early) progress.say(`${s.file}:${s.change.line}: ${s.change.type}: its last member becomes a flexible array at the same offset (${tail}); no member moves, no type holds it by value, no array of it is declared: existing objects read the same`);

@@ -139,19 +139,17 @@ function changedSources(a: string, b: string): string[] {
   return out.sort();
 }
 
-/** Whether C source file `file` (tree-relative, text `text`) has an #include "..." that resolves to tree-relative `header`. */
-export function includesHeader(file: string, text: string, header: string): boolean {
-  const re = /^\s*#\s*include\s*"([^"]+)"/gm;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) if (posix.normalize(posix.join(posix.dirname(file), m[1])) === header) return true;
-  return false;
-}
-
 /** The tree-relative paths C source `file` (text `text`) includes by a quoted path. */
 function quotedIncludes(file: string, text: string): string[] {
   const out: string[] = [];
   const re = /^\s*#\s*include\s*"([^"]+)"/gm;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push(posix.normalize(posix.join(posix.dirname(file), m[1])));
   return out;
+}
+
+/** Whether C source file `file` (tree-relative, text `text`) has an #include "..." that resolves to tree-relative `header`. */
+export function includesHeader(file: string, text: string, header: string): boolean {
+  return quotedIncludes(file, text).includes(header);
 }
 
 /**
